@@ -1,0 +1,37 @@
+"""softgrad: optimizing what has no usable gradient.
+
+A Rust core (multithreaded, SIMD) behind NumPy-friendly functions. Available today:
+
+- the log-sum-exp family, with temperature, weights and signs: :func:`logsumexp`,
+  :func:`softmax`, :func:`log_softmax`, :func:`smooth_max`, :func:`smooth_min`;
+- derivatives of every differentiable operation: ``out, pullback = vjp(op, ...)`` and
+  ``out, tangent = jvp(op, primals, tangents, ...)``;
+- thread control (:func:`set_num_threads`), results independent of the thread count.
+
+Errors: wrong dtypes raise ``TypeError``, bad shapes and parameters ``ValueError`` naming the
+argument, and failures of softgrad itself a subclass of :class:`SoftgradError`.
+"""
+
+from . import logsumexp_rules as _logsumexp_rules  # registers the derivative rules
+from ._core import InternalError, SoftgradError, __version__
+from .autodiff import jvp, vjp
+from .config import get_num_threads, set_num_threads, simd_level
+from .logsumexp import log_softmax, logsumexp, smooth_max, smooth_min, softmax
+
+del _logsumexp_rules
+
+__all__ = [
+    "InternalError",
+    "SoftgradError",
+    "__version__",
+    "get_num_threads",
+    "jvp",
+    "log_softmax",
+    "logsumexp",
+    "set_num_threads",
+    "simd_level",
+    "smooth_max",
+    "smooth_min",
+    "softmax",
+    "vjp",
+]

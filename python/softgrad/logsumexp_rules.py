@@ -1,0 +1,284 @@
+r"""VJP and JVP rules of the log-sum-exp family, registered with :mod:`softgrad.autodiff`.
+
+With :math:`S = \sum_i b_i e^{a_i/t}`, :math:`L = t \log|S|`, :math:`\sigma = \operatorname{sgn} S`
+and :math:`e_i = e^{(a_i - L)/t}`:
+
+.. math::
+    \frac{\partial L}{\partial a_i} = \sigma b_i e_i =: w_i, \qquad
+    \frac{\partial L}{\partial b_i} = \sigma t e_i, \qquad
+    \frac{\partial L}{\partial t} = \frac{L - \sum_i w_i a_i}{t}.
+
+For :math:`y = \operatorname{softmax}(x/t)` and :math:`P_y(v) = y \odot (v - \langle y, v\rangle)`:
+:math:`\bar x = P_y(\bar y)/t`, :math:`\bar t = -\langle \bar y, P_y(x)\rangle / t^2`; for
+:math:`z = \operatorname{log\_softmax}(x/t)`: :math:`\bar x = (\bar z - y \langle 1, \bar z\rangle)/t`,
+:math:`\bar t = -\langle \bar z, x - \langle y, x\rangle\rangle / t^2`. Entries at ``-inf`` (and entries
+with zero weight) carry zero weight; where ``L = -inf`` every derivative is taken as zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import autodiff
+from ._array import float_array, normalize_axes, result_dtype, scalar_param
+from .logsumexp import log_softmax, logsumexp, smooth_max, smooth_min, softmax
+
+Array = NDArray[Any]
+
+
+def _unbroadcast(g: Array, shape: tuple[int, ...]) -> Array:
+    """Sum ``g`` down to ``shape`` (the adjoint of broadcasting)."""
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[i] != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
+def _cast(v: Any, dt: np.dtype[Any]) -> Any:
+    return np.asarray(v, dtype=dt)[()]
+
+
+@dataclass
+class _Lse:
+    """Everything the logsumexp rules need, computed once per call."""
+
+    a_shape: tuple[int, ...]
+    bshape: tuple[int, ...]  # broadcast shape of a and b
+    b_shape: tuple[int, ...] | None
+    dt: np.dtype[Any]
+    axes: tuple[int, ...]
+    keepdims: bool
+    return_sign: bool
+    t: float
+    a: Array  # broadcast, float64
+    out: Any  # the op's return value
+    w: Array  # dL/da, full shape
+    dldb: Array | None  # dL/db, full shape
+    dldt: Array  # dL/dt, keepdims shape
+
+    @staticmethod
+    def of(args: dict[str, Any]) -> _Lse:
+        func = "logsumexp"
+        a = float_array(args["a"], func, "a")
+        b = None if args["b"] is None else float_array(args["b"], func, "b")
+        t = scalar_param(args["temperature"], func, "temperature")
+        keepdims, return_sign = bool(args["keepdims"]), bool(args["return_sign"])
+        out = logsumexp(a, args["axis"], b, keepdims, return_sign, temperature=t, n_threads=args["n_threads"])
+        dt = result_dtype(a.dtype) if b is None else result_dtype(a.dtype, b.dtype)
+        shape = a.shape if b is None else np.broadcast_shapes(a.shape, b.shape)
+        A = np.broadcast_to(a, shape).astype(np.float64).reshape(shape or (1,))
+        B = None if b is None else np.broadcast_to(b, shape).astype(np.float64).reshape(shape or (1,))
+        axes = normalize_axes(args["axis"], A.ndim, func)
+        L, sign = logsumexp(A, axes, B, True, True, temperature=t, n_threads=args["n_threads"])
+        L, sign = np.asarray(L), np.asarray(sign)
+        empty = sign == 0
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            e = np.where(empty, 0.0, np.exp((A - np.where(empty, 0.0, L)) / t))
+            if B is None:
+                w = e
+                dldb = None
+            else:
+                w = np.where(B == 0, 0.0, sign * B * e)
+                dldb = np.where(empty, 0.0, sign * t * e)
+            wa = np.where(w == 0, 0.0, w * A)
+            dldt = np.where(empty, 0.0, (L - wa.sum(axis=axes, keepdims=True)) / t)
+        return _Lse(a.shape, shape, None if b is None else b.shape, dt, axes, keepdims, return_sign, t, A, out, w, dldb, dldt)
+
+    def tangent(self, v: Any, shape: tuple[int, ...], name: str) -> Array:
+        """A tangent of an argument of ``shape``, broadcast against the full array."""
+        d = np.asarray(v, dtype=np.float64)
+        if d.shape != shape:
+            raise ValueError(f"logsumexp: tangent of {name} has shape {d.shape}, expected {shape}")
+        return np.broadcast_to(d, self.bshape).reshape(self.a.shape)
+
+    def reduce(self, v: Array) -> Array:
+        """A keepdims-shaped array in the shape of the op's value."""
+        return v if self.keepdims else np.squeeze(v, axis=self.axes).reshape(np.shape(self.value))
+
+    @property
+    def value(self) -> Any:
+        return self.out[0] if self.return_sign else self.out
+
+    def expand(self, ct: Any) -> Array:
+        """An output cotangent broadcast against the full array."""
+        c = np.asarray(ct, dtype=np.float64)
+        if c.shape != np.shape(self.value):
+            raise ValueError(f"logsumexp: cotangent has shape {c.shape}, expected {np.shape(self.value)}")
+        if not self.keepdims:
+            c = np.expand_dims(c.reshape(np.shape(self.value)), self.axes) if self.axes else c
+        return c.reshape(self.dldt.shape)
+
+
+def _lse_vjp(args: dict[str, Any]) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    ctx = _Lse.of(args)
+
+    def pullback(ct: Any) -> tuple[Any, ...]:
+        if ctx.return_sign and isinstance(ct, tuple):
+            ct = ct[0]  # the sign is piecewise constant
+        c = ctx.expand(ct)
+        da = _unbroadcast((c * ctx.w).reshape(ctx.bshape), ctx.a_shape).astype(ctx.dt)
+        db = None
+        if ctx.dldb is not None and ctx.b_shape is not None:
+            db = _unbroadcast((c * ctx.dldb).reshape(ctx.bshape), ctx.b_shape).astype(ctx.dt)
+        dt = _cast(np.sum(c * ctx.dldt), ctx.dt)
+        return da, db, dt
+
+    return ctx.out, pullback
+
+
+def _lse_jvp(args: dict[str, Any], tangents: dict[str, Any]) -> tuple[Any, Any]:
+    ctx = _Lse.of(args)
+    tan = np.zeros(ctx.dldt.shape)
+    if "a" in tangents:
+        da = ctx.tangent(tangents["a"], ctx.a_shape, "a")
+        tan = tan + (ctx.w * da).sum(axis=ctx.axes, keepdims=True)
+    if "b" in tangents and ctx.dldb is not None and ctx.b_shape is not None:
+        db = ctx.tangent(tangents["b"], ctx.b_shape, "b")
+        tan = tan + (ctx.dldb * db).sum(axis=ctx.axes, keepdims=True)
+    if "temperature" in tangents:
+        tan = tan + ctx.dldt * float(tangents["temperature"])
+    tout = _cast(ctx.reduce(tan), ctx.dt)
+    if ctx.return_sign:
+        return ctx.out, (tout, _cast(np.zeros(np.shape(ctx.value)), ctx.dt))
+    return ctx.out, tout
+
+
+@dataclass
+class _Soft:
+    """Shared state of the softmax / log_softmax rules."""
+
+    shape: tuple[int, ...]
+    dt: np.dtype[Any]
+    axes: tuple[int, ...]
+    t: float
+    x: Array  # float64, at least 1-D, -inf entries replaced by 0 where they carry no weight
+    y: Array  # softmax, float64
+    out: Any
+
+    @staticmethod
+    def of(args: dict[str, Any], log: bool) -> _Soft:
+        func = "log_softmax" if log else "softmax"
+        x = float_array(args["x"], func, "x")
+        t = scalar_param(args["temperature"], func, "temperature")
+        op = log_softmax if log else softmax
+        out = op(x, args["axis"], temperature=t, n_threads=args["n_threads"])
+        x1 = np.atleast_1d(x).astype(np.float64)
+        axes = normalize_axes(args["axis"], x1.ndim, func)
+        y = np.asarray(softmax(x1, axes, temperature=t, n_threads=args["n_threads"]))
+        xs = np.where(y == 0, 0.0, x1)
+        return _Soft(x.shape, result_dtype(x.dtype), axes, t, xs, y, out)
+
+    def inner(self, u: Array, v: Array) -> Array:
+        return np.sum(u * v, axis=self.axes, keepdims=True)
+
+    def arr(self, v: Any, name: str) -> Array:
+        a = np.asarray(v, dtype=np.float64)
+        if a.shape != self.shape:
+            raise ValueError(f"softmax: {name} has shape {a.shape}, expected {self.shape}")
+        return a.reshape(self.x.shape)
+
+    def back(self, v: Array) -> Any:
+        return v.reshape(self.shape).astype(self.dt)
+
+
+def _softmax_vjp(args: dict[str, Any]) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    s = _Soft.of(args, log=False)
+
+    def pullback(ct: Any) -> tuple[Any, ...]:
+        g = s.arr(ct, "cotangent")
+        gy = s.y * (g - s.inner(s.y, g))
+        return s.back(gy / s.t), _cast(-np.sum(gy * s.x) / s.t**2, s.dt)
+
+    return s.out, pullback
+
+
+def _softmax_jvp(args: dict[str, Any], tangents: dict[str, Any]) -> tuple[Any, Any]:
+    s = _Soft.of(args, log=False)
+    tan = np.zeros_like(s.y)
+    if "x" in tangents:
+        dx = s.arr(tangents["x"], "tangent of x")
+        tan += s.y * (dx - s.inner(s.y, dx)) / s.t
+    if "temperature" in tangents:
+        tan -= float(tangents["temperature"]) * s.y * (s.x - s.inner(s.y, s.x)) / s.t**2
+    return s.out, s.back(tan)
+
+
+def _log_softmax_vjp(args: dict[str, Any]) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    s = _Soft.of(args, log=True)
+    centred = np.where(np.isneginf(s.x) | (s.y == 0), 0.0, s.x - s.inner(s.y, s.x))
+
+    def pullback(ct: Any) -> tuple[Any, ...]:
+        g = s.arr(ct, "cotangent")
+        dx = (g - s.y * np.sum(g, axis=s.axes, keepdims=True)) / s.t
+        return s.back(dx), _cast(-np.sum(g * centred) / s.t**2, s.dt)
+
+    return s.out, pullback
+
+
+def _log_softmax_jvp(args: dict[str, Any], tangents: dict[str, Any]) -> tuple[Any, Any]:
+    s = _Soft.of(args, log=True)
+    tan = np.zeros_like(s.y)
+    if "x" in tangents:
+        dx = s.arr(tangents["x"], "tangent of x")
+        tan += (dx - s.inner(s.y, dx)) / s.t
+    if "temperature" in tangents:
+        centred = np.where(s.y == 0, 0.0, s.x - s.inner(s.y, s.x))
+        tan -= float(tangents["temperature"]) * centred / s.t**2
+    return s.out, s.back(tan)
+
+
+def _as_lse(args: dict[str, Any], negate: bool) -> dict[str, Any]:
+    x = float_array(args["x"], "smooth_min" if negate else "smooth_max", "x")
+    return {
+        "a": -x if negate else x,
+        "axis": args["axis"],
+        "b": None,
+        "keepdims": args["keepdims"],
+        "return_sign": False,
+        "temperature": args["temperature"],
+        "n_threads": args["n_threads"],
+    }
+
+
+def _smooth_max_vjp(args: dict[str, Any]) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    out, pull = _lse_vjp(_as_lse(args, negate=False))
+
+    def pullback(ct: Any) -> tuple[Any, ...]:
+        da, _, dt = pull(ct)
+        return da, dt
+
+    return out, pullback
+
+
+def _smooth_max_jvp(args: dict[str, Any], tangents: dict[str, Any]) -> tuple[Any, Any]:
+    return _lse_jvp(_as_lse(args, negate=False), {("a" if k == "x" else k): v for k, v in tangents.items()})
+
+
+def _smooth_min_vjp(args: dict[str, Any]) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    out, pull = _lse_vjp(_as_lse(args, negate=True))
+
+    def pullback(ct: Any) -> tuple[Any, ...]:
+        # smooth_min(x, t) = -L(-x, t): d/dx = dL/da, d/dt = -dL/dt.
+        da, _, dt = pull(ct)
+        return da, -dt
+
+    return -out, pullback
+
+
+def _smooth_min_jvp(args: dict[str, Any], tangents: dict[str, Any]) -> tuple[Any, Any]:
+    neg = {("a" if k == "x" else k): (-np.asarray(v) if k == "x" else v) for k, v in tangents.items()}
+    out, tan = _lse_jvp(_as_lse(args, negate=True), neg)
+    return -out, -tan
+
+
+autodiff.register(logsumexp, ("a", "b", "temperature"), vjp=_lse_vjp, jvp=_lse_jvp)
+autodiff.register(softmax, ("x", "temperature"), vjp=_softmax_vjp, jvp=_softmax_jvp)
+autodiff.register(log_softmax, ("x", "temperature"), vjp=_log_softmax_vjp, jvp=_log_softmax_jvp)
+autodiff.register(smooth_max, ("x", "temperature"), vjp=_smooth_max_vjp, jvp=_smooth_max_jvp)
+autodiff.register(smooth_min, ("x", "temperature"), vjp=_smooth_min_vjp, jvp=_smooth_min_jvp)

@@ -1,0 +1,56 @@
+//! The one error type of the core. Bindings map each variant to a Python exception.
+
+/// Everything that can go wrong in a core call.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// A scalar parameter is out of its domain (maps to `ValueError`).
+    #[error("{func}: {name} {msg}")]
+    InvalidParameter {
+        /// The public function that rejected the call.
+        func: &'static str,
+        /// The offending argument.
+        name: &'static str,
+        /// What is wrong with it, including the value received.
+        msg: String,
+    },
+    /// Array lengths do not agree with the declared shape (maps to `ValueError`).
+    #[error("{func}: {name} has length {got}, expected {expected}")]
+    Shape {
+        /// The public function that rejected the call.
+        func: &'static str,
+        /// The offending argument.
+        name: &'static str,
+        /// Length received.
+        got: usize,
+        /// Length required by the other arguments.
+        expected: usize,
+    },
+    /// A thread pool could not be built (maps to `softgrad.SoftgradError`).
+    #[error("could not build a thread pool with {threads} threads: {msg}")]
+    ThreadPool {
+        /// Threads requested.
+        threads: usize,
+        /// The reason given by rayon.
+        msg: String,
+    },
+}
+
+/// Result with the core [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Shorthand for [`Error::InvalidParameter`].
+    pub fn param(func: &'static str, name: &'static str, msg: impl Into<String>) -> Self {
+        Error::InvalidParameter { func, name, msg: msg.into() }
+    }
+
+    /// Fails with [`Error::Shape`] unless `got == expected`.
+    pub fn check_len(func: &'static str, name: &'static str, got: usize, expected: usize) -> Result<()> {
+        if got == expected {
+            Ok(())
+        } else {
+            Err(Error::Shape { func, name, got, expected })
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! Numeric core of **softgrad**: optimizing what has no usable gradient.
+//!
+//! Pure Rust: no Python types, no numpy. Every kernel takes slices in, writes plain Rust out and takes
+//! its parallelism as an argument ([`par::Par`]). The Python package `softgrad` binds it through the
+//! `softgrad-py` crate.
+//!
+//! The four capabilities of the library, and where they live:
+//! 1. gradient estimation for black boxes (finite differences, colouring, SPSA, seeded perturbations);
+//! 2. relaxations with value, VJP and JVP: [`relax`] (log-sum-exp, softmax, smooth max, ...);
+//! 3. second order: sparse preconditioners, PCG, trace and spectrum estimates;
+//! 4. optimizers: zeroth-, first- and second-order state machines with ask/tell.
+//!
+//! Shared infrastructure: [`error`] (one error enum), [`par`] (deterministic parallelism) and
+//! [`simd`] (runtime-dispatched hot loops, each beside its scalar reference).
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod par;
+pub mod real;
+pub mod relax;
+pub mod simd;
+
+pub use error::{Error, Result};
+pub use par::Par;
+pub use real::Real;

@@ -1,0 +1,119 @@
+use super::*;
+use crate::relax::testutil::{direct, uniform};
+
+fn lse(x: &[f64], b: Option<&[f64]>, l: Layout, t: f64, par: Par) -> (Vec<f64>, Vec<f64>) {
+    let mut out = vec![0.0; l.outputs()];
+    let mut sign = vec![0.0; l.outputs()];
+    logsumexp(x, b, l, t, &mut out, Some(&mut sign), par).unwrap();
+    (out, sign)
+}
+
+fn close(a: f64, b: f64, rtol: f64) -> bool {
+    (a - b).abs() <= rtol * b.abs().max(1e-300)
+}
+
+#[test]
+fn matches_direct_sum_for_every_layout() {
+    for &(outer, n, inner) in &[(1, 1, 1), (3, 17, 1), (2, 5000, 1), (4, 33, 5), (2, 7, 130), (1, 3000, 3)] {
+        let l = Layout::new(outer, n, inner);
+        let x = uniform(l.len("t").unwrap(), 7, -5.0, 5.0);
+        let b = uniform(x.len(), 8, 0.1, 2.0);
+        for t in [1.0, 0.5, 3.0] {
+            for bb in [None, Some(&b[..])] {
+                let (out, sign) = lse(&x, bb, l, t, Par::Seq);
+                for o in 0..outer {
+                    for j in 0..inner {
+                        let want = direct(&x, bb, o * n * inner + j, inner, n, t);
+                        let got = out[o * inner + j];
+                        assert!(close(got, want, 1e-13), "{outer}x{n}x{inner} t={t}: {got} vs {want}");
+                        assert_eq!(sign[o * inner + j], 1.0);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn float32_is_accumulated_in_float64() {
+    let x64 = uniform(10_000, 3, -3.0, 3.0);
+    let x32: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
+    let xr: Vec<f64> = x32.iter().map(|&v| v as f64).collect();
+    let mut out = [0.0f32];
+    logsumexp(&x32, None, Layout::new(1, x32.len(), 1), 1.0, &mut out, None, Par::Seq).unwrap();
+    let want = direct(&xr, None, 0, 1, xr.len(), 1.0);
+    assert_eq!(out[0], want as f32);
+}
+
+#[test]
+fn tiny_terms_survive_log1p() {
+    let (out, _) = lse(&[0.0, -50.0], None, Layout::new(1, 2, 1), 1.0, Par::Seq);
+    assert!(close(out[0], (-50.0f64).exp().ln_1p(), 1e-15), "{}", out[0]);
+    assert!(out[0] > 0.0);
+}
+
+#[test]
+fn large_values_do_not_overflow() {
+    let (out, _) = lse(&[1000.0, 1000.0], None, Layout::new(1, 2, 1), 1.0, Par::Seq);
+    assert!(close(out[0], 1000.0 + 2f64.ln(), 1e-15));
+    let (out, _) = lse(&[1e300, 1e300], None, Layout::new(1, 2, 1), 1e-10, Par::Seq);
+    assert!(close(out[0], 1e300, 1e-15));
+}
+
+#[test]
+fn special_values_follow_scipy() {
+    let l2 = Layout::new(1, 2, 1);
+    let inf = f64::INFINITY;
+    let (o, s) = lse(&[-inf, -inf], None, l2, 1.0, Par::Seq);
+    assert_eq!((o[0], s[0]), (-inf, 0.0));
+    let (o, s) = lse(&[], None, Layout::new(1, 0, 1), 1.0, Par::Seq);
+    assert_eq!((o[0], s[0]), (-inf, 0.0));
+    let (o, _) = lse(&[1.0, f64::NAN], None, l2, 1.0, Par::Seq);
+    assert!(o[0].is_nan());
+    let (o, s) = lse(&[1.0, inf], None, l2, 1.0, Par::Seq);
+    assert_eq!((o[0], s[0]), (inf, 1.0));
+    let (o, _): (Vec<f64>, _) = lse(&[inf, inf], Some(&[1.0, -1.0]), l2, 1.0, Par::Seq);
+    assert!(o[0].is_nan());
+    // A zero weight masks whatever sits under it.
+    let (o, _) = lse(&[f64::NAN, 2.0], Some(&[0.0, 1.0]), l2, 1.0, Par::Seq);
+    assert_eq!(o[0], 2.0);
+    // Negative sums: sign -1, NaN without sign.
+    let (o, s) = lse(&[1.0, 2.0], Some(&[1.0, -1.0]), l2, 1.0, Par::Seq);
+    assert!(close(o[0], (2f64.exp() - 1f64.exp()).ln(), 1e-14) && s[0] == -1.0);
+    let mut out = [0.0f64];
+    logsumexp(&[1.0, 2.0], Some(&[1.0, -1.0]), l2, 1.0, &mut out, None, Par::Seq).unwrap();
+    assert!(out[0].is_nan());
+    // Weights cancelling at the maximum.
+    let (o, s) = lse(&[1.0, 1.0, 0.0], Some(&[1.0, -1.0, 1.0]), Layout::new(1, 3, 1), 1.0, Par::Seq);
+    assert_eq!((o[0], s[0]), (0.0, 1.0));
+    let (o, s) = lse(&[1.0, 1.0], Some(&[1.0, -1.0]), l2, 1.0, Par::Seq);
+    assert_eq!((o[0], s[0]), (-inf, 0.0));
+}
+
+#[test]
+fn bits_do_not_depend_on_thread_count() {
+    for &(outer, n, inner) in &[(1, (1 << 17) + 5, 1), (300, 200, 1), (3, 500, 300)] {
+        let l = Layout::new(outer, n, inner);
+        let x = uniform(l.len("t").unwrap(), 11, -20.0, 20.0);
+        let b = uniform(x.len(), 12, -1.0, 2.0);
+        let base = lse(&x, Some(&b), l, 0.7, Par::Seq);
+        for par in [Par::Rayon(2), Par::Rayon(3)] {
+            let got = lse(&x, Some(&b), l, 0.7, par);
+            assert!(base.0.iter().zip(&got.0).all(|(a, b)| a.to_bits() == b.to_bits()));
+            assert_eq!(base.1, got.1);
+        }
+    }
+}
+
+#[test]
+fn rejects_bad_temperature_and_lengths() {
+    let mut out = [0.0];
+    for t in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let e = logsumexp(&[1.0], None, Layout::new(1, 1, 1), t, &mut out, None, Par::Seq).unwrap_err();
+        assert!(e.to_string().contains("temperature"), "{e}");
+    }
+    let e = logsumexp(&[1.0, 2.0], None, Layout::new(1, 3, 1), 1.0, &mut out, None, Par::Seq).unwrap_err();
+    assert!(matches!(e, Error::Shape { name: "a", .. }));
+    let e = logsumexp(&[1.0], Some(&[1.0, 2.0]), Layout::new(1, 1, 1), 1.0, &mut out, None, Par::Seq).unwrap_err();
+    assert!(matches!(e, Error::Shape { name: "b", .. }));
+}

@@ -1,0 +1,192 @@
+//! Softmax and log-softmax with temperature.
+//!
+//! `softmax(x/t)_i = e^{(x_i - M)/t} / Σ_j e^{(x_j - M)/t}` and
+//! `log_softmax(x/t)_i = (x_i - M)/t - ln Σ_j e^{(x_j - M)/t}`, with `M = max_j x_j`, so no finite
+//! input overflows. Special cases follow `scipy.special`: a slice whose maximum is not finite (NaN,
+//! `+inf`, or all `-inf`) gives NaN for softmax, and the unshifted formula for log-softmax.
+//!
+//! The sum over a row is taken in [`CHUNK`]-sized pieces added left to right, so the bits do not
+//! depend on the thread count.
+
+use super::{check_temperature, Layout, CHUNK};
+use crate::error::{Error, Result};
+use crate::par::{Par, SyncPtr, PAR_MIN_ELEMS};
+use crate::real::Real;
+use crate::simd::{self, lanes, reduce, Level};
+
+/// Which of the two functions to compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `softmax(x/t)`.
+    Softmax,
+    /// `log_softmax(x/t)`.
+    LogSoftmax,
+}
+
+/// Softmax or log-softmax over the middle axis of `x` seen as `layout`, written into `out` (same
+/// length as `x`).
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a temperature that is not finite and positive,
+/// [`Error::Shape`] for slices whose lengths disagree with `layout`.
+pub fn softmax<T: Real>(x: &[T], layout: Layout, t: f64, kind: Kind, out: &mut [T], par: Par) -> Result<()> {
+    let func = match kind {
+        Kind::Softmax => "softmax",
+        Kind::LogSoftmax => "log_softmax",
+    };
+    check_temperature(func, t)?;
+    let len = layout.len(func)?;
+    Error::check_len(func, "x", x.len(), len)?;
+    Error::check_len(func, "out", out.len(), len)?;
+    if len == 0 {
+        return Ok(());
+    }
+    if layout.inner == 1 {
+        rows(x, layout.n, t, kind, out, par)
+    } else {
+        strided(x, layout, t, kind, out, par)
+    }
+}
+
+/// Fills a row whose maximum is not finite, as the unshifted formulas do.
+fn nonfinite_row<T: Real>(x: &[T], inv_t: f64, kind: Kind, out: &mut [T]) {
+    match kind {
+        Kind::Softmax => out.iter_mut().for_each(|o| *o = T::from_f64(f64::NAN)),
+        Kind::LogSoftmax => {
+            let lse = x.iter().map(|v| (v.to_f64() * inv_t).exp()).sum::<f64>().ln();
+            out.iter_mut().zip(x).for_each(|(o, v)| *o = T::from_f64(v.to_f64() * inv_t - lse));
+        }
+    }
+}
+
+/// One row, sequential or split into pieces across `par`'s threads; same bits either way.
+fn row<T: Real>(level: Level, x: &[T], inv_t: f64, kind: Kind, out: &mut [T], par: Par) -> Result<()> {
+    let par = par.for_work(x.len());
+    let m = match par {
+        Par::Seq => reduce::max(level, x, None),
+        p => {
+            let maxes = p.map_collect(x.len().div_ceil(CHUNK), |k| {
+                reduce::max(level, &x[k * CHUNK..((k + 1) * CHUNK).min(x.len())], None)
+            })?;
+            maxes.into_iter().fold(f64::NEG_INFINITY, reduce::pmax)
+        }
+    };
+    if !m.is_finite() {
+        nonfinite_row(x, inv_t, kind, out);
+        return Ok(());
+    }
+    let sums: Vec<f64> = match (kind, par) {
+        (Kind::Softmax, Par::Seq) => {
+            x.chunks(CHUNK).zip(out.chunks_mut(CHUNK)).map(|(xc, oc)| reduce::exp_store(level, xc, m, inv_t, oc)).collect()
+        }
+        (Kind::Softmax, p) => {
+            let ptr = SyncPtr(out.as_mut_ptr());
+            let n = x.len();
+            p.map_collect(n.div_ceil(CHUNK), |k| {
+                let r = k * CHUNK..((k + 1) * CHUNK).min(n);
+                // SAFETY: piece `k` writes only `out[r]`, and pieces do not overlap.
+                let oc = unsafe { ptr.slice(r.start, r.len()) };
+                reduce::exp_store(level, &x[r], m, inv_t, oc)
+            })?
+        }
+        (Kind::LogSoftmax, p) => p.map_collect(x.len().div_ceil(CHUNK), |k| {
+            let (s, w) = reduce::sum_exp_excl(level, &x[k * CHUNK..((k + 1) * CHUNK).min(x.len())], None, m, inv_t);
+            s + w
+        })?,
+    };
+    let total: f64 = sums.into_iter().sum();
+    match kind {
+        Kind::Softmax => {
+            let c = 1.0 / total;
+            par.for_each_chunk_mut(out, CHUNK, |_, oc| reduce::scale(level, oc, c))?;
+        }
+        Kind::LogSoftmax => {
+            let c = total.ln();
+            let ptr = SyncPtr(out.as_mut_ptr());
+            let n = x.len();
+            par.map_collect(n.div_ceil(CHUNK), |k| {
+                let r = k * CHUNK..((k + 1) * CHUNK).min(n);
+                // SAFETY: piece `k` writes only `out[r]`, and pieces do not overlap.
+                let oc = unsafe { ptr.slice(r.start, r.len()) };
+                reduce::shift_sub(level, &x[r], m, inv_t, c, oc);
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn rows<T: Real>(x: &[T], n: usize, t: f64, kind: Kind, out: &mut [T], par: Par) -> Result<()> {
+    let (inv_t, level) = (1.0 / t, simd::level());
+    if n >= PAR_MIN_ELEMS || x.len() == n {
+        for (xr, or) in x.chunks(n).zip(out.chunks_mut(n)) {
+            row(level, xr, inv_t, kind, or, par)?;
+        }
+        return Ok(());
+    }
+    let rows_per_task = (PAR_MIN_ELEMS / 4 / n).max(1);
+    let ptr = SyncPtr(out.as_mut_ptr());
+    par.for_work(x.len()).map_collect(x.len().div_ceil(n * rows_per_task), |k| {
+        let r = k * n * rows_per_task..((k + 1) * n * rows_per_task).min(x.len());
+        // SAFETY: task `k` writes only `out[r]`, and tasks do not overlap.
+        let oc = unsafe { ptr.slice(r.start, r.len()) };
+        for (xr, or) in x[r].chunks(n).zip(oc.chunks_mut(n)) {
+            // A row shorter than PAR_MIN_ELEMS is sequential inside.
+            row(level, xr, inv_t, kind, or, Par::Seq).expect("sequential rows cannot fail");
+        }
+    })?;
+    Ok(())
+}
+
+fn strided<T: Real>(x: &[T], l: Layout, t: f64, kind: Kind, out: &mut [T], par: Par) -> Result<()> {
+    let (n, inner, inv_t, level) = (l.n, l.inner, 1.0 / t, simd::level());
+    let w = l.lane_block();
+    let blocks = inner.div_ceil(w);
+    let ptr = SyncPtr(out.as_mut_ptr());
+    let task = |k: usize| {
+        let (o, j0) = (k / blocks, (k % blocks) * w);
+        let wj = w.min(inner - j0);
+        let base = o * n * inner + j0;
+        let at = |i: usize| base + i * inner;
+        // SAFETY: task (o, block) writes only out[o, i, j0..j0+wj] for i < n; tasks are disjoint.
+        let out_row = |i: usize| unsafe { ptr.slice(at(i), wj) };
+        let mut m = vec![f64::NEG_INFINITY; wj];
+        for i in 0..n {
+            lanes::max_into(level, &x[at(i)..at(i) + wj], None, &mut m);
+        }
+        let mut s = vec![0.0; wj];
+        match kind {
+            Kind::Softmax => {
+                for i in 0..n {
+                    lanes::exp_store_into(level, &x[at(i)..at(i) + wj], &m, inv_t, out_row(i), &mut s);
+                }
+                let c: Vec<f64> = s.iter().map(|v| 1.0 / v).collect();
+                for i in 0..n {
+                    lanes::scale_by(level, out_row(i), &c);
+                }
+            }
+            Kind::LogSoftmax => {
+                let mut sw = vec![0.0; wj];
+                for i in 0..n {
+                    lanes::sum_exp_excl_into(level, &x[at(i)..at(i) + wj], None, &m, inv_t, &mut s, &mut sw);
+                }
+                let c: Vec<f64> = s.iter().zip(&sw).map(|(s, w)| (s + w).ln()).collect();
+                for i in 0..n {
+                    lanes::shift_sub_by(level, &x[at(i)..at(i) + wj], &m, inv_t, &c, out_row(i));
+                }
+            }
+        }
+        for j in (0..wj).filter(|&j| !m[j].is_finite()) {
+            let lane: Vec<T> = (0..n).map(|i| x[at(i) + j]).collect();
+            let mut res = lane.clone();
+            nonfinite_row(&lane, inv_t, kind, &mut res);
+            for (i, v) in res.into_iter().enumerate() {
+                out_row(i)[j] = v;
+            }
+        }
+    };
+    par.for_work(l.outer * n * inner).map_collect(l.outer * blocks, task)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,84 @@
+//! Every dispatched kernel at every supported level against its scalar reference.
+use super::*;
+use crate::relax::testutil::uniform;
+
+fn ulp_close(a: f64, b: f64, ulps: f64) -> bool {
+    a == b || (a - b).abs() <= ulps * f64::EPSILON * a.abs().max(b.abs())
+}
+
+fn data(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut x = uniform(n, 21, -40.0, 10.0);
+    let mut b = uniform(n, 22, -1.0, 2.0);
+    for i in (0..n).step_by(7) {
+        b[i] = 0.0;
+        x[i] = f64::NAN; // masked by its zero weight
+    }
+    if n > 3 {
+        x[3] = f64::NEG_INFINITY;
+        b[3] = 1.0;
+    }
+    (x, b)
+}
+
+#[test]
+fn reduce_kernels_match_reference() {
+    for n in [0, 1, 15, 16, 17, 100, 1000, 4099] {
+        let (x, b) = data(n);
+        let x_plain: Vec<f64> = x.iter().map(|v| if v.is_nan() { -3.0 } else { *v }).collect();
+        for level in available() {
+            assert_eq!(reduce::max(level, &x, Some(&b)), reference::max(&x, Some(&b)));
+            assert_eq!(reduce::max(level, &x_plain, None), reference::max(&x_plain, None));
+            assert!(reduce::max(level, &x, None).is_nan() || n == 0 || x.iter().all(|v| !v.is_nan()));
+            let m = reference::max(&x, Some(&b));
+            for inv_t in [1.0, 0.37] {
+                let (s, w) = reduce::sum_exp_excl(level, &x, Some(&b), m, inv_t);
+                let (rs, rw) = reference::sum_exp_excl(&x, Some(&b), m, inv_t);
+                assert!(ulp_close(w, rw, 8.0) && (s - rs).abs() <= 1e-13 * (1.0 + rs.abs()), "{level:?} n={n}: {s} vs {rs}");
+                let mp = reference::max(&x_plain, None);
+                let mut o1 = vec![0.0; n];
+                let mut o2 = vec![0.0; n];
+                let s1 = reduce::exp_store(level, &x_plain, mp, inv_t, &mut o1);
+                let s2 = reference::exp_store(&x_plain, mp, inv_t, &mut o2);
+                assert!((s1 - s2).abs() <= 1e-13 * s2.abs());
+                assert!(o1.iter().zip(&o2).all(|(a, b)| ulp_close(*a, *b, 2.0)));
+            }
+        }
+    }
+}
+
+#[test]
+fn lane_kernels_match_reference() {
+    let (x, b) = data(300);
+    let m: Vec<f64> = (0..300).map(|j| if x[j].is_finite() { x[j] + 1.0 } else { 0.0 }).collect();
+    for level in available() {
+        let mut acc = vec![f64::NEG_INFINITY; 300];
+        lanes::max_into(level, &x, Some(&b), &mut acc);
+        for j in 0..300 {
+            assert_eq!(acc[j].to_bits(), reference::max(&x[j..=j], Some(&b[j..=j])).to_bits());
+        }
+        let (mut s, mut w) = (vec![0.0; 300], vec![0.0; 300]);
+        lanes::sum_exp_excl_into(level, &x, Some(&b), &m, 0.5, &mut s, &mut w);
+        for j in 0..300 {
+            let (rs, rw) = reference::sum_exp_excl(&x[j..=j], Some(&b[j..=j]), m[j], 0.5);
+            assert!(ulp_close(s[j], rs, 2.0) && w[j] == rw, "{level:?} lane {j}");
+        }
+        let xs: Vec<f64> = x.iter().map(|v| if v.is_nan() { 0.5 } else { *v }).collect();
+        let (mut out, mut s) = (vec![0.0; 300], vec![0.0; 300]);
+        lanes::exp_store_into(level, &xs, &m, 1.0, &mut out, &mut s);
+        for j in 0..300 {
+            assert!(ulp_close(out[j], (xs[j] - m[j]).exp(), 2.0) && s[j] == out[j]);
+        }
+    }
+}
+
+#[test]
+fn float32_kernels_widen_before_arithmetic() {
+    let x: Vec<f32> = uniform(1000, 3, -5.0, 5.0).iter().map(|&v| v as f32).collect();
+    for level in available() {
+        let m = reduce::max(level, &x, None);
+        assert_eq!(m, reference::max(&x, None));
+        let (s, w) = reduce::sum_exp_excl(level, &x, None, m, 1.0);
+        let (rs, rw) = reference::sum_exp_excl(&x, None, m, 1.0);
+        assert!(ulp_close(s, rs, 8.0) && w == rw);
+    }
+}

@@ -1,0 +1,101 @@
+//! Bindings of `softgrad_core::relax::{logsumexp, softmax}`.
+
+use numpy::{Element, IntoPyArray};
+use pyo3::prelude::*;
+use softgrad_core::relax::logsumexp as lse;
+use softgrad_core::relax::softmax::{self as sm, Kind};
+use softgrad_core::relax::Layout;
+use softgrad_core::Real;
+
+use crate::convert::{float_dtype, par, readonly, Dtype};
+use crate::errors::run;
+
+type Arrays<'py> = (Bound<'py, PyAny>, Option<Bound<'py, PyAny>>);
+
+#[allow(clippy::too_many_arguments)]
+fn logsumexp_t<'py, T: Element + Real>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    b: Option<&Bound<'py, PyAny>>,
+    layout: Layout,
+    temperature: f64,
+    return_sign: bool,
+    n_threads: Option<usize>,
+) -> PyResult<Arrays<'py>> {
+    let a = readonly::<T>("logsumexp", "a", a)?;
+    let b = b.map(|b| readonly::<T>("logsumexp", "b", b)).transpose()?;
+    let (x, bs) = (a.as_slice()?, b.as_ref().map(|b| b.as_slice()).transpose()?);
+    let par = par(n_threads)?;
+    let mut out = vec![T::from_f64(0.0); layout.outputs()];
+    let mut sign = return_sign.then(|| vec![T::from_f64(0.0); layout.outputs()]);
+    run(py, || lse::logsumexp(x, bs, layout, temperature, &mut out, sign.as_deref_mut(), par))?;
+    Ok((out.into_pyarray(py).into_any(), sign.map(|s| s.into_pyarray(py).into_any())))
+}
+
+/// Log-sum-exp of a C-contiguous array seen as `(outer, n, inner)`, over `n`. Returns the flat
+/// `outer * inner` values and, if `return_sign`, their signs.
+#[pyfunction]
+#[pyo3(signature = (a, b, outer, n, inner, temperature=1.0, return_sign=false, n_threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn logsumexp<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    b: Option<&Bound<'py, PyAny>>,
+    outer: usize,
+    n: usize,
+    inner: usize,
+    temperature: f64,
+    return_sign: bool,
+    n_threads: Option<usize>,
+) -> PyResult<Arrays<'py>> {
+    let layout = Layout::new(outer, n, inner);
+    match float_dtype("logsumexp", "a", a)? {
+        Dtype::F64 => logsumexp_t::<f64>(py, a, b, layout, temperature, return_sign, n_threads),
+        Dtype::F32 => logsumexp_t::<f32>(py, a, b, layout, temperature, return_sign, n_threads),
+    }
+}
+
+fn softmax_t<'py, T: Element + Real>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    layout: Layout,
+    temperature: f64,
+    kind: Kind,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let x = readonly::<T>("softmax", "x", x)?;
+    let xs = x.as_slice()?;
+    let par = par(n_threads)?;
+    let mut out = vec![T::from_f64(0.0); xs.len()];
+    run(py, || sm::softmax(xs, layout, temperature, kind, &mut out, par))?;
+    Ok(out.into_pyarray(py).into_any())
+}
+
+/// Softmax (or, with `log`, log-softmax) of a C-contiguous array seen as `(outer, n, inner)`, over
+/// `n`. Returns a flat array of the input's length.
+#[pyfunction]
+#[pyo3(signature = (x, outer, n, inner, temperature=1.0, log=false, n_threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn softmax<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    outer: usize,
+    n: usize,
+    inner: usize,
+    temperature: f64,
+    log: bool,
+    n_threads: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let layout = Layout::new(outer, n, inner);
+    let kind = if log { Kind::LogSoftmax } else { Kind::Softmax };
+    match float_dtype("softmax", "x", x)? {
+        Dtype::F64 => softmax_t::<f64>(py, x, layout, temperature, kind, n_threads),
+        Dtype::F32 => softmax_t::<f32>(py, x, layout, temperature, kind, n_threads),
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(logsumexp, m)?)?;
+    m.add_function(wrap_pyfunction!(softmax, m)?)?;
+    Ok(())
+}
