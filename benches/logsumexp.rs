@@ -50,10 +50,13 @@ fn bench_logsumexp(c: &mut Criterion) {
     let l = Layout::new(1, 1000, 10_000);
     g.throughput(Throughput::Elements(x.len() as u64));
     for (name, par) in pars() {
-        g.bench_function(BenchmarkId::from_parameter(format!("axis0_1000x10000/f64/{name}")), |bch| {
-            let mut out = vec![0.0; 10_000];
-            bch.iter(|| logsumexp(&x, None, l, 1.0, &mut out, None, par).unwrap())
-        });
+        g.bench_function(
+            BenchmarkId::from_parameter(format!("axis0_1000x10000/f64/{name}")),
+            |bch| {
+                let mut out = vec![0.0; 10_000];
+                bch.iter(|| logsumexp(&x, None, l, 1.0, &mut out, None, par).unwrap())
+            },
+        );
     }
     g.finish();
 }
@@ -63,13 +66,19 @@ fn bench_softmax(c: &mut Criterion) {
     g.sample_size(20);
     let x = data(10_000_000);
     g.throughput(Throughput::Elements(x.len() as u64));
-    for (kind, kname) in [(Kind::Softmax, "softmax"), (Kind::LogSoftmax, "log_softmax")] {
+    for (kind, kname) in [
+        (Kind::Softmax, "softmax"),
+        (Kind::LogSoftmax, "log_softmax"),
+    ] {
         for (name, par) in pars() {
             let l = Layout::new(10_000, 1000, 1);
-            g.bench_function(BenchmarkId::from_parameter(format!("{kname}/10000x1000/{name}")), |bch| {
-                let mut out = vec![0.0; x.len()];
-                bch.iter(|| softmax(&x, l, 1.0, kind, &mut out, par).unwrap())
-            });
+            g.bench_function(
+                BenchmarkId::from_parameter(format!("{kname}/10000x1000/{name}")),
+                |bch| {
+                    let mut out = vec![0.0; x.len()];
+                    bch.iter(|| softmax(&x, l, 1.0, kind, &mut out, par).unwrap())
+                },
+            );
         }
     }
     g.finish();

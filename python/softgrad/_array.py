@@ -11,7 +11,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 # Dtypes the Rust kernels take; every other real dtype is computed in one of them and cast back.
-_COMPUTE = {np.dtype(np.float32): np.float32, np.dtype(np.float64): np.float64}
+_COMPUTE: dict[np.dtype[Any], type[np.floating[Any]]] = {
+    np.dtype(np.float32): np.float32,
+    np.dtype(np.float64): np.float64,
+}
 
 
 def float_array(x: ArrayLike, func: str, name: str) -> NDArray[Any]:
@@ -41,7 +44,9 @@ def compute_dtype(dt: np.dtype[Any]) -> type[np.floating[Any]]:
     """float32 and float64 are computed as themselves; float16 in float32; other floats in float64."""
     if dt in _COMPUTE:
         return _COMPUTE[dt]
-    return np.float32 if dt.itemsize < 4 else np.float64
+    if dt.itemsize < 4:
+        return np.float32
+    return np.float64
 
 
 def scalar_param(value: Any, func: str, name: str) -> float:
@@ -89,6 +94,10 @@ def normalize_axes(axis: int | Sequence[int] | None, ndim: int, func: str) -> tu
     return tuple(sorted(out))
 
 
+def _size(dims: Sequence[int]) -> int:
+    return int(np.prod(dims, dtype=np.int64))
+
+
 @dataclass(frozen=True)
 class Plan:
     """How an N-D reduction maps onto the kernels' contiguous ``(outer, n, inner)`` layout.
@@ -106,15 +115,15 @@ class Plan:
 
     @staticmethod
     def of(shape: tuple[int, ...], axes: tuple[int, ...]) -> Plan:
-        size = lambda dims: int(np.prod(dims, dtype=np.int64))  # noqa: E731
         if not axes:
-            return Plan(shape, axes, None, size(shape), 1, 1)
+            return Plan(shape, axes, None, _size(shape), 1, 1)
         lo, hi = axes[0], axes[-1]
         if hi - lo + 1 == len(axes):
-            return Plan(shape, axes, None, size(shape[:lo]), size(shape[lo : hi + 1]), size(shape[hi + 1 :]))
+            outer, n, inner = _size(shape[:lo]), _size(shape[lo : hi + 1]), _size(shape[hi + 1 :])
+            return Plan(shape, axes, None, outer, n, inner)
         kept = tuple(i for i in range(len(shape)) if i not in axes)
         perm = kept + axes
-        return Plan(shape, axes, perm, size([shape[i] for i in kept]), size([shape[i] for i in axes]), 1)
+        return Plan(shape, axes, perm, _size([shape[i] for i in kept]), _size([shape[i] for i in axes]), 1)
 
     def arrange(self, x: NDArray[Any], dtype: type[np.floating[Any]]) -> NDArray[Any]:
         """``x`` (of ``shape``) as a C-contiguous array of ``dtype`` in the plan's layout."""
@@ -133,4 +142,5 @@ class Plan:
         if self.perm is None:
             return flat.reshape(self.shape)
         permuted = flat.reshape(tuple(self.shape[i] for i in self.perm))
-        return permuted.transpose(np.argsort(self.perm))
+        back: NDArray[Any] = permuted.transpose(np.argsort(self.perm))
+        return back

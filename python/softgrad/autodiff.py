@@ -42,7 +42,7 @@ class Rule:
 
     def __post_init__(self) -> None:
         name = "".join(p.title() for p in self.op.__name__.split("_")) + "Cotangents"
-        object.__setattr__(self, "cotangents", namedtuple(name, self.params))  # type: ignore[misc]  # noqa: PYI024
+        object.__setattr__(self, "cotangents", namedtuple(name, self.params))
         object.__setattr__(self, "signature", inspect.signature(self.op))
 
     def bind(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -72,10 +72,12 @@ def _rule(op: Callable[..., Any]) -> Rule:
     except (KeyError, TypeError):
         name = getattr(op, "__name__", repr(op))
         known = ", ".join(sorted(r.op.__name__ for r in _RULES.values()))
-        raise TypeError(f"vjp/jvp: {name} is not a differentiable softgrad operation (known: {known})") from None
+        raise TypeError(
+            f"vjp/jvp: {name} is not a differentiable softgrad operation (known: {known})"
+        ) from None
 
 
-def vjp(op: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+def vjp(op: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, Callable[[Any], Any]]:
     """Evaluate ``op(*args, **kwargs)`` and return ``(out, pullback)``.
 
     Parameters
@@ -108,8 +110,8 @@ def vjp(op: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, Callabl
     rule = _rule(op)
     out, pull = rule.vjp(rule.bind(args, kwargs))
 
-    def pullback(ct: Any) -> tuple[Any, ...]:
-        return rule.cotangents(*pull(ct))  # type: ignore[no-any-return]
+    def pullback(ct: Any) -> Any:
+        return rule.cotangents(*pull(ct))
 
     return out, pullback
 
@@ -149,7 +151,9 @@ def jvp(
     name = op.__name__
     p, t = _named(rule, primals, "primals"), _named(rule, tangents, "tangents")
     if set(p) != set(t):
-        raise ValueError(f"jvp({name}): primals and tangents name different parameters: {sorted(p)} vs {sorted(t)}")
+        raise ValueError(
+            f"jvp({name}): primals and tangents name different parameters: {sorted(p)} vs {sorted(t)}"
+        )
     clash = set(p) & set(kwargs)
     if clash:
         raise ValueError(f"jvp({name}): {sorted(clash)} given both in primals and as keyword arguments")
@@ -167,5 +171,8 @@ def _named(rule: Rule, values: Sequence[Any] | Mapping[str, Any], what: str) -> 
     if not isinstance(values, (tuple, list)):
         raise TypeError(f"jvp({name}): {what} must be a tuple or a dict, got {type(values).__name__}")
     if len(values) > len(rule.params):
-        raise ValueError(f"jvp({name}): {what} has {len(values)} entries; {name} has {len(rule.params)} differentiable parameters {list(rule.params)}")
-    return dict(zip(rule.params, values))
+        raise ValueError(
+            f"jvp({name}): {what} has {len(values)} entries, more than the differentiable "
+            f"parameters {list(rule.params)}"
+        )
+    return dict(zip(rule.params[: len(values)], values, strict=True))

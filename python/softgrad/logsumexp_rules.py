@@ -88,7 +88,21 @@ class _Lse:
                 dldb = np.where(empty, 0.0, sign * t * e)
             wa = np.where(w == 0, 0.0, w * A)
             dldt = np.where(empty, 0.0, (L - wa.sum(axis=axes, keepdims=True)) / t)
-        return _Lse(a.shape, shape, None if b is None else b.shape, dt, axes, keepdims, return_sign, t, A, out, w, dldb, dldt)
+        return _Lse(
+            a.shape,
+            shape,
+            None if b is None else b.shape,
+            dt,
+            axes,
+            keepdims,
+            return_sign,
+            t,
+            A,
+            out,
+            w,
+            dldb,
+            dldt,
+        )
 
     def tangent(self, v: Any, shape: tuple[int, ...], name: str) -> Array:
         """A tangent of an argument of ``shape``, broadcast against the full array."""
@@ -175,7 +189,8 @@ class _Soft:
         return _Soft(x.shape, result_dtype(x.dtype), axes, t, xs, y, out)
 
     def inner(self, u: Array, v: Array) -> Array:
-        return np.sum(u * v, axis=self.axes, keepdims=True)
+        prod: Array = np.sum(u * v, axis=self.axes, keepdims=True)
+        return prod
 
     def arr(self, v: Any, name: str) -> Array:
         a = np.asarray(v, dtype=np.float64)

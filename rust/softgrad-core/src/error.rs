@@ -42,15 +42,29 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// Shorthand for [`Error::InvalidParameter`].
     pub fn param(func: &'static str, name: &'static str, msg: impl Into<String>) -> Self {
-        Error::InvalidParameter { func, name, msg: msg.into() }
+        Error::InvalidParameter {
+            func,
+            name,
+            msg: msg.into(),
+        }
     }
 
     /// Fails with [`Error::Shape`] unless `got == expected`.
-    pub fn check_len(func: &'static str, name: &'static str, got: usize, expected: usize) -> Result<()> {
+    pub fn check_len(
+        func: &'static str,
+        name: &'static str,
+        got: usize,
+        expected: usize,
+    ) -> Result<()> {
         if got == expected {
             Ok(())
         } else {
-            Err(Error::Shape { func, name, got, expected })
+            Err(Error::Shape {
+                func,
+                name,
+                got,
+                expected,
+            })
         }
     }
 }

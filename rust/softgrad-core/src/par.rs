@@ -74,7 +74,11 @@ impl Par {
         match self {
             Par::Seq => Ok(f()),
             // Outside any pool, parallel iterators already run on the global pool.
-            Par::Rayon(n) if rayon::current_thread_index().is_none() && n == rayon::current_num_threads() => Ok(f()),
+            Par::Rayon(n)
+                if rayon::current_thread_index().is_none() && n == rayon::current_num_threads() =>
+            {
+                Ok(f())
+            }
             Par::Rayon(n) => Ok(pool(n)?.install(f)),
         }
     }
@@ -89,15 +93,25 @@ impl Par {
         let chunk_len = chunk_len.max(1);
         match self {
             Par::Seq => {
-                out.chunks_mut(chunk_len).enumerate().for_each(|(i, c)| f(i, c));
+                out.chunks_mut(chunk_len)
+                    .enumerate()
+                    .for_each(|(i, c)| f(i, c));
                 Ok(())
             }
-            _ => self.install(|| out.par_chunks_mut(chunk_len).enumerate().for_each(|(i, c)| f(i, c))),
+            _ => self.install(|| {
+                out.par_chunks_mut(chunk_len)
+                    .enumerate()
+                    .for_each(|(i, c)| f(i, c))
+            }),
         }
     }
 
     /// `(0..n).map(f)` collected in index order.
-    pub fn map_collect<R: Send>(self, n: usize, f: impl Fn(usize) -> R + Send + Sync) -> Result<Vec<R>> {
+    pub fn map_collect<R: Send>(
+        self,
+        n: usize,
+        f: impl Fn(usize) -> R + Send + Sync,
+    ) -> Result<Vec<R>> {
         match self {
             Par::Seq => Ok((0..n).map(f).collect()),
             _ => self.install(|| (0..n).into_par_iter().map(f).collect()),
@@ -115,7 +129,10 @@ fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>> {
         .num_threads(n)
         .thread_name(|i| format!("softgrad-{i}"))
         .build()
-        .map_err(|e| Error::ThreadPool { threads: n, msg: e.to_string() })?;
+        .map_err(|e| Error::ThreadPool {
+            threads: n,
+            msg: e.to_string(),
+        })?;
     let p = Arc::new(p);
     cache.push((n, p.clone()));
     Ok(p)
@@ -164,7 +181,9 @@ mod tests {
     #[test]
     fn chunks_cover_the_output() {
         let mut out = vec![0usize; 1001];
-        Par::Rayon(2).for_each_chunk_mut(&mut out, 100, |i, c| c.iter_mut().for_each(|x| *x = i)).unwrap();
+        Par::Rayon(2)
+            .for_each_chunk_mut(&mut out, 100, |i, c| c.iter_mut().for_each(|x| *x = i))
+            .unwrap();
         assert!(out.iter().enumerate().all(|(j, &x)| x == j / 100));
     }
 }

@@ -1,9 +1,20 @@
 //! The floating-point element types kernels accept. Arithmetic is always carried out in `f64`.
 
+#[cfg(target_arch = "x86_64")]
+pub use crate::simd::avx512::Load8 as Lanes;
+
+/// Vector loads and stores of an element type (nothing needed off x86-64).
+#[cfg(not(target_arch = "x86_64"))]
+pub trait Lanes {}
+#[cfg(not(target_arch = "x86_64"))]
+impl Lanes for f32 {}
+#[cfg(not(target_arch = "x86_64"))]
+impl Lanes for f64 {}
+
 /// An element type of input and output arrays: `f32` or `f64`.
 ///
 /// Kernels widen to `f64` on load and narrow on store, so `f32` data is accumulated in `f64`.
-pub trait Real: Copy + Send + Sync + PartialEq + std::fmt::Debug + 'static {
+pub trait Real: Copy + Send + Sync + PartialEq + std::fmt::Debug + Lanes + 'static {
     /// Widens to `f64` (exact).
     fn to_f64(self) -> f64;
     /// Narrows from `f64` (round to nearest).

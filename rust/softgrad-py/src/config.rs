@@ -11,7 +11,11 @@ fn set_num_threads(n: Option<i64>) -> PyResult<()> {
     match n {
         None => par::set_default_threads(0),
         Some(k) if k >= 0 => par::set_default_threads(k as usize),
-        Some(k) => return Err(PyValueError::new_err(format!("set_num_threads: n must be >= 0, got {k}"))),
+        Some(k) => {
+            return Err(PyValueError::new_err(format!(
+                "set_num_threads: n must be >= 0, got {k}"
+            )))
+        }
     }
     Ok(())
 }

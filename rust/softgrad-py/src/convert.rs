@@ -1,6 +1,8 @@
 //! Array extraction and the thread-count argument.
 
-use numpy::{Element, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{
+    Element, PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use softgrad_core::Par;
@@ -23,18 +25,30 @@ pub fn float_dtype(func: &str, name: &str, obj: &Bound<'_, PyAny>) -> PyResult<D
             .getattr("dtype")
             .map(|d| d.to_string())
             .unwrap_or_else(|_| obj.get_type().to_string());
-        Err(PyTypeError::new_err(format!("{func}: {name} must be a float32 or float64 ndarray, got {what}")))
+        Err(PyTypeError::new_err(format!(
+            "{func}: {name} must be a float32 or float64 ndarray, got {what}"
+        )))
     }
 }
 
 /// A read-only, C-contiguous view of `obj` as `T`.
-pub fn readonly<'py, T: Element>(func: &str, name: &str, obj: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArrayDyn<'py, T>> {
-    let arr = obj
-        .cast::<PyArrayDyn<T>>()
-        .map_err(|_| PyTypeError::new_err(format!("{func}: {name} must have the dtype of the other arrays")))?;
-    let ro = arr.try_readonly().map_err(|e| PyValueError::new_err(format!("{func}: {name}: {e}")))?;
+pub fn readonly<'py, T: Element>(
+    func: &str,
+    name: &str,
+    obj: &Bound<'py, PyAny>,
+) -> PyResult<PyReadonlyArrayDyn<'py, T>> {
+    let arr = obj.cast::<PyArrayDyn<T>>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{func}: {name} must have the dtype of the other arrays"
+        ))
+    })?;
+    let ro = arr
+        .try_readonly()
+        .map_err(|e| PyValueError::new_err(format!("{func}: {name}: {e}")))?;
     if !ro.is_c_contiguous() {
-        return Err(PyTypeError::new_err(format!("{func}: {name} must be C-contiguous")));
+        return Err(PyTypeError::new_err(format!(
+            "{func}: {name} must be C-contiguous"
+        )));
     }
     Ok(ro)
 }
@@ -42,4 +56,10 @@ pub fn readonly<'py, T: Element>(func: &str, name: &str, obj: &Bound<'py, PyAny>
 /// `n_threads` → [`Par`], `ValueError` for 0.
 pub fn par(n_threads: Option<usize>) -> PyResult<Par> {
     Par::from_threads(n_threads).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// A zeroed 1-D output array allocated by NumPy (whose allocator asks for huge pages on large
+/// buffers: first-touch faults on a big `Vec` cost more than the kernels themselves).
+pub fn output<T: Element>(py: Python<'_>, len: usize) -> Bound<'_, PyArray1<T>> {
+    PyArray1::<T>::zeros(py, len, false)
 }

@@ -6,7 +6,12 @@ use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use softgrad_core::Error;
 
-create_exception!(softgrad, SoftgradError, PyException, "Base class of every error softgrad raises itself.");
+create_exception!(
+    softgrad,
+    SoftgradError,
+    PyException,
+    "Base class of every error softgrad raises itself."
+);
 create_exception!(
     softgrad,
     InternalError,
@@ -29,7 +34,10 @@ impl From<CoreError> for PyErr {
 }
 
 /// Runs `f` with the GIL released; a panic becomes [`InternalError`] instead of crossing into Python.
-pub fn run<R: Send>(py: Python<'_>, f: impl FnOnce() -> softgrad_core::Result<R> + Send) -> PyResult<R> {
+pub fn run<R: Send>(
+    py: Python<'_>,
+    f: impl FnOnce() -> softgrad_core::Result<R> + Send,
+) -> PyResult<R> {
     let res = py.detach(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
     match res {
         Ok(r) => r.map_err(|e| CoreError(e).into()),
@@ -39,7 +47,9 @@ pub fn run<R: Send>(py: Python<'_>, f: impl FnOnce() -> softgrad_core::Result<R>
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(InternalError::new_err(format!("internal error (please report): {what}")))
+            Err(InternalError::new_err(format!(
+                "internal error (please report): {what}"
+            )))
         }
     }
 }

@@ -1,13 +1,13 @@
 //! Bindings of `softgrad_core::relax::{logsumexp, softmax}`.
 
-use numpy::{Element, IntoPyArray};
+use numpy::{Element, PyArrayMethods};
 use pyo3::prelude::*;
 use softgrad_core::relax::logsumexp as lse;
 use softgrad_core::relax::softmax::{self as sm, Kind};
 use softgrad_core::relax::Layout;
 use softgrad_core::Real;
 
-use crate::convert::{float_dtype, par, readonly, Dtype};
+use crate::convert::{float_dtype, output, par, readonly, Dtype};
 use crate::errors::run;
 
 type Arrays<'py> = (Bound<'py, PyAny>, Option<Bound<'py, PyAny>>);
@@ -26,10 +26,20 @@ fn logsumexp_t<'py, T: Element + Real>(
     let b = b.map(|b| readonly::<T>("logsumexp", "b", b)).transpose()?;
     let (x, bs) = (a.as_slice()?, b.as_ref().map(|b| b.as_slice()).transpose()?);
     let par = par(n_threads)?;
-    let mut out = vec![T::from_f64(0.0); layout.outputs()];
-    let mut sign = return_sign.then(|| vec![T::from_f64(0.0); layout.outputs()]);
-    run(py, || lse::logsumexp(x, bs, layout, temperature, &mut out, sign.as_deref_mut(), par))?;
-    Ok((out.into_pyarray(py).into_any(), sign.map(|s| s.into_pyarray(py).into_any())))
+    let out = output::<T>(py, layout.outputs());
+    let sign = return_sign.then(|| output::<T>(py, layout.outputs()));
+    {
+        let mut o = out.readwrite();
+        let mut s = sign.as_ref().map(|s| s.readwrite());
+        let (os, ss) = (
+            o.as_slice_mut()?,
+            s.as_mut().map(|s| s.as_slice_mut()).transpose()?,
+        );
+        run(py, || {
+            lse::logsumexp(x, bs, layout, temperature, os, ss, par)
+        })?;
+    }
+    Ok((out.into_any(), sign.map(|s| s.into_any())))
 }
 
 /// Log-sum-exp of a C-contiguous array seen as `(outer, n, inner)`, over `n`. Returns the flat
@@ -66,9 +76,13 @@ fn softmax_t<'py, T: Element + Real>(
     let x = readonly::<T>("softmax", "x", x)?;
     let xs = x.as_slice()?;
     let par = par(n_threads)?;
-    let mut out = vec![T::from_f64(0.0); xs.len()];
-    run(py, || sm::softmax(xs, layout, temperature, kind, &mut out, par))?;
-    Ok(out.into_pyarray(py).into_any())
+    let out = output::<T>(py, xs.len());
+    {
+        let mut o = out.readwrite();
+        let os = o.as_slice_mut()?;
+        run(py, || sm::softmax(xs, layout, temperature, kind, os, par))?;
+    }
+    Ok(out.into_any())
 }
 
 /// Softmax (or, with `log`, log-softmax) of a C-contiguous array seen as `(outer, n, inner)`, over

@@ -34,12 +34,19 @@ struct Partial {
 }
 
 impl Partial {
-    const EMPTY: Partial = Partial { max: f64::NEG_INFINITY, w: 0.0, s: 0.0 };
+    const EMPTY: Partial = Partial {
+        max: f64::NEG_INFINITY,
+        w: 0.0,
+        s: 0.0,
+    };
 
     fn of_slice<T: Real>(level: Level, x: &[T], b: Option<&[T]>, inv_t: f64) -> Partial {
         let max = reduce::max(level, x, b);
         if !max.is_finite() {
-            return Partial { max, ..Partial::EMPTY };
+            return Partial {
+                max,
+                ..Partial::EMPTY
+            };
         }
         let (s, w) = reduce::sum_exp_excl(level, x, b, max, inv_t);
         Partial { max, w, s }
@@ -47,13 +54,23 @@ impl Partial {
 
     fn combine(self, o: Partial, inv_t: f64) -> Partial {
         if self.max.is_nan() || o.max.is_nan() {
-            return Partial { max: f64::NAN, ..Partial::EMPTY };
+            return Partial {
+                max: f64::NAN,
+                ..Partial::EMPTY
+            };
         }
         let max = self.max.max(o.max);
         if !max.is_finite() {
-            return Partial { max, ..Partial::EMPTY };
+            return Partial {
+                max,
+                ..Partial::EMPTY
+            };
         }
-        let mut acc = Partial { max, w: 0.0, s: 0.0 };
+        let mut acc = Partial {
+            max,
+            w: 0.0,
+            s: 0.0,
+        };
         for p in [self, o] {
             if p.max == max {
                 acc.w += p.w;
@@ -111,13 +128,20 @@ fn signum(v: f64) -> f64 {
 }
 
 /// Canonical reduction of one contiguous row: [`CHUNK`]-sized pieces folded left to right.
-fn reduce_row<T: Real>(level: Level, x: &[T], b: Option<&[T]>, inv_t: f64, par: Par) -> Result<Partial> {
+fn reduce_row<T: Real>(
+    level: Level,
+    x: &[T],
+    b: Option<&[T]>,
+    inv_t: f64,
+    par: Par,
+) -> Result<Partial> {
     let piece = |k: usize| {
         let r = k * CHUNK..((k + 1) * CHUNK).min(x.len());
         Partial::of_slice(level, &x[r.clone()], b.map(|b| &b[r]), inv_t)
     };
     let pieces = x.len().div_ceil(CHUNK);
-    let fold = |ps: &mut dyn Iterator<Item = Partial>| ps.fold(Partial::EMPTY, |a, p| a.combine(p, inv_t));
+    let fold =
+        |ps: &mut dyn Iterator<Item = Partial>| ps.fold(Partial::EMPTY, |a, p| a.combine(p, inv_t));
     match par.for_work(x.len()) {
         Par::Seq => Ok(fold(&mut (0..pieces).map(piece))),
         p => Ok(fold(&mut p.map_collect(pieces, piece)?.into_iter())),
@@ -125,7 +149,14 @@ fn reduce_row<T: Real>(level: Level, x: &[T], b: Option<&[T]>, inv_t: f64, par: 
 }
 
 /// `Σ b e^{x/t}` without shifting, over a strided lane: the IEEE semantics of the direct formula.
-fn naive_sum<T: Real>(x: &[T], b: Option<&[T]>, start: usize, stride: usize, n: usize, inv_t: f64) -> f64 {
+fn naive_sum<T: Real>(
+    x: &[T],
+    b: Option<&[T]>,
+    start: usize,
+    stride: usize,
+    n: usize,
+    inv_t: f64,
+) -> f64 {
     (0..n)
         .map(|i| start + i * stride)
         .map(|k| {
@@ -182,7 +213,14 @@ pub fn logsumexp<T: Real>(
     Ok(())
 }
 
-fn rows<T: Real>(x: &[T], b: Option<&[T]>, l: Layout, t: f64, want_sign: bool, par: Par) -> Result<Vec<(f64, f64)>> {
+fn rows<T: Real>(
+    x: &[T],
+    b: Option<&[T]>,
+    l: Layout,
+    t: f64,
+    want_sign: bool,
+    par: Par,
+) -> Result<Vec<(f64, f64)>> {
     let (n, inv_t, level) = (l.n, 1.0 / t, simd::level());
     let one = |r: usize, par: Par| -> Result<(f64, f64)> {
         let (xr, br) = (&x[r * n..(r + 1) * n], b.map(|b| &b[r * n..(r + 1) * n]));
@@ -193,7 +231,10 @@ fn rows<T: Real>(x: &[T], b: Option<&[T]>, l: Layout, t: f64, want_sign: bool, p
         // Long rows: parallel inside each row.
         (0..l.outer).map(|r| one(r, par)).collect()
     } else {
-        par.for_work(l.outer * n).map_collect(l.outer, |r| one(r, Par::Seq))?.into_iter().collect()
+        par.for_work(l.outer * n)
+            .map_collect(l.outer, |r| one(r, Par::Seq))?
+            .into_iter()
+            .collect()
     }
 }
 
@@ -220,17 +261,31 @@ fn strided<T: Real>(
         let (mut s, mut sw) = (vec![0.0; wj], vec![0.0; wj]);
         if m.iter().any(|v| v.is_finite()) {
             for i in 0..n {
-                lanes::sum_exp_excl_into(level, &x[row(i)], b.map(|b| &b[row(i)]), &m, inv_t, &mut s, &mut sw);
+                lanes::sum_exp_excl_into(
+                    level,
+                    &x[row(i)],
+                    b.map(|b| &b[row(i)]),
+                    &m,
+                    inv_t,
+                    &mut s,
+                    &mut sw,
+                );
             }
         }
         (0..wj)
             .map(|j| {
-                let p = Partial { max: m[j], w: sw[j], s: s[j] };
+                let p = Partial {
+                    max: m[j],
+                    w: sw[j],
+                    s: s[j],
+                };
                 p.finish(t, want_sign, || naive_sum(x, b, base + j, inner, n, inv_t))
             })
             .collect()
     };
-    let per_task = par.for_work(l.outer * n * inner).map_collect(l.outer * blocks, task)?;
+    let per_task = par
+        .for_work(l.outer * n * inner)
+        .map_collect(l.outer * blocks, task)?;
     Ok(per_task.into_iter().flatten().collect())
 }
 

@@ -59,6 +59,10 @@ pub(crate) fn check_temperature(func: &'static str, t: f64) -> Result<()> {
     if t.is_finite() && t > 0.0 {
         Ok(())
     } else {
-        Err(Error::param(func, "temperature", format!("must be finite and > 0, got {t}")))
+        Err(Error::param(
+            func,
+            "temperature",
+            format!("must be finite and > 0, got {t}"),
+        ))
     }
 }

@@ -29,7 +29,14 @@ pub enum Kind {
 /// # Errors
 /// [`Error::InvalidParameter`] for a temperature that is not finite and positive,
 /// [`Error::Shape`] for slices whose lengths disagree with `layout`.
-pub fn softmax<T: Real>(x: &[T], layout: Layout, t: f64, kind: Kind, out: &mut [T], par: Par) -> Result<()> {
+pub fn softmax<T: Real>(
+    x: &[T],
+    layout: Layout,
+    t: f64,
+    kind: Kind,
+    out: &mut [T],
+    par: Par,
+) -> Result<()> {
     let func = match kind {
         Kind::Softmax => "softmax",
         Kind::LogSoftmax => "log_softmax",
@@ -53,14 +60,27 @@ fn nonfinite_row<T: Real>(x: &[T], inv_t: f64, kind: Kind, out: &mut [T]) {
     match kind {
         Kind::Softmax => out.iter_mut().for_each(|o| *o = T::from_f64(f64::NAN)),
         Kind::LogSoftmax => {
-            let lse = x.iter().map(|v| (v.to_f64() * inv_t).exp()).sum::<f64>().ln();
-            out.iter_mut().zip(x).for_each(|(o, v)| *o = T::from_f64(v.to_f64() * inv_t - lse));
+            let lse = x
+                .iter()
+                .map(|v| (v.to_f64() * inv_t).exp())
+                .sum::<f64>()
+                .ln();
+            out.iter_mut()
+                .zip(x)
+                .for_each(|(o, v)| *o = T::from_f64(v.to_f64() * inv_t - lse));
         }
     }
 }
 
 /// One row, sequential or split into pieces across `par`'s threads; same bits either way.
-fn row<T: Real>(level: Level, x: &[T], inv_t: f64, kind: Kind, out: &mut [T], par: Par) -> Result<()> {
+fn row<T: Real>(
+    level: Level,
+    x: &[T],
+    inv_t: f64,
+    kind: Kind,
+    out: &mut [T],
+    par: Par,
+) -> Result<()> {
     let par = par.for_work(x.len());
     let m = match par {
         Par::Seq => reduce::max(level, x, None),
@@ -76,9 +96,11 @@ fn row<T: Real>(level: Level, x: &[T], inv_t: f64, kind: Kind, out: &mut [T], pa
         return Ok(());
     }
     let sums: Vec<f64> = match (kind, par) {
-        (Kind::Softmax, Par::Seq) => {
-            x.chunks(CHUNK).zip(out.chunks_mut(CHUNK)).map(|(xc, oc)| reduce::exp_store(level, xc, m, inv_t, oc)).collect()
-        }
+        (Kind::Softmax, Par::Seq) => x
+            .chunks(CHUNK)
+            .zip(out.chunks_mut(CHUNK))
+            .map(|(xc, oc)| reduce::exp_store(level, xc, m, inv_t, oc))
+            .collect(),
         (Kind::Softmax, p) => {
             let ptr = SyncPtr(out.as_mut_ptr());
             let n = x.len();
@@ -90,7 +112,13 @@ fn row<T: Real>(level: Level, x: &[T], inv_t: f64, kind: Kind, out: &mut [T], pa
             })?
         }
         (Kind::LogSoftmax, p) => p.map_collect(x.len().div_ceil(CHUNK), |k| {
-            let (s, w) = reduce::sum_exp_excl(level, &x[k * CHUNK..((k + 1) * CHUNK).min(x.len())], None, m, inv_t);
+            let (s, w) = reduce::sum_exp_excl(
+                level,
+                &x[k * CHUNK..((k + 1) * CHUNK).min(x.len())],
+                None,
+                m,
+                inv_t,
+            );
             s + w
         })?,
     };
@@ -125,15 +153,16 @@ fn rows<T: Real>(x: &[T], n: usize, t: f64, kind: Kind, out: &mut [T], par: Par)
     }
     let rows_per_task = (PAR_MIN_ELEMS / 4 / n).max(1);
     let ptr = SyncPtr(out.as_mut_ptr());
-    par.for_work(x.len()).map_collect(x.len().div_ceil(n * rows_per_task), |k| {
-        let r = k * n * rows_per_task..((k + 1) * n * rows_per_task).min(x.len());
-        // SAFETY: task `k` writes only `out[r]`, and tasks do not overlap.
-        let oc = unsafe { ptr.slice(r.start, r.len()) };
-        for (xr, or) in x[r].chunks(n).zip(oc.chunks_mut(n)) {
-            // A row shorter than PAR_MIN_ELEMS is sequential inside.
-            row(level, xr, inv_t, kind, or, Par::Seq).expect("sequential rows cannot fail");
-        }
-    })?;
+    par.for_work(x.len())
+        .map_collect(x.len().div_ceil(n * rows_per_task), |k| {
+            let r = k * n * rows_per_task..((k + 1) * n * rows_per_task).min(x.len());
+            // SAFETY: task `k` writes only `out[r]`, and tasks do not overlap.
+            let oc = unsafe { ptr.slice(r.start, r.len()) };
+            for (xr, or) in x[r].chunks(n).zip(oc.chunks_mut(n)) {
+                // A row shorter than PAR_MIN_ELEMS is sequential inside.
+                row(level, xr, inv_t, kind, or, Par::Seq).expect("sequential rows cannot fail");
+            }
+        })?;
     Ok(())
 }
 
@@ -157,7 +186,14 @@ fn strided<T: Real>(x: &[T], l: Layout, t: f64, kind: Kind, out: &mut [T], par: 
         match kind {
             Kind::Softmax => {
                 for i in 0..n {
-                    lanes::exp_store_into(level, &x[at(i)..at(i) + wj], &m, inv_t, out_row(i), &mut s);
+                    lanes::exp_store_into(
+                        level,
+                        &x[at(i)..at(i) + wj],
+                        &m,
+                        inv_t,
+                        out_row(i),
+                        &mut s,
+                    );
                 }
                 let c: Vec<f64> = s.iter().map(|v| 1.0 / v).collect();
                 for i in 0..n {
@@ -167,7 +203,15 @@ fn strided<T: Real>(x: &[T], l: Layout, t: f64, kind: Kind, out: &mut [T], par: 
             Kind::LogSoftmax => {
                 let mut sw = vec![0.0; wj];
                 for i in 0..n {
-                    lanes::sum_exp_excl_into(level, &x[at(i)..at(i) + wj], None, &m, inv_t, &mut s, &mut sw);
+                    lanes::sum_exp_excl_into(
+                        level,
+                        &x[at(i)..at(i) + wj],
+                        None,
+                        &m,
+                        inv_t,
+                        &mut s,
+                        &mut sw,
+                    );
                 }
                 let c: Vec<f64> = s.iter().zip(&sw).map(|(s, w)| (s + w).ln()).collect();
                 for i in 0..n {
@@ -184,7 +228,8 @@ fn strided<T: Real>(x: &[T], l: Layout, t: f64, kind: Kind, out: &mut [T], par: 
             }
         }
     };
-    par.for_work(l.outer * n * inner).map_collect(l.outer * blocks, task)?;
+    par.for_work(l.outer * n * inner)
+        .map_collect(l.outer * blocks, task)?;
     Ok(())
 }
 

@@ -16,7 +16,17 @@ pub(crate) fn uniform(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<f64> {
 }
 
 /// `ln Σ b e^{x/t}` computed the long way in f64 over a strided lane (no shift: keep |x/t| small).
-pub(crate) fn direct(x: &[f64], b: Option<&[f64]>, start: usize, stride: usize, n: usize, t: f64) -> f64 {
-    let s: f64 = (0..n).map(|i| start + i * stride).map(|k| b.map_or(1.0, |b| b[k]) * (x[k] / t).exp()).sum();
+pub(crate) fn direct(
+    x: &[f64],
+    b: Option<&[f64]>,
+    start: usize,
+    stride: usize,
+    n: usize,
+    t: f64,
+) -> f64 {
+    let s: f64 = (0..n)
+        .map(|i| start + i * stride)
+        .map(|k| b.map_or(1.0, |b| b[k]) * (x[k] / t).exp())
+        .sum();
     t * s.ln()
 }

@@ -45,7 +45,10 @@ fn madd<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
 /// `2^k` for an integer-valued `kf` in `[-1022, 1023]`.
 #[inline(always)]
 fn pow2(kf: f64) -> f64 {
-    let bits = (kf + SHIFT).to_bits().wrapping_sub(SHIFT.to_bits()).wrapping_add(1023);
+    let bits = (kf + SHIFT)
+        .to_bits()
+        .wrapping_sub(SHIFT.to_bits())
+        .wrapping_add(1023);
     f64::from_bits(bits << 52)
 }
 
@@ -55,8 +58,8 @@ fn pow2(kf: f64) -> f64 {
 /// aarch64), where `mul_add` is one instruction rather than a libm call.
 #[inline(always)]
 pub fn exp<const FMA: bool>(x: f64) -> f64 {
-    // Comparisons, not `min`/`max`, so NaN passes through.
-    let x = if x < LO { LO } else if x > HI { HI } else { x };
+    // `clamp` (unlike `min`/`max`) lets NaN through.
+    let x = x.clamp(LO, HI);
     let kf = (x * LOG2E + SHIFT) - SHIFT;
     let r = madd::<FMA>(-kf, LN2_LO, madd::<FMA>(-kf, LN2_HI, x));
     let mut q = C[9];
@@ -91,7 +94,10 @@ mod tests {
             if want >= f64::MIN_POSITIVE {
                 worst = worst.max(ulps(got, want));
             } else {
-                assert!((got - want).abs() <= 2.0 * f64::from_bits(1), "exp({x}) = {got}, want {want}");
+                assert!(
+                    (got - want).abs() <= 2.0 * f64::from_bits(1),
+                    "exp({x}) = {got}, want {want}"
+                );
             }
             x += 0.0137;
         }

@@ -17,12 +17,21 @@ fn masked<T: Real>(x: T, b: Option<T>) -> f64 {
 
 /// `acc[j] = pmax(acc[j], x[j])` over entries with non-zero weight.
 pub fn max_into<T: Real>(level: Level, x: &[T], b: Option<&[T]>, acc: &mut [f64]) {
-    dispatch(level, #[inline(always)] || match b {
-        None => x.iter().zip(acc.iter_mut()).for_each(|(&v, a)| *a = pmax(*a, v.to_f64())),
-        Some(b) => {
-            x.iter().zip(b).zip(acc.iter_mut()).for_each(|((&v, &w), a)| *a = pmax(*a, masked(v, Some(w))))
-        }
-    })
+    dispatch(
+        level,
+        #[inline(always)]
+        || match b {
+            None => x
+                .iter()
+                .zip(acc.iter_mut())
+                .for_each(|(&v, a)| *a = pmax(*a, v.to_f64())),
+            Some(b) => x
+                .iter()
+                .zip(b)
+                .zip(acc.iter_mut())
+                .for_each(|((&v, &w), a)| *a = pmax(*a, masked(v, Some(w)))),
+        },
+    )
 }
 
 #[inline(always)]
@@ -71,14 +80,28 @@ pub fn sum_exp_excl_into<T: Real>(
     sw: &mut [f64],
 ) {
     if level.min(super::level()).fma() {
-        dispatch(level, #[inline(always)] || sum_exp_excl_body::<T, true>(x, b, m, inv_t, s, sw))
+        dispatch(
+            level,
+            #[inline(always)]
+            || sum_exp_excl_body::<T, true>(x, b, m, inv_t, s, sw),
+        )
     } else {
-        dispatch(level, #[inline(always)] || sum_exp_excl_body::<T, false>(x, b, m, inv_t, s, sw))
+        dispatch(
+            level,
+            #[inline(always)]
+            || sum_exp_excl_body::<T, false>(x, b, m, inv_t, s, sw),
+        )
     }
 }
 
 #[inline(always)]
-fn exp_store_body<T: Real, const FMA: bool>(x: &[T], m: &[f64], inv_t: f64, out: &mut [T], s: &mut [f64]) {
+fn exp_store_body<T: Real, const FMA: bool>(
+    x: &[T],
+    m: &[f64],
+    inv_t: f64,
+    out: &mut [T],
+    s: &mut [f64],
+) {
     let n = x.len();
     let (m, out, s) = (&m[..n], &mut out[..n], &mut s[..n]);
     for j in 0..n {
@@ -89,24 +112,58 @@ fn exp_store_body<T: Real, const FMA: bool>(x: &[T], m: &[f64], inv_t: f64, out:
 }
 
 /// `out[j] = e^{(x_j - m_j)/t}` and `s[j] += out[j]`.
-pub fn exp_store_into<T: Real>(level: Level, x: &[T], m: &[f64], inv_t: f64, out: &mut [T], s: &mut [f64]) {
+pub fn exp_store_into<T: Real>(
+    level: Level,
+    x: &[T],
+    m: &[f64],
+    inv_t: f64,
+    out: &mut [T],
+    s: &mut [f64],
+) {
     if level.min(super::level()).fma() {
-        dispatch(level, #[inline(always)] || exp_store_body::<T, true>(x, m, inv_t, out, s))
+        dispatch(
+            level,
+            #[inline(always)]
+            || exp_store_body::<T, true>(x, m, inv_t, out, s),
+        )
     } else {
-        dispatch(level, #[inline(always)] || exp_store_body::<T, false>(x, m, inv_t, out, s))
+        dispatch(
+            level,
+            #[inline(always)]
+            || exp_store_body::<T, false>(x, m, inv_t, out, s),
+        )
     }
 }
 
 /// `out[j] *= c[j]`.
 pub fn scale_by<T: Real>(level: Level, out: &mut [T], c: &[f64]) {
-    dispatch(level, #[inline(always)] || out.iter_mut().zip(c).for_each(|(o, &c)| *o = T::from_f64(o.to_f64() * c)))
+    dispatch(
+        level,
+        #[inline(always)]
+        || {
+            out.iter_mut()
+                .zip(c)
+                .for_each(|(o, &c)| *o = T::from_f64(o.to_f64() * c))
+        },
+    )
 }
 
 /// `out[j] = (x_j - m_j)/t - c_j`.
-pub fn shift_sub_by<T: Real>(level: Level, x: &[T], m: &[f64], inv_t: f64, c: &[f64], out: &mut [T]) {
-    dispatch(level, #[inline(always)] || {
-        for (((o, &v), &m), &c) in out.iter_mut().zip(x).zip(m).zip(c) {
-            *o = T::from_f64((v.to_f64() - m) * inv_t - c);
-        }
-    })
+pub fn shift_sub_by<T: Real>(
+    level: Level,
+    x: &[T],
+    m: &[f64],
+    inv_t: f64,
+    c: &[f64],
+    out: &mut [T],
+) {
+    dispatch(
+        level,
+        #[inline(always)]
+        || {
+            for (((o, &v), &m), &c) in out.iter_mut().zip(x).zip(m).zip(c) {
+                *o = T::from_f64((v.to_f64() - m) * inv_t - c);
+            }
+        },
+    )
 }

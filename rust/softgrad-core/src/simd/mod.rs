@@ -6,6 +6,8 @@
 //! `-C target-cpu`. Every dispatched kernel has a scalar reference in [`reference`] and is tested
 //! against it at every level the machine supports.
 
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
 pub mod exp;
 pub mod lanes;
 pub mod reduce;
@@ -50,7 +52,10 @@ pub fn level() -> Level {
 
 /// Every level this CPU supports, lowest first.
 pub fn available() -> Vec<Level> {
-    [Level::Scalar, Level::Avx2, Level::Avx512].into_iter().filter(|&l| l <= level()).collect()
+    [Level::Scalar, Level::Avx2, Level::Avx512]
+        .into_iter()
+        .filter(|&l| l <= level())
+        .collect()
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -74,12 +74,28 @@ impl<T: Real> Src for Weighted<'_, T> {
         let x = &self.0[s..s + L];
         let b = &self.1[s..s + L];
         let w: [f64; L] = std::array::from_fn(|j| b[j].to_f64());
-        (std::array::from_fn(|j| if w[j] == 0.0 { f64::NEG_INFINITY } else { x[j].to_f64() }), w)
+        (
+            std::array::from_fn(|j| {
+                if w[j] == 0.0 {
+                    f64::NEG_INFINITY
+                } else {
+                    x[j].to_f64()
+                }
+            }),
+            w,
+        )
     }
     #[inline(always)]
     fn one(self, i: usize) -> (f64, f64) {
         let w = self.1[i].to_f64();
-        (if w == 0.0 { f64::NEG_INFINITY } else { self.0[i].to_f64() }, w)
+        (
+            if w == 0.0 {
+                f64::NEG_INFINITY
+            } else {
+                self.0[i].to_f64()
+            },
+            w,
+        )
     }
 }
 
@@ -120,7 +136,11 @@ fn max_body<S: Src>(s: S) -> f64 {
 
 /// Maximum of `x` over entries with non-zero weight; NaN if any such entry is NaN; `-inf` if none.
 pub fn max<T: Real>(level: Level, x: &[T], b: Option<&[T]>) -> f64 {
-    dispatch(level, #[inline(always)] || with_src!(x, b, |s| max_body(s)))
+    dispatch(
+        level,
+        #[inline(always)]
+        || with_src!(x, b, |s| max_body(s)),
+    )
 }
 
 #[inline(always)]
@@ -153,11 +173,31 @@ fn sum_exp_excl_body<S: Src, const FMA: bool>(s: S, m: f64, inv_t: f64) -> (f64,
 
 /// Given the maximum `m`, returns `(Σ_{x<m} b e^{(x-m)/t}, Σ_{x=m} b)`: the sum split so that the
 /// largest terms are counted exactly (for `log1p` accuracy, as in Blanchard, Higham & Higham 2021).
-pub fn sum_exp_excl<T: Real>(level: Level, x: &[T], b: Option<&[T]>, m: f64, inv_t: f64) -> (f64, f64) {
+pub fn sum_exp_excl<T: Real>(
+    level: Level,
+    x: &[T],
+    b: Option<&[T]>,
+    m: f64,
+    inv_t: f64,
+) -> (f64, f64) {
+    #[cfg(target_arch = "x86_64")]
+    if level.min(super::level()) == Level::Avx512 {
+        if let Some(r) = avx512_sum_exp_excl(x, b, m, inv_t) {
+            return r;
+        }
+    }
     if level.min(super::level()).fma() {
-        dispatch(level, #[inline(always)] || with_src!(x, b, |s| sum_exp_excl_body::<_, true>(s, m, inv_t)))
+        dispatch(
+            level,
+            #[inline(always)]
+            || with_src!(x, b, |s| sum_exp_excl_body::<_, true>(s, m, inv_t)),
+        )
     } else {
-        dispatch(level, #[inline(always)] || with_src!(x, b, |s| sum_exp_excl_body::<_, false>(s, m, inv_t)))
+        dispatch(
+            level,
+            #[inline(always)]
+            || with_src!(x, b, |s| sum_exp_excl_body::<_, false>(s, m, inv_t)),
+        )
     }
 }
 
@@ -185,22 +225,77 @@ fn exp_store_body<T: Real, const FMA: bool>(x: &[T], m: f64, inv_t: f64, out: &m
 /// Writes `out = e^{(x-m)/t}` and returns its sum. `out` must be as long as `x`.
 pub fn exp_store<T: Real>(level: Level, x: &[T], m: f64, inv_t: f64, out: &mut [T]) -> f64 {
     assert_eq!(x.len(), out.len(), "exp_store: length mismatch");
+    #[cfg(target_arch = "x86_64")]
+    if level.min(super::level()) == Level::Avx512 {
+        if let Some(r) = avx512_exp_store(x, m, inv_t, out) {
+            return r;
+        }
+    }
     if level.min(super::level()).fma() {
-        dispatch(level, #[inline(always)] || exp_store_body::<T, true>(x, m, inv_t, out))
+        dispatch(
+            level,
+            #[inline(always)]
+            || exp_store_body::<T, true>(x, m, inv_t, out),
+        )
     } else {
-        dispatch(level, #[inline(always)] || exp_store_body::<T, false>(x, m, inv_t, out))
+        dispatch(
+            level,
+            #[inline(always)]
+            || exp_store_body::<T, false>(x, m, inv_t, out),
+        )
     }
 }
 
 /// `out *= c`.
 pub fn scale<T: Real>(level: Level, out: &mut [T], c: f64) {
-    dispatch(level, #[inline(always)] || out.iter_mut().for_each(|o| *o = T::from_f64(o.to_f64() * c)))
+    dispatch(
+        level,
+        #[inline(always)]
+        || {
+            out.iter_mut()
+                .for_each(|o| *o = T::from_f64(o.to_f64() * c))
+        },
+    )
 }
 
 /// `out = (x - m)/t - c`, the last pass of log-softmax.
 pub fn shift_sub<T: Real>(level: Level, x: &[T], m: f64, inv_t: f64, c: f64, out: &mut [T]) {
     assert_eq!(x.len(), out.len(), "shift_sub: length mismatch");
-    dispatch(level, #[inline(always)] || {
-        x.iter().zip(out.iter_mut()).for_each(|(&v, o)| *o = T::from_f64((v.to_f64() - m) * inv_t - c))
-    })
+    dispatch(
+        level,
+        #[inline(always)]
+        || {
+            x.iter()
+                .zip(out.iter_mut())
+                .for_each(|(&v, o)| *o = T::from_f64((v.to_f64() - m) * inv_t - c))
+        },
+    )
+}
+
+/// The AVX-512 kernel over the full blocks, the portable body over the tail.
+#[cfg(target_arch = "x86_64")]
+fn avx512_sum_exp_excl<T: Real>(
+    x: &[T],
+    b: Option<&[T]>,
+    m: f64,
+    inv_t: f64,
+) -> Option<(f64, f64)> {
+    if b.is_some_and(|b| b.len() != x.len()) {
+        return None;
+    }
+    // SAFETY: callers checked that the CPU has AVX-512; `b` has the length of `x`.
+    let (s, w, i) = unsafe { super::avx512::sum_exp_excl(x, b, m, inv_t) };
+    let tail = with_src!(&x[i..], b.map(|b| &b[i..]), |src| sum_exp_excl_body::<
+        _,
+        true,
+    >(src, m, inv_t));
+    Some((hsum(s) + tail.0, hsum(w) + tail.1))
+}
+
+/// The AVX-512 kernel over the full blocks, the portable body over the tail.
+#[cfg(target_arch = "x86_64")]
+fn avx512_exp_store<T: Real>(x: &[T], m: f64, inv_t: f64, out: &mut [T]) -> Option<f64> {
+    // SAFETY: callers checked that the CPU has AVX-512; `out.len() == x.len()` (asserted).
+    let (s, i) = unsafe { super::avx512::exp_store(x, m, inv_t, out) };
+    Some(hsum(s) + exp_store_body::<T, true>(&x[i..], m, inv_t, &mut out[i..]))
 }

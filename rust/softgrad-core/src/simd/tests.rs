@@ -24,16 +24,30 @@ fn data(n: usize) -> (Vec<f64>, Vec<f64>) {
 fn reduce_kernels_match_reference() {
     for n in [0, 1, 15, 16, 17, 100, 1000, 4099] {
         let (x, b) = data(n);
-        let x_plain: Vec<f64> = x.iter().map(|v| if v.is_nan() { -3.0 } else { *v }).collect();
+        let x_plain: Vec<f64> = x
+            .iter()
+            .map(|v| if v.is_nan() { -3.0 } else { *v })
+            .collect();
         for level in available() {
-            assert_eq!(reduce::max(level, &x, Some(&b)), reference::max(&x, Some(&b)));
-            assert_eq!(reduce::max(level, &x_plain, None), reference::max(&x_plain, None));
-            assert!(reduce::max(level, &x, None).is_nan() || n == 0 || x.iter().all(|v| !v.is_nan()));
+            assert_eq!(
+                reduce::max(level, &x, Some(&b)),
+                reference::max(&x, Some(&b))
+            );
+            assert_eq!(
+                reduce::max(level, &x_plain, None),
+                reference::max(&x_plain, None)
+            );
+            assert!(
+                reduce::max(level, &x, None).is_nan() || n == 0 || x.iter().all(|v| !v.is_nan())
+            );
             let m = reference::max(&x, Some(&b));
             for inv_t in [1.0, 0.37] {
                 let (s, w) = reduce::sum_exp_excl(level, &x, Some(&b), m, inv_t);
                 let (rs, rw) = reference::sum_exp_excl(&x, Some(&b), m, inv_t);
-                assert!(ulp_close(w, rw, 8.0) && (s - rs).abs() <= 1e-13 * (1.0 + rs.abs()), "{level:?} n={n}: {s} vs {rs}");
+                assert!(
+                    ulp_close(w, rw, 8.0) && (s - rs).abs() <= 1e-13 * (1.0 + rs.abs()),
+                    "{level:?} n={n}: {s} vs {rs}"
+                );
                 let mp = reference::max(&x_plain, None);
                 let mut o1 = vec![0.0; n];
                 let mut o2 = vec![0.0; n];
@@ -49,12 +63,17 @@ fn reduce_kernels_match_reference() {
 #[test]
 fn lane_kernels_match_reference() {
     let (x, b) = data(300);
-    let m: Vec<f64> = (0..300).map(|j| if x[j].is_finite() { x[j] + 1.0 } else { 0.0 }).collect();
+    let m: Vec<f64> = (0..300)
+        .map(|j| if x[j].is_finite() { x[j] + 1.0 } else { 0.0 })
+        .collect();
     for level in available() {
         let mut acc = vec![f64::NEG_INFINITY; 300];
         lanes::max_into(level, &x, Some(&b), &mut acc);
         for j in 0..300 {
-            assert_eq!(acc[j].to_bits(), reference::max(&x[j..=j], Some(&b[j..=j])).to_bits());
+            assert_eq!(
+                acc[j].to_bits(),
+                reference::max(&x[j..=j], Some(&b[j..=j])).to_bits()
+            );
         }
         let (mut s, mut w) = (vec![0.0; 300], vec![0.0; 300]);
         lanes::sum_exp_excl_into(level, &x, Some(&b), &m, 0.5, &mut s, &mut w);
@@ -62,7 +81,10 @@ fn lane_kernels_match_reference() {
             let (rs, rw) = reference::sum_exp_excl(&x[j..=j], Some(&b[j..=j]), m[j], 0.5);
             assert!(ulp_close(s[j], rs, 2.0) && w[j] == rw, "{level:?} lane {j}");
         }
-        let xs: Vec<f64> = x.iter().map(|v| if v.is_nan() { 0.5 } else { *v }).collect();
+        let xs: Vec<f64> = x
+            .iter()
+            .map(|v| if v.is_nan() { 0.5 } else { *v })
+            .collect();
         let (mut out, mut s) = (vec![0.0; 300], vec![0.0; 300]);
         lanes::exp_store_into(level, &xs, &m, 1.0, &mut out, &mut s);
         for j in 0..300 {
@@ -73,7 +95,10 @@ fn lane_kernels_match_reference() {
 
 #[test]
 fn float32_kernels_widen_before_arithmetic() {
-    let x: Vec<f32> = uniform(1000, 3, -5.0, 5.0).iter().map(|&v| v as f32).collect();
+    let x: Vec<f32> = uniform(1000, 3, -5.0, 5.0)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
     for level in available() {
         let m = reduce::max(level, &x, None);
         assert_eq!(m, reference::max(&x, None));
@@ -81,4 +106,44 @@ fn float32_kernels_widen_before_arithmetic() {
         let (rs, rw) = reference::sum_exp_excl(&x, None, m, 1.0);
         assert!(ulp_close(s, rs, 8.0) && w == rw);
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn avx512_exp_is_within_two_ulp_of_libm() {
+    if level() < Level::Avx512 {
+        return; // nothing to compare on this CPU; the portable kernels are covered above
+    }
+    let mut x = -745.0;
+    while x < 709.7 {
+        let xs: [f64; 8] = std::array::from_fn(|i| x + i as f64 * 0.0011);
+        let got = avx512::exp8_array(xs);
+        for (g, &v) in got.iter().zip(&xs) {
+            let want = v.exp();
+            if want >= f64::MIN_POSITIVE {
+                assert!(ulp_close(*g, want, 2.0), "exp({v}) = {g}, want {want}");
+            } else {
+                assert!(
+                    (g - want).abs() <= 2.0 * f64::from_bits(1),
+                    "exp({v}) = {g}, want {want}"
+                );
+            }
+        }
+        x += 0.0173;
+    }
+    let special = avx512::exp8_array([
+        f64::NAN,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        0.0,
+        710.0,
+        -800.0,
+        1.0,
+        -1.0,
+    ]);
+    assert!(special[0].is_nan());
+    assert_eq!(
+        &special[1..6],
+        &[0.0, f64::INFINITY, 1.0, f64::INFINITY, 0.0]
+    );
 }

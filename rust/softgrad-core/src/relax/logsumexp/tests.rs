@@ -14,7 +14,14 @@ fn close(a: f64, b: f64, rtol: f64) -> bool {
 
 #[test]
 fn matches_direct_sum_for_every_layout() {
-    for &(outer, n, inner) in &[(1, 1, 1), (3, 17, 1), (2, 5000, 1), (4, 33, 5), (2, 7, 130), (1, 3000, 3)] {
+    for &(outer, n, inner) in &[
+        (1, 1, 1),
+        (3, 17, 1),
+        (2, 5000, 1),
+        (4, 33, 5),
+        (2, 7, 130),
+        (1, 3000, 3),
+    ] {
         let l = Layout::new(outer, n, inner);
         let x = uniform(l.len("t").unwrap(), 7, -5.0, 5.0);
         let b = uniform(x.len(), 8, 0.1, 2.0);
@@ -25,7 +32,10 @@ fn matches_direct_sum_for_every_layout() {
                     for j in 0..inner {
                         let want = direct(&x, bb, o * n * inner + j, inner, n, t);
                         let got = out[o * inner + j];
-                        assert!(close(got, want, 1e-13), "{outer}x{n}x{inner} t={t}: {got} vs {want}");
+                        assert!(
+                            close(got, want, 1e-13),
+                            "{outer}x{n}x{inner} t={t}: {got} vs {want}"
+                        );
                         assert_eq!(sign[o * inner + j], 1.0);
                     }
                 }
@@ -40,7 +50,16 @@ fn float32_is_accumulated_in_float64() {
     let x32: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
     let xr: Vec<f64> = x32.iter().map(|&v| v as f64).collect();
     let mut out = [0.0f32];
-    logsumexp(&x32, None, Layout::new(1, x32.len(), 1), 1.0, &mut out, None, Par::Seq).unwrap();
+    logsumexp(
+        &x32,
+        None,
+        Layout::new(1, x32.len(), 1),
+        1.0,
+        &mut out,
+        None,
+        Par::Seq,
+    )
+    .unwrap();
     let want = direct(&xr, None, 0, 1, xr.len(), 1.0);
     assert_eq!(out[0], want as f32);
 }
@@ -81,10 +100,25 @@ fn special_values_follow_scipy() {
     let (o, s) = lse(&[1.0, 2.0], Some(&[1.0, -1.0]), l2, 1.0, Par::Seq);
     assert!(close(o[0], (2f64.exp() - 1f64.exp()).ln(), 1e-14) && s[0] == -1.0);
     let mut out = [0.0f64];
-    logsumexp(&[1.0, 2.0], Some(&[1.0, -1.0]), l2, 1.0, &mut out, None, Par::Seq).unwrap();
+    logsumexp(
+        &[1.0, 2.0],
+        Some(&[1.0, -1.0]),
+        l2,
+        1.0,
+        &mut out,
+        None,
+        Par::Seq,
+    )
+    .unwrap();
     assert!(out[0].is_nan());
     // Weights cancelling at the maximum.
-    let (o, s) = lse(&[1.0, 1.0, 0.0], Some(&[1.0, -1.0, 1.0]), Layout::new(1, 3, 1), 1.0, Par::Seq);
+    let (o, s) = lse(
+        &[1.0, 1.0, 0.0],
+        Some(&[1.0, -1.0, 1.0]),
+        Layout::new(1, 3, 1),
+        1.0,
+        Par::Seq,
+    );
     assert_eq!((o[0], s[0]), (0.0, 1.0));
     let (o, s) = lse(&[1.0, 1.0], Some(&[1.0, -1.0]), l2, 1.0, Par::Seq);
     assert_eq!((o[0], s[0]), (-inf, 0.0));
@@ -99,7 +133,11 @@ fn bits_do_not_depend_on_thread_count() {
         let base = lse(&x, Some(&b), l, 0.7, Par::Seq);
         for par in [Par::Rayon(2), Par::Rayon(3)] {
             let got = lse(&x, Some(&b), l, 0.7, par);
-            assert!(base.0.iter().zip(&got.0).all(|(a, b)| a.to_bits() == b.to_bits()));
+            assert!(base
+                .0
+                .iter()
+                .zip(&got.0)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
             assert_eq!(base.1, got.1);
         }
     }
@@ -109,11 +147,38 @@ fn bits_do_not_depend_on_thread_count() {
 fn rejects_bad_temperature_and_lengths() {
     let mut out = [0.0];
     for t in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-        let e = logsumexp(&[1.0], None, Layout::new(1, 1, 1), t, &mut out, None, Par::Seq).unwrap_err();
+        let e = logsumexp(
+            &[1.0],
+            None,
+            Layout::new(1, 1, 1),
+            t,
+            &mut out,
+            None,
+            Par::Seq,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("temperature"), "{e}");
     }
-    let e = logsumexp(&[1.0, 2.0], None, Layout::new(1, 3, 1), 1.0, &mut out, None, Par::Seq).unwrap_err();
+    let e = logsumexp(
+        &[1.0, 2.0],
+        None,
+        Layout::new(1, 3, 1),
+        1.0,
+        &mut out,
+        None,
+        Par::Seq,
+    )
+    .unwrap_err();
     assert!(matches!(e, Error::Shape { name: "a", .. }));
-    let e = logsumexp(&[1.0], Some(&[1.0, 2.0]), Layout::new(1, 1, 1), 1.0, &mut out, None, Par::Seq).unwrap_err();
+    let e = logsumexp(
+        &[1.0],
+        Some(&[1.0, 2.0]),
+        Layout::new(1, 1, 1),
+        1.0,
+        &mut out,
+        None,
+        Par::Seq,
+    )
+    .unwrap_err();
     assert!(matches!(e, Error::Shape { name: "b", .. }));
 }

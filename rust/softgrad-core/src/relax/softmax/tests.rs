@@ -21,8 +21,17 @@ fn matches_direct_formula_for_every_layout() {
                     for i in 0..n {
                         let k = o * n * inner + i * inner + j;
                         let want = (x[k] - lse) / t;
-                        assert!((lsm[k] - want).abs() <= 1e-12 * want.abs().max(1.0), "{} vs {want}", lsm[k]);
-                        assert!((sm[k] - want.exp()).abs() <= 1e-13 * want.exp(), "{} vs {}", sm[k], want.exp());
+                        assert!(
+                            (lsm[k] - want).abs() <= 1e-12 * want.abs().max(1.0),
+                            "{} vs {want}",
+                            lsm[k]
+                        );
+                        assert!(
+                            (sm[k] - want.exp()).abs() <= 1e-13 * want.exp(),
+                            "{} vs {}",
+                            sm[k],
+                            want.exp()
+                        );
                     }
                 }
             }
@@ -34,12 +43,22 @@ fn matches_direct_formula_for_every_layout() {
 fn nonfinite_slices_follow_scipy() {
     let inf = f64::INFINITY;
     let l = Layout::new(1, 2, 1);
-    assert!(run(&[-inf, -inf], l, 1.0, Kind::Softmax, Par::Seq).iter().all(|v| v.is_nan()));
-    assert!(run(&[inf, 1.0], l, 1.0, Kind::Softmax, Par::Seq).iter().all(|v| v.is_nan()));
+    assert!(run(&[-inf, -inf], l, 1.0, Kind::Softmax, Par::Seq)
+        .iter()
+        .all(|v| v.is_nan()));
+    assert!(run(&[inf, 1.0], l, 1.0, Kind::Softmax, Par::Seq)
+        .iter()
+        .all(|v| v.is_nan()));
     let ls = run(&[inf, 1.0], l, 1.0, Kind::LogSoftmax, Par::Seq);
     assert!(ls[0].is_nan() && ls[1] == -inf);
-    assert_eq!(run(&[-inf, 0.0], l, 1.0, Kind::Softmax, Par::Seq), vec![0.0, 1.0]);
-    assert_eq!(run(&[-inf, 0.0], l, 1.0, Kind::LogSoftmax, Par::Seq), vec![-inf, 0.0]);
+    assert_eq!(
+        run(&[-inf, 0.0], l, 1.0, Kind::Softmax, Par::Seq),
+        vec![0.0, 1.0]
+    );
+    assert_eq!(
+        run(&[-inf, 0.0], l, 1.0, Kind::LogSoftmax, Par::Seq),
+        vec![-inf, 0.0]
+    );
 }
 
 #[test]
@@ -51,7 +70,10 @@ fn bits_do_not_depend_on_thread_count() {
             let base = run(&x, l, 1.3, kind, Par::Seq);
             for par in [Par::Rayon(2), Par::Rayon(3)] {
                 let got = run(&x, l, 1.3, kind, par);
-                assert!(base.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits()));
+                assert!(base
+                    .iter()
+                    .zip(&got)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()));
             }
         }
     }

@@ -1,0 +1,115 @@
+"""softgrad vs scipy.special on the log-sum-exp family, side by side in one process.
+
+    python benches/python/bench_logsumexp.py [--repeat 7] [--markdown]
+
+Prints best-of-N wall times and the ratio scipy / softgrad, at softgrad's default thread count and at
+1 and 2 threads, plus the one-memory-pass limit (``np.sum`` of the same array). If scipy is missing
+it says so and compares with the plain NumPy formula instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import softgrad as sg
+
+try:
+    import scipy
+    import scipy.special as ss
+
+    PEER = f"scipy {scipy.__version__}"
+except ImportError:  # pragma: no cover - the benchmark environment normally has scipy
+    ss = None
+    PEER = "numpy formula (scipy not installed)"
+
+
+def best_ms(f: Callable[[], Any], repeat: int) -> float:
+    f()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        f()
+        best = min(best, time.perf_counter() - t0)
+    return best * 1e3
+
+
+def np_logsumexp(a: np.ndarray, axis: int | None = None) -> Any:
+    m = np.max(a, axis=axis, keepdims=True)
+    return np.log(np.sum(np.exp(a - m), axis=axis)) + np.squeeze(m, axis=axis)
+
+
+def np_softmax(a: np.ndarray, axis: int) -> Any:
+    e = np.exp(a - np.max(a, axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    flat = rng.normal(size=10_000_000)
+    mat = rng.normal(size=(10_000, 1000))
+    mat32 = mat.astype(np.float32)
+    lse = (lambda a, axis=None: ss.logsumexp(a, axis=axis)) if ss else np_logsumexp
+    smx = (lambda a, axis: ss.softmax(a, axis=axis)) if ss else np_softmax
+    cases: list[tuple[str, Callable[[], Any], Callable[[int | None], Any]]] = [
+        ("logsumexp 1e7 f64", lambda: lse(flat), lambda n: sg.logsumexp(flat, n_threads=n)),
+        ("logsumexp (10000,1000) axis=1", lambda: lse(mat, 1), lambda n: sg.logsumexp(mat, 1, n_threads=n)),
+        ("logsumexp (10000,1000) axis=0", lambda: lse(mat, 0), lambda n: sg.logsumexp(mat, 0, n_threads=n)),
+        (
+            "logsumexp (10000,1000) f32 axis=1",
+            lambda: lse(mat32, 1),
+            lambda n: sg.logsumexp(mat32, 1, n_threads=n),
+        ),
+        ("softmax (10000,1000) axis=1", lambda: smx(mat, 1), lambda n: sg.softmax(mat, 1, n_threads=n)),
+        (
+            "log_softmax (10000,1000) axis=1",
+            (lambda: ss.log_softmax(mat, axis=1)) if ss else (lambda: np.log(np_softmax(mat, 1))),
+            lambda n: sg.log_softmax(mat, 1, n_threads=n),
+        ),
+    ]
+    cpu = platform.processor() or platform.machine()
+    print(
+        f"# {PEER} vs softgrad {sg.__version__} ({sg.simd_level()}, default {sg.get_num_threads()} threads), "
+        f"{os.cpu_count()} CPUs {cpu}, best of {args.repeat}"
+    )
+    one_pass = best_ms(lambda: np.sum(flat), args.repeat)
+    print(f"# one memory pass (np.sum of 1e7 float64): {one_pass:.2f} ms")
+    head = ("case", "peer ms", "softgrad ms", "ratio", "1 thread ms", "2 threads ms", "scaling")
+    rows = []
+    for name, peer, ours in cases:
+        p = best_ms(peer, args.repeat)
+        d = best_ms(lambda ours=ours: ours(None), args.repeat)
+        t1 = best_ms(lambda ours=ours: ours(1), args.repeat)
+        t2 = best_ms(lambda ours=ours: ours(2), args.repeat)
+        rows.append(
+            (name, f"{p:.1f}", f"{d:.2f}", f"{p / d:.1f}x", f"{t1:.2f}", f"{t2:.2f}", f"{t1 / t2:.2f}x")
+        )
+    if args.markdown:
+        print("| " + " | ".join(head) + " |")
+        print("|" + "---|" * len(head))
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
+    else:
+        widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+        for r in [head, *rows]:
+            print(
+                "  ".join(
+                    str(c).rjust(w) if i else str(c).ljust(w)
+                    for i, (c, w) in enumerate(zip(r, widths, strict=True))
+                )
+            )
+    print(f"# logsumexp 1e7 vs one pass: {float(rows[0][2]) / one_pass:.2f}x the np.sum time")
+
+
+if __name__ == "__main__":
+    main()

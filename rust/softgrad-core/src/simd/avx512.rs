@@ -1,0 +1,211 @@
+//! Hand-written AVX-512 versions of the two exp-heavy loops, where auto-vectorisation of the
+//! portable bodies leaves accumulators on the stack. Same maths as [`super::exp`]: Cody–Waite
+//! reduction and the same degree-11 polynomial, with `VSCALEFPD` applying `2^k` (exact, with correct
+//! overflow to `inf` and gradual underflow), so no two-step scaling is needed.
+//!
+//! Every function here requires AVX-512F/DQ and FMA; callers check [`super::level`] first.
+#![allow(clippy::missing_safety_doc)]
+
+use std::arch::x86_64::*;
+
+use super::reduce::L;
+
+const LOG2E: f64 = std::f64::consts::LOG2_E;
+const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+const C: [f64; 10] = [
+    0.5000000000000001,
+    0.16666666666666669,
+    0.04166666666662413,
+    0.008333333333330062,
+    0.0013888888917213717,
+    0.00019841269863053618,
+    2.4801521295954376e-05,
+    2.7557268459997064e-06,
+    2.7620088445409746e-07,
+    2.510038549551032e-08,
+];
+
+/// Eight lanes of `T` widened to `f64`.
+pub trait Load8 {
+    /// Loads `p[0..8]` as f64.
+    ///
+    /// # Safety
+    /// `p..p+8` must be readable; AVX-512F must be available.
+    unsafe fn load8(p: *const Self) -> __m512d;
+    /// Stores eight f64 lanes narrowed to `Self` at `p[0..8]`.
+    ///
+    /// # Safety
+    /// `p..p+8` must be writable; AVX-512F must be available.
+    unsafe fn store8(p: *mut Self, v: __m512d);
+}
+
+impl Load8 for f64 {
+    #[inline(always)]
+    unsafe fn load8(p: *const f64) -> __m512d {
+        // SAFETY: guaranteed by the caller.
+        unsafe { _mm512_loadu_pd(p) }
+    }
+    #[inline(always)]
+    unsafe fn store8(p: *mut f64, v: __m512d) {
+        // SAFETY: guaranteed by the caller.
+        unsafe { _mm512_storeu_pd(p, v) }
+    }
+}
+
+impl Load8 for f32 {
+    #[inline(always)]
+    unsafe fn load8(p: *const f32) -> __m512d {
+        // SAFETY: guaranteed by the caller.
+        unsafe { _mm512_cvtps_pd(_mm256_loadu_ps(p)) }
+    }
+    #[inline(always)]
+    unsafe fn store8(p: *mut f32, v: __m512d) {
+        // SAFETY: guaranteed by the caller.
+        unsafe { _mm256_storeu_ps(p, _mm512_cvtpd_ps(v)) }
+    }
+}
+
+/// `e^x` on eight lanes; NaN stays NaN, `-inf` gives 0, `+inf` gives `inf`.
+#[inline(always)]
+unsafe fn exp8(x: __m512d) -> __m512d {
+    // SAFETY: AVX-512F/DQ available (caller's contract).
+    unsafe {
+        let lo = _mm512_set1_pd(-760.0);
+        let hi = _mm512_set1_pd(720.0);
+        let x = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, lo), x, lo);
+        let x = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(x, hi), x, hi);
+        let kf = _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+            _mm512_mul_pd(x, _mm512_set1_pd(LOG2E)),
+        );
+        let r = _mm512_fnmadd_pd(kf, _mm512_set1_pd(LN2_HI), x);
+        let r = _mm512_fnmadd_pd(kf, _mm512_set1_pd(LN2_LO), r);
+        let mut q = _mm512_set1_pd(C[9]);
+        for &c in C[..9].iter().rev() {
+            q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(c));
+        }
+        let p = _mm512_add_pd(
+            _mm512_fmadd_pd(_mm512_mul_pd(r, r), q, r),
+            _mm512_set1_pd(1.0),
+        );
+        _mm512_scalef_pd(p, kf)
+    }
+}
+
+fn to_array(a: __m512d, b: __m512d) -> [f64; L] {
+    let mut out = [0.0; L];
+    // SAFETY: `out` holds 16 f64; AVX-512F is available (module contract).
+    unsafe {
+        _mm512_storeu_pd(out.as_mut_ptr(), a);
+        _mm512_storeu_pd(out.as_mut_ptr().add(8), b);
+    }
+    out
+}
+
+/// AVX-512 body of [`super::reduce::sum_exp_excl`] over the full 16-lane blocks of `x`; returns
+/// the per-lane sums and the index where the tail starts.
+///
+/// # Safety
+/// AVX-512F/DQ and FMA must be available; `b`, if given, is as long as `x`.
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn sum_exp_excl<T: crate::Real>(
+    x: &[T],
+    b: Option<&[T]>,
+    m: f64,
+    inv_t: f64,
+) -> ([f64; L], [f64; L], usize) {
+    let n = x.len() / L * L;
+    let (vm, vt, ninf) = (
+        _mm512_set1_pd(m),
+        _mm512_set1_pd(inv_t),
+        _mm512_set1_pd(f64::NEG_INFINITY),
+    );
+    let (mut s0, mut s1, mut w0, mut w1) = (
+        _mm512_setzero_pd(),
+        _mm512_setzero_pd(),
+        _mm512_setzero_pd(),
+        _mm512_setzero_pd(),
+    );
+    let one = _mm512_set1_pd(1.0);
+    let mut i = 0;
+    while i < n {
+        // SAFETY: i + 16 <= n <= x.len() (and b.len() == x.len()).
+        unsafe {
+            let (mut v0, mut v1) = (T::load8(x.as_ptr().add(i)), T::load8(x.as_ptr().add(i + 8)));
+            let (mut b0, mut b1) = (one, one);
+            if let Some(b) = b {
+                b0 = T::load8(b.as_ptr().add(i));
+                b1 = T::load8(b.as_ptr().add(i + 8));
+                let z = _mm512_setzero_pd();
+                v0 = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_EQ_OQ>(b0, z), v0, ninf);
+                v1 = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_EQ_OQ>(b1, z), v1, ninf);
+            }
+            let e0 = exp8(_mm512_mul_pd(_mm512_sub_pd(v0, vm), vt));
+            let e1 = exp8(_mm512_mul_pd(_mm512_sub_pd(v1, vm), vt));
+            let at0 = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(v0, vm);
+            let at1 = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(v1, vm);
+            // Lanes at the maximum add their weight to w, the others b*e to s (as the portable body).
+            s0 = _mm512_add_pd(s0, _mm512_maskz_mul_pd(!at0, b0, e0));
+            s1 = _mm512_add_pd(s1, _mm512_maskz_mul_pd(!at1, b1, e1));
+            w0 = _mm512_add_pd(w0, _mm512_maskz_mov_pd(at0, b0));
+            w1 = _mm512_add_pd(w1, _mm512_maskz_mov_pd(at1, b1));
+        }
+        i += L;
+    }
+    (to_array(s0, s1), to_array(w0, w1), n)
+}
+
+/// AVX-512 body of [`super::reduce::exp_store`] over the full 16-lane blocks; returns the per-lane
+/// sums and the index where the tail starts.
+///
+/// # Safety
+/// AVX-512F/DQ and FMA must be available; `out` is as long as `x`.
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn exp_store<T: crate::Real>(
+    x: &[T],
+    m: f64,
+    inv_t: f64,
+    out: &mut [T],
+) -> ([f64; L], usize) {
+    let n = x.len().min(out.len()) / L * L;
+    let (vm, vt) = (_mm512_set1_pd(m), _mm512_set1_pd(inv_t));
+    let (mut s0, mut s1) = (_mm512_setzero_pd(), _mm512_setzero_pd());
+    let mut i = 0;
+    while i < n {
+        // SAFETY: i + 16 <= n <= min(x.len(), out.len()).
+        unsafe {
+            let e0 = exp8(_mm512_mul_pd(
+                _mm512_sub_pd(T::load8(x.as_ptr().add(i)), vm),
+                vt,
+            ));
+            let e1 = exp8(_mm512_mul_pd(
+                _mm512_sub_pd(T::load8(x.as_ptr().add(i + 8)), vm),
+                vt,
+            ));
+            T::store8(out.as_mut_ptr().add(i), e0);
+            T::store8(out.as_mut_ptr().add(i + 8), e1);
+            s0 = _mm512_add_pd(s0, e0);
+            s1 = _mm512_add_pd(s1, e1);
+        }
+        i += L;
+    }
+    (to_array(s0, s1), n)
+}
+
+/// Public wrapper for tests: `e^x` of eight values.
+pub fn exp8_array(x: [f64; 8]) -> [f64; 8] {
+    assert!(
+        super::level() >= super::Level::Avx512,
+        "exp8_array needs AVX-512"
+    );
+    let mut out = [0.0; 8];
+    // SAFETY: AVX-512 checked above; `x` and `out` hold eight f64.
+    unsafe { exp8_tf(x.as_ptr(), out.as_mut_ptr()) };
+    out
+}
+
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+unsafe fn exp8_tf(x: *const f64, out: *mut f64) {
+    // SAFETY: both point at eight f64 (see exp8_array).
+    unsafe { _mm512_storeu_pd(out, exp8(_mm512_loadu_pd(x))) }
+}
