@@ -40,6 +40,24 @@ def result_dtype(*dtypes: np.dtype[Any]) -> np.dtype[Any]:
     return dt if dt.kind == "f" else np.dtype(np.float64)
 
 
+def promoted_dtype(*pairs: tuple[Any, NDArray[Any]]) -> np.dtype[Any]:
+    """Result dtype of several ``(original argument, float_array of it)`` pairs, as scipy promotes.
+
+    Floating arguments decide (a Python float counts as weak, as in NumPy); integer and bool ones
+    only matter when nothing is floating, and then the result is float64.
+    """
+    parts: list[Any] = []
+    for obj, arr in pairs:
+        if isinstance(obj, float):
+            parts.append(obj)
+        elif np.asarray(obj).dtype.kind == "f":
+            parts.append(arr.dtype)
+    if not parts:
+        return np.dtype(np.float64)
+    dt = np.result_type(*parts)
+    return dt if dt.kind == "f" else np.dtype(np.float64)
+
+
 def compute_dtype(dt: np.dtype[Any]) -> type[np.floating[Any]]:
     """float32 and float64 are computed as themselves; float16 in float32; other floats in float64."""
     if dt in _COMPUTE:
@@ -51,7 +69,7 @@ def compute_dtype(dt: np.dtype[Any]) -> type[np.floating[Any]]:
 
 def scalar_param(value: Any, func: str, name: str) -> float:
     """A real scalar parameter as a Python float (TypeError if it is not one)."""
-    if isinstance(value, (bool, np.bool_)) or np.ndim(value) != 0:
+    if isinstance(value, (bool, np.bool_, str, bytes)) or np.ndim(value) != 0:
         raise TypeError(f"{func}: {name} must be a real scalar, got {value!r}")
     try:
         out = float(value)
@@ -60,6 +78,14 @@ def scalar_param(value: Any, func: str, name: str) -> float:
     if isinstance(value, complex) or np.iscomplexobj(value):
         raise TypeError(f"{func}: {name} must be a real scalar, got {value!r}")
     return out
+
+
+def temperature_param(value: Any, func: str) -> float:
+    """The temperature: a finite, positive real scalar."""
+    t = scalar_param(value, func, "temperature")
+    if not (np.isfinite(t) and t > 0):
+        raise ValueError(f"{func}: temperature must be finite and > 0, got {value!r}")
+    return t
 
 
 def threads_param(n_threads: int | None, func: str) -> int | None:

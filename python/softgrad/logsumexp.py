@@ -19,8 +19,9 @@ from ._array import (
     compute_dtype,
     float_array,
     normalize_axes,
+    promoted_dtype,
     result_dtype,
-    scalar_param,
+    temperature_param,
     threads_param,
 )
 
@@ -119,14 +120,14 @@ def _lse(
     func: str,
 ) -> Any:
     arr = float_array(a, func, "a" if func == "logsumexp" else "x")
-    t = scalar_param(temperature, func, "temperature")
+    t = temperature_param(temperature, func)
     nt = threads_param(n_threads, func)
     barr = None
     if b is None:
         dt = result_dtype(arr.dtype)
     else:
         barr = float_array(b, func, "b")
-        dt = result_dtype(arr.dtype, barr.dtype)
+        dt = promoted_dtype((a, arr), (b, barr))
         try:
             shape = np.broadcast_shapes(arr.shape, barr.shape)
         except ValueError:
@@ -147,13 +148,15 @@ def _lse(
     if not return_sign:
         return res
     assert sgn is not None
+    if plan.n == 0:
+        sgn[:] = -1.0  # scipy's sign of an empty sum (sign(-inf)); an all -inf sum has sign 0
     return res, _scalar(sgn.reshape(shape_out).astype(dt, copy=False))
 
 
 def _softmax(x: ArrayLike, axis: Axis, temperature: float, n_threads: int | None, log: bool) -> Any:
     func = "log_softmax" if log else "softmax"
     arr = float_array(x, func, "x")
-    t = scalar_param(temperature, func, "temperature")
+    t = temperature_param(temperature, func)
     nt = threads_param(n_threads, func)
     dt = result_dtype(arr.dtype)
     scalar_in = arr.ndim == 0

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import autodiff
-from ._array import float_array, normalize_axes, result_dtype, scalar_param
+from ._array import float_array, normalize_axes, promoted_dtype, result_dtype, temperature_param
 from .logsumexp import log_softmax, logsumexp, smooth_max, smooth_min, softmax
 
 Array = NDArray[Any]
@@ -48,6 +48,8 @@ def _cast(v: Any, dt: np.dtype[Any]) -> Any:
 class _Lse:
     """Everything the logsumexp rules need, computed once per call."""
 
+    a_dt: np.dtype[Any]
+    b_dt: np.dtype[Any] | None
     a_shape: tuple[int, ...]
     bshape: tuple[int, ...]  # broadcast shape of a and b
     b_shape: tuple[int, ...] | None
@@ -67,17 +69,25 @@ class _Lse:
         func = "logsumexp"
         a = float_array(args["a"], func, "a")
         b = None if args["b"] is None else float_array(args["b"], func, "b")
-        t = scalar_param(args["temperature"], func, "temperature")
+        t = temperature_param(args["temperature"], func)
         keepdims, return_sign = bool(args["keepdims"]), bool(args["return_sign"])
-        out = logsumexp(a, args["axis"], b, keepdims, return_sign, temperature=t, n_threads=args["n_threads"])
-        dt = result_dtype(a.dtype) if b is None else result_dtype(a.dtype, b.dtype)
+        out = logsumexp(
+            args["a"],
+            args["axis"],
+            args["b"],
+            keepdims,
+            return_sign,
+            temperature=t,
+            n_threads=args["n_threads"],
+        )
+        dt = result_dtype(a.dtype) if b is None else promoted_dtype((args["a"], a), (args["b"], b))
         shape = a.shape if b is None else np.broadcast_shapes(a.shape, b.shape)
         A = np.broadcast_to(a, shape).astype(np.float64).reshape(shape or (1,))
         B = None if b is None else np.broadcast_to(b, shape).astype(np.float64).reshape(shape or (1,))
         axes = normalize_axes(args["axis"], A.ndim, func)
         L, sign = logsumexp(A, axes, B, True, True, temperature=t, n_threads=args["n_threads"])
         L, sign = np.asarray(L), np.asarray(sign)
-        empty = sign == 0
+        empty = (sign == 0) | np.isneginf(L)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             e = np.where(empty, 0.0, np.exp((A - np.where(empty, 0.0, L)) / t))
             if B is None:
@@ -88,7 +98,10 @@ class _Lse:
                 dldb = np.where(empty, 0.0, sign * t * e)
             wa = np.where(w == 0, 0.0, w * A)
             dldt = np.where(empty, 0.0, (L - wa.sum(axis=axes, keepdims=True)) / t)
+        a_dt, b_dt = result_dtype(a.dtype), None if b is None else result_dtype(b.dtype)
         return _Lse(
+            a_dt,
+            b_dt,
             a.shape,
             shape,
             None if b is None else b.shape,
@@ -136,10 +149,10 @@ def _lse_vjp(args: dict[str, Any]) -> tuple[Any, Callable[[Any], tuple[Any, ...]
         if ctx.return_sign and isinstance(ct, tuple):
             ct = ct[0]  # the sign is piecewise constant
         c = ctx.expand(ct)
-        da = _unbroadcast((c * ctx.w).reshape(ctx.bshape), ctx.a_shape).astype(ctx.dt)
+        da = _unbroadcast((c * ctx.w).reshape(ctx.bshape), ctx.a_shape).astype(ctx.a_dt)
         db = None
         if ctx.dldb is not None and ctx.b_shape is not None:
-            db = _unbroadcast((c * ctx.dldb).reshape(ctx.bshape), ctx.b_shape).astype(ctx.dt)
+            db = _unbroadcast((c * ctx.dldb).reshape(ctx.bshape), ctx.b_shape).astype(ctx.b_dt)
         dt = _cast(np.sum(c * ctx.dldt), ctx.dt)
         return da, db, dt
 
@@ -171,7 +184,8 @@ class _Soft:
     dt: np.dtype[Any]
     axes: tuple[int, ...]
     t: float
-    x: Array  # float64, at least 1-D, -inf entries replaced by 0 where they carry no weight
+    x: Array  # float64, at least 1-D, entries with zero softmax weight replaced by 0
+    raw: Array  # float64, at least 1-D, as given
     y: Array  # softmax, float64
     out: Any
 
@@ -179,14 +193,20 @@ class _Soft:
     def of(args: dict[str, Any], log: bool) -> _Soft:
         func = "log_softmax" if log else "softmax"
         x = float_array(args["x"], func, "x")
-        t = scalar_param(args["temperature"], func, "temperature")
+        t = temperature_param(args["temperature"], func)
         op = log_softmax if log else softmax
         out = op(x, args["axis"], temperature=t, n_threads=args["n_threads"])
         x1 = np.atleast_1d(x).astype(np.float64)
         axes = normalize_axes(args["axis"], x1.ndim, func)
         y = np.asarray(softmax(x1, axes, temperature=t, n_threads=args["n_threads"]))
         xs = np.where(y == 0, 0.0, x1)
-        return _Soft(x.shape, result_dtype(x.dtype), axes, t, xs, y, out)
+        return _Soft(x.shape, result_dtype(x.dtype), axes, t, xs, x1, y, out)
+
+    def centred(self) -> Array:
+        """``x - <y, x>``, zero at ``-inf`` entries (whose log-softmax is ``-inf`` for every t)."""
+        with np.errstate(invalid="ignore"):
+            c: Array = np.where(np.isneginf(self.raw), 0.0, self.raw - self.inner(self.y, self.x))
+        return c
 
     def inner(self, u: Array, v: Array) -> Array:
         prod: Array = np.sum(u * v, axis=self.axes, keepdims=True)
@@ -226,7 +246,7 @@ def _softmax_jvp(args: dict[str, Any], tangents: dict[str, Any]) -> tuple[Any, A
 
 def _log_softmax_vjp(args: dict[str, Any]) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     s = _Soft.of(args, log=True)
-    centred = np.where(np.isneginf(s.x) | (s.y == 0), 0.0, s.x - s.inner(s.y, s.x))
+    centred = s.centred()
 
     def pullback(ct: Any) -> tuple[Any, ...]:
         g = s.arr(ct, "cotangent")
@@ -243,8 +263,7 @@ def _log_softmax_jvp(args: dict[str, Any], tangents: dict[str, Any]) -> tuple[An
         dx = s.arr(tangents["x"], "tangent of x")
         tan += (dx - s.inner(s.y, dx)) / s.t
     if "temperature" in tangents:
-        centred = np.where(s.y == 0, 0.0, s.x - s.inner(s.y, s.x))
-        tan -= float(tangents["temperature"]) * centred / s.t**2
+        tan -= float(tangents["temperature"]) * s.centred() / s.t**2
     return s.out, s.back(tan)
 
 

@@ -99,6 +99,14 @@ impl Partial {
             } else {
                 (self.max + t * self.s.abs().ln(), signum(self.s))
             }
+        } else if (self.s / self.w).is_infinite() {
+            // The weight at the maximum is negligible next to the rest (e.g. b = [1e-300, 1]):
+            // factor out `s` instead of `w`.
+            let r = self.w / self.s;
+            (
+                self.max + t * (self.s.abs().ln() + r.ln_1p()),
+                signum(self.s),
+            )
         } else {
             let mut r = self.s / self.w;
             let sign = signum(r + 1.0) * signum(self.w);

@@ -71,10 +71,9 @@ impl Load8 for f32 {
 unsafe fn exp8(x: __m512d) -> __m512d {
     // SAFETY: AVX-512F/DQ available (caller's contract).
     unsafe {
-        let lo = _mm512_set1_pd(-760.0);
-        let hi = _mm512_set1_pd(720.0);
-        let x = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, lo), x, lo);
-        let x = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(x, hi), x, hi);
+        // VMAXPD/VMINPD return the second operand when either is NaN: NaN passes through.
+        let x = _mm512_max_pd(_mm512_set1_pd(-760.0), x);
+        let x = _mm512_min_pd(_mm512_set1_pd(720.0), x);
         let kf = _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
             _mm512_mul_pd(x, _mm512_set1_pd(LOG2E)),
         );
@@ -89,6 +88,20 @@ unsafe fn exp8(x: __m512d) -> __m512d {
             _mm512_set1_pd(1.0),
         );
         _mm512_scalef_pd(p, kf)
+    }
+}
+
+/// `(x - m) / t`, skipping the multiply at unit temperature (where it is exact anyway).
+#[inline(always)]
+unsafe fn shift(x: __m512d, m: __m512d, inv_t: __m512d, unit: bool) -> __m512d {
+    // SAFETY: AVX-512F available (caller's contract).
+    unsafe {
+        let d = _mm512_sub_pd(x, m);
+        if unit {
+            d
+        } else {
+            _mm512_mul_pd(d, inv_t)
+        }
     }
 }
 
@@ -127,6 +140,7 @@ pub unsafe fn sum_exp_excl<T: crate::Real>(
         _mm512_setzero_pd(),
     );
     let one = _mm512_set1_pd(1.0);
+    let (unit, weighted) = (inv_t == 1.0, b.is_some());
     let mut i = 0;
     while i < n {
         // SAFETY: i + 16 <= n <= x.len() (and b.len() == x.len()).
@@ -140,15 +154,20 @@ pub unsafe fn sum_exp_excl<T: crate::Real>(
                 v0 = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_EQ_OQ>(b0, z), v0, ninf);
                 v1 = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_EQ_OQ>(b1, z), v1, ninf);
             }
-            let e0 = exp8(_mm512_mul_pd(_mm512_sub_pd(v0, vm), vt));
-            let e1 = exp8(_mm512_mul_pd(_mm512_sub_pd(v1, vm), vt));
+            let e0 = exp8(shift(v0, vm, vt, unit));
+            let e1 = exp8(shift(v1, vm, vt, unit));
             let at0 = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(v0, vm);
             let at1 = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(v1, vm);
             // Lanes at the maximum add their weight to w, the others b*e to s (as the portable body).
-            s0 = _mm512_add_pd(s0, _mm512_maskz_mul_pd(!at0, b0, e0));
-            s1 = _mm512_add_pd(s1, _mm512_maskz_mul_pd(!at1, b1, e1));
-            w0 = _mm512_add_pd(w0, _mm512_maskz_mov_pd(at0, b0));
-            w1 = _mm512_add_pd(w1, _mm512_maskz_mov_pd(at1, b1));
+            if weighted {
+                s0 = _mm512_mask3_fmadd_pd(b0, e0, s0, !at0);
+                s1 = _mm512_mask3_fmadd_pd(b1, e1, s1, !at1);
+            } else {
+                s0 = _mm512_mask_add_pd(s0, !at0, s0, e0);
+                s1 = _mm512_mask_add_pd(s1, !at1, s1, e1);
+            }
+            w0 = _mm512_mask_add_pd(w0, at0, w0, b0);
+            w1 = _mm512_mask_add_pd(w1, at1, w1, b1);
         }
         i += L;
     }
@@ -170,6 +189,7 @@ pub unsafe fn exp_store<T: crate::Real>(
     let n = x.len().min(out.len()) / L * L;
     let (vm, vt) = (_mm512_set1_pd(m), _mm512_set1_pd(inv_t));
     let (mut s0, mut s1) = (_mm512_setzero_pd(), _mm512_setzero_pd());
+    let unit = inv_t == 1.0;
     let mut i = 0;
     while i < n {
         // SAFETY: i + 16 <= n <= min(x.len(), out.len()).
@@ -190,6 +210,80 @@ pub unsafe fn exp_store<T: crate::Real>(
         i += L;
     }
     (to_array(s0, s1), n)
+}
+
+/// AVX-512 body of [`super::lanes::sum_exp_excl_into`] over the full 8-lane blocks; returns the
+/// index where the tail starts.
+///
+/// # Safety
+/// AVX-512F/DQ and FMA must be available; `b` (if given), `m`, `s` and `sw` are at least as long
+/// as `x`.
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn lanes_sum_exp_excl<T: crate::Real>(
+    x: &[T],
+    b: Option<&[T]>,
+    m: &[f64],
+    inv_t: f64,
+    s: &mut [f64],
+    sw: &mut [f64],
+) -> usize {
+    let n = x.len() / 8 * 8;
+    let (vt, unit, one) = (_mm512_set1_pd(inv_t), inv_t == 1.0, _mm512_set1_pd(1.0));
+    let (ninf, z) = (_mm512_set1_pd(f64::NEG_INFINITY), _mm512_setzero_pd());
+    let mut j = 0;
+    while j < n {
+        // SAFETY: j + 8 <= n <= every slice's length (caller's contract).
+        unsafe {
+            let mut v = T::load8(x.as_ptr().add(j));
+            let mut w = one;
+            if let Some(b) = b {
+                w = T::load8(b.as_ptr().add(j));
+                v = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_EQ_OQ>(w, z), v, ninf);
+            }
+            let vm = _mm512_loadu_pd(m.as_ptr().add(j));
+            let e = exp8(shift(v, vm, vt, unit));
+            let at = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(v, vm);
+            let acc = _mm512_loadu_pd(s.as_ptr().add(j));
+            _mm512_storeu_pd(s.as_mut_ptr().add(j), _mm512_mask3_fmadd_pd(w, e, acc, !at));
+            let accw = _mm512_loadu_pd(sw.as_ptr().add(j));
+            _mm512_storeu_pd(
+                sw.as_mut_ptr().add(j),
+                _mm512_mask_add_pd(accw, at, accw, w),
+            );
+        }
+        j += 8;
+    }
+    n
+}
+
+/// AVX-512 body of [`super::lanes::exp_store_into`] over the full 8-lane blocks; returns the index
+/// where the tail starts.
+///
+/// # Safety
+/// AVX-512F/DQ and FMA must be available; `m`, `out` and `s` are at least as long as `x`.
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn lanes_exp_store<T: crate::Real>(
+    x: &[T],
+    m: &[f64],
+    inv_t: f64,
+    out: &mut [T],
+    s: &mut [f64],
+) -> usize {
+    let n = x.len() / 8 * 8;
+    let (vt, unit) = (_mm512_set1_pd(inv_t), inv_t == 1.0);
+    let mut j = 0;
+    while j < n {
+        // SAFETY: j + 8 <= n <= every slice's length (caller's contract).
+        unsafe {
+            let vm = _mm512_loadu_pd(m.as_ptr().add(j));
+            let e = exp8(shift(T::load8(x.as_ptr().add(j)), vm, vt, unit));
+            T::store8(out.as_mut_ptr().add(j), e);
+            let acc = _mm512_loadu_pd(s.as_ptr().add(j));
+            _mm512_storeu_pd(s.as_mut_ptr().add(j), _mm512_add_pd(acc, e));
+        }
+        j += 8;
+    }
+    n
 }
 
 /// Public wrapper for tests: `e^x` of eight values.

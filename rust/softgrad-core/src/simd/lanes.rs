@@ -79,6 +79,25 @@ pub fn sum_exp_excl_into<T: Real>(
     s: &mut [f64],
     sw: &mut [f64],
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if level.min(super::level()) == Level::Avx512
+        && b.is_none_or(|b| b.len() >= x.len())
+        && m.len() >= x.len()
+        && s.len() >= x.len()
+        && sw.len() >= x.len()
+    {
+        // SAFETY: AVX-512 is available and every slice is at least as long as `x` (checked above).
+        let j = unsafe { super::avx512::lanes_sum_exp_excl(x, b, m, inv_t, s, sw) };
+        let bt = b.map(|b| &b[j..x.len()]);
+        return sum_exp_excl_body::<T, true>(
+            &x[j..],
+            bt,
+            &m[j..],
+            inv_t,
+            &mut s[j..],
+            &mut sw[j..],
+        );
+    }
     if level.min(super::level()).fma() {
         dispatch(
             level,

@@ -125,6 +125,30 @@ fn special_values_follow_scipy() {
 }
 
 #[test]
+fn negligible_weight_at_the_maximum_does_not_overflow() {
+    let l2 = Layout::new(1, 2, 1);
+    for (b0, want) in [
+        (1e-200, 200.0 * 10f64.ln()),
+        (5e-324, 0.0),
+        (-1e-200, 200.0 * 10f64.ln()),
+    ] {
+        let (o, s) = lse(
+            &[1.0, 0.0],
+            Some(&[b0, if want == 0.0 { 1.0 } else { 1e200 }]),
+            l2,
+            1.0,
+            Par::Seq,
+        );
+        assert!(
+            (o[0] - want).abs() <= 1e-13 * want.abs().max(1.0),
+            "b0={b0}: {} vs {want}",
+            o[0]
+        );
+        assert_eq!(s[0], 1.0);
+    }
+}
+
+#[test]
 fn bits_do_not_depend_on_thread_count() {
     for &(outer, n, inner) in &[(1, (1 << 17) + 5, 1), (300, 200, 1), (3, 500, 300)] {
         let l = Layout::new(outer, n, inner);
