@@ -194,14 +194,8 @@ pub unsafe fn exp_store<T: crate::Real>(
     while i < n {
         // SAFETY: i + 16 <= n <= min(x.len(), out.len()).
         unsafe {
-            let e0 = exp8(_mm512_mul_pd(
-                _mm512_sub_pd(T::load8(x.as_ptr().add(i)), vm),
-                vt,
-            ));
-            let e1 = exp8(_mm512_mul_pd(
-                _mm512_sub_pd(T::load8(x.as_ptr().add(i + 8)), vm),
-                vt,
-            ));
+            let e0 = exp8(shift(T::load8(x.as_ptr().add(i)), vm, vt, unit));
+            let e1 = exp8(shift(T::load8(x.as_ptr().add(i + 8)), vm, vt, unit));
             T::store8(out.as_mut_ptr().add(i), e0);
             T::store8(out.as_mut_ptr().add(i + 8), e1);
             s0 = _mm512_add_pd(s0, e0);
