@@ -31,13 +31,21 @@ except ImportError:  # pragma: no cover - the benchmark environment normally has
 
 
 def best_ms(f: Callable[[], Any], repeat: int) -> float:
-    f()
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+    return interleaved([f], repeat)[0]
+
+
+def interleaved(fs: list[Callable[[], Any]], repeat: int) -> list[float]:
+    """Best-of-``repeat`` milliseconds of each function, run in turn so that slow phases of the
+    machine (page-fault cost on fresh memory varies a lot on VMs) hit every contender alike."""
+    for f in fs:
         f()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1e3
+    best = [float("inf")] * len(fs)
+    for _ in range(repeat):
+        for i, f in enumerate(fs):
+            t0 = time.perf_counter()
+            f()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return [b * 1e3 for b in best]
 
 
 def np_logsumexp(a: np.ndarray, axis: int | None = None) -> Any:
@@ -87,10 +95,8 @@ def main() -> None:
     head = ("case", "peer ms", "softgrad ms", "ratio", "1 thread ms", "2 threads ms", "scaling")
     rows = []
     for name, peer, ours in cases:
-        p = best_ms(peer, args.repeat)
-        d = best_ms(lambda ours=ours: ours(None), args.repeat)
-        t1 = best_ms(lambda ours=ours: ours(1), args.repeat)
-        t2 = best_ms(lambda ours=ours: ours(2), args.repeat)
+        contenders = [peer, lambda ours=ours: ours(None), lambda ours=ours: ours(1), lambda ours=ours: ours(2)]
+        p, d, t1, t2 = interleaved(contenders, args.repeat)
         rows.append(
             (name, f"{p:.1f}", f"{d:.2f}", f"{p / d:.1f}x", f"{t1:.2f}", f"{t2:.2f}", f"{t1 / t2:.2f}x")
         )

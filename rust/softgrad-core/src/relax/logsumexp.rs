@@ -246,6 +246,9 @@ fn rows<T: Real>(
     }
 }
 
+/// Reduction over a strided axis: each task owns a block of inner lanes and walks the reduced axis
+/// in pieces of rows small enough to be read twice from cache, combining per-lane partials in row
+/// order (so the bits do not depend on the thread count).
 fn strided<T: Real>(
     x: &[T],
     b: Option<&[T]>,
@@ -255,40 +258,49 @@ fn strided<T: Real>(
     par: Par,
 ) -> Result<Vec<(f64, f64)>> {
     let (n, inner, inv_t, level) = (l.n, l.inner, 1.0 / t, simd::level());
-    let w = l.lane_block();
+    let w = inner.min(512);
     let blocks = inner.div_ceil(w);
+    let rows_per_piece = (16 * CHUNK / w).max(1);
     let task = |k: usize| -> Vec<(f64, f64)> {
         let (o, j0) = (k / blocks, (k % blocks) * w);
         let wj = w.min(inner - j0);
         let base = o * n * inner + j0;
         let row = |i: usize| base + i * inner..base + i * inner + wj;
-        let mut m = vec![f64::NEG_INFINITY; wj];
-        for i in 0..n {
-            lanes::max_into(level, &x[row(i)], b.map(|b| &b[row(i)]), &mut m);
-        }
-        let (mut s, mut sw) = (vec![0.0; wj], vec![0.0; wj]);
-        if m.iter().any(|v| v.is_finite()) {
-            for i in 0..n {
-                lanes::sum_exp_excl_into(
-                    level,
-                    &x[row(i)],
-                    b.map(|b| &b[row(i)]),
-                    &m,
-                    inv_t,
-                    &mut s,
-                    &mut sw,
-                );
+        let mut acc = vec![Partial::EMPTY; wj];
+        let (mut m, mut s, mut sw) = (vec![0.0; wj], vec![0.0; wj], vec![0.0; wj]);
+        for i0 in (0..n).step_by(rows_per_piece) {
+            let rows = i0..(i0 + rows_per_piece).min(n);
+            m.fill(f64::NEG_INFINITY);
+            for i in rows.clone() {
+                lanes::max_into(level, &x[row(i)], b.map(|b| &b[row(i)]), &mut m);
+            }
+            s.fill(0.0);
+            sw.fill(0.0);
+            if m.iter().any(|v| v.is_finite()) {
+                for i in rows {
+                    let bi = b.map(|b| &b[row(i)]);
+                    lanes::sum_exp_excl_into(level, &x[row(i)], bi, &m, inv_t, &mut s, &mut sw);
+                }
+            }
+            for j in 0..wj {
+                let p = if m[j].is_finite() {
+                    Partial {
+                        max: m[j],
+                        w: sw[j],
+                        s: s[j],
+                    }
+                } else {
+                    Partial {
+                        max: m[j],
+                        ..Partial::EMPTY
+                    }
+                };
+                acc[j] = acc[j].combine(p, inv_t);
             }
         }
-        (0..wj)
-            .map(|j| {
-                let p = Partial {
-                    max: m[j],
-                    w: sw[j],
-                    s: s[j],
-                };
-                p.finish(t, want_sign, || naive_sum(x, b, base + j, inner, n, inv_t))
-            })
+        acc.iter()
+            .enumerate()
+            .map(|(j, p)| p.finish(t, want_sign, || naive_sum(x, b, base + j, inner, n, inv_t)))
             .collect()
     };
     let per_task = par

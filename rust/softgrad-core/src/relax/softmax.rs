@@ -80,6 +80,7 @@ fn row<T: Real>(
     kind: Kind,
     out: &mut [T],
     par: Par,
+    stream: bool,
 ) -> Result<()> {
     let par = par.for_work(x.len());
     let m = match par {
@@ -96,6 +97,9 @@ fn row<T: Real>(
         return Ok(());
     }
     let sums: Vec<f64> = match (kind, par) {
+        (Kind::Softmax, Par::Seq) if x.len() <= CHUNK => {
+            vec![reduce::exp_store(level, x, m, inv_t, out)]
+        }
         (Kind::Softmax, Par::Seq) => x
             .chunks(CHUNK)
             .zip(out.chunks_mut(CHUNK))
@@ -136,31 +140,72 @@ fn row<T: Real>(
                 let r = k * CHUNK..((k + 1) * CHUNK).min(n);
                 // SAFETY: piece `k` writes only `out[r]`, and pieces do not overlap.
                 let oc = unsafe { ptr.slice(r.start, r.len()) };
-                reduce::shift_sub(level, &x[r], m, inv_t, c, oc);
+                reduce::shift_sub(level, &x[r], m, inv_t, c, oc, stream);
             })?;
         }
     }
     Ok(())
 }
 
+/// Outputs at least this large are written with streaming stores: they cannot stay in cache anyway,
+/// and streaming skips reading every destination line before writing it.
+const STREAM_MIN_BYTES: usize = 8 << 20;
+
+/// Softmax of one short row through an f64 scratch row, written to `out` with streaming stores.
+/// Same pieces and order of summation as [`row`], so the same sum.
+fn softmax_row_streamed<T: Real>(
+    level: Level,
+    x: &[T],
+    inv_t: f64,
+    out: &mut [T],
+    scratch: &mut [f64],
+) {
+    let m = reduce::max(level, x, None);
+    if !m.is_finite() {
+        nonfinite_row(x, inv_t, Kind::Softmax, out);
+        return;
+    }
+    let total: f64 = x
+        .chunks(CHUNK)
+        .zip(scratch.chunks_mut(CHUNK))
+        .map(|(xc, sc)| reduce::exp_store(level, xc, m, inv_t, sc))
+        .sum();
+    reduce::scale_from(level, scratch, 1.0 / total, out, true);
+}
+
 fn rows<T: Real>(x: &[T], n: usize, t: f64, kind: Kind, out: &mut [T], par: Par) -> Result<()> {
     let (inv_t, level) = (1.0 / t, simd::level());
     if n >= PAR_MIN_ELEMS || x.len() == n {
         for (xr, or) in x.chunks(n).zip(out.chunks_mut(n)) {
-            row(level, xr, inv_t, kind, or, par)?;
+            row(level, xr, inv_t, kind, or, par, false)?;
         }
         return Ok(());
     }
     let rows_per_task = (PAR_MIN_ELEMS / 4 / n).max(1);
+    let stream = std::mem::size_of_val(out) >= STREAM_MIN_BYTES;
     let ptr = SyncPtr(out.as_mut_ptr());
     par.for_work(x.len())
         .map_collect(x.len().div_ceil(n * rows_per_task), |k| {
             let r = k * n * rows_per_task..((k + 1) * n * rows_per_task).min(x.len());
             // SAFETY: task `k` writes only `out[r]`, and tasks do not overlap.
             let oc = unsafe { ptr.slice(r.start, r.len()) };
+            let scratch_len = if stream && kind == Kind::Softmax {
+                n
+            } else {
+                0
+            };
+            let mut scratch = vec![0.0; scratch_len];
             for (xr, or) in x[r].chunks(n).zip(oc.chunks_mut(n)) {
                 // A row shorter than PAR_MIN_ELEMS is sequential inside.
-                row(level, xr, inv_t, kind, or, Par::Seq).expect("sequential rows cannot fail");
+                if scratch_len > 0 {
+                    softmax_row_streamed(level, xr, inv_t, or, &mut scratch);
+                } else {
+                    row(level, xr, inv_t, kind, or, Par::Seq, stream)
+                        .expect("sequential rows cannot fail");
+                }
+            }
+            if stream {
+                reduce::store_fence();
             }
         })?;
     Ok(())

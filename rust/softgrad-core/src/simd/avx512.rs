@@ -38,6 +38,11 @@ pub trait Load8 {
     /// # Safety
     /// `p..p+8` must be writable; AVX-512F must be available.
     unsafe fn store8(p: *mut Self, v: __m512d);
+    /// Like [`Load8::store8`] with a non-temporal (streaming) store.
+    ///
+    /// # Safety
+    /// As `store8`, and `p` must be aligned to `8 * size_of::<Self>()` bytes.
+    unsafe fn stream8(p: *mut Self, v: __m512d);
 }
 
 impl Load8 for f64 {
@@ -51,6 +56,11 @@ impl Load8 for f64 {
         // SAFETY: guaranteed by the caller.
         unsafe { _mm512_storeu_pd(p, v) }
     }
+    #[inline(always)]
+    unsafe fn stream8(p: *mut f64, v: __m512d) {
+        // SAFETY: guaranteed by the caller (64-byte aligned, writable).
+        unsafe { _mm512_stream_pd(p, v) }
+    }
 }
 
 impl Load8 for f32 {
@@ -63,6 +73,11 @@ impl Load8 for f32 {
     unsafe fn store8(p: *mut f32, v: __m512d) {
         // SAFETY: guaranteed by the caller.
         unsafe { _mm256_storeu_ps(p, _mm512_cvtpd_ps(v)) }
+    }
+    #[inline(always)]
+    unsafe fn stream8(p: *mut f32, v: __m512d) {
+        // SAFETY: guaranteed by the caller (32-byte aligned, writable).
+        unsafe { _mm256_stream_ps(p, _mm512_cvtpd_ps(v)) }
     }
 }
 
@@ -180,11 +195,11 @@ pub unsafe fn sum_exp_excl<T: crate::Real>(
 /// # Safety
 /// AVX-512F/DQ and FMA must be available; `out` is as long as `x`.
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-pub unsafe fn exp_store<T: crate::Real>(
+pub unsafe fn exp_store<T: crate::Real, U: crate::Real>(
     x: &[T],
     m: f64,
     inv_t: f64,
-    out: &mut [T],
+    out: &mut [U],
 ) -> ([f64; L], usize) {
     let n = x.len().min(out.len()) / L * L;
     let (vm, vt) = (_mm512_set1_pd(m), _mm512_set1_pd(inv_t));
@@ -196,8 +211,8 @@ pub unsafe fn exp_store<T: crate::Real>(
         unsafe {
             let e0 = exp8(shift(T::load8(x.as_ptr().add(i)), vm, vt, unit));
             let e1 = exp8(shift(T::load8(x.as_ptr().add(i + 8)), vm, vt, unit));
-            T::store8(out.as_mut_ptr().add(i), e0);
-            T::store8(out.as_mut_ptr().add(i + 8), e1);
+            U::store8(out.as_mut_ptr().add(i), e0);
+            U::store8(out.as_mut_ptr().add(i + 8), e1);
             s0 = _mm512_add_pd(s0, e0);
             s1 = _mm512_add_pd(s1, e1);
         }
@@ -278,6 +293,74 @@ pub unsafe fn lanes_exp_store<T: crate::Real>(
         j += 8;
     }
     n
+}
+
+/// `out = src * c` with non-temporal stores: for results too large to stay in cache, this writes
+/// them without first reading the destination lines (no read-for-ownership), a third less memory
+/// traffic than `out = ...; out *= c`. Returns the index where the unstreamed tail starts.
+///
+/// # Safety
+/// AVX-512F must be available; `out` is at least as long as `src`. Call [`store_fence`] before
+/// another thread reads `out`.
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn scale_stream<T: crate::Real>(src: &[f64], c: f64, out: &mut [T]) -> usize {
+    let n = src.len().min(out.len());
+    let align = 8 * std::mem::size_of::<T>();
+    // Plain stores up to the first aligned destination.
+    let mut i = 0;
+    while i < n && !(out.as_ptr() as usize + i * std::mem::size_of::<T>()).is_multiple_of(align) {
+        out[i] = T::from_f64(src[i] * c);
+        i += 1;
+    }
+    let vc = _mm512_set1_pd(c);
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n; `out[i..]` is aligned to `align` (loop above, element-sized steps).
+        unsafe {
+            let v = _mm512_mul_pd(_mm512_loadu_pd(src.as_ptr().add(i)), vc);
+            T::stream8(out.as_mut_ptr().add(i), v);
+        }
+        i += 8;
+    }
+    i
+}
+
+/// `out = (x - m) / t - c` (the last pass of log-softmax) with non-temporal stores; returns the
+/// index where the unstreamed tail starts.
+///
+/// # Safety
+/// AVX-512F must be available; `out` is at least as long as `x`. Call [`store_fence`] before
+/// another thread reads `out`.
+#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn shift_sub_stream<T: crate::Real>(
+    x: &[T],
+    m: f64,
+    inv_t: f64,
+    c: f64,
+    out: &mut [T],
+) -> usize {
+    let n = x.len().min(out.len());
+    let align = 8 * std::mem::size_of::<T>();
+    let mut i = 0;
+    while i < n && !(out.as_ptr() as usize + i * std::mem::size_of::<T>()).is_multiple_of(align) {
+        out[i] = T::from_f64((x[i].to_f64() - m) * inv_t - c);
+        i += 1;
+    }
+    let (vm, vt, vc) = (_mm512_set1_pd(m), _mm512_set1_pd(inv_t), _mm512_set1_pd(c));
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n; `out[i..]` is aligned to `align` (loop above).
+        unsafe {
+            let d = _mm512_mul_pd(_mm512_sub_pd(T::load8(x.as_ptr().add(i)), vm), vt);
+            T::stream8(out.as_mut_ptr().add(i), _mm512_sub_pd(d, vc));
+        }
+        i += 8;
+    }
+    i
+}
+
+/// Orders earlier non-temporal stores before later stores (SFENCE).
+pub fn store_fence() {
+    // SAFETY: SSE is part of the x86-64 baseline.
+    unsafe { _mm_sfence() }
 }
 
 /// Public wrapper for tests: `e^x` of eight values.

@@ -202,28 +202,39 @@ pub fn sum_exp_excl<T: Real>(
 }
 
 #[inline(always)]
-fn exp_store_body<T: Real, const FMA: bool>(x: &[T], m: f64, inv_t: f64, out: &mut [T]) -> f64 {
+fn exp_store_body<T: Real, U: Real, const FMA: bool>(
+    x: &[T],
+    m: f64,
+    inv_t: f64,
+    out: &mut [U],
+) -> f64 {
     let mut acc = [0.0; L];
     let mut xs = x.chunks_exact(L);
     let mut os = out.chunks_exact_mut(L);
     for (xc, oc) in (&mut xs).zip(&mut os) {
         for j in 0..L {
             let e = exp::<FMA>((xc[j].to_f64() - m) * inv_t);
-            oc[j] = T::from_f64(e);
+            oc[j] = U::from_f64(e);
             acc[j] += e;
         }
     }
     let mut sum = hsum(acc);
     for (xv, o) in xs.remainder().iter().zip(os.into_remainder()) {
         let e = exp::<FMA>((xv.to_f64() - m) * inv_t);
-        *o = T::from_f64(e);
+        *o = U::from_f64(e);
         sum += e;
     }
     sum
 }
 
 /// Writes `out = e^{(x-m)/t}` and returns its sum. `out` must be as long as `x`.
-pub fn exp_store<T: Real>(level: Level, x: &[T], m: f64, inv_t: f64, out: &mut [T]) -> f64 {
+pub fn exp_store<T: Real, U: Real>(
+    level: Level,
+    x: &[T],
+    m: f64,
+    inv_t: f64,
+    out: &mut [U],
+) -> f64 {
     assert_eq!(x.len(), out.len(), "exp_store: length mismatch");
     #[cfg(target_arch = "x86_64")]
     if level.min(super::level()) == Level::Avx512 {
@@ -235,13 +246,13 @@ pub fn exp_store<T: Real>(level: Level, x: &[T], m: f64, inv_t: f64, out: &mut [
         dispatch(
             level,
             #[inline(always)]
-            || exp_store_body::<T, true>(x, m, inv_t, out),
+            || exp_store_body::<T, U, true>(x, m, inv_t, out),
         )
     } else {
         dispatch(
             level,
             #[inline(always)]
-            || exp_store_body::<T, false>(x, m, inv_t, out),
+            || exp_store_body::<T, U, false>(x, m, inv_t, out),
         )
     }
 }
@@ -258,9 +269,28 @@ pub fn scale<T: Real>(level: Level, out: &mut [T], c: f64) {
     )
 }
 
-/// `out = (x - m)/t - c`, the last pass of log-softmax.
-pub fn shift_sub<T: Real>(level: Level, x: &[T], m: f64, inv_t: f64, c: f64, out: &mut [T]) {
+/// `out = (x - m)/t - c`, the last pass of log-softmax; with `stream`, on AVX-512, through
+/// non-temporal stores (callers then fence with [`store_fence`]).
+pub fn shift_sub<T: Real>(
+    level: Level,
+    x: &[T],
+    m: f64,
+    inv_t: f64,
+    c: f64,
+    out: &mut [T],
+    stream: bool,
+) {
     assert_eq!(x.len(), out.len(), "shift_sub: length mismatch");
+    #[cfg(target_arch = "x86_64")]
+    if stream && level.min(super::level()) == Level::Avx512 {
+        // SAFETY: AVX-512 is available; `out` is as long as `x`.
+        let i = unsafe { super::avx512::shift_sub_stream(x, m, inv_t, c, out) };
+        for (o, v) in out[i..].iter_mut().zip(&x[i..]) {
+            *o = T::from_f64((v.to_f64() - m) * inv_t - c);
+        }
+        return;
+    }
+    let _ = stream;
     dispatch(
         level,
         #[inline(always)]
@@ -294,8 +324,40 @@ fn avx512_sum_exp_excl<T: Real>(
 
 /// The AVX-512 kernel over the full blocks, the portable body over the tail.
 #[cfg(target_arch = "x86_64")]
-fn avx512_exp_store<T: Real>(x: &[T], m: f64, inv_t: f64, out: &mut [T]) -> Option<f64> {
+fn avx512_exp_store<T: Real, U: Real>(x: &[T], m: f64, inv_t: f64, out: &mut [U]) -> Option<f64> {
     // SAFETY: callers checked that the CPU has AVX-512; `out.len() == x.len()` (asserted).
     let (s, i) = unsafe { super::avx512::exp_store(x, m, inv_t, out) };
-    Some(hsum(s) + exp_store_body::<T, true>(&x[i..], m, inv_t, &mut out[i..]))
+    Some(hsum(s) + exp_store_body::<T, U, true>(&x[i..], m, inv_t, &mut out[i..]))
+}
+
+/// `out = src * c`; with `stream`, on AVX-512, through non-temporal stores (see
+/// [`super::avx512::scale_stream`]); callers then fence with [`store_fence`].
+pub fn scale_from<T: Real>(level: Level, src: &[f64], c: f64, out: &mut [T], stream: bool) {
+    assert_eq!(src.len(), out.len(), "scale_from: length mismatch");
+    #[cfg(target_arch = "x86_64")]
+    if stream && level.min(super::level()) == Level::Avx512 {
+        // SAFETY: AVX-512 is available; `out` is as long as `src`.
+        let i = unsafe { super::avx512::scale_stream(src, c, out) };
+        out[i..]
+            .iter_mut()
+            .zip(&src[i..])
+            .for_each(|(o, &v)| *o = T::from_f64(v * c));
+        return;
+    }
+    let _ = stream;
+    dispatch(
+        level,
+        #[inline(always)]
+        || {
+            out.iter_mut()
+                .zip(src)
+                .for_each(|(o, &v)| *o = T::from_f64(v * c))
+        },
+    )
+}
+
+/// Makes earlier streaming stores of this thread visible in order (a no-op off x86-64).
+pub fn store_fence() {
+    #[cfg(target_arch = "x86_64")]
+    super::avx512::store_fence();
 }

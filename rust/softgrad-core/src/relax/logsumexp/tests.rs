@@ -21,6 +21,7 @@ fn matches_direct_sum_for_every_layout() {
         (4, 33, 5),
         (2, 7, 130),
         (1, 3000, 3),
+        (2, 2000, 40),
     ] {
         let l = Layout::new(outer, n, inner);
         let x = uniform(l.len("t").unwrap(), 7, -5.0, 5.0);

@@ -78,3 +78,72 @@ fn bits_do_not_depend_on_thread_count() {
         }
     }
 }
+
+#[test]
+fn large_outputs_stream_and_still_match() {
+    // (1000, 1100) f64 is 8.8 MB: past STREAM_MIN_BYTES, so rows go through the streaming path.
+    let l = Layout::new(1000, 1100, 1);
+    let mut x = uniform(l.len("t").unwrap(), 17, -20.0, 20.0);
+    x[5] = f64::NAN; // a NaN row
+    for v in &mut x[1100..2200] {
+        *v = f64::NEG_INFINITY; // an all -inf row
+    }
+    let seq = run(&x, l, 0.8, Kind::Softmax, Par::Seq);
+    let par = run(&x, l, 0.8, Kind::Softmax, Par::Rayon(2));
+    assert!(seq
+        .iter()
+        .zip(&par)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert!(seq[..1100].iter().all(|v| v.is_nan()) && seq[1100..2200].iter().all(|v| v.is_nan()));
+    for r in [2usize, 500, 999] {
+        let lse = direct(&x, None, r * 1100, 1, 1100, 0.8);
+        for i in (0..1100).step_by(37) {
+            let k = r * 1100 + i;
+            let want = ((x[k] - lse) / 0.8).exp();
+            assert!(
+                (seq[k] - want).abs() <= 1e-13 * want,
+                "{} vs {want}",
+                seq[k]
+            );
+        }
+        let total: f64 = seq[r * 1100..(r + 1) * 1100].iter().sum();
+        assert!((total - 1.0).abs() < 1e-13);
+    }
+    // float32 takes the same path (2.2M values = 8.8 MB).
+    let l32 = Layout::new(2000, 1100, 1);
+    let x32: Vec<f32> = uniform(l32.len("t").unwrap(), 18, -5.0, 5.0)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    let mut out = vec![0.0f32; x32.len()];
+    softmax(&x32, l32, 1.0, Kind::Softmax, &mut out, Par::Rayon(2)).unwrap();
+    for r in [0usize, 1999] {
+        let row = &out[r * 1100..(r + 1) * 1100];
+        let total: f64 = row.iter().map(|&v| v as f64).sum();
+        assert!((total - 1.0).abs() < 1e-5, "{total}");
+    }
+}
+
+#[test]
+fn large_log_softmax_streams_and_still_matches() {
+    let l = Layout::new(1000, 1100, 1);
+    let x = uniform(l.len("t").unwrap(), 19, -20.0, 20.0);
+    let seq = run(&x, l, 1.7, Kind::LogSoftmax, Par::Seq);
+    let par = run(&x, l, 1.7, Kind::LogSoftmax, Par::Rayon(2));
+    assert!(seq
+        .iter()
+        .zip(&par)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+    for r in [0usize, 640, 999] {
+        let lse = direct(&x, None, r * 1100, 1, 1100, 1.7);
+        for i in (0..1100).step_by(53) {
+            let k = r * 1100 + i;
+            let want = (x[k] - lse) / 1.7;
+            assert!(
+                (seq[k] - want).abs() <= 1e-12 * want.abs().max(1.0),
+                "{} vs {want}",
+                seq[k]
+            );
+        }
+    }
+}
