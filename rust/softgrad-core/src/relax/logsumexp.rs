@@ -206,6 +206,9 @@ pub fn logsumexp<T: Real>(
     if let Some(s) = sign.as_deref() {
         Error::check_len(F, "sign", s.len(), layout.outputs())?;
     }
+    if layout.outputs() == 0 {
+        return Ok(());
+    }
     let want_sign = sign.is_some();
     let results = if layout.inner == 1 {
         rows(x, b, layout, t, want_sign, par)?

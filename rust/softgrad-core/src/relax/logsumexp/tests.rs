@@ -169,6 +169,16 @@ fn bits_do_not_depend_on_thread_count() {
 }
 
 #[test]
+fn empty_layouts_are_fine() {
+    for l in [Layout::new(0, 3, 2), Layout::new(2, 3, 0), Layout::new(0, 0, 0)] {
+        let (out, _) = lse(&[], None, l, 1.0, Par::Rayon(2));
+        assert!(out.is_empty());
+    }
+    let (out, sign) = lse(&[], None, Layout::new(2, 0, 3), 1.0, Par::Seq);
+    assert!(out.iter().all(|&v| v == f64::NEG_INFINITY) && sign.iter().all(|&s| s == 0.0));
+}
+
+#[test]
 fn rejects_bad_temperature_and_lengths() {
     let mut out = [0.0];
     for t in [0.0, -1.0, f64::NAN, f64::INFINITY] {
