@@ -45,13 +45,6 @@ impl Layout {
     pub fn outputs(&self) -> usize {
         self.outer * self.inner
     }
-
-    /// Width of the inner-lane blocks a strided reduction works on: wide enough to vectorise, narrow
-    /// enough that `n` rows of it stay in cache for the second pass.
-    pub(crate) fn lane_block(&self) -> usize {
-        let w = ((1usize << 16) / self.n.max(1)).clamp(64, 1024);
-        w.min(self.inner).max(1)
-    }
 }
 
 /// Fails unless `t` is finite and positive.

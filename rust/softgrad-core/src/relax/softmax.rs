@@ -211,60 +211,97 @@ fn rows<T: Real>(x: &[T], n: usize, t: f64, kind: Kind, out: &mut [T], par: Par)
     Ok(())
 }
 
+/// Softmax over a strided axis. Each task owns a block of inner lanes and walks the reduced axis in
+/// pieces of rows small enough to stay in cache: per piece the maximum `m_p` and `e^{(x - m_p)/t}`
+/// (stored) with its sum `s_p`; then `M = max_p m_p`, `S = Σ_p s_p e^{(m_p - M)/t}` in piece order,
+/// and a last pass rescales each piece by `e^{(m_p - M)/t} / S`. `x` is read from memory once.
+/// Log-softmax takes the same per-piece sums without storing, then writes `(x - M)/t - ln S`.
 fn strided<T: Real>(x: &[T], l: Layout, t: f64, kind: Kind, out: &mut [T], par: Par) -> Result<()> {
     let (n, inner, inv_t, level) = (l.n, l.inner, 1.0 / t, simd::level());
-    let w = l.lane_block();
+    let w = inner.min(512);
     let blocks = inner.div_ceil(w);
+    let rows_per_piece = (16 * CHUNK / w).max(1);
     let ptr = SyncPtr(out.as_mut_ptr());
     let task = |k: usize| {
         let (o, j0) = (k / blocks, (k % blocks) * w);
         let wj = w.min(inner - j0);
         let base = o * n * inner + j0;
         let at = |i: usize| base + i * inner;
-        // SAFETY: task (o, block) writes only out[o, i, j0..j0+wj] for i < n; tasks are disjoint.
+        let xrow = |i: usize| &x[at(i)..at(i) + wj];
+        // SAFETY: task (o, block) writes only out[o, i, j0..j0+wj] for i < n; tasks are disjoint,
+        // and each slice made here is dropped before the next one is made.
         let out_row = |i: usize| unsafe { ptr.slice(at(i), wj) };
-        let mut m = vec![f64::NEG_INFINITY; wj];
-        for i in 0..n {
-            lanes::max_into(level, &x[at(i)..at(i) + wj], None, &mut m);
+        let pieces: Vec<std::ops::Range<usize>> = (0..n)
+            .step_by(rows_per_piece)
+            .map(|i0| i0..(i0 + rows_per_piece).min(n))
+            .collect();
+        // Per piece: lane maxima and sums relative to them.
+        let mut piece_m = vec![f64::NEG_INFINITY; wj * pieces.len()];
+        let mut piece_s = vec![0.0; wj * pieces.len()];
+        let (mut sw, mut shift) = (vec![0.0; wj], vec![0.0; wj]);
+        for (p, rows) in pieces.iter().enumerate() {
+            let m = &mut piece_m[p * wj..(p + 1) * wj];
+            for i in rows.clone() {
+                lanes::max_into(level, xrow(i), None, m);
+            }
+            // A lane that is all -inf in this piece shifts by 0 instead, so its terms are 0, not NaN.
+            shift
+                .iter_mut()
+                .zip(m.iter())
+                .for_each(|(h, &v)| *h = if v == f64::NEG_INFINITY { 0.0 } else { v });
+            let s = &mut piece_s[p * wj..(p + 1) * wj];
+            match kind {
+                Kind::Softmax => {
+                    for i in rows.clone() {
+                        lanes::exp_store_into(level, xrow(i), &shift, inv_t, out_row(i), s);
+                    }
+                }
+                Kind::LogSoftmax => {
+                    sw.fill(0.0);
+                    for i in rows.clone() {
+                        lanes::sum_exp_excl_into(level, xrow(i), None, &shift, inv_t, s, &mut sw);
+                    }
+                    s.iter_mut().zip(&sw).for_each(|(s, w)| *s += w);
+                }
+            }
         }
-        let mut s = vec![0.0; wj];
+        // Combine the pieces lane by lane, in piece order.
+        let mut big_m = vec![f64::NEG_INFINITY; wj];
+        for m in piece_m.chunks(wj) {
+            big_m
+                .iter_mut()
+                .zip(m)
+                .for_each(|(a, &v)| *a = reduce::pmax(*a, v));
+        }
+        let mut big_s = vec![0.0; wj];
+        for (m, s) in piece_m.chunks(wj).zip(piece_s.chunks(wj)) {
+            for j in 0..wj {
+                if m[j] > f64::NEG_INFINITY {
+                    big_s[j] += s[j] * ((m[j] - big_m[j]) * inv_t).exp();
+                }
+            }
+        }
         match kind {
             Kind::Softmax => {
-                for i in 0..n {
-                    lanes::exp_store_into(
-                        level,
-                        &x[at(i)..at(i) + wj],
-                        &m,
-                        inv_t,
-                        out_row(i),
-                        &mut s,
-                    );
-                }
-                let c: Vec<f64> = s.iter().map(|v| 1.0 / v).collect();
-                for i in 0..n {
-                    lanes::scale_by(level, out_row(i), &c);
+                let mut c = vec![0.0; wj];
+                for (p, rows) in pieces.iter().enumerate() {
+                    let m = &piece_m[p * wj..(p + 1) * wj];
+                    for j in 0..wj {
+                        c[j] = ((m[j] - big_m[j]) * inv_t).exp() / big_s[j];
+                    }
+                    for i in rows.clone() {
+                        lanes::scale_by(level, out_row(i), &c);
+                    }
                 }
             }
             Kind::LogSoftmax => {
-                let mut sw = vec![0.0; wj];
+                let c: Vec<f64> = big_s.iter().map(|s| s.ln()).collect();
                 for i in 0..n {
-                    lanes::sum_exp_excl_into(
-                        level,
-                        &x[at(i)..at(i) + wj],
-                        None,
-                        &m,
-                        inv_t,
-                        &mut s,
-                        &mut sw,
-                    );
-                }
-                let c: Vec<f64> = s.iter().zip(&sw).map(|(s, w)| (s + w).ln()).collect();
-                for i in 0..n {
-                    lanes::shift_sub_by(level, &x[at(i)..at(i) + wj], &m, inv_t, &c, out_row(i));
+                    lanes::shift_sub_by(level, xrow(i), &big_m, inv_t, &c, out_row(i));
                 }
             }
         }
-        for j in (0..wj).filter(|&j| !m[j].is_finite()) {
+        for j in (0..wj).filter(|&j| !big_m[j].is_finite()) {
             let lane: Vec<T> = (0..n).map(|i| x[at(i) + j]).collect();
             let mut res = lane.clone();
             nonfinite_row(&lane, inv_t, kind, &mut res);

@@ -170,7 +170,11 @@ fn bits_do_not_depend_on_thread_count() {
 
 #[test]
 fn empty_layouts_are_fine() {
-    for l in [Layout::new(0, 3, 2), Layout::new(2, 3, 0), Layout::new(0, 0, 0)] {
+    for l in [
+        Layout::new(0, 3, 2),
+        Layout::new(2, 3, 0),
+        Layout::new(0, 0, 0),
+    ] {
         let (out, _) = lse(&[], None, l, 1.0, Par::Rayon(2));
         assert!(out.is_empty());
     }

@@ -147,3 +147,41 @@ fn large_log_softmax_streams_and_still_matches() {
         }
     }
 }
+
+#[test]
+fn strided_pieces_handle_masked_and_nan_lanes() {
+    // (1, 3000, 40): 819 rows per piece, so four pieces per lane.
+    let (n, inner) = (3000, 40);
+    let l = Layout::new(1, n, inner);
+    let mut x = uniform(n * inner, 23, -30.0, 30.0);
+    for i in 0..1000 {
+        x[i * inner] = f64::NEG_INFINITY; // lane 0: first piece all -inf
+    }
+    x[1500 * inner + 1] = f64::NAN; // lane 1: NaN
+    for kind in [Kind::Softmax, Kind::LogSoftmax] {
+        let got = run(&x, l, 0.9, kind, Par::Seq);
+        assert!(got
+            .iter()
+            .zip(&run(&x, l, 0.9, kind, Par::Rayon(3)))
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
+        for j in [0usize, 2, 39] {
+            let lse = direct(&x, None, j, inner, n, 0.9);
+            for i in (0..n).step_by(97) {
+                let k = i * inner + j;
+                let z = (x[k] - lse) / 0.9;
+                match kind {
+                    Kind::Softmax => assert!(
+                        (got[k] - z.exp()).abs() <= 1e-13 * z.exp(),
+                        "{} vs {}",
+                        got[k],
+                        z.exp()
+                    ),
+                    Kind::LogSoftmax => {
+                        assert!(got[k] == z || (got[k] - z).abs() <= 1e-12 * z.abs().max(1.0))
+                    }
+                }
+            }
+        }
+        assert!((0..n).all(|i| got[i * inner + 1].is_nan()));
+    }
+}
