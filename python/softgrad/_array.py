@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -69,6 +70,8 @@ def compute_dtype(dt: np.dtype[Any]) -> type[np.floating[Any]]:
 
 def scalar_param(value: Any, func: str, name: str) -> float:
     """A real scalar parameter as a Python float (TypeError if it is not one)."""
+    if type(value) is float or type(value) is int:  # the common case, without NumPy calls
+        return float(value)
     if isinstance(value, (bool, np.bool_, str, bytes)) or np.ndim(value) != 0:
         raise TypeError(f"{func}: {name} must be a real scalar, got {value!r}")
     try:
@@ -83,7 +86,7 @@ def scalar_param(value: Any, func: str, name: str) -> float:
 def temperature_param(value: Any, func: str) -> float:
     """The temperature: a finite, positive real scalar."""
     t = scalar_param(value, func, "temperature")
-    if not (np.isfinite(t) and t > 0):
+    if not (math.isfinite(t) and t > 0):
         raise ValueError(f"{func}: temperature must be finite and > 0, got {value!r}")
     return t
 
@@ -121,7 +124,7 @@ def normalize_axes(axis: int | Sequence[int] | None, ndim: int, func: str) -> tu
 
 
 def _size(dims: Sequence[int]) -> int:
-    return int(np.prod(dims, dtype=np.int64))
+    return math.prod(dims)
 
 
 @dataclass(frozen=True)
