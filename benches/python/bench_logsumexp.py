@@ -95,7 +95,7 @@ def main() -> None:
     head = ("case", "peer ms", "softgrad ms", "ratio", "1 thread ms", "2 threads ms", "scaling")
     rows = []
     for name, peer, ours in cases:
-        contenders = [peer, lambda ours=ours: ours(None), lambda ours=ours: ours(1), lambda ours=ours: ours(2)]
+        contenders = [peer] + [lambda ours=ours, n=n: ours(n) for n in (None, 1, 2)]
         p, d, t1, t2 = interleaved(contenders, args.repeat)
         rows.append(
             (name, f"{p:.1f}", f"{d:.2f}", f"{p / d:.1f}x", f"{t1:.2f}", f"{t2:.2f}", f"{t1 / t2:.2f}x")
