@@ -38,6 +38,16 @@ pub trait Load8 {
     /// # Safety
     /// `p..p+8` must be writable; AVX-512F must be available.
     unsafe fn store8(p: *mut Self, v: __m512d);
+    /// Loads the lanes of `p[0..8]` selected by `k` (others are 0); unselected lanes are not read.
+    ///
+    /// # Safety
+    /// Selected lanes must be readable; AVX-512F/VL must be available.
+    unsafe fn load8_masked(p: *const Self, k: __mmask8) -> __m512d;
+    /// Stores the lanes selected by `k`; unselected lanes are not touched.
+    ///
+    /// # Safety
+    /// Selected lanes must be writable; AVX-512F/VL must be available.
+    unsafe fn store8_masked(p: *mut Self, k: __mmask8, v: __m512d);
     /// Like [`Load8::store8`] with a non-temporal (streaming) store.
     ///
     /// # Safety
@@ -57,6 +67,16 @@ impl Load8 for f64 {
         unsafe { _mm512_storeu_pd(p, v) }
     }
     #[inline(always)]
+    unsafe fn load8_masked(p: *const f64, k: __mmask8) -> __m512d {
+        // SAFETY: guaranteed by the caller.
+        unsafe { _mm512_maskz_loadu_pd(k, p) }
+    }
+    #[inline(always)]
+    unsafe fn store8_masked(p: *mut f64, k: __mmask8, v: __m512d) {
+        // SAFETY: guaranteed by the caller.
+        unsafe { _mm512_mask_storeu_pd(p, k, v) }
+    }
+    #[inline(always)]
     unsafe fn stream8(p: *mut f64, v: __m512d) {
         // SAFETY: guaranteed by the caller (64-byte aligned, writable).
         unsafe { _mm512_stream_pd(p, v) }
@@ -73,6 +93,16 @@ impl Load8 for f32 {
     unsafe fn store8(p: *mut f32, v: __m512d) {
         // SAFETY: guaranteed by the caller.
         unsafe { _mm256_storeu_ps(p, _mm512_cvtpd_ps(v)) }
+    }
+    #[inline(always)]
+    unsafe fn load8_masked(p: *const f32, k: __mmask8) -> __m512d {
+        // SAFETY: guaranteed by the caller.
+        unsafe { _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k, p)) }
+    }
+    #[inline(always)]
+    unsafe fn store8_masked(p: *mut f32, k: __mmask8, v: __m512d) {
+        // SAFETY: guaranteed by the caller.
+        unsafe { _mm256_mask_storeu_ps(p, k, _mm512_cvtpd_ps(v)) }
     }
     #[inline(always)]
     unsafe fn stream8(p: *mut f32, v: __m512d) {
@@ -186,7 +216,34 @@ pub unsafe fn sum_exp_excl<T: crate::Real>(
         }
         i += L;
     }
-    (to_array(s0, s1), to_array(w0, w1), n)
+    // The tail, eight lanes at a time under a mask, into the first accumulators.
+    while i < x.len() {
+        let k: __mmask8 = (0xffu16 >> 8usize.saturating_sub(x.len() - i).min(8)) as u8;
+        // SAFETY: only lanes below x.len() (and b.len() == x.len()) are selected.
+        unsafe {
+            let mut v = T::load8_masked(x.as_ptr().add(i), k);
+            let mut w = one;
+            if let Some(b) = b {
+                w = T::load8_masked(b.as_ptr().add(i), k);
+                v = _mm512_mask_blend_pd(
+                    _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(w, _mm512_setzero_pd()),
+                    v,
+                    ninf,
+                );
+            }
+            let e = exp8(shift(v, vm, vt, unit));
+            let at = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(v, vm) & k;
+            let rest = !at & k;
+            s0 = if weighted {
+                _mm512_mask3_fmadd_pd(w, e, s0, rest)
+            } else {
+                _mm512_mask_add_pd(s0, rest, s0, e)
+            };
+            w0 = _mm512_mask_add_pd(w0, at, w0, w);
+        }
+        i += 8;
+    }
+    (to_array(s0, s1), to_array(w0, w1), x.len())
 }
 
 /// AVX-512 body of [`super::reduce::exp_store`] over the full 16-lane blocks; returns the per-lane
@@ -218,7 +275,18 @@ pub unsafe fn exp_store<T: crate::Real, U: crate::Real>(
         }
         i += L;
     }
-    (to_array(s0, s1), n)
+    while i < x.len().min(out.len()) {
+        let k: __mmask8 =
+            (0xffu16 >> 8usize.saturating_sub(x.len().min(out.len()) - i).min(8)) as u8;
+        // SAFETY: only lanes below min(x.len(), out.len()) are selected.
+        unsafe {
+            let e = exp8(shift(T::load8_masked(x.as_ptr().add(i), k), vm, vt, unit));
+            U::store8_masked(out.as_mut_ptr().add(i), k, e);
+            s0 = _mm512_mask_add_pd(s0, k, s0, e);
+        }
+        i += 8;
+    }
+    (to_array(s0, s1), x.len().min(out.len()))
 }
 
 /// AVX-512 body of [`super::lanes::sum_exp_excl_into`] over the full 8-lane blocks; returns the
@@ -236,27 +304,33 @@ pub unsafe fn lanes_sum_exp_excl<T: crate::Real>(
     s: &mut [f64],
     sw: &mut [f64],
 ) -> usize {
-    let n = x.len() / 8 * 8;
+    let n = x.len();
     let (vt, unit, one) = (_mm512_set1_pd(inv_t), inv_t == 1.0, _mm512_set1_pd(1.0));
     let (ninf, z) = (_mm512_set1_pd(f64::NEG_INFINITY), _mm512_setzero_pd());
     let mut j = 0;
     while j < n {
-        // SAFETY: j + 8 <= n <= every slice's length (caller's contract).
+        let k: __mmask8 = (0xffu16 >> 8usize.saturating_sub(n - j).min(8)) as u8;
+        // SAFETY: only lanes below n <= every slice's length are selected (caller's contract).
         unsafe {
-            let mut v = T::load8(x.as_ptr().add(j));
+            let mut v = T::load8_masked(x.as_ptr().add(j), k);
             let mut w = one;
             if let Some(b) = b {
-                w = T::load8(b.as_ptr().add(j));
+                w = T::load8_masked(b.as_ptr().add(j), k);
                 v = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_EQ_OQ>(w, z), v, ninf);
             }
-            let vm = _mm512_loadu_pd(m.as_ptr().add(j));
+            let vm = _mm512_maskz_loadu_pd(k, m.as_ptr().add(j));
             let e = exp8(shift(v, vm, vt, unit));
             let at = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(v, vm);
-            let acc = _mm512_loadu_pd(s.as_ptr().add(j));
-            _mm512_storeu_pd(s.as_mut_ptr().add(j), _mm512_mask3_fmadd_pd(w, e, acc, !at));
-            let accw = _mm512_loadu_pd(sw.as_ptr().add(j));
-            _mm512_storeu_pd(
+            let acc = _mm512_maskz_loadu_pd(k, s.as_ptr().add(j));
+            _mm512_mask_storeu_pd(
+                s.as_mut_ptr().add(j),
+                k,
+                _mm512_mask3_fmadd_pd(w, e, acc, !at),
+            );
+            let accw = _mm512_maskz_loadu_pd(k, sw.as_ptr().add(j));
+            _mm512_mask_storeu_pd(
                 sw.as_mut_ptr().add(j),
+                k,
                 _mm512_mask_add_pd(accw, at, accw, w),
             );
         }
@@ -265,8 +339,8 @@ pub unsafe fn lanes_sum_exp_excl<T: crate::Real>(
     n
 }
 
-/// AVX-512 body of [`super::lanes::exp_store_into`] over the full 8-lane blocks; returns the index
-/// where the tail starts.
+/// AVX-512 body of [`super::lanes::exp_store_into`] (the last block under a mask); returns
+/// `x.len()`.
 ///
 /// # Safety
 /// AVX-512F/DQ and FMA must be available; `m`, `out` and `s` are at least as long as `x`.
@@ -278,17 +352,18 @@ pub unsafe fn lanes_exp_store<T: crate::Real>(
     out: &mut [T],
     s: &mut [f64],
 ) -> usize {
-    let n = x.len() / 8 * 8;
+    let n = x.len();
     let (vt, unit) = (_mm512_set1_pd(inv_t), inv_t == 1.0);
     let mut j = 0;
     while j < n {
-        // SAFETY: j + 8 <= n <= every slice's length (caller's contract).
+        let k: __mmask8 = (0xffu16 >> 8usize.saturating_sub(n - j).min(8)) as u8;
+        // SAFETY: only lanes below n <= every slice's length are selected (caller's contract).
         unsafe {
-            let vm = _mm512_loadu_pd(m.as_ptr().add(j));
-            let e = exp8(shift(T::load8(x.as_ptr().add(j)), vm, vt, unit));
-            T::store8(out.as_mut_ptr().add(j), e);
-            let acc = _mm512_loadu_pd(s.as_ptr().add(j));
-            _mm512_storeu_pd(s.as_mut_ptr().add(j), _mm512_add_pd(acc, e));
+            let vm = _mm512_maskz_loadu_pd(k, m.as_ptr().add(j));
+            let e = exp8(shift(T::load8_masked(x.as_ptr().add(j), k), vm, vt, unit));
+            T::store8_masked(out.as_mut_ptr().add(j), k, e);
+            let acc = _mm512_maskz_loadu_pd(k, s.as_ptr().add(j));
+            _mm512_mask_storeu_pd(s.as_mut_ptr().add(j), k, _mm512_add_pd(acc, e));
         }
         j += 8;
     }

@@ -147,3 +147,55 @@ fn avx512_exp_is_within_two_ulp_of_libm() {
         &[0.0, f64::INFINITY, 1.0, f64::INFINITY, 0.0]
     );
 }
+
+#[test]
+fn every_tail_length_matches_reference_and_stays_in_bounds() {
+    for n in 0..=40 {
+        let (x, b) = data(n);
+        let x_plain: Vec<f64> = x
+            .iter()
+            .map(|v| if v.is_nan() { -2.0 } else { *v })
+            .collect();
+        let x32: Vec<f32> = x_plain.iter().map(|&v| v as f32).collect();
+        let m: Vec<f64> = x_plain
+            .iter()
+            .map(|v| if v.is_finite() { v + 0.5 } else { 0.0 })
+            .collect();
+        for level in available() {
+            // Guard values after the end catch any write past `n`.
+            let mut out = vec![7.0; n + 9];
+            let (mut s, mut w) = (vec![0.0; n + 9], vec![0.0; n + 9]);
+            lanes::exp_store_into(level, &x_plain, &m, 1.0, &mut out[..n], &mut s[..n]);
+            lanes::sum_exp_excl_into(
+                level,
+                &x,
+                Some(&b),
+                &m,
+                1.0,
+                &mut w.clone()[..n],
+                &mut w[..n],
+            );
+            assert!(out[n..].iter().all(|&v| v == 7.0) && s[n..].iter().all(|&v| v == 0.0));
+            for j in 0..n {
+                assert!(
+                    ulp_close(out[j], (x_plain[j] - m[j]).exp(), 2.0),
+                    "{level:?} n={n} j={j}"
+                );
+            }
+            let mut o32 = vec![7.0f32; n + 9];
+            let s32 = reduce::exp_store(level, &x32, 0.0, 1.0, &mut o32[..n]);
+            assert!(o32[n..].iter().all(|&v| v == 7.0));
+            let r32: f64 = x32.iter().map(|&v| (v as f64).exp()).sum();
+            assert!((s32 - r32).abs() <= 1e-13 * r32.max(1e-300));
+            let mp = reference::max(&x, Some(&b));
+            if mp.is_finite() {
+                let (got_s, got_w) = reduce::sum_exp_excl(level, &x, Some(&b), mp, 0.5);
+                let (ref_s, ref_w) = reference::sum_exp_excl(&x, Some(&b), mp, 0.5);
+                assert!(
+                    (got_s - ref_s).abs() <= 1e-13 * (1.0 + ref_s.abs()) && got_w == ref_w,
+                    "{level:?} n={n}"
+                );
+            }
+        }
+    }
+}
