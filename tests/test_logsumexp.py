@@ -852,3 +852,44 @@ def test_error_messages_name_the_function(op, kwargs: dict, arg: str) -> None:
     """STYLE.md: messages name the function and the argument, ``"<func>: <arg> ..."``."""
     with pytest.raises(ValueError, match=rf"^{op.__name__}: .*{arg}"):
         op(np.ones((3, 3)), **kwargs)
+
+
+# --- out= -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("op", [sg.softmax, sg.log_softmax], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    ("shape", "axis"), [((7, 300), -1), ((7, 300), 0), ((4, 5, 6), (0, 2)), ((2000, 600), 1), ((50,), None)]
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_out_receives_the_same_values(op, shape, axis, dtype, rng) -> None:
+    x = rng.normal(scale=5.0, size=shape).astype(dtype)
+    want = op(x, axis)
+    out = np.full(shape, np.nan, dtype=dtype)
+    got = op(x, axis, out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("op", [sg.softmax, sg.log_softmax], ids=lambda f: f.__name__)
+def test_out_may_be_the_input(op, rng) -> None:
+    x = rng.normal(size=(30, 40))
+    want = ref_softmax(x, axis=1, log=op is sg.log_softmax)
+    got = op(x, 1, out=x)
+    assert got is x
+    np.testing.assert_allclose(x, want, rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("op", [sg.softmax, sg.log_softmax], ids=lambda f: f.__name__)
+def test_out_is_checked(op) -> None:
+    x = np.ones((3, 4))
+    with pytest.raises(ValueError, match="out"):
+        op(x, out=np.empty((4, 3)))
+    with pytest.raises(TypeError, match="out"):
+        op(x, out=np.empty((3, 4), dtype=np.float32))
+    with pytest.raises(TypeError, match="out"):
+        op(x, out=[[0.0] * 4] * 3)
+    ro = np.empty((3, 4))
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="out"):
+        op(x, out=ro)

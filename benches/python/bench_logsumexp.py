@@ -92,6 +92,11 @@ def main() -> None:
     )
     one_pass = best_ms(lambda: np.sum(flat), args.repeat)
     print(f"# one memory pass (np.sum of 1e7 float64): {one_pass:.2f} ms")
+    fresh_copy = best_ms(lambda: mat.copy(), args.repeat)
+    print(
+        f"# copy of the (10000,1000) input into fresh memory (mat.copy()): {fresh_copy:.2f} ms "
+        "- the floor for anything returning a new array of that size (softmax, log_softmax)"
+    )
     head = ("case", "peer ms", "softgrad ms", "ratio", "1 thread ms", "2 threads ms", "scaling")
     rows = []
     for name, peer, ours in cases:

@@ -40,4 +40,5 @@ def softmax(
     temperature: float = 1.0,
     log: bool = False,
     n_threads: int | None = None,
+    out: NDArray[np.floating[Any]] | None = None,
 ) -> NDArray[Any]: ...

@@ -153,23 +153,60 @@ def _lse(
     return res, _scalar(sgn.reshape(shape_out).astype(dt, copy=False))
 
 
-def _softmax(x: ArrayLike, axis: Axis, temperature: float, n_threads: int | None, log: bool) -> Any:
+def _softmax(
+    x: ArrayLike, axis: Axis, temperature: float, n_threads: int | None, log: bool, out: NDArray[Any] | None
+) -> Any:
     func = "log_softmax" if log else "softmax"
     arr = float_array(x, func, "x")
     t = temperature_param(temperature, func)
     nt = threads_param(n_threads, func)
     dt = result_dtype(arr.dtype)
+    if out is not None:
+        _check_out(out, arr.shape, dt, func)
     scalar_in = arr.ndim == 0
     if scalar_in:
         arr = arr.reshape(1)
     plan = Plan.of(arr.shape, normalize_axes(axis, arr.ndim, func))
-    xc = plan.arrange(arr, compute_dtype(dt))
+    cdt = compute_dtype(dt)
+    xc = plan.arrange(arr, cdt)
+    direct = (
+        out is not None
+        and plan.perm is None
+        and out.dtype == cdt
+        and out.flags.c_contiguous
+        and not np.may_share_memory(out, xc)
+    )
+    if direct:
+        assert out is not None
+        _core.softmax(xc, plan.outer, plan.n, plan.inner, t, log, nt, out.reshape(-1))
+        return out
     flat = _core.softmax(xc, plan.outer, plan.n, plan.inner, t, log, nt)
-    out = np.ascontiguousarray(plan.restore(flat), dtype=dt)
-    return out.reshape(())[()] if scalar_in else out
+    res = np.ascontiguousarray(plan.restore(flat), dtype=dt)
+    if out is not None:
+        np.copyto(out, res.reshape(out.shape))
+        return out
+    return res.reshape(())[()] if scalar_in else res
 
 
-def softmax(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0, n_threads: int | None = None) -> Any:
+def _check_out(out: Any, shape: tuple[int, ...], dt: np.dtype[Any], func: str) -> None:
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{func}: out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != dt:
+        raise TypeError(f"{func}: out has dtype {out.dtype}, the result has dtype {dt}")
+    if out.shape != shape:
+        raise ValueError(f"{func}: out has shape {out.shape}, the result has shape {shape}")
+    if not out.flags.writeable:
+        raise ValueError(f"{func}: out is read-only")
+
+
+def softmax(
+    x: ArrayLike,
+    axis: Axis = -1,
+    *,
+    temperature: float = 1.0,
+    n_threads: int | None = None,
+    out: NDArray[Any] | None = None,
+) -> Any:
     r"""Softmax with temperature, :math:`e^{x_i/t} / \sum_j e^{x_j/t}`, along ``axis``.
 
     As :func:`scipy.special.softmax`, but ``axis`` defaults to the last axis (as in PyTorch and JAX;
@@ -186,19 +223,23 @@ def softmax(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0, n_thread
         :math:`t > 0`, finite. Small ``t`` tends to the one-hot argmax, large ``t`` to uniform.
     n_threads : int, keyword-only, optional
         Threads to use; the result does not depend on it.
+    out : ndarray, keyword-only, optional
+        Where to write the result (same shape as ``x``, the result's dtype). Reusing a buffer skips
+        the allocation and first-touch page faults of a fresh array, a large part of the cost for big
+        inputs. It may be ``x`` itself.
 
     Returns
     -------
     ndarray
-        Same shape as ``x``. A slice whose maximum is not finite (NaN, ``+inf``, all ``-inf``) is NaN,
-        as in scipy.
+        Same shape as ``x`` (``out`` if given). A slice whose maximum is not finite (NaN, ``+inf``,
+        all ``-inf``) is NaN, as in scipy.
 
     Raises
     ------
     TypeError
-        Non-real input or a non-scalar temperature.
+        Non-real input, a non-scalar temperature, or ``out`` of the wrong dtype.
     ValueError
-        Bad ``axis``, ``temperature`` or ``n_threads``.
+        Bad ``axis``, ``temperature`` or ``n_threads``; ``out`` of the wrong shape or read-only.
 
     Examples
     --------
@@ -208,11 +249,16 @@ def softmax(x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0, n_thread
     >>> softgrad.softmax(np.array([1.0, 2.0, 3.0]), temperature=10.0).round(3)
     array([0.301, 0.332, 0.367])
     """
-    return _softmax(x, axis, temperature, n_threads, log=False)
+    return _softmax(x, axis, temperature, n_threads, False, out)
 
 
 def log_softmax(
-    x: ArrayLike, axis: Axis = -1, *, temperature: float = 1.0, n_threads: int | None = None
+    x: ArrayLike,
+    axis: Axis = -1,
+    *,
+    temperature: float = 1.0,
+    n_threads: int | None = None,
+    out: NDArray[Any] | None = None,
 ) -> Any:
     r"""Log of the softmax with temperature, :math:`x_i/t - \log \sum_j e^{x_j/t}`, along ``axis``.
 
@@ -230,11 +276,13 @@ def log_softmax(
         :math:`t > 0`, finite.
     n_threads : int, keyword-only, optional
         Threads to use; the result does not depend on it.
+    out : ndarray, keyword-only, optional
+        Where to write the result, as in :func:`softmax`.
 
     Returns
     -------
     ndarray
-        Same shape as ``x``.
+        Same shape as ``x`` (``out`` if given).
 
     Raises
     ------
@@ -247,7 +295,7 @@ def log_softmax(
     >>> softgrad.log_softmax(np.array([1000.0, 1.0]))
     array([   0., -999.])
     """
-    return _softmax(x, axis, temperature, n_threads, log=True)
+    return _softmax(x, axis, temperature, n_threads, True, out)
 
 
 def smooth_max(

@@ -195,8 +195,8 @@ class _Soft:
         x = float_array(args["x"], func, "x")
         t = temperature_param(args["temperature"], func)
         op = log_softmax if log else softmax
-        out = op(x, args["axis"], temperature=t, n_threads=args["n_threads"])
-        x1 = np.atleast_1d(x).astype(np.float64)
+        x1 = np.atleast_1d(x).astype(np.float64)  # a copy, taken before `out` may overwrite x
+        out = op(x, args["axis"], temperature=t, n_threads=args["n_threads"], out=args["out"])
         axes = normalize_axes(args["axis"], x1.ndim, func)
         y = np.asarray(softmax(x1, axes, temperature=t, n_threads=args["n_threads"]))
         xs = np.where(y == 0, 0.0, x1)

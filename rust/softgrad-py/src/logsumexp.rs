@@ -1,6 +1,7 @@
 //! Bindings of `softgrad_core::relax::{logsumexp, softmax}`.
 
-use numpy::{Element, PyArrayMethods};
+use numpy::{Element, PyArray1, PyArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use softgrad_core::relax::logsumexp as lse;
 use softgrad_core::relax::softmax::{self as sm, Kind};
@@ -72,13 +73,29 @@ fn softmax_t<'py, T: Element + Real>(
     temperature: f64,
     kind: Kind,
     n_threads: Option<usize>,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let x = readonly::<T>("softmax", "x", x)?;
+    let func = if kind == Kind::Softmax {
+        "softmax"
+    } else {
+        "log_softmax"
+    };
+    let x = readonly::<T>(func, "x", x)?;
     let xs = x.as_slice()?;
     let par = par(n_threads)?;
-    let out = output::<T>(py, xs.len());
+    let out = match out {
+        Some(o) => o
+            .cast::<PyArray1<T>>()
+            .map_err(|_| {
+                PyTypeError::new_err(format!("{func}: out must be a 1-D array of the dtype of x"))
+            })?
+            .clone(),
+        None => output::<T>(py, xs.len()),
+    };
     {
-        let mut o = out.readwrite();
+        let mut o = out
+            .try_readwrite()
+            .map_err(|e| PyValueError::new_err(format!("{func}: out cannot be written: {e}")))?;
         let os = o.as_slice_mut()?;
         run(py, || sm::softmax(xs, layout, temperature, kind, os, par))?;
     }
@@ -86,9 +103,10 @@ fn softmax_t<'py, T: Element + Real>(
 }
 
 /// Softmax (or, with `log`, log-softmax) of a C-contiguous array seen as `(outer, n, inner)`, over
-/// `n`. Returns a flat array of the input's length.
+/// `n`. Returns a flat array of the input's length: `out` if given (1-D, contiguous, same dtype,
+/// not overlapping `x`), else a new one.
 #[pyfunction]
-#[pyo3(signature = (x, outer, n, inner, temperature=1.0, log=false, n_threads=None))]
+#[pyo3(signature = (x, outer, n, inner, temperature=1.0, log=false, n_threads=None, out=None))]
 #[allow(clippy::too_many_arguments)]
 fn softmax<'py>(
     py: Python<'py>,
@@ -99,12 +117,13 @@ fn softmax<'py>(
     temperature: f64,
     log: bool,
     n_threads: Option<usize>,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let layout = Layout::new(outer, n, inner);
     let kind = if log { Kind::LogSoftmax } else { Kind::Softmax };
     match float_dtype("softmax", "x", x)? {
-        Dtype::F64 => softmax_t::<f64>(py, x, layout, temperature, kind, n_threads),
-        Dtype::F32 => softmax_t::<f32>(py, x, layout, temperature, kind, n_threads),
+        Dtype::F64 => softmax_t::<f64>(py, x, layout, temperature, kind, n_threads, out),
+        Dtype::F32 => softmax_t::<f32>(py, x, layout, temperature, kind, n_threads, out),
     }
 }
 
