@@ -8,11 +8,11 @@
 //! Integer work is done with the `1.5 * 2^52` rounding shifter and 64-bit lane shifts, which AVX2
 //! has, instead of float-to-int conversions, which it lacks for 64-bit lanes.
 
-const LOG2E: f64 = std::f64::consts::LOG2_E;
+pub(crate) const LOG2E: f64 = std::f64::consts::LOG2_E;
 /// High part of ln 2 with 32 significant bits: `k * LN2_HI` is exact for `|k| < 2^21`.
-const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+pub(crate) const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
 /// `ln 2 - LN2_HI`, to double precision (the part `LN_2 - LN2_HI` would lose is ~1e-17 · k).
-const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+pub(crate) const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 /// `1.5 * 2^52`: adding it rounds to an integer held in the low mantissa bits.
 const SHIFT: f64 = 6_755_399_441_055_744.0;
 /// Below this `exp` is 0 even after subnormal rounding; above `HI` it is `inf`.
@@ -20,7 +20,7 @@ const LO: f64 = -760.0;
 const HI: f64 = 720.0;
 
 /// Coefficients `c2..c11` of `e^r ~ 1 + r + r^2 (c2 + c3 r + ... + c11 r^9)`.
-const C: [f64; 10] = [
+pub(crate) const C: [f64; 10] = [
     0.5000000000000001,
     0.16666666666666669,
     0.04166666666662413,
