@@ -893,3 +893,33 @@ def test_out_is_checked(op) -> None:
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="out"):
         op(x, out=ro)
+
+
+# --- thread settings ------------------------------------------------------------------------------
+
+
+def test_default_thread_count_honours_rayon_num_threads() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = "import softgrad as sg; print(sg.get_num_threads())"
+    for n in ("1", "3"):
+        env = {**os.environ, "RAYON_NUM_THREADS": n}
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        assert proc.stdout.strip() == n
+
+
+def test_float16_is_computed_in_float32_and_returned_as_float16(rng) -> None:
+    x = rng.normal(size=(4, 9)).astype(np.float16)
+    got = sg.logsumexp(x, axis=1)
+    assert got.dtype == np.float16
+    want = sp.logsumexp(x.astype(np.float64), axis=1)
+    np.testing.assert_allclose(got.astype(np.float64), want, rtol=2e-3)
+    sm = sg.softmax(x, 1)
+    assert sm.dtype == np.float16
+    np.testing.assert_allclose(
+        sm.astype(np.float64), sp.softmax(x.astype(np.float64), axis=1), rtol=2e-3, atol=1e-4
+    )
