@@ -17,17 +17,25 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 "$PY" -m ruff format --check python tests benches/python
 "$PY" -m mypy
 
-echo "== cargo test (core)"
+echo "== cargo test (core), at the best SIMD level and again pinned to AVX2 and to the portable code"
 cargo test -p softgrad-core --quiet
+SOFTGRAD_SIMD=avx2 cargo test -p softgrad-core --quiet
+SOFTGRAD_SIMD=scalar cargo test -p softgrad-core --quiet
 
 echo "== pytest"
 # Run against the installed package, not the source tree.
-set +e
-(cd tests && "$PY" -m pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml .)
-status=$?
-set -e
-if [ "$status" -eq 5 ]; then
-  echo "pytest collected no tests" >&2
-  exit 1
-fi
-exit "$status"
+run_pytest() {
+  set +e
+  (cd tests && "$PY" -m pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml "$@" .)
+  local status=$?
+  set -e
+  if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests" >&2
+    exit 1
+  fi
+  [ "$status" -eq 0 ] || exit "$status"
+}
+# The kernels dispatch on the CPU: run the suite pinned to the lower levels too (where supported).
+SOFTGRAD_SIMD=scalar run_pytest -x
+SOFTGRAD_SIMD=avx2 run_pytest -x
+run_pytest

@@ -1,7 +1,12 @@
 //! The floating-point element types kernels accept. Arithmetic is always carried out in `f64`.
 
+/// Vector loads and stores of an element type, for the hand-written x86-64 kernels.
 #[cfg(target_arch = "x86_64")]
-pub use crate::simd::avx512::Load8 as Lanes;
+pub trait Lanes: crate::simd::avx512::Load8 + crate::simd::avx2::Load4 {}
+#[cfg(target_arch = "x86_64")]
+impl Lanes for f32 {}
+#[cfg(target_arch = "x86_64")]
+impl Lanes for f64 {}
 
 /// Vector loads and stores of an element type (nothing needed off x86-64).
 #[cfg(not(target_arch = "x86_64"))]

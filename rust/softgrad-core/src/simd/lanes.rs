@@ -98,6 +98,17 @@ pub fn sum_exp_excl_into<T: Real>(
             &mut sw[j..],
         );
     }
+    #[cfg(target_arch = "x86_64")]
+    if level.min(super::level()) == Level::Avx2
+        && b.is_none_or(|b| b.len() >= x.len())
+        && m.len() >= x.len()
+        && s.len() >= x.len()
+        && sw.len() >= x.len()
+    {
+        // SAFETY: AVX2 and FMA are available; every slice is at least as long as `x`.
+        unsafe { super::avx2::lanes_sum_exp_excl(x, b, m, inv_t, s, sw) };
+        return;
+    }
     if level.min(super::level()).fma() {
         dispatch(
             level,
@@ -139,6 +150,16 @@ pub fn exp_store_into<T: Real>(
     out: &mut [T],
     s: &mut [f64],
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if level.min(super::level()) == Level::Avx2
+        && m.len() >= x.len()
+        && out.len() >= x.len()
+        && s.len() >= x.len()
+    {
+        // SAFETY: AVX2 and FMA are available; every slice is at least as long as `x`.
+        unsafe { super::avx2::lanes_exp_store(x, m, inv_t, out, s) };
+        return;
+    }
     if level.min(super::level()).fma() {
         dispatch(
             level,

@@ -7,6 +7,8 @@
 //! against it at every level the machine supports.
 
 #[cfg(target_arch = "x86_64")]
+pub mod avx2;
+#[cfg(target_arch = "x86_64")]
 pub mod avx512;
 pub mod exp;
 pub mod lanes;

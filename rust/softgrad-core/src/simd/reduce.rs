@@ -186,6 +186,12 @@ pub fn sum_exp_excl<T: Real>(
             return r;
         }
     }
+    #[cfg(target_arch = "x86_64")]
+    if level.min(super::level()) == Level::Avx2 && b.is_none_or(|b| b.len() == x.len()) {
+        // SAFETY: AVX2 and FMA are available; `b` has the length of `x`.
+        let (s, w) = unsafe { super::avx2::sum_exp_excl(x, b, m, inv_t) };
+        return (hsum(s), hsum(w));
+    }
     if level.min(super::level()).fma() {
         dispatch(
             level,
@@ -242,6 +248,11 @@ pub fn exp_store<T: Real, U: Real>(
             return r;
         }
     }
+    #[cfg(target_arch = "x86_64")]
+    if level.min(super::level()) == Level::Avx2 {
+        // SAFETY: AVX2 and FMA are available; `out.len() == x.len()` (asserted above).
+        return hsum(unsafe { super::avx2::exp_store(x, m, inv_t, out) });
+    }
     if level.min(super::level()).fma() {
         dispatch(
             level,
@@ -285,6 +296,15 @@ pub fn shift_sub<T: Real>(
     if stream && level.min(super::level()) == Level::Avx512 {
         // SAFETY: AVX-512 is available; `out` is as long as `x`.
         let i = unsafe { super::avx512::shift_sub_stream(x, m, inv_t, c, out) };
+        for (o, v) in out[i..].iter_mut().zip(&x[i..]) {
+            *o = T::from_f64((v.to_f64() - m) * inv_t - c);
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if stream && level.min(super::level()) == Level::Avx2 {
+        // SAFETY: AVX2 is available; `out` is as long as `x`.
+        let i = unsafe { super::avx2::shift_sub_stream(x, m, inv_t, c, out) };
         for (o, v) in out[i..].iter_mut().zip(&x[i..]) {
             *o = T::from_f64((v.to_f64() - m) * inv_t - c);
         }
@@ -338,10 +358,14 @@ pub fn scale_from<T: Real>(level: Level, src: &[f64], c: f64, out: &mut [T], str
     if stream && level.min(super::level()) == Level::Avx512 {
         // SAFETY: AVX-512 is available; `out` is as long as `src`.
         let i = unsafe { super::avx512::scale_stream(src, c, out) };
-        out[i..]
-            .iter_mut()
-            .zip(&src[i..])
-            .for_each(|(o, &v)| *o = T::from_f64(v * c));
+        scale_tail(&src[i..], c, &mut out[i..]);
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if stream && level.min(super::level()) == Level::Avx2 {
+        // SAFETY: AVX2 is available; `out` is as long as `src`.
+        let i = unsafe { super::avx2::scale_stream(src, c, out) };
+        scale_tail(&src[i..], c, &mut out[i..]);
         return;
     }
     let _ = stream;
@@ -354,6 +378,12 @@ pub fn scale_from<T: Real>(level: Level, src: &[f64], c: f64, out: &mut [T], str
                 .for_each(|(o, &v)| *o = T::from_f64(v * c))
         },
     )
+}
+
+fn scale_tail<T: Real>(src: &[f64], c: f64, out: &mut [T]) {
+    out.iter_mut()
+        .zip(src)
+        .for_each(|(o, &v)| *o = T::from_f64(v * c));
 }
 
 /// Makes earlier streaming stores of this thread visible in order (a no-op off x86-64).

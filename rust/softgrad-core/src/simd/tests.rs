@@ -199,3 +199,53 @@ fn every_tail_length_matches_reference_and_stays_in_bounds() {
         }
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn avx2_exp_is_within_two_ulp_of_libm() {
+    if level() < Level::Avx2 {
+        return; // nothing to compare on this CPU; the portable kernels are covered above
+    }
+    let mut x = -745.0;
+    while x < 709.7 {
+        let xs: [f64; 4] = std::array::from_fn(|i| x + i as f64 * 0.0011);
+        for (g, &v) in avx2::exp4_array(xs).iter().zip(&xs) {
+            let want = v.exp();
+            if want >= f64::MIN_POSITIVE {
+                assert!(ulp_close(*g, want, 2.0), "exp({v}) = {g}, want {want}");
+            } else {
+                assert!(
+                    (g - want).abs() <= 2.0 * f64::from_bits(1),
+                    "exp({v}) = {g}, want {want}"
+                );
+            }
+        }
+        x += 0.0173;
+    }
+    let special = avx2::exp4_array([f64::NAN, f64::NEG_INFINITY, f64::INFINITY, 710.0]);
+    assert!(special[0].is_nan());
+    assert_eq!(&special[1..], &[0.0, f64::INFINITY, f64::INFINITY]);
+}
+
+#[test]
+fn streaming_passes_match_plain_ones_at_every_offset() {
+    let src = uniform(200, 31, -3.0, 3.0);
+    let x32: Vec<f32> = src.iter().map(|&v| v as f32).collect();
+    for level in available() {
+        for start in 0..9 {
+            for len in [0, 1, 5, 17, 64, 150] {
+                let s = &src[start..start + len];
+                let (mut a, mut b) = (vec![0.0; len], vec![0.0; len]);
+                reduce::scale_from(level, s, 0.37, &mut a, true);
+                reduce::scale_from(level, s, 0.37, &mut b, false);
+                reduce::store_fence();
+                assert_eq!(a, b, "{level:?} start={start} len={len}");
+                let (mut c, mut d) = (vec![0.0f32; len], vec![0.0f32; len]);
+                reduce::shift_sub(level, &x32[start..start + len], 0.5, 2.0, 0.25, &mut c, true);
+                reduce::shift_sub(level, &x32[start..start + len], 0.5, 2.0, 0.25, &mut d, false);
+                reduce::store_fence();
+                assert_eq!(c, d, "{level:?} start={start} len={len}");
+            }
+        }
+    }
+}
