@@ -100,10 +100,9 @@ unsafe fn exp4(x: __m256d) -> __m256d {
         for &c in C[..9].iter().rev() {
             q = _mm256_fmadd_pd(q, r, _mm256_set1_pd(c));
         }
-        let p = _mm256_add_pd(
-            _mm256_fmadd_pd(_mm256_mul_pd(r, r), q, r),
-            _mm256_set1_pd(1.0),
-        );
+        // 1 + r (1 + r q) = 1 + r + r^2 q, two FMAs.
+        let one = _mm256_set1_pd(1.0);
+        let p = _mm256_fmadd_pd(_mm256_fmadd_pd(q, r, one), r, one);
         let k1 = _mm256_round_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
             _mm256_mul_pd(kf, _mm256_set1_pd(0.5)),
         );

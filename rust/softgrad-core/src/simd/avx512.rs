@@ -100,10 +100,17 @@ impl Load8 for f32 {
 #[inline(always)]
 unsafe fn exp8(x: __m512d) -> __m512d {
     // SAFETY: AVX-512F/DQ available (caller's contract).
+    unsafe { exp8_nonpos(_mm512_min_pd(_mm512_set1_pd(720.0), x)) }
+}
+
+/// `e^x` for lanes that are at most 720 or NaN (every kernel's `(x - max)/t <= 0`): the upper clamp
+/// of [`exp8`] is left out of the hot loops.
+#[inline(always)]
+unsafe fn exp8_nonpos(x: __m512d) -> __m512d {
+    // SAFETY: AVX-512F/DQ available (caller's contract).
     unsafe {
-        // VMAXPD/VMINPD return the second operand when either is NaN: NaN passes through.
+        // VMAXPD returns the second operand when either is NaN: NaN passes through.
         let x = _mm512_max_pd(_mm512_set1_pd(-760.0), x);
-        let x = _mm512_min_pd(_mm512_set1_pd(720.0), x);
         let kf = _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
             _mm512_mul_pd(x, _mm512_set1_pd(LOG2E)),
         );
@@ -113,10 +120,9 @@ unsafe fn exp8(x: __m512d) -> __m512d {
         for &c in C[..9].iter().rev() {
             q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(c));
         }
-        let p = _mm512_add_pd(
-            _mm512_fmadd_pd(_mm512_mul_pd(r, r), q, r),
-            _mm512_set1_pd(1.0),
-        );
+        // 1 + r (1 + r q) = 1 + r + r^2 q, two FMAs.
+        let one = _mm512_set1_pd(1.0);
+        let p = _mm512_fmadd_pd(_mm512_fmadd_pd(q, r, one), r, one);
         _mm512_scalef_pd(p, kf)
     }
 }
@@ -184,8 +190,8 @@ pub unsafe fn sum_exp_excl<T: crate::Real>(
                 v0 = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_EQ_OQ>(b0, z), v0, ninf);
                 v1 = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_EQ_OQ>(b1, z), v1, ninf);
             }
-            let e0 = exp8(shift(v0, vm, vt, unit));
-            let e1 = exp8(shift(v1, vm, vt, unit));
+            let e0 = exp8_nonpos(shift(v0, vm, vt, unit));
+            let e1 = exp8_nonpos(shift(v1, vm, vt, unit));
             let at0 = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(v0, vm);
             let at1 = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(v1, vm);
             // Lanes at the maximum add their weight to w, the others b*e to s (as the portable body).
@@ -216,7 +222,7 @@ pub unsafe fn sum_exp_excl<T: crate::Real>(
                     ninf,
                 );
             }
-            let e = exp8(shift(v, vm, vt, unit));
+            let e = exp8_nonpos(shift(v, vm, vt, unit));
             let at = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(v, vm) & k;
             let rest = !at & k;
             s0 = if weighted {
@@ -251,8 +257,8 @@ pub unsafe fn exp_store<T: crate::Real, U: crate::Real>(
     while i < n {
         // SAFETY: i + 16 <= n <= min(x.len(), out.len()).
         unsafe {
-            let e0 = exp8(shift(T::load8(x.as_ptr().add(i)), vm, vt, unit));
-            let e1 = exp8(shift(T::load8(x.as_ptr().add(i + 8)), vm, vt, unit));
+            let e0 = exp8_nonpos(shift(T::load8(x.as_ptr().add(i)), vm, vt, unit));
+            let e1 = exp8_nonpos(shift(T::load8(x.as_ptr().add(i + 8)), vm, vt, unit));
             U::store8(out.as_mut_ptr().add(i), e0);
             U::store8(out.as_mut_ptr().add(i + 8), e1);
             s0 = _mm512_add_pd(s0, e0);
@@ -265,7 +271,7 @@ pub unsafe fn exp_store<T: crate::Real, U: crate::Real>(
             (0xffu16 >> 8usize.saturating_sub(x.len().min(out.len()) - i).min(8)) as u8;
         // SAFETY: only lanes below min(x.len(), out.len()) are selected.
         unsafe {
-            let e = exp8(shift(T::load8_masked(x.as_ptr().add(i), k), vm, vt, unit));
+            let e = exp8_nonpos(shift(T::load8_masked(x.as_ptr().add(i), k), vm, vt, unit));
             U::store8_masked(out.as_mut_ptr().add(i), k, e);
             s0 = _mm512_mask_add_pd(s0, k, s0, e);
         }
@@ -304,7 +310,7 @@ pub unsafe fn lanes_sum_exp_excl<T: crate::Real>(
                 v = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_EQ_OQ>(w, z), v, ninf);
             }
             let vm = _mm512_maskz_loadu_pd(k, m.as_ptr().add(j));
-            let e = exp8(shift(v, vm, vt, unit));
+            let e = exp8_nonpos(shift(v, vm, vt, unit));
             let at = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(v, vm);
             let acc = _mm512_maskz_loadu_pd(k, s.as_ptr().add(j));
             _mm512_mask_storeu_pd(
@@ -345,7 +351,7 @@ pub unsafe fn lanes_exp_store<T: crate::Real>(
         // SAFETY: only lanes below n <= every slice's length are selected (caller's contract).
         unsafe {
             let vm = _mm512_maskz_loadu_pd(k, m.as_ptr().add(j));
-            let e = exp8(shift(T::load8_masked(x.as_ptr().add(j), k), vm, vt, unit));
+            let e = exp8_nonpos(shift(T::load8_masked(x.as_ptr().add(j), k), vm, vt, unit));
             T::store8_masked(out.as_mut_ptr().add(j), k, e);
             let acc = _mm512_maskz_loadu_pd(k, s.as_ptr().add(j));
             _mm512_mask_storeu_pd(s.as_mut_ptr().add(j), k, _mm512_add_pd(acc, e));

@@ -66,7 +66,7 @@ pub fn exp<const FMA: bool>(x: f64) -> f64 {
     for &c in C[..9].iter().rev() {
         q = madd::<FMA>(q, r, c);
     }
-    let p = madd::<FMA>(r * r, q, r) + 1.0;
+    let p = madd::<FMA>(madd::<FMA>(q, r, 1.0), r, 1.0);
     // Split 2^k into two factors so that each stays a normal number for |k| <= 1100.
     let k1 = (kf * 0.5 + SHIFT) - SHIFT;
     let k2 = kf - k1;

@@ -241,11 +241,60 @@ fn streaming_passes_match_plain_ones_at_every_offset() {
                 reduce::store_fence();
                 assert_eq!(a, b, "{level:?} start={start} len={len}");
                 let (mut c, mut d) = (vec![0.0f32; len], vec![0.0f32; len]);
-                reduce::shift_sub(level, &x32[start..start + len], 0.5, 2.0, 0.25, &mut c, true);
-                reduce::shift_sub(level, &x32[start..start + len], 0.5, 2.0, 0.25, &mut d, false);
+                reduce::shift_sub(
+                    level,
+                    &x32[start..start + len],
+                    0.5,
+                    2.0,
+                    0.25,
+                    &mut c,
+                    true,
+                );
+                reduce::shift_sub(
+                    level,
+                    &x32[start..start + len],
+                    0.5,
+                    2.0,
+                    0.25,
+                    &mut d,
+                    false,
+                );
                 reduce::store_fence();
                 assert_eq!(c, d, "{level:?} start={start} len={len}");
             }
+        }
+    }
+}
+
+/// Reports (with `--nocapture`) the worst error of every `exp` over a dense grid; asserts <= 2 ulp.
+#[test]
+fn worst_exp_error_over_a_dense_grid() {
+    let xs: Vec<f64> = (0..400_000)
+        .map(|i| -708.0 + 1417.0 * (i as f64 + 0.37) / 400_000.0)
+        .collect();
+    let worst = |f: &dyn Fn(f64) -> f64| {
+        xs.iter()
+            .map(|&x| {
+                let (g, w) = (f(x), x.exp());
+                ((g - w) / (f64::EPSILON * w)).abs()
+            })
+            .fold(0.0f64, f64::max)
+    };
+    let portable = worst(&|x| exp::exp::<false>(x));
+    let portable_fma = worst(&|x| exp::exp::<true>(x));
+    println!("portable {portable:.3} ulp, portable+fma {portable_fma:.3} ulp");
+    assert!(portable <= 2.0 && portable_fma <= 2.0);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if level() >= Level::Avx2 {
+            let a2 = worst(&|x| avx2::exp4_array([x; 4])[0]);
+            println!("avx2 {a2:.3} ulp");
+            assert!(a2 <= 2.0);
+        }
+        if level() >= Level::Avx512 {
+            let a5 = worst(&|x| avx512::exp8_array([x; 8])[0]);
+            println!("avx512 {a5:.3} ulp");
+            assert!(a5 <= 2.0);
         }
     }
 }
