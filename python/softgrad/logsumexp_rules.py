@@ -82,22 +82,30 @@ class _Lse:
         )
         dt = result_dtype(a.dtype) if b is None else promoted_dtype((args["a"], a), (args["b"], b))
         shape = a.shape if b is None else np.broadcast_shapes(a.shape, b.shape)
-        A = np.broadcast_to(a, shape).astype(np.float64).reshape(shape or (1,))
-        B = None if b is None else np.broadcast_to(b, shape).astype(np.float64).reshape(shape or (1,))
+        A = np.asarray(np.broadcast_to(a, shape), dtype=np.float64).reshape(shape or (1,))
+        B = (
+            None
+            if b is None
+            else np.asarray(np.broadcast_to(b, shape), dtype=np.float64).reshape(shape or (1,))
+        )
         axes = normalize_axes(args["axis"], A.ndim, func)
-        L, sign = logsumexp(A, axes, B, True, True, temperature=t, n_threads=args["n_threads"])
+        nt = args["n_threads"]
+        L, sign = logsumexp(A, axes, B, True, True, temperature=t, n_threads=nt)
         L, sign = np.asarray(L), np.asarray(sign)
         empty = (sign == 0) | np.isneginf(L)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            e = np.where(empty, 0.0, np.exp((A - np.where(empty, 0.0, L)) / t))
-            if B is None:
-                w = e
+            if B is None and np.isfinite(L).all():
+                # Unweighted and nothing degenerate: dL/da is the softmax (one Rust pass).
+                w = np.asarray(softmax(A, axes, temperature=t, n_threads=nt))
                 dldb = None
             else:
-                w = np.where(B == 0, 0.0, sign * B * e)
-                dldb = np.where(empty, 0.0, sign * t * e)
-            wa = np.where(w == 0, 0.0, w * A)
-            dldt = np.where(empty, 0.0, (L - wa.sum(axis=axes, keepdims=True)) / t)
+                e = np.where(empty, 0.0, np.exp((A - np.where(empty, 0.0, L)) / t))
+                w = e if B is None else np.where(B == 0, 0.0, sign * B * e)
+                dldb = None if B is None else np.where(empty, 0.0, sign * t * e)
+            wa_sum = (w * A).sum(axis=axes, keepdims=True)
+            if not np.isfinite(wa_sum).all():  # 0 * -inf where a weight vanishes
+                wa_sum = np.where(w == 0, 0.0, w * A).sum(axis=axes, keepdims=True)
+            dldt = np.where(empty, 0.0, (L - wa_sum) / t)
         a_dt, b_dt = result_dtype(a.dtype), None if b is None else result_dtype(b.dtype)
         return _Lse(
             a_dt,
@@ -149,10 +157,10 @@ def _lse_vjp(args: dict[str, Any]) -> tuple[Any, Callable[[Any], tuple[Any, ...]
         if ctx.return_sign and isinstance(ct, tuple):
             ct = ct[0]  # the sign is piecewise constant
         c = ctx.expand(ct)
-        da = _unbroadcast((c * ctx.w).reshape(ctx.bshape), ctx.a_shape).astype(ctx.a_dt)
+        da = _unbroadcast((c * ctx.w).reshape(ctx.bshape), ctx.a_shape).astype(ctx.a_dt, copy=False)
         db = None
         if ctx.dldb is not None and ctx.b_shape is not None:
-            db = _unbroadcast((c * ctx.dldb).reshape(ctx.bshape), ctx.b_shape).astype(ctx.b_dt)
+            db = _unbroadcast((c * ctx.dldb).reshape(ctx.bshape), ctx.b_shape).astype(ctx.b_dt, copy=False)
         dt = _cast(np.sum(c * ctx.dldt), ctx.dt)
         return da, db, dt
 
@@ -195,11 +203,17 @@ class _Soft:
         x = float_array(args["x"], func, "x")
         t = temperature_param(args["temperature"], func)
         op = log_softmax if log else softmax
-        x1 = np.atleast_1d(x).astype(np.float64)  # a copy, taken before `out` may overwrite x
+        # A copy only when `out` may overwrite x before the rules read it.
+        x1 = np.atleast_1d(
+            np.array(x, dtype=np.float64) if args["out"] is not None else np.asarray(x, np.float64)
+        )
         out = op(x, args["axis"], temperature=t, n_threads=args["n_threads"], out=args["out"])
         axes = normalize_axes(args["axis"], x1.ndim, func)
-        y = np.asarray(softmax(x1, axes, temperature=t, n_threads=args["n_threads"]))
-        xs = np.where(y == 0, 0.0, x1)
+        if not log and isinstance(out, np.ndarray) and out.dtype == np.float64 and args["out"] is None:
+            y = out.reshape(x1.shape)  # the op's own float64 result
+        else:
+            y = np.asarray(softmax(x1, axes, temperature=t, n_threads=args["n_threads"]))
+        xs = x1 if np.isfinite(x1).all() else np.where(y == 0, 0.0, x1)
         return _Soft(x.shape, result_dtype(x.dtype), axes, t, xs, x1, y, out)
 
     def centred(self) -> Array:
@@ -219,7 +233,7 @@ class _Soft:
         return a.reshape(self.x.shape)
 
     def back(self, v: Array) -> Any:
-        return v.reshape(self.shape).astype(self.dt)
+        return v.reshape(self.shape).astype(self.dt, copy=False)
 
 
 def _softmax_vjp(args: dict[str, Any]) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
@@ -227,8 +241,13 @@ def _softmax_vjp(args: dict[str, Any]) -> tuple[Any, Callable[[Any], tuple[Any, 
 
     def pullback(ct: Any) -> tuple[Any, ...]:
         g = s.arr(ct, "cotangent")
-        gy = s.y * (g - s.inner(s.y, g))
-        return s.back(gy / s.t), _cast(-np.sum(gy * s.x) / s.t**2, s.dt)
+        # gy = y (g - <y, g>), built in place: each pass over the data once.
+        gy = s.y * g
+        total = gy.sum(axis=s.axes, keepdims=True)
+        gy -= s.y * total
+        dt = -float(np.vdot(gy.ravel(), s.x.ravel())) / s.t**2
+        gy /= s.t
+        return s.back(gy), _cast(dt, s.dt)
 
     return s.out, pullback
 
@@ -246,12 +265,21 @@ def _softmax_jvp(args: dict[str, Any], tangents: dict[str, Any]) -> tuple[Any, A
 
 def _log_softmax_vjp(args: dict[str, Any]) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     s = _Soft.of(args, log=True)
-    centred = s.centred()
+    finite = bool(np.isfinite(s.raw).all())
+    xbar = s.inner(s.y, s.x)
+    centred = None if finite else s.centred()
 
     def pullback(ct: Any) -> tuple[Any, ...]:
         g = s.arr(ct, "cotangent")
-        dx = (g - s.y * np.sum(g, axis=s.axes, keepdims=True)) / s.t
-        return s.back(dx), _cast(-np.sum(g * centred) / s.t**2, s.dt)
+        gsum = np.sum(g, axis=s.axes, keepdims=True)
+        dx = s.y * gsum
+        np.subtract(g, dx, out=dx)
+        dx /= s.t
+        if centred is None:  # sum g (x - xbar) = <g, x> - sum over slices of xbar * sum(g)
+            dt = -(float(np.vdot(g.ravel(), s.raw.ravel())) - float(np.sum(xbar * gsum))) / s.t**2
+        else:
+            dt = -float(np.vdot(g.ravel(), centred.ravel())) / s.t**2
+        return s.back(dx), _cast(dt, s.dt)
 
     return s.out, pullback
 
