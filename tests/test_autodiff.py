@@ -542,3 +542,33 @@ def test_vjp_argument_errors_are_those_of_the_op(rng) -> None:
         sg.vjp(sg.smooth_max, a.astype(complex))
     with pytest.raises(ValueError, match="b"):
         sg.vjp(sg.logsumexp, a, b=np.ones(4))
+
+
+# --- the fused Rust pullback (contiguous rows) against the NumPy rules (any other layout) ---------
+
+
+@pytest.mark.parametrize("op", [sg.softmax, sg.log_softmax], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_row_pullback_matches_the_general_rules(op, dtype, rng) -> None:
+    x = (rng.normal(scale=8.0, size=(37, 61))).astype(dtype)
+    x[3, 5] = -np.inf  # a masked entry
+    g = rng.normal(size=x.shape).astype(dtype)
+    # axis=-1 on x runs the fused kernel; axis=0 on x.T (same maths, strided) runs the NumPy rules.
+    _, pb_rows = sg.vjp(op, x, -1, temperature=0.7)
+    _, pb_cols = sg.vjp(op, x.T, 0, temperature=0.7)
+    rows, cols = pb_rows(g), pb_cols(g.T)
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(rows.x, cols.x.T, rtol=tol, atol=tol)
+    np.testing.assert_allclose(rows.temperature, cols.temperature, rtol=tol)
+    assert rows.x.dtype == dtype
+    for n_threads in (1, 2, 3):
+        again = sg.vjp(op, x, -1, temperature=0.7, n_threads=n_threads)[1](g)
+        np.testing.assert_array_equal(again.x, rows.x)
+        assert again.temperature == rows.temperature
+
+
+def test_fused_pullback_input_survives_out_aliasing(rng) -> None:
+    x = rng.normal(size=(5, 9))
+    want = sg.vjp(sg.softmax, x.copy(), -1)[1](np.ones_like(x))
+    got = sg.vjp(sg.softmax, x, -1, out=x)[1](np.ones_like(x))  # x is overwritten by the forward pass
+    np.testing.assert_allclose(got.x, want.x, rtol=1e-13, atol=1e-300)

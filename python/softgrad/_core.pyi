@@ -13,6 +13,7 @@ __all__ = [
     "set_num_threads",
     "simd_level",
     "softmax",
+    "softmax_vjp",
 ]
 __version__: str
 
@@ -42,3 +43,11 @@ def softmax(
     n_threads: int | None = None,
     out: NDArray[np.floating[Any]] | None = None,
 ) -> NDArray[Any]: ...
+def softmax_vjp(
+    x: NDArray[np.floating[Any]],
+    g: NDArray[np.floating[Any]],
+    n: int,
+    temperature: float = 1.0,
+    log: bool = False,
+    n_threads: int | None = None,
+) -> tuple[NDArray[Any], float]: ...

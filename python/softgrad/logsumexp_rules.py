@@ -24,8 +24,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import autodiff
-from ._array import float_array, normalize_axes, promoted_dtype, result_dtype, temperature_param
+from . import _core, autodiff
+from ._array import (
+    Plan,
+    compute_dtype,
+    float_array,
+    normalize_axes,
+    promoted_dtype,
+    result_dtype,
+    temperature_param,
+)
 from .logsumexp import log_softmax, logsumexp, smooth_max, smooth_min, softmax
 
 Array = NDArray[Any]
@@ -236,7 +244,44 @@ class _Soft:
         return v.reshape(self.shape).astype(self.dt, copy=False)
 
 
+# Rows up to this long take the fused Rust pullback (its per-row scratch stays in cache).
+_FUSED_MAX_ROW = 1 << 16
+
+
+def _fused_vjp(args: dict[str, Any], log: bool) -> tuple[Any, Callable[[Any], tuple[Any, ...]]] | None:
+    """VJP through the fused Rust kernel when the softmax runs over contiguous rows, else None."""
+    func = "log_softmax" if log else "softmax"
+    x = float_array(args["x"], func, "x")
+    t = temperature_param(args["temperature"], func)
+    x1 = np.atleast_1d(x)
+    plan = Plan.of(x1.shape, normalize_axes(args["axis"], x1.ndim, func))
+    if plan.perm is not None or plan.inner != 1 or not 0 < plan.n <= _FUSED_MAX_ROW:
+        return None
+    dt = result_dtype(x.dtype)
+    cdt = compute_dtype(dt)
+    # A private copy when `out` may overwrite x before the pullback reads it.
+    xc = (
+        np.array(x1, dtype=cdt, order="C") if args["out"] is not None else np.ascontiguousarray(x1, dtype=cdt)
+    )
+    nt = args["n_threads"]
+    op = log_softmax if log else softmax
+    out = op(x, args["axis"], temperature=t, n_threads=nt, out=args["out"])
+
+    def pullback(ct: Any) -> tuple[Any, ...]:
+        g = np.asarray(ct)
+        if g.shape != x.shape:
+            raise ValueError(f"{func}: cotangent has shape {g.shape}, expected {x.shape}")
+        gc = np.ascontiguousarray(g.reshape(x1.shape), dtype=cdt)
+        dx, dtemp = _core.softmax_vjp(xc, gc, plan.n, t, log, nt)
+        return dx.reshape(x.shape).astype(dt, copy=False), _cast(dtemp, dt)
+
+    return out, pullback
+
+
 def _softmax_vjp(args: dict[str, Any]) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    fused = _fused_vjp(args, log=False)
+    if fused is not None:
+        return fused
     s = _Soft.of(args, log=False)
 
     def pullback(ct: Any) -> tuple[Any, ...]:
@@ -264,6 +309,9 @@ def _softmax_jvp(args: dict[str, Any], tangents: dict[str, Any]) -> tuple[Any, A
 
 
 def _log_softmax_vjp(args: dict[str, Any]) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    fused = _fused_vjp(args, log=True)
+    if fused is not None:
+        return fused
     s = _Soft.of(args, log=True)
     finite = bool(np.isfinite(s.raw).all())
     xbar = s.inner(s.y, s.x)

@@ -5,6 +5,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use softgrad_core::relax::logsumexp as lse;
 use softgrad_core::relax::softmax::{self as sm, Kind};
+use softgrad_core::relax::softmax_grad as sm_grad;
 use softgrad_core::relax::Layout;
 use softgrad_core::Real;
 
@@ -127,7 +128,53 @@ fn softmax<'py>(
     }
 }
 
+fn softmax_vjp_t<'py, T: Element + Real>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    g: &Bound<'py, PyAny>,
+    n: usize,
+    temperature: f64,
+    kind: Kind,
+    n_threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyAny>, f64)> {
+    let x = readonly::<T>("softmax_vjp", "x", x)?;
+    let g = readonly::<T>("softmax_vjp", "cotangent", g)?;
+    let (xs, gs) = (x.as_slice()?, g.as_slice()?);
+    let par = par(n_threads)?;
+    let dx = output::<T>(py, xs.len());
+    let dt = {
+        let mut o = dx.readwrite();
+        let os = o.as_slice_mut()?;
+        run(py, || {
+            sm_grad::softmax_vjp_rows(xs, gs, n, temperature, kind, os, par)
+        })?
+    };
+    Ok((dx.into_any(), dt))
+}
+
+/// Pullback of softmax (or, with `log`, log-softmax) over the rows of a C-contiguous array of row
+/// length `n`, for cotangent `g` (same dtype and length). Returns the flat input cotangent and the
+/// temperature cotangent.
+#[pyfunction]
+#[pyo3(signature = (x, g, n, temperature=1.0, log=false, n_threads=None))]
+fn softmax_vjp<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    g: &Bound<'py, PyAny>,
+    n: usize,
+    temperature: f64,
+    log: bool,
+    n_threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyAny>, f64)> {
+    let kind = if log { Kind::LogSoftmax } else { Kind::Softmax };
+    match float_dtype("softmax_vjp", "x", x)? {
+        Dtype::F64 => softmax_vjp_t::<f64>(py, x, g, n, temperature, kind, n_threads),
+        Dtype::F32 => softmax_vjp_t::<f32>(py, x, g, n, temperature, kind, n_threads),
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(softmax_vjp, m)?)?;
     m.add_function(wrap_pyfunction!(logsumexp, m)?)?;
     m.add_function(wrap_pyfunction!(softmax, m)?)?;
     Ok(())

@@ -1,13 +1,15 @@
 //! Differentiable relaxations of hard operations (capability 2).
 //!
 //! - [`logsumexp`]: `t ln Σ b e^{x/t}`, the smooth maximum, with sign and weights.
-//! - [`softmax`]: `softmax(x/t)` and `log_softmax(x/t)`, its gradient and log-gradient.
+//! - [`softmax`]: `softmax(x/t)` and `log_softmax(x/t)`, its gradient and log-gradient;
+//!   [`softmax_grad`]: their pullbacks, fused.
 //!
 //! Arrays are row-major and reduced over the middle axis of an `(outer, n, inner)` [`Layout`], which
 //! covers any single axis, any run of adjacent axes and the whole array without copying.
 
 pub mod logsumexp;
 pub mod softmax;
+pub mod softmax_grad;
 #[cfg(test)]
 pub(crate) mod testutil;
 

@@ -1,0 +1,218 @@
+//! Pullbacks (VJPs) of softmax and log-softmax over contiguous rows, fused into one kernel.
+//!
+//! With `y = softmax(x/t)` over a row, cotangent `g`, and `x̃` equal to `x` except 0 where `y`
+//! vanishes (so `-inf` entries carry no weight):
+//!
+//! ```text
+//! softmax:      x̄ = y ⊙ (g - <y, g>) / t,   t̄ = -(<y⊙g, x̃> - <y, g><y, x̃>) / t²
+//! log_softmax:  x̄ = (g - y Σg) / t,          t̄ = -(Σ_f g x - <y, x̃> Σ_f g) / t²
+//! ```
+//!
+//! where `Σ_f` runs over the finite entries of the row. A row whose maximum is not finite has NaN
+//! derivatives (its softmax is NaN, as in scipy). Rows are grouped into fixed tasks and the
+//! temperature cotangent is summed task by task in order, so the bits do not depend on the thread
+//! count.
+
+use super::check_temperature;
+use super::softmax::Kind;
+use crate::error::{Error, Result};
+use crate::par::{Par, SyncPtr, PAR_MIN_ELEMS};
+use crate::real::Real;
+use crate::simd::{self, reduce, Level};
+
+const W: usize = 8;
+
+/// Sums of `f(i)` over `0..n` in eight fixed lanes, added pairwise at the end.
+#[inline(always)]
+fn lanes_sum(n: usize, f: impl Fn(usize) -> f64) -> f64 {
+    let mut acc = [0.0; W];
+    let full = n / W * W;
+    for base in (0..full).step_by(W) {
+        for (j, a) in acc.iter_mut().enumerate() {
+            *a += f(base + j);
+        }
+    }
+    let tail: f64 = (full..n).map(&f).sum();
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+/// One row: writes `dx`, returns this row's contribution to the temperature cotangent.
+fn row<T: Real>(
+    level: Level,
+    x: &[T],
+    g: &[T],
+    inv_t: f64,
+    kind: Kind,
+    dx: &mut [T],
+    e: &mut [f64],
+) -> f64 {
+    let n = x.len();
+    let m = reduce::max(level, x, None);
+    if !m.is_finite() {
+        dx.iter_mut().for_each(|d| *d = T::from_f64(f64::NAN));
+        return f64::NAN;
+    }
+    let inv_s = 1.0 / reduce::exp_store(level, x, m, inv_t, &mut e[..n]);
+    let y = |i: usize| e[i] * inv_s;
+    let xt = |i: usize| if e[i] == 0.0 { 0.0 } else { x[i].to_f64() };
+    let yx = lanes_sum(n, |i| y(i) * xt(i));
+    match kind {
+        Kind::Softmax => {
+            let yg = lanes_sum(n, |i| y(i) * g[i].to_f64());
+            let ygx = lanes_sum(n, |i| y(i) * g[i].to_f64() * xt(i));
+            for (i, d) in dx.iter_mut().enumerate() {
+                *d = T::from_f64(y(i) * (g[i].to_f64() - yg) * inv_t);
+            }
+            -(ygx - yg * yx) * inv_t * inv_t
+        }
+        Kind::LogSoftmax => {
+            let gsum = lanes_sum(n, |i| g[i].to_f64());
+            let finite = |i: usize| x[i].to_f64() > f64::NEG_INFINITY;
+            let gx = lanes_sum(n, |i| {
+                if finite(i) {
+                    g[i].to_f64() * x[i].to_f64()
+                } else {
+                    0.0
+                }
+            });
+            let gf = lanes_sum(n, |i| if finite(i) { g[i].to_f64() } else { 0.0 });
+            for (i, d) in dx.iter_mut().enumerate() {
+                *d = T::from_f64((g[i].to_f64() - y(i) * gsum) * inv_t);
+            }
+            -(gx - yx * gf) * inv_t * inv_t
+        }
+    }
+}
+
+/// VJP of softmax (or log-softmax) over the rows of a row-major `(rows, n)` array `x` with
+/// cotangent `g`: writes `dx` and returns the temperature cotangent.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a bad temperature, [`Error::Shape`] for inconsistent lengths.
+pub fn softmax_vjp_rows<T: Real>(
+    x: &[T],
+    g: &[T],
+    n: usize,
+    t: f64,
+    kind: Kind,
+    dx: &mut [T],
+    par: Par,
+) -> Result<f64> {
+    const F: &str = "softmax_vjp";
+    check_temperature(F, t)?;
+    Error::check_len(F, "cotangent", g.len(), x.len())?;
+    Error::check_len(F, "dx", dx.len(), x.len())?;
+    if n == 0 || x.is_empty() {
+        return Ok(0.0);
+    }
+    if !x.len().is_multiple_of(n) {
+        return Err(Error::param(
+            F,
+            "n",
+            format!("{n} does not divide the length {}", x.len()),
+        ));
+    }
+    let (inv_t, level) = (1.0 / t, simd::level());
+    let rows_per_task = (PAR_MIN_ELEMS / 4 / n).max(1);
+    let span = rows_per_task * n;
+    let ptr = SyncPtr(dx.as_mut_ptr());
+    let parts = par
+        .for_work(x.len())
+        .map_collect(x.len().div_ceil(span), |k| {
+            let r = k * span..((k + 1) * span).min(x.len());
+            // SAFETY: task `k` writes only `dx[r]`, and tasks do not overlap.
+            let out = unsafe { ptr.slice(r.start, r.len()) };
+            let mut e = vec![0.0; n];
+            let mut acc = 0.0;
+            for ((xr, gr), dr) in x[r.clone()]
+                .chunks(n)
+                .zip(g[r].chunks(n))
+                .zip(out.chunks_mut(n))
+            {
+                acc += row(level, xr, gr, inv_t, kind, dr, &mut e);
+            }
+            acc
+        })?;
+    Ok(parts.into_iter().sum())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relax::testutil::uniform;
+
+    /// The formulas above, written out with libm in the plainest way.
+    fn reference(x: &[f64], g: &[f64], n: usize, t: f64, kind: Kind) -> (Vec<f64>, f64) {
+        let mut dx = vec![0.0; x.len()];
+        let mut dt = 0.0;
+        for r in 0..x.len() / n {
+            let (xr, gr) = (&x[r * n..(r + 1) * n], &g[r * n..(r + 1) * n]);
+            let m = xr.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = xr.iter().map(|v| ((v - m) / t).exp()).collect();
+            let s: f64 = e.iter().sum();
+            let y: Vec<f64> = e.iter().map(|v| v / s).collect();
+            let xt: Vec<f64> = (0..n)
+                .map(|i| if y[i] == 0.0 { 0.0 } else { xr[i] })
+                .collect();
+            let xbar: f64 = (0..n).map(|i| y[i] * xt[i]).sum();
+            match kind {
+                Kind::Softmax => {
+                    let yg: f64 = (0..n).map(|i| y[i] * gr[i]).sum();
+                    for i in 0..n {
+                        dx[r * n + i] = y[i] * (gr[i] - yg) / t;
+                        dt -= y[i] * (gr[i] - yg) * xt[i] / (t * t);
+                    }
+                }
+                Kind::LogSoftmax => {
+                    let gs: f64 = gr.iter().sum();
+                    for i in 0..n {
+                        dx[r * n + i] = (gr[i] - y[i] * gs) / t;
+                        if xr[i] > f64::NEG_INFINITY {
+                            dt -= gr[i] * (xr[i] - xbar) / (t * t);
+                        }
+                    }
+                }
+            }
+        }
+        (dx, dt)
+    }
+
+    #[test]
+    fn matches_the_reference_and_does_not_depend_on_threads() {
+        for &(rows, n) in &[(1, 1), (3, 7), (50, 33), (400, 129)] {
+            let mut x = uniform(rows * n, 41, -30.0, 30.0);
+            let g = uniform(rows * n, 42, -1.0, 1.0);
+            if n > 3 {
+                x[2] = f64::NEG_INFINITY;
+            }
+            for kind in [Kind::Softmax, Kind::LogSoftmax] {
+                let (want, want_dt) = reference(&x, &g, n, 0.7, kind);
+                let mut dx = vec![0.0; x.len()];
+                let dt = softmax_vjp_rows(&x, &g, n, 0.7, kind, &mut dx, Par::Seq).unwrap();
+                for (a, b) in dx.iter().zip(&want) {
+                    assert!(
+                        (a - b).abs() <= 1e-12 * (1.0 + b.abs()),
+                        "{kind:?} {rows}x{n}: {a} vs {b}"
+                    );
+                }
+                assert!(
+                    (dt - want_dt).abs() <= 1e-10 * (1.0 + want_dt.abs()),
+                    "{dt} vs {want_dt}"
+                );
+                let mut dx2 = vec![0.0; x.len()];
+                let dt2 = softmax_vjp_rows(&x, &g, n, 0.7, kind, &mut dx2, Par::Rayon(3)).unwrap();
+                assert_eq!(dt.to_bits(), dt2.to_bits());
+                assert!(dx.iter().zip(&dx2).all(|(a, b)| a.to_bits() == b.to_bits()));
+            }
+        }
+    }
+
+    #[test]
+    fn nonfinite_rows_are_nan() {
+        let x = [f64::NEG_INFINITY, f64::NEG_INFINITY, 1.0, f64::NAN];
+        let g = [1.0; 4];
+        let mut dx = [0.0; 4];
+        let dt = softmax_vjp_rows(&x, &g, 2, 1.0, Kind::Softmax, &mut dx, Par::Seq).unwrap();
+        assert!(dt.is_nan() && dx.iter().all(|v| v.is_nan()));
+    }
+}
