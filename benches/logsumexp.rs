@@ -5,6 +5,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use softgrad_core::relax::logsumexp::logsumexp;
 use softgrad_core::relax::softmax::{softmax, Kind};
+use softgrad_core::relax::softmax_grad::softmax_vjp_rows;
 use softgrad_core::relax::Layout;
 use softgrad_core::Par;
 
@@ -77,6 +78,22 @@ fn bench_softmax(c: &mut Criterion) {
                 |bch| {
                     let mut out = vec![0.0; x.len()];
                     bch.iter(|| softmax(&x, l, 1.0, kind, &mut out, par).unwrap())
+                },
+            );
+        }
+    }
+    // The fused pullback (x̄ and t̄) over the same rows.
+    let ct = data(10_000_000);
+    for (kind, kname) in [
+        (Kind::Softmax, "softmax_vjp"),
+        (Kind::LogSoftmax, "log_softmax_vjp"),
+    ] {
+        for (name, par) in pars() {
+            g.bench_function(
+                BenchmarkId::from_parameter(format!("{kname}/10000x1000/{name}")),
+                |bch| {
+                    let mut dx = vec![0.0; x.len()];
+                    bch.iter(|| softmax_vjp_rows(&x, &ct, 1000, 1.0, kind, &mut dx, par).unwrap())
                 },
             );
         }

@@ -58,6 +58,13 @@ def np_softmax(a: np.ndarray, axis: int) -> Any:
     return e / e.sum(axis=axis, keepdims=True)
 
 
+def np_softmax_vjp(a: np.ndarray, g: np.ndarray, axis: int) -> Any:
+    """What a user writes without softgrad: the peer's softmax, then the pullback in NumPy."""
+    y = ss.softmax(a, axis=axis) if ss else np_softmax(a, axis)
+    gy = y * g
+    return gy - y * gy.sum(axis=axis, keepdims=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=7)
@@ -84,6 +91,11 @@ def main() -> None:
             "softmax (10000,1000) axis=1, out=",
             lambda: smx(mat, 1),
             lambda n: sg.softmax(mat, 1, n_threads=n, out=buf),
+        ),
+        (
+            "softmax value + VJP (10000,1000) axis=1",
+            lambda: np_softmax_vjp(mat, mat, 1),
+            lambda n: sg.vjp(sg.softmax, mat, 1, n_threads=n)[1](mat),
         ),
         (
             "log_softmax (10000,1000) axis=1",

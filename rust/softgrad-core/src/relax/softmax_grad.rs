@@ -22,18 +22,23 @@ use crate::simd::{self, reduce, Level};
 
 const W: usize = 8;
 
-/// Sums of `f(i)` over `0..n` in eight fixed lanes, added pairwise at the end.
+/// `Σ f(y, x, g)` over zipped slices, in eight fixed lanes added pairwise at the end (one simple
+/// accumulator per call, so each call vectorises).
 #[inline(always)]
-fn lanes_sum(n: usize, f: impl Fn(usize) -> f64) -> f64 {
+fn sum3<T: Real>(y: &[f64], x: &[T], g: &[T], f: impl Fn(f64, f64, f64) -> f64) -> f64 {
     let mut acc = [0.0; W];
-    let full = n / W * W;
-    for base in (0..full).step_by(W) {
-        for (j, a) in acc.iter_mut().enumerate() {
-            *a += f(base + j);
+    let (yc, xc, gc) = (y.chunks_exact(W), x.chunks_exact(W), g.chunks_exact(W));
+    let (yr, xr, gr) = (yc.remainder(), xc.remainder(), gc.remainder());
+    for ((yb, xb), gb) in yc.zip(xc).zip(gc) {
+        for j in 0..W {
+            acc[j] += f(yb[j], xb[j].to_f64(), gb[j].to_f64());
         }
     }
-    let tail: f64 = (full..n).map(&f).sum();
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+    let mut out = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for ((&yv, xv), gv) in yr.iter().zip(xr).zip(gr) {
+        out += f(yv, xv.to_f64(), gv.to_f64());
+    }
+    out
 }
 
 /// One row: writes `dx`, returns this row's contribution to the temperature cotangent.
@@ -52,35 +57,41 @@ fn row<T: Real>(
         dx.iter_mut().for_each(|d| *d = T::from_f64(f64::NAN));
         return f64::NAN;
     }
-    let inv_s = 1.0 / reduce::exp_store(level, x, m, inv_t, &mut e[..n]);
-    let y = |i: usize| e[i] * inv_s;
-    let xt = |i: usize| if e[i] == 0.0 { 0.0 } else { x[i].to_f64() };
-    let yx = lanes_sum(n, |i| y(i) * xt(i));
+    let y = &mut e[..n];
+    let inv_s = 1.0 / reduce::exp_store(level, x, m, inv_t, y);
+    // x̃: 0 where the weight vanishes, so -inf entries contribute nothing.
+    let xt = |y: f64, x: f64| if y == 0.0 { 0.0 } else { x };
     match kind {
-        Kind::Softmax => {
-            let yg = lanes_sum(n, |i| y(i) * g[i].to_f64());
-            let ygx = lanes_sum(n, |i| y(i) * g[i].to_f64() * xt(i));
-            for (i, d) in dx.iter_mut().enumerate() {
-                *d = T::from_f64(y(i) * (g[i].to_f64() - yg) * inv_t);
-            }
-            -(ygx - yg * yx) * inv_t * inv_t
-        }
-        Kind::LogSoftmax => {
-            let gsum = lanes_sum(n, |i| g[i].to_f64());
-            let finite = |i: usize| x[i].to_f64() > f64::NEG_INFINITY;
-            let gx = lanes_sum(n, |i| {
-                if finite(i) {
-                    g[i].to_f64() * x[i].to_f64()
-                } else {
-                    0.0
+        Kind::Softmax => simd::dispatch(
+            level,
+            #[inline(always)]
+            || {
+                y.iter_mut().for_each(|v| *v *= inv_s);
+                let yx = sum3(y, x, g, |y, x, _| y * xt(y, x));
+                let yg = sum3(y, x, g, |y, _, g| y * g);
+                let ygx = sum3(y, x, g, |y, x, g| y * g * xt(y, x));
+                for ((d, &yv), gv) in dx.iter_mut().zip(y.iter()).zip(g) {
+                    *d = T::from_f64(yv * (gv.to_f64() - yg) * inv_t);
                 }
-            });
-            let gf = lanes_sum(n, |i| if finite(i) { g[i].to_f64() } else { 0.0 });
-            for (i, d) in dx.iter_mut().enumerate() {
-                *d = T::from_f64((g[i].to_f64() - y(i) * gsum) * inv_t);
-            }
-            -(gx - yx * gf) * inv_t * inv_t
-        }
+                -(ygx - yg * yx) * inv_t * inv_t
+            },
+        ),
+        Kind::LogSoftmax => simd::dispatch(
+            level,
+            #[inline(always)]
+            || {
+                y.iter_mut().for_each(|v| *v *= inv_s);
+                let finite = |x: f64| x > f64::NEG_INFINITY;
+                let yx = sum3(y, x, g, |y, x, _| y * xt(y, x));
+                let gsum = sum3(y, x, g, |_, _, g| g);
+                let gx = sum3(y, x, g, |_, x, g| if finite(x) { g * x } else { 0.0 });
+                let gf = sum3(y, x, g, |_, x, g| if finite(x) { g } else { 0.0 });
+                for ((d, &yv), gv) in dx.iter_mut().zip(y.iter()).zip(g) {
+                    *d = T::from_f64((gv.to_f64() - yv * gsum) * inv_t);
+                }
+                -(gx - yx * gf) * inv_t * inv_t
+            },
+        ),
     }
 }
 
