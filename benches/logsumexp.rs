@@ -5,7 +5,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use softgrad_core::relax::logsumexp::logsumexp;
 use softgrad_core::relax::softmax::{softmax, Kind};
-use softgrad_core::relax::softmax_grad::softmax_vjp_rows;
+use softgrad_core::relax::softmax_grad::{logsumexp_vjp_rows, softmax_vjp_rows};
 use softgrad_core::relax::Layout;
 use softgrad_core::Par;
 
@@ -97,6 +97,16 @@ fn bench_softmax(c: &mut Criterion) {
                 },
             );
         }
+    }
+    let ct_rows = data(10_000);
+    for (name, par) in pars() {
+        g.bench_function(
+            BenchmarkId::from_parameter(format!("logsumexp_vjp/10000x1000/{name}")),
+            |bch| {
+                let mut da = vec![0.0; x.len()];
+                bch.iter(|| logsumexp_vjp_rows(&x, &ct_rows, 1000, 1.0, &mut da, par).unwrap())
+            },
+        );
     }
     g.finish();
 }

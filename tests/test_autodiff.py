@@ -572,3 +572,22 @@ def test_fused_pullback_input_survives_out_aliasing(rng) -> None:
     want = sg.vjp(sg.softmax, x.copy(), -1)[1](np.ones_like(x))
     got = sg.vjp(sg.softmax, x, -1, out=x)[1](np.ones_like(x))  # x is overwritten by the forward pass
     np.testing.assert_allclose(got.x, want.x, rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_fused_logsumexp_pullback_matches_the_general_rules(dtype, keepdims, rng) -> None:
+    x = rng.normal(scale=6.0, size=(23, 41)).astype(dtype)
+    x[2, 7] = -np.inf
+    c_rows = rng.normal(size=(23, 1) if keepdims else (23,))
+    c_cols = c_rows.reshape(1, 23) if keepdims else c_rows
+    # axis=-1 on x runs the fused kernel; axis=0 on x.T (strided) runs the NumPy rules.
+    rows = sg.vjp(sg.logsumexp, x, -1, keepdims=keepdims, temperature=0.4)[1](c_rows)
+    cols = sg.vjp(sg.logsumexp, x.T, 0, keepdims=keepdims, temperature=0.4)[1](c_cols)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(rows.a, cols.a.T, rtol=tol, atol=tol)
+    np.testing.assert_allclose(rows.temperature, cols.temperature, rtol=tol)
+    assert rows.a.dtype == dtype and rows.b is None
+    again = sg.vjp(sg.logsumexp, x, -1, keepdims=keepdims, temperature=0.4, n_threads=3)[1](c_rows)
+    np.testing.assert_array_equal(again.a, rows.a)
+    assert again.temperature == rows.temperature

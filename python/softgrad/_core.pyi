@@ -10,6 +10,7 @@ __all__ = [
     "__version__",
     "get_num_threads",
     "logsumexp",
+    "logsumexp_vjp",
     "set_num_threads",
     "simd_level",
     "softmax",
@@ -49,5 +50,12 @@ def softmax_vjp(
     n: int,
     temperature: float = 1.0,
     log: bool = False,
+    n_threads: int | None = None,
+) -> tuple[NDArray[Any], float]: ...
+def logsumexp_vjp(
+    a: NDArray[np.floating[Any]],
+    ct: NDArray[np.float64],
+    n: int,
+    temperature: float = 1.0,
     n_threads: int | None = None,
 ) -> tuple[NDArray[Any], float]: ...

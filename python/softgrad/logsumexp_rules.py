@@ -158,7 +158,43 @@ class _Lse:
         return c.reshape(self.dldt.shape)
 
 
+def _fused_lse_vjp(args: dict[str, Any]) -> tuple[Any, Callable[[Any], tuple[Any, ...]]] | None:
+    """VJP through the fused Rust kernel for unweighted log-sum-exp over contiguous rows whose
+    values are all finite; None sends the call to the general rules."""
+    if args["b"] is not None:
+        return None
+    func = "logsumexp"
+    a = float_array(args["a"], func, "a")
+    t = temperature_param(args["temperature"], func)
+    a1 = np.atleast_1d(a)
+    plan = Plan.of(a1.shape, normalize_axes(args["axis"], a1.ndim, func))
+    if plan.perm is not None or plan.inner != 1 or not 0 < plan.n <= _FUSED_MAX_ROW:
+        return None
+    keepdims, return_sign, nt = bool(args["keepdims"]), bool(args["return_sign"]), args["n_threads"]
+    out = logsumexp(args["a"], args["axis"], None, keepdims, return_sign, temperature=t, n_threads=nt)
+    value = out[0] if return_sign else out
+    if not np.isfinite(value).all():
+        return None
+    dt = result_dtype(a.dtype)
+    xc = np.ascontiguousarray(a1, dtype=compute_dtype(dt))
+    vshape = np.shape(value)
+
+    def pullback(ct: Any) -> tuple[Any, ...]:
+        if return_sign and isinstance(ct, tuple):
+            ct = ct[0]  # the sign is piecewise constant
+        c = np.asarray(ct, dtype=np.float64)
+        if c.shape != vshape:
+            raise ValueError(f"logsumexp: cotangent has shape {c.shape}, expected {vshape}")
+        da, dtemp = _core.logsumexp_vjp(xc, np.ascontiguousarray(c.reshape(-1)), plan.n, t, nt)
+        return da.reshape(a.shape).astype(dt, copy=False), None, _cast(dtemp, dt)
+
+    return out, pullback
+
+
 def _lse_vjp(args: dict[str, Any]) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    fused = _fused_lse_vjp(args)
+    if fused is not None:
+        return fused
     ctx = _Lse.of(args)
 
     def pullback(ct: Any) -> tuple[Any, ...]:

@@ -173,7 +173,49 @@ fn softmax_vjp<'py>(
     }
 }
 
+fn logsumexp_vjp_t<'py, T: Element + Real>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    ct: &Bound<'py, PyAny>,
+    n: usize,
+    temperature: f64,
+    n_threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyAny>, f64)> {
+    let a = readonly::<T>("logsumexp_vjp", "a", a)?;
+    let ct = readonly::<f64>("logsumexp_vjp", "cotangent", ct)?;
+    let (xs, cs) = (a.as_slice()?, ct.as_slice()?);
+    let par = par(n_threads)?;
+    let da = output::<T>(py, xs.len());
+    let dt = {
+        let mut o = da.readwrite();
+        let os = o.as_slice_mut()?;
+        run(py, || {
+            sm_grad::logsumexp_vjp_rows(xs, cs, n, temperature, os, par)
+        })?
+    };
+    Ok((da.into_any(), dt))
+}
+
+/// Pullback of unweighted log-sum-exp over the rows (length `n`) of a C-contiguous array, for a
+/// float64 cotangent per row. Returns the flat input cotangent and the temperature cotangent.
+#[pyfunction]
+#[pyo3(signature = (a, ct, n, temperature=1.0, n_threads=None))]
+fn logsumexp_vjp<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    ct: &Bound<'py, PyAny>,
+    n: usize,
+    temperature: f64,
+    n_threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyAny>, f64)> {
+    match float_dtype("logsumexp_vjp", "a", a)? {
+        Dtype::F64 => logsumexp_vjp_t::<f64>(py, a, ct, n, temperature, n_threads),
+        Dtype::F32 => logsumexp_vjp_t::<f32>(py, a, ct, n, temperature, n_threads),
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(logsumexp_vjp, m)?)?;
     m.add_function(wrap_pyfunction!(softmax_vjp, m)?)?;
     m.add_function(wrap_pyfunction!(logsumexp, m)?)?;
     m.add_function(wrap_pyfunction!(softmax, m)?)?;

@@ -147,6 +147,75 @@ pub fn softmax_vjp_rows<T: Real>(
     Ok(parts.into_iter().sum())
 }
 
+/// VJP of unweighted log-sum-exp over the rows of a row-major `(rows, n)` array `x`, for one
+/// cotangent per row: writes `da = ct_r softmax(x_r / t)` and returns the temperature cotangent
+/// `Σ_r ct_r (L_r - <y_r, x̃_r>) / t`. Rows whose log-sum-exp is not finite (NaN, `±inf`) get NaN.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a bad temperature, [`Error::Shape`] for inconsistent lengths.
+pub fn logsumexp_vjp_rows<T: Real>(
+    x: &[T],
+    ct: &[f64],
+    n: usize,
+    t: f64,
+    da: &mut [T],
+    par: Par,
+) -> Result<f64> {
+    const F: &str = "logsumexp_vjp";
+    check_temperature(F, t)?;
+    Error::check_len(F, "da", da.len(), x.len())?;
+    if n == 0 || x.is_empty() {
+        return Ok(0.0);
+    }
+    if !x.len().is_multiple_of(n) {
+        return Err(Error::param(
+            F,
+            "n",
+            format!("{n} does not divide the length {}", x.len()),
+        ));
+    }
+    Error::check_len(F, "cotangent", ct.len(), x.len() / n)?;
+    let (inv_t, level) = (1.0 / t, simd::level());
+    let rows_per_task = (PAR_MIN_ELEMS / 4 / n).max(1);
+    let span = rows_per_task * n;
+    let ptr = SyncPtr(da.as_mut_ptr());
+    let parts = par
+        .for_work(x.len())
+        .map_collect(x.len().div_ceil(span), |k| {
+            let r = k * span..((k + 1) * span).min(x.len());
+            // SAFETY: task `k` writes only `da[r]`, and tasks do not overlap.
+            let out = unsafe { ptr.slice(r.start, r.len()) };
+            let mut e = vec![0.0; n];
+            let mut acc = 0.0;
+            for (j, (xr, dr)) in x[r.clone()].chunks(n).zip(out.chunks_mut(n)).enumerate() {
+                let c = ct[r.start / n + j];
+                let m = reduce::max(level, xr, None);
+                if !m.is_finite() {
+                    dr.iter_mut().for_each(|d| *d = T::from_f64(f64::NAN));
+                    acc += f64::NAN;
+                    continue;
+                }
+                let y = &mut e[..n];
+                let s = reduce::exp_store(level, xr, m, inv_t, y);
+                let (inv_s, l) = (1.0 / s, m + t * s.ln());
+                acc += simd::dispatch(
+                    level,
+                    #[inline(always)]
+                    || {
+                        y.iter_mut().for_each(|v| *v *= inv_s);
+                        let yx = sum3(y, xr, xr, |y, x, _| if y == 0.0 { 0.0 } else { y * x });
+                        for (d, &yv) in dr.iter_mut().zip(y.iter()) {
+                            *d = T::from_f64(c * yv);
+                        }
+                        c * (l - yx) * inv_t
+                    },
+                );
+            }
+            acc
+        })?;
+    Ok(parts.into_iter().sum())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +285,44 @@ mod tests {
                 assert!(dx.iter().zip(&dx2).all(|(a, b)| a.to_bits() == b.to_bits()));
             }
         }
+    }
+
+    #[test]
+    fn logsumexp_pullback_is_the_scaled_softmax() {
+        let (rows, n, t) = (30, 77, 1.3);
+        let mut x = uniform(rows * n, 51, -10.0, 10.0);
+        x[5] = f64::NEG_INFINITY;
+        let ct = uniform(rows, 52, -2.0, 2.0);
+        let g: Vec<f64> = (0..rows * n).map(|k| ct[k / n]).collect();
+        let (sm, _) = reference(&x, &vec![0.0; x.len()], n, t, Kind::Softmax);
+        let _ = sm;
+        let mut da = vec![0.0; x.len()];
+        let dt = logsumexp_vjp_rows(&x, &ct, n, t, &mut da, Par::Seq).unwrap();
+        let mut want_dt = 0.0;
+        for r in 0..rows {
+            let xr = &x[r * n..(r + 1) * n];
+            let l = t * xr.iter().map(|v| (v / t).exp()).sum::<f64>().ln();
+            let mut yx = 0.0;
+            for i in 0..n {
+                let y = ((xr[i] - l) / t).exp();
+                assert!(
+                    (da[r * n + i] - g[r * n + i] * y).abs() <= 1e-13 * (1.0 + y),
+                    "row {r} col {i}"
+                );
+                if y > 0.0 {
+                    yx += y * xr[i];
+                }
+            }
+            want_dt += ct[r] * (l - yx) / t;
+        }
+        assert!(
+            (dt - want_dt).abs() <= 1e-11 * (1.0 + want_dt.abs()),
+            "{dt} vs {want_dt}"
+        );
+        let mut da2 = vec![0.0; x.len()];
+        let dt2 = logsumexp_vjp_rows(&x, &ct, n, t, &mut da2, Par::Rayon(2)).unwrap();
+        assert_eq!(dt.to_bits(), dt2.to_bits());
+        assert!(da.iter().zip(&da2).all(|(a, b)| a.to_bits() == b.to_bits()));
     }
 
     #[test]
