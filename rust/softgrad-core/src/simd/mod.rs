@@ -3,7 +3,7 @@
 //! Kernels are written once as plain loops over fixed-width lanes that LLVM auto-vectorises, then
 //! compiled several times: for the baseline target and inside `#[target_feature]` trampolines for
 //! AVX2+FMA and AVX-512. [`level`] picks the best the CPU supports at run time, so wheels need no
-//! `-C target-cpu`. Every dispatched kernel has a scalar reference in [`reference`] and is tested
+//! `-C target-cpu`. Every dispatched kernel has a scalar reference in [`mod@reference`] and is tested
 //! against it at every level the machine supports.
 
 #[cfg(target_arch = "x86_64")]
