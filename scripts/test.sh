@@ -10,9 +10,10 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 "$PY" -m pip install --quiet --upgrade "maturin>=1.10,<2"
 "$PY" -m pip install --quiet ".[test]"
 
-echo "== lint: cargo fmt, cargo clippy, ruff, mypy"
+echo "== lint: cargo fmt, cargo clippy, cargo doc, ruff, mypy"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc -p softgrad-core --no-deps --quiet
 "$PY" -m ruff check python tests benches/python
 "$PY" -m ruff format --check python tests benches/python
 "$PY" -m mypy
