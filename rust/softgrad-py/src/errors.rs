@@ -54,6 +54,19 @@ pub fn run<R: Send>(
     }
 }
 
+/// Runs the kernel `f` on the contents of `out` with the GIL released (as [`run`]).
+pub fn run_into<T: numpy::Element, R: Send>(
+    out: &Bound<'_, numpy::PyArray1<T>>,
+    f: impl FnOnce(&mut [T]) -> softgrad_core::Result<R> + Send,
+) -> PyResult<R> {
+    use numpy::PyArrayMethods;
+    let mut o = out.try_readwrite().map_err(|e| {
+        pyo3::exceptions::PyValueError::new_err(format!("output cannot be written: {e}"))
+    })?;
+    let os = o.as_slice_mut()?;
+    run(out.py(), || f(os))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("SoftgradError", py.get_type::<SoftgradError>())?;

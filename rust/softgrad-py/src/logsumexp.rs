@@ -1,7 +1,7 @@
 //! Bindings of `softgrad_core::relax::{logsumexp, softmax}`.
 
 use numpy::{Element, PyArray1, PyArrayMethods};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use softgrad_core::relax::logsumexp as lse;
 use softgrad_core::relax::softmax::{self as sm, Kind};
@@ -10,7 +10,7 @@ use softgrad_core::relax::Layout;
 use softgrad_core::Real;
 
 use crate::convert::{float_dtype, output, par, readonly, Dtype};
-use crate::errors::run;
+use crate::errors::{run, run_into};
 
 type Arrays<'py> = (Bound<'py, PyAny>, Option<Bound<'py, PyAny>>);
 
@@ -93,13 +93,9 @@ fn softmax_t<'py, T: Element + Real>(
             .clone(),
         None => output::<T>(py, xs.len()),
     };
-    {
-        let mut o = out
-            .try_readwrite()
-            .map_err(|e| PyValueError::new_err(format!("{func}: out cannot be written: {e}")))?;
-        let os = o.as_slice_mut()?;
-        run(py, || sm::softmax(xs, layout, temperature, kind, os, par))?;
-    }
+    run_into(&out, |os| {
+        sm::softmax(xs, layout, temperature, kind, os, par)
+    })?;
     Ok(out.into_any())
 }
 
@@ -142,13 +138,9 @@ fn softmax_vjp_t<'py, T: Element + Real>(
     let (xs, gs) = (x.as_slice()?, g.as_slice()?);
     let par = par(n_threads)?;
     let dx = output::<T>(py, xs.len());
-    let dt = {
-        let mut o = dx.readwrite();
-        let os = o.as_slice_mut()?;
-        run(py, || {
-            sm_grad::softmax_vjp_rows(xs, gs, n, temperature, kind, os, par)
-        })?
-    };
+    let dt = run_into(&dx, |os| {
+        sm_grad::softmax_vjp_rows(xs, gs, n, temperature, kind, os, par)
+    })?;
     Ok((dx.into_any(), dt))
 }
 
@@ -186,13 +178,9 @@ fn logsumexp_vjp_t<'py, T: Element + Real>(
     let (xs, cs) = (a.as_slice()?, ct.as_slice()?);
     let par = par(n_threads)?;
     let da = output::<T>(py, xs.len());
-    let dt = {
-        let mut o = da.readwrite();
-        let os = o.as_slice_mut()?;
-        run(py, || {
-            sm_grad::logsumexp_vjp_rows(xs, cs, n, temperature, os, par)
-        })?
-    };
+    let dt = run_into(&da, |os| {
+        sm_grad::logsumexp_vjp_rows(xs, cs, n, temperature, os, par)
+    })?;
     Ok((da.into_any(), dt))
 }
 

@@ -95,6 +95,49 @@ fn row<T: Real>(
     }
 }
 
+/// Shared driver of the row pullbacks: checks the arguments, cuts the `(rows, n)` array into fixed
+/// tasks of whole rows, and calls `f(row index, x row, dx row, scratch)` for each row. Returns the sum
+/// of `f`'s results, task by task in order, so the bits do not depend on the thread count.
+fn for_rows<T: Real>(
+    func: &'static str,
+    x: &[T],
+    n: usize,
+    t: f64,
+    dx: &mut [T],
+    par: Par,
+    f: impl Fn(usize, &[T], &mut [T], &mut [f64]) -> f64 + Send + Sync,
+) -> Result<f64> {
+    check_temperature(func, t)?;
+    Error::check_len(func, "dx", dx.len(), x.len())?;
+    if n == 0 || x.is_empty() {
+        return Ok(0.0);
+    }
+    if !x.len().is_multiple_of(n) {
+        return Err(Error::param(
+            func,
+            "n",
+            format!("{n} does not divide the length {}", x.len()),
+        ));
+    }
+    let span = (PAR_MIN_ELEMS / 4 / n).max(1) * n;
+    let ptr = SyncPtr(dx.as_mut_ptr());
+    let parts = par
+        .for_work(x.len())
+        .map_collect(x.len().div_ceil(span), |k| {
+            let r = k * span..((k + 1) * span).min(x.len());
+            // SAFETY: task `k` writes only `dx[r]`, and tasks do not overlap.
+            let out = unsafe { ptr.slice(r.start, r.len()) };
+            let mut scratch = vec![0.0; n];
+            let first = r.start / n;
+            x[r].chunks(n)
+                .zip(out.chunks_mut(n))
+                .enumerate()
+                .map(|(j, (xr, dr))| f(first + j, xr, dr, &mut scratch))
+                .sum::<f64>()
+        })?;
+    Ok(parts.into_iter().sum())
+}
+
 /// VJP of softmax (or log-softmax) over the rows of a row-major `(rows, n)` array `x` with
 /// cotangent `g`: writes `dx` and returns the temperature cotangent.
 ///
@@ -109,42 +152,11 @@ pub fn softmax_vjp_rows<T: Real>(
     dx: &mut [T],
     par: Par,
 ) -> Result<f64> {
-    const F: &str = "softmax_vjp";
-    check_temperature(F, t)?;
-    Error::check_len(F, "cotangent", g.len(), x.len())?;
-    Error::check_len(F, "dx", dx.len(), x.len())?;
-    if n == 0 || x.is_empty() {
-        return Ok(0.0);
-    }
-    if !x.len().is_multiple_of(n) {
-        return Err(Error::param(
-            F,
-            "n",
-            format!("{n} does not divide the length {}", x.len()),
-        ));
-    }
+    Error::check_len("softmax_vjp", "cotangent", g.len(), x.len())?;
     let (inv_t, level) = (1.0 / t, simd::level());
-    let rows_per_task = (PAR_MIN_ELEMS / 4 / n).max(1);
-    let span = rows_per_task * n;
-    let ptr = SyncPtr(dx.as_mut_ptr());
-    let parts = par
-        .for_work(x.len())
-        .map_collect(x.len().div_ceil(span), |k| {
-            let r = k * span..((k + 1) * span).min(x.len());
-            // SAFETY: task `k` writes only `dx[r]`, and tasks do not overlap.
-            let out = unsafe { ptr.slice(r.start, r.len()) };
-            let mut e = vec![0.0; n];
-            let mut acc = 0.0;
-            for ((xr, gr), dr) in x[r.clone()]
-                .chunks(n)
-                .zip(g[r].chunks(n))
-                .zip(out.chunks_mut(n))
-            {
-                acc += row(level, xr, gr, inv_t, kind, dr, &mut e);
-            }
-            acc
-        })?;
-    Ok(parts.into_iter().sum())
+    for_rows("softmax_vjp", x, n, t, dx, par, |r, xr, dr, e| {
+        row(level, xr, &g[r * n..(r + 1) * n], inv_t, kind, dr, e)
+    })
 }
 
 /// VJP of unweighted log-sum-exp over the rows of a row-major `(rows, n)` array `x`, for one
@@ -161,59 +173,33 @@ pub fn logsumexp_vjp_rows<T: Real>(
     da: &mut [T],
     par: Par,
 ) -> Result<f64> {
-    const F: &str = "logsumexp_vjp";
-    check_temperature(F, t)?;
-    Error::check_len(F, "da", da.len(), x.len())?;
-    if n == 0 || x.is_empty() {
-        return Ok(0.0);
+    if let Some(rows) = x.len().checked_div(n) {
+        Error::check_len("logsumexp_vjp", "cotangent", ct.len(), rows)?;
     }
-    if !x.len().is_multiple_of(n) {
-        return Err(Error::param(
-            F,
-            "n",
-            format!("{n} does not divide the length {}", x.len()),
-        ));
-    }
-    Error::check_len(F, "cotangent", ct.len(), x.len() / n)?;
     let (inv_t, level) = (1.0 / t, simd::level());
-    let rows_per_task = (PAR_MIN_ELEMS / 4 / n).max(1);
-    let span = rows_per_task * n;
-    let ptr = SyncPtr(da.as_mut_ptr());
-    let parts = par
-        .for_work(x.len())
-        .map_collect(x.len().div_ceil(span), |k| {
-            let r = k * span..((k + 1) * span).min(x.len());
-            // SAFETY: task `k` writes only `da[r]`, and tasks do not overlap.
-            let out = unsafe { ptr.slice(r.start, r.len()) };
-            let mut e = vec![0.0; n];
-            let mut acc = 0.0;
-            for (j, (xr, dr)) in x[r.clone()].chunks(n).zip(out.chunks_mut(n)).enumerate() {
-                let c = ct[r.start / n + j];
-                let m = reduce::max(level, xr, None);
-                if !m.is_finite() {
-                    dr.iter_mut().for_each(|d| *d = T::from_f64(f64::NAN));
-                    acc += f64::NAN;
-                    continue;
+    for_rows("logsumexp_vjp", x, n, t, da, par, |r, xr, dr, e| {
+        let c = ct[r];
+        let m = reduce::max(level, xr, None);
+        if !m.is_finite() {
+            dr.iter_mut().for_each(|d| *d = T::from_f64(f64::NAN));
+            return f64::NAN;
+        }
+        let y = &mut e[..xr.len()];
+        let s = reduce::exp_store(level, xr, m, inv_t, y);
+        let (inv_s, l) = (1.0 / s, m + t * s.ln());
+        simd::dispatch(
+            level,
+            #[inline(always)]
+            || {
+                y.iter_mut().for_each(|v| *v *= inv_s);
+                let yx = sum3(y, xr, xr, |y, x, _| if y == 0.0 { 0.0 } else { y * x });
+                for (d, &yv) in dr.iter_mut().zip(y.iter()) {
+                    *d = T::from_f64(c * yv);
                 }
-                let y = &mut e[..n];
-                let s = reduce::exp_store(level, xr, m, inv_t, y);
-                let (inv_s, l) = (1.0 / s, m + t * s.ln());
-                acc += simd::dispatch(
-                    level,
-                    #[inline(always)]
-                    || {
-                        y.iter_mut().for_each(|v| *v *= inv_s);
-                        let yx = sum3(y, xr, xr, |y, x, _| if y == 0.0 { 0.0 } else { y * x });
-                        for (d, &yv) in dr.iter_mut().zip(y.iter()) {
-                            *d = T::from_f64(c * yv);
-                        }
-                        c * (l - yx) * inv_t
-                    },
-                );
-            }
-            acc
-        })?;
-    Ok(parts.into_iter().sum())
+                c * (l - yx) * inv_t
+            },
+        )
+    })
 }
 
 #[cfg(test)]
