@@ -23,7 +23,7 @@ use super::{check_temperature, Layout, CHUNK};
 use crate::error::{Error, Result};
 use crate::par::{Par, PAR_MIN_ELEMS};
 use crate::real::Real;
-use crate::simd::{self, lanes, reduce, Level};
+use crate::simd::{self, contiguous, strided, Level};
 
 /// A reduction in progress: maximum, weight at the maximum, scaled sum of the rest.
 #[derive(Debug, Clone, Copy)]
@@ -41,14 +41,14 @@ impl Partial {
     };
 
     fn of_slice<T: Real>(level: Level, x: &[T], b: Option<&[T]>, inv_t: f64) -> Partial {
-        let max = reduce::max(level, x, b);
+        let max = contiguous::max(level, x, b);
         if !max.is_finite() {
             return Partial {
                 max,
                 ..Partial::EMPTY
             };
         }
-        let (s, w) = reduce::sum_exp_excl(level, x, b, max, inv_t);
+        let (s, w) = contiguous::sum_exp_excl(level, x, b, max, inv_t);
         Partial { max, w, s }
     }
 
@@ -275,14 +275,14 @@ fn strided<T: Real>(
             let rows = i0..(i0 + rows_per_piece).min(n);
             m.fill(f64::NEG_INFINITY);
             for i in rows.clone() {
-                lanes::max_into(level, &x[row(i)], b.map(|b| &b[row(i)]), &mut m);
+                strided::max_into(level, &x[row(i)], b.map(|b| &b[row(i)]), &mut m);
             }
             s.fill(0.0);
             sw.fill(0.0);
             if m.iter().any(|v| v.is_finite()) {
                 for i in rows {
                     let bi = b.map(|b| &b[row(i)]);
-                    lanes::sum_exp_excl_into(level, &x[row(i)], bi, &m, inv_t, &mut s, &mut sw);
+                    strided::sum_exp_excl_into(level, &x[row(i)], bi, &m, inv_t, &mut s, &mut sw);
                 }
             }
             for j in 0..wj {

@@ -12,7 +12,7 @@ use super::{check_temperature, Layout, CHUNK};
 use crate::error::{Error, Result};
 use crate::par::{Par, SyncPtr, PAR_MIN_ELEMS};
 use crate::real::Real;
-use crate::simd::{self, lanes, reduce, Level};
+use crate::simd::{self, contiguous, strided, Level};
 
 /// Which of the two functions to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,12 +84,12 @@ fn row<T: Real>(
 ) -> Result<()> {
     let par = par.for_work(x.len());
     let m = match par {
-        Par::Seq => reduce::max(level, x, None),
+        Par::Seq => contiguous::max(level, x, None),
         p => {
             let maxes = p.map_collect(x.len().div_ceil(CHUNK), |k| {
-                reduce::max(level, &x[k * CHUNK..((k + 1) * CHUNK).min(x.len())], None)
+                contiguous::max(level, &x[k * CHUNK..((k + 1) * CHUNK).min(x.len())], None)
             })?;
-            maxes.into_iter().fold(f64::NEG_INFINITY, reduce::pmax)
+            maxes.into_iter().fold(f64::NEG_INFINITY, contiguous::pmax)
         }
     };
     if !m.is_finite() {
@@ -98,12 +98,12 @@ fn row<T: Real>(
     }
     let sums: Vec<f64> = match (kind, par) {
         (Kind::Softmax, Par::Seq) if x.len() <= CHUNK => {
-            vec![reduce::exp_store(level, x, m, inv_t, out)]
+            vec![contiguous::exp_store(level, x, m, inv_t, out)]
         }
         (Kind::Softmax, Par::Seq) => x
             .chunks(CHUNK)
             .zip(out.chunks_mut(CHUNK))
-            .map(|(xc, oc)| reduce::exp_store(level, xc, m, inv_t, oc))
+            .map(|(xc, oc)| contiguous::exp_store(level, xc, m, inv_t, oc))
             .collect(),
         (Kind::Softmax, p) => {
             let ptr = SyncPtr(out.as_mut_ptr());
@@ -112,11 +112,11 @@ fn row<T: Real>(
                 let r = k * CHUNK..((k + 1) * CHUNK).min(n);
                 // SAFETY: piece `k` writes only `out[r]`, and pieces do not overlap.
                 let oc = unsafe { ptr.slice(r.start, r.len()) };
-                reduce::exp_store(level, &x[r], m, inv_t, oc)
+                contiguous::exp_store(level, &x[r], m, inv_t, oc)
             })?
         }
         (Kind::LogSoftmax, p) => p.map_collect(x.len().div_ceil(CHUNK), |k| {
-            let (s, w) = reduce::sum_exp_excl(
+            let (s, w) = contiguous::sum_exp_excl(
                 level,
                 &x[k * CHUNK..((k + 1) * CHUNK).min(x.len())],
                 None,
@@ -130,7 +130,7 @@ fn row<T: Real>(
     match kind {
         Kind::Softmax => {
             let c = 1.0 / total;
-            par.for_each_chunk_mut(out, CHUNK, |_, oc| reduce::scale(level, oc, c))?;
+            par.for_each_chunk_mut(out, CHUNK, |_, oc| contiguous::scale(level, oc, c))?;
         }
         Kind::LogSoftmax => {
             let c = total.ln();
@@ -140,7 +140,7 @@ fn row<T: Real>(
                 let r = k * CHUNK..((k + 1) * CHUNK).min(n);
                 // SAFETY: piece `k` writes only `out[r]`, and pieces do not overlap.
                 let oc = unsafe { ptr.slice(r.start, r.len()) };
-                reduce::shift_sub(level, &x[r], m, inv_t, c, oc, stream);
+                contiguous::shift_sub(level, &x[r], m, inv_t, c, oc, stream);
             })?;
         }
     }
@@ -160,7 +160,7 @@ fn softmax_row_streamed<T: Real>(
     out: &mut [T],
     scratch: &mut [f64],
 ) {
-    let m = reduce::max(level, x, None);
+    let m = contiguous::max(level, x, None);
     if !m.is_finite() {
         nonfinite_row(x, inv_t, Kind::Softmax, out);
         return;
@@ -168,9 +168,9 @@ fn softmax_row_streamed<T: Real>(
     let total: f64 = x
         .chunks(CHUNK)
         .zip(scratch.chunks_mut(CHUNK))
-        .map(|(xc, sc)| reduce::exp_store(level, xc, m, inv_t, sc))
+        .map(|(xc, sc)| contiguous::exp_store(level, xc, m, inv_t, sc))
         .sum();
-    reduce::scale_from(level, scratch, 1.0 / total, out, true);
+    contiguous::scale_from(level, scratch, 1.0 / total, out, true);
 }
 
 fn rows<T: Real>(x: &[T], n: usize, t: f64, kind: Kind, out: &mut [T], par: Par) -> Result<()> {
@@ -205,7 +205,7 @@ fn rows<T: Real>(x: &[T], n: usize, t: f64, kind: Kind, out: &mut [T], par: Par)
                 }
             }
             if stream {
-                reduce::store_fence();
+                contiguous::store_fence();
             }
         })?;
     Ok(())
@@ -242,7 +242,7 @@ fn strided<T: Real>(x: &[T], l: Layout, t: f64, kind: Kind, out: &mut [T], par: 
         for (p, rows) in pieces.iter().enumerate() {
             let m = &mut piece_m[p * wj..(p + 1) * wj];
             for i in rows.clone() {
-                lanes::max_into(level, xrow(i), None, m);
+                strided::max_into(level, xrow(i), None, m);
             }
             // A lane that is all -inf in this piece shifts by 0 instead, so its terms are 0, not NaN.
             shift
@@ -253,13 +253,13 @@ fn strided<T: Real>(x: &[T], l: Layout, t: f64, kind: Kind, out: &mut [T], par: 
             match kind {
                 Kind::Softmax => {
                     for i in rows.clone() {
-                        lanes::exp_store_into(level, xrow(i), &shift, inv_t, out_row(i), s);
+                        strided::exp_store_into(level, xrow(i), &shift, inv_t, out_row(i), s);
                     }
                 }
                 Kind::LogSoftmax => {
                     sw.fill(0.0);
                     for i in rows.clone() {
-                        lanes::sum_exp_excl_into(level, xrow(i), None, &shift, inv_t, s, &mut sw);
+                        strided::sum_exp_excl_into(level, xrow(i), None, &shift, inv_t, s, &mut sw);
                     }
                     s.iter_mut().zip(&sw).for_each(|(s, w)| *s += w);
                 }
@@ -271,7 +271,7 @@ fn strided<T: Real>(x: &[T], l: Layout, t: f64, kind: Kind, out: &mut [T], par: 
             big_m
                 .iter_mut()
                 .zip(m)
-                .for_each(|(a, &v)| *a = reduce::pmax(*a, v));
+                .for_each(|(a, &v)| *a = contiguous::pmax(*a, v));
         }
         let mut big_s = vec![0.0; wj];
         for (m, s) in piece_m.chunks(wj).zip(piece_s.chunks(wj)) {
@@ -290,14 +290,14 @@ fn strided<T: Real>(x: &[T], l: Layout, t: f64, kind: Kind, out: &mut [T], par: 
                         c[j] = ((m[j] - big_m[j]) * inv_t).exp() / big_s[j];
                     }
                     for i in rows.clone() {
-                        lanes::scale_by(level, out_row(i), &c);
+                        strided::scale_by(level, out_row(i), &c);
                     }
                 }
             }
             Kind::LogSoftmax => {
                 let c: Vec<f64> = big_s.iter().map(|s| s.ln()).collect();
                 for i in 0..n {
-                    lanes::shift_sub_by(level, xrow(i), &big_m, inv_t, &c, out_row(i));
+                    strided::shift_sub_by(level, xrow(i), &big_m, inv_t, &c, out_row(i));
                 }
             }
         }

@@ -18,7 +18,7 @@ use super::softmax::Kind;
 use crate::error::{Error, Result};
 use crate::par::{Par, SyncPtr, PAR_MIN_ELEMS};
 use crate::real::Real;
-use crate::simd::{self, reduce, Level};
+use crate::simd::{self, contiguous, Level};
 
 const W: usize = 8;
 
@@ -52,13 +52,13 @@ fn row<T: Real>(
     e: &mut [f64],
 ) -> f64 {
     let n = x.len();
-    let m = reduce::max(level, x, None);
+    let m = contiguous::max(level, x, None);
     if !m.is_finite() {
         dx.iter_mut().for_each(|d| *d = T::from_f64(f64::NAN));
         return f64::NAN;
     }
     let y = &mut e[..n];
-    let inv_s = 1.0 / reduce::exp_store(level, x, m, inv_t, y);
+    let inv_s = 1.0 / contiguous::exp_store(level, x, m, inv_t, y);
     // x̃: 0 where the weight vanishes, so -inf entries contribute nothing.
     let xt = |y: f64, x: f64| if y == 0.0 { 0.0 } else { x };
     match kind {
@@ -179,13 +179,13 @@ pub fn logsumexp_vjp_rows<T: Real>(
     let (inv_t, level) = (1.0 / t, simd::level());
     for_rows("logsumexp_vjp", x, n, t, da, par, |r, xr, dr, e| {
         let c = ct[r];
-        let m = reduce::max(level, xr, None);
+        let m = contiguous::max(level, xr, None);
         if !m.is_finite() {
             dr.iter_mut().for_each(|d| *d = T::from_f64(f64::NAN));
             return f64::NAN;
         }
         let y = &mut e[..xr.len()];
-        let s = reduce::exp_store(level, xr, m, inv_t, y);
+        let s = contiguous::exp_store(level, xr, m, inv_t, y);
         let (inv_s, l) = (1.0 / s, m + t * s.ln());
         simd::dispatch(
             level,

@@ -7,8 +7,8 @@
 
 use std::arch::x86_64::*;
 
+use super::contiguous::L;
 use super::exp::{C, LN2_HI, LN2_LO, LOG2E};
-use super::reduce::L;
 use crate::real::Real;
 
 /// `1.5 * 2^52`: adding it rounds to an integer held in the low mantissa bits.
@@ -156,7 +156,7 @@ fn to_array(v: [__m256d; 4]) -> [f64; L] {
     out
 }
 
-/// One block of four: `(s, w)` updated as in [`super::reduce::sum_exp_excl`].
+/// One block of four: `(s, w)` updated as in [`super::contiguous::sum_exp_excl`].
 #[inline(always)]
 unsafe fn sum_block(
     v: __m256d,
@@ -187,7 +187,7 @@ unsafe fn sum_block(
     }
 }
 
-/// AVX2 body of [`super::reduce::sum_exp_excl`]: per-lane sums over all of `x`.
+/// AVX2 body of [`super::contiguous::sum_exp_excl`]: per-lane sums over all of `x`.
 ///
 /// # Safety
 /// AVX2 and FMA must be available; `b`, if given, is as long as `x`.
@@ -229,7 +229,7 @@ pub unsafe fn sum_exp_excl<T: Real>(
     (to_array(acc.map(|a| a.0)), to_array(acc.map(|a| a.1)))
 }
 
-/// AVX2 body of [`super::reduce::exp_store`]: writes all of `out`, returns per-lane sums.
+/// AVX2 body of [`super::contiguous::exp_store`]: writes all of `out`, returns per-lane sums.
 ///
 /// # Safety
 /// AVX2 and FMA must be available; `out` is as long as `x`.
@@ -271,7 +271,7 @@ pub unsafe fn exp_store<T: Real, U: Real>(x: &[T], m: f64, inv_t: f64, out: &mut
     to_array(acc)
 }
 
-/// AVX2 body of [`super::lanes::sum_exp_excl_into`].
+/// AVX2 body of [`super::strided::sum_exp_excl_into`].
 ///
 /// # Safety
 /// AVX2 and FMA must be available; `b` (if given), `m`, `s` and `sw` are at least as long as `x`.
@@ -321,7 +321,7 @@ pub unsafe fn lanes_sum_exp_excl<T: Real>(
     }
 }
 
-/// AVX2 body of [`super::lanes::exp_store_into`].
+/// AVX2 body of [`super::strided::exp_store_into`].
 ///
 /// # Safety
 /// AVX2 and FMA must be available; `m`, `out` and `s` are at least as long as `x`.

@@ -8,8 +8,8 @@
 
 use std::arch::x86_64::*;
 
+use super::contiguous::L;
 use super::exp::{C, LN2_HI, LN2_LO, LOG2E};
-use super::reduce::L;
 
 /// Eight lanes of `T` widened to `f64`.
 pub trait Load8 {
@@ -151,7 +151,7 @@ fn to_array(a: __m512d, b: __m512d) -> [f64; L] {
     out
 }
 
-/// AVX-512 body of [`super::reduce::sum_exp_excl`] over the full 16-lane blocks of `x`; returns
+/// AVX-512 body of [`super::contiguous::sum_exp_excl`] over the full 16-lane blocks of `x`; returns
 /// the per-lane sums and the index where the tail starts.
 ///
 /// # Safety
@@ -237,7 +237,7 @@ pub unsafe fn sum_exp_excl<T: crate::Real>(
     (to_array(s0, s1), to_array(w0, w1), x.len())
 }
 
-/// AVX-512 body of [`super::reduce::exp_store`] over the full 16-lane blocks; returns the per-lane
+/// AVX-512 body of [`super::contiguous::exp_store`] over the full 16-lane blocks; returns the per-lane
 /// sums and the index where the tail starts.
 ///
 /// # Safety
@@ -280,7 +280,7 @@ pub unsafe fn exp_store<T: crate::Real, U: crate::Real>(
     (to_array(s0, s1), x.len().min(out.len()))
 }
 
-/// AVX-512 body of [`super::lanes::sum_exp_excl_into`] over the full 8-lane blocks; returns the
+/// AVX-512 body of [`super::strided::sum_exp_excl_into`] over the full 8-lane blocks; returns the
 /// index where the tail starts.
 ///
 /// # Safety
@@ -330,7 +330,7 @@ pub unsafe fn lanes_sum_exp_excl<T: crate::Real>(
     n
 }
 
-/// AVX-512 body of [`super::lanes::exp_store_into`] (the last block under a mask); returns
+/// AVX-512 body of [`super::strided::exp_store_into`] (the last block under a mask); returns
 /// `x.len()`.
 ///
 /// # Safety

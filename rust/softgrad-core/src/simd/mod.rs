@@ -10,10 +10,10 @@
 pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
+pub mod contiguous;
 pub mod exp;
-pub mod lanes;
-pub mod reduce;
 pub mod reference;
+pub mod strided;
 #[cfg(test)]
 mod tests;
 

@@ -17,7 +17,7 @@ fn pairs<'a, T: Real>(x: &'a [T], b: Option<&'a [T]>) -> impl Iterator<Item = (f
     })
 }
 
-/// Reference for [`reduce::max`](super::reduce::max).
+/// Reference for [`contiguous::max`](super::contiguous::max).
 pub fn max<T: Real>(x: &[T], b: Option<&[T]>) -> f64 {
     let mut m = f64::NEG_INFINITY;
     for (v, _) in pairs(x, b) {
@@ -29,7 +29,7 @@ pub fn max<T: Real>(x: &[T], b: Option<&[T]>) -> f64 {
     m
 }
 
-/// Reference for [`reduce::sum_exp_excl`](super::reduce::sum_exp_excl).
+/// Reference for [`contiguous::sum_exp_excl`](super::contiguous::sum_exp_excl).
 pub fn sum_exp_excl<T: Real>(x: &[T], b: Option<&[T]>, m: f64, inv_t: f64) -> (f64, f64) {
     let (mut s, mut sw) = (0.0, 0.0);
     for (v, w) in pairs(x, b) {
@@ -42,7 +42,7 @@ pub fn sum_exp_excl<T: Real>(x: &[T], b: Option<&[T]>, m: f64, inv_t: f64) -> (f
     (s, sw)
 }
 
-/// Reference for [`reduce::exp_store`](super::reduce::exp_store).
+/// Reference for [`contiguous::exp_store`](super::contiguous::exp_store).
 pub fn exp_store<T: Real>(x: &[T], m: f64, inv_t: f64, out: &mut [T]) -> f64 {
     let mut s = 0.0;
     for (o, &v) in out.iter_mut().zip(x) {

@@ -30,19 +30,21 @@ fn reduce_kernels_match_reference() {
             .collect();
         for level in available() {
             assert_eq!(
-                reduce::max(level, &x, Some(&b)),
+                contiguous::max(level, &x, Some(&b)),
                 reference::max(&x, Some(&b))
             );
             assert_eq!(
-                reduce::max(level, &x_plain, None),
+                contiguous::max(level, &x_plain, None),
                 reference::max(&x_plain, None)
             );
             assert!(
-                reduce::max(level, &x, None).is_nan() || n == 0 || x.iter().all(|v| !v.is_nan())
+                contiguous::max(level, &x, None).is_nan()
+                    || n == 0
+                    || x.iter().all(|v| !v.is_nan())
             );
             let m = reference::max(&x, Some(&b));
             for inv_t in [1.0, 0.37] {
-                let (s, w) = reduce::sum_exp_excl(level, &x, Some(&b), m, inv_t);
+                let (s, w) = contiguous::sum_exp_excl(level, &x, Some(&b), m, inv_t);
                 let (rs, rw) = reference::sum_exp_excl(&x, Some(&b), m, inv_t);
                 assert!(
                     ulp_close(w, rw, 8.0) && (s - rs).abs() <= 1e-13 * (1.0 + rs.abs()),
@@ -51,7 +53,7 @@ fn reduce_kernels_match_reference() {
                 let mp = reference::max(&x_plain, None);
                 let mut o1 = vec![0.0; n];
                 let mut o2 = vec![0.0; n];
-                let s1 = reduce::exp_store(level, &x_plain, mp, inv_t, &mut o1);
+                let s1 = contiguous::exp_store(level, &x_plain, mp, inv_t, &mut o1);
                 let s2 = reference::exp_store(&x_plain, mp, inv_t, &mut o2);
                 assert!((s1 - s2).abs() <= 1e-13 * s2.abs());
                 assert!(o1.iter().zip(&o2).all(|(a, b)| ulp_close(*a, *b, 2.0)));
@@ -68,7 +70,7 @@ fn lane_kernels_match_reference() {
         .collect();
     for level in available() {
         let mut acc = vec![f64::NEG_INFINITY; 300];
-        lanes::max_into(level, &x, Some(&b), &mut acc);
+        strided::max_into(level, &x, Some(&b), &mut acc);
         for j in 0..300 {
             assert_eq!(
                 acc[j].to_bits(),
@@ -76,7 +78,7 @@ fn lane_kernels_match_reference() {
             );
         }
         let (mut s, mut w) = (vec![0.0; 300], vec![0.0; 300]);
-        lanes::sum_exp_excl_into(level, &x, Some(&b), &m, 0.5, &mut s, &mut w);
+        strided::sum_exp_excl_into(level, &x, Some(&b), &m, 0.5, &mut s, &mut w);
         for j in 0..300 {
             let (rs, rw) = reference::sum_exp_excl(&x[j..=j], Some(&b[j..=j]), m[j], 0.5);
             assert!(ulp_close(s[j], rs, 2.0) && w[j] == rw, "{level:?} lane {j}");
@@ -86,7 +88,7 @@ fn lane_kernels_match_reference() {
             .map(|v| if v.is_nan() { 0.5 } else { *v })
             .collect();
         let (mut out, mut s) = (vec![0.0; 300], vec![0.0; 300]);
-        lanes::exp_store_into(level, &xs, &m, 1.0, &mut out, &mut s);
+        strided::exp_store_into(level, &xs, &m, 1.0, &mut out, &mut s);
         for j in 0..300 {
             assert!(ulp_close(out[j], (xs[j] - m[j]).exp(), 2.0) && s[j] == out[j]);
         }
@@ -100,9 +102,9 @@ fn float32_kernels_widen_before_arithmetic() {
         .map(|&v| v as f32)
         .collect();
     for level in available() {
-        let m = reduce::max(level, &x, None);
+        let m = contiguous::max(level, &x, None);
         assert_eq!(m, reference::max(&x, None));
-        let (s, w) = reduce::sum_exp_excl(level, &x, None, m, 1.0);
+        let (s, w) = contiguous::sum_exp_excl(level, &x, None, m, 1.0);
         let (rs, rw) = reference::sum_exp_excl(&x, None, m, 1.0);
         assert!(ulp_close(s, rs, 8.0) && w == rw);
     }
@@ -165,8 +167,8 @@ fn every_tail_length_matches_reference_and_stays_in_bounds() {
             // Guard values after the end catch any write past `n`.
             let mut out = vec![7.0; n + 9];
             let (mut s, mut w) = (vec![0.0; n + 9], vec![0.0; n + 9]);
-            lanes::exp_store_into(level, &x_plain, &m, 1.0, &mut out[..n], &mut s[..n]);
-            lanes::sum_exp_excl_into(
+            strided::exp_store_into(level, &x_plain, &m, 1.0, &mut out[..n], &mut s[..n]);
+            strided::sum_exp_excl_into(
                 level,
                 &x,
                 Some(&b),
@@ -183,13 +185,13 @@ fn every_tail_length_matches_reference_and_stays_in_bounds() {
                 );
             }
             let mut o32 = vec![7.0f32; n + 9];
-            let s32 = reduce::exp_store(level, &x32, 0.0, 1.0, &mut o32[..n]);
+            let s32 = contiguous::exp_store(level, &x32, 0.0, 1.0, &mut o32[..n]);
             assert!(o32[n..].iter().all(|&v| v == 7.0));
             let r32: f64 = x32.iter().map(|&v| (v as f64).exp()).sum();
             assert!((s32 - r32).abs() <= 1e-13 * r32.max(1e-300));
             let mp = reference::max(&x, Some(&b));
             if mp.is_finite() {
-                let (got_s, got_w) = reduce::sum_exp_excl(level, &x, Some(&b), mp, 0.5);
+                let (got_s, got_w) = contiguous::sum_exp_excl(level, &x, Some(&b), mp, 0.5);
                 let (ref_s, ref_w) = reference::sum_exp_excl(&x, Some(&b), mp, 0.5);
                 assert!(
                     (got_s - ref_s).abs() <= 1e-13 * (1.0 + ref_s.abs()) && got_w == ref_w,
@@ -236,12 +238,12 @@ fn streaming_passes_match_plain_ones_at_every_offset() {
             for len in [0, 1, 5, 17, 64, 150] {
                 let s = &src[start..start + len];
                 let (mut a, mut b) = (vec![0.0; len], vec![0.0; len]);
-                reduce::scale_from(level, s, 0.37, &mut a, true);
-                reduce::scale_from(level, s, 0.37, &mut b, false);
-                reduce::store_fence();
+                contiguous::scale_from(level, s, 0.37, &mut a, true);
+                contiguous::scale_from(level, s, 0.37, &mut b, false);
+                contiguous::store_fence();
                 assert_eq!(a, b, "{level:?} start={start} len={len}");
                 let (mut c, mut d) = (vec![0.0f32; len], vec![0.0f32; len]);
-                reduce::shift_sub(
+                contiguous::shift_sub(
                     level,
                     &x32[start..start + len],
                     0.5,
@@ -250,7 +252,7 @@ fn streaming_passes_match_plain_ones_at_every_offset() {
                     &mut c,
                     true,
                 );
-                reduce::shift_sub(
+                contiguous::shift_sub(
                     level,
                     &x32[start..start + len],
                     0.5,
@@ -259,7 +261,7 @@ fn streaming_passes_match_plain_ones_at_every_offset() {
                     &mut d,
                     false,
                 );
-                reduce::store_fence();
+                contiguous::store_fence();
                 assert_eq!(c, d, "{level:?} start={start} len={len}");
             }
         }

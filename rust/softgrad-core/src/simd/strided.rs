@@ -2,8 +2,8 @@
 //! `(outer, n, inner)` array and updates `w` independent per-lane accumulators, so each output lane
 //! is reduced in the order `i = 0, 1, ...` whatever the thread count.
 
+use super::contiguous::pmax;
 use super::exp::exp;
-use super::reduce::pmax;
 use super::{dispatch, Level};
 use crate::real::Real;
 
