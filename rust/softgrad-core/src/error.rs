@@ -26,6 +26,20 @@ pub enum Error {
         /// Length required by the other arguments.
         expected: usize,
     },
+    /// Memory for a result or a scratch buffer could not be allocated (maps to `MemoryError`).
+    #[error("{func}: could not allocate {bytes} bytes")]
+    Alloc {
+        /// The public function that needed the memory.
+        func: &'static str,
+        /// Bytes requested.
+        bytes: usize,
+    },
+    /// The call was interrupted (Ctrl-C) between two pieces of work (maps to `KeyboardInterrupt`).
+    #[error("{func}: interrupted")]
+    Interrupted {
+        /// The public function that was interrupted.
+        func: &'static str,
+    },
     /// A thread pool could not be built (maps to `softgrad.SoftgradError`).
     #[error("could not build a thread pool with {threads} threads: {msg}")]
     ThreadPool {

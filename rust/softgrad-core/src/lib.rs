@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod interrupt;
 pub mod par;
 pub mod real;
 pub mod relax;
