@@ -22,5 +22,5 @@ pub mod relax;
 pub mod simd;
 
 pub use error::{Error, Result};
-pub use par::Par;
+pub use par::{Layout, Par};
 pub use real::Real;

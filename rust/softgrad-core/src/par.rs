@@ -1,51 +1,78 @@
-//! Explicit, deterministic parallelism.
+//! Explicit, deterministic parallelism: the drivers every kernel runs through.
 //!
 //! Every kernel takes a [`Par`]. Work is cut into pieces whose boundaries depend only on the problem
 //! size, never on the thread count, and partial results are combined in a fixed order, so one thread
-//! and many threads give the same bits.
+//! and many threads give the same bits. The drivers:
+//!
+//! - [`Par::map_chunks_mut`] / [`Par::map_chunks`]: fixed pieces of one output (or of a [`Split`]
+//!   bundle of inputs and outputs), results in piece order;
+//! - [`Par::map_rows`]: fixed tasks of whole rows, with per-task scratch, results in task order;
+//! - [`Par::fold_pieces`] / [`Par::fold_chunks`]: one long reduction in [`REDUCE_PIECE`] pieces
+//!   combined left to right;
+//! - [`Par::for_each_lane_block`]: a reduction over a strided axis, in lane blocks (see [`lanes`]).
+//!
+//! Each checks [`interrupt::check`] between pieces and allocates scratch
+//! fallibly ([`Error::Alloc`]). Threads come from softgrad's own pools ([`pool`]), never rayon's
+//! global one.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+pub mod lanes;
+pub mod pool;
+pub mod split;
+#[cfg(test)]
+mod tests;
+
+use std::ops::Range;
 
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::interrupt;
+pub use lanes::{BlockMut, BlockOuts, LaneBlock, Layout, Strided, LANE_BLOCK};
+pub use pool::{default_threads, set_default_threads, MAX_THREADS, POOL_CACHE};
+pub use split::{Rows, Split};
 
 /// Below this many elements of work a kernel runs sequentially: spawning costs more than it saves.
 pub const PAR_MIN_ELEMS: usize = 1 << 15;
+
+/// Values per piece of a reduction along one contiguous slice ([`Par::fold_pieces`]).
+pub const REDUCE_PIECE: usize = 2048;
+
+/// Elements of work per task of the row and lane-block drivers (a quarter of [`PAR_MIN_ELEMS`], so
+/// a call worth splitting has at least four tasks).
+const TASK_ELEMS: usize = PAR_MIN_ELEMS / 4;
 
 /// How a kernel may use threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Par {
     /// The calling thread only.
     Seq,
-    /// A rayon pool of this many threads (the global pool when it has that size).
+    /// A softgrad pool of this many threads (`1..=MAX_THREADS`).
     Rayon(usize),
 }
 
-static DEFAULT_THREADS: AtomicUsize = AtomicUsize::new(0);
-type PoolCache = Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>;
-static POOLS: OnceLock<PoolCache> = OnceLock::new();
-
-/// Sets the thread count used when a call passes no `n_threads`; `0` restores the default
-/// (rayon's global pool, which honours `RAYON_NUM_THREADS`).
-pub fn set_default_threads(n: usize) {
-    DEFAULT_THREADS.store(n, Ordering::Relaxed);
-}
-
-/// The thread count used when a call passes no `n_threads`.
-pub fn default_threads() -> usize {
-    match DEFAULT_THREADS.load(Ordering::Relaxed) {
-        0 => rayon::current_num_threads(),
-        n => n,
-    }
+/// A scratch buffer of `len` copies of `fill`, or [`Error::Alloc`] (never an abort).
+pub fn scratch<T: Clone>(func: &'static str, len: usize, fill: T) -> Result<Vec<T>> {
+    let mut v: Vec<T> = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| Error::Alloc {
+        func,
+        bytes: len.saturating_mul(std::mem::size_of::<T>()),
+    })?;
+    v.resize(len, fill);
+    Ok(v)
 }
 
 impl Par {
-    /// `Some(n)` asks for `n` threads (`n >= 1`); `None` takes the global default.
+    /// `Some(n)` asks for `n` threads (`1..=MAX_THREADS`); `None` takes the default
+    /// ([`default_threads`]).
     pub fn from_threads(n_threads: Option<usize>) -> Result<Par> {
         let n = match n_threads {
-            Some(0) => return Err(Error::param("softgrad", "n_threads", "must be >= 1, got 0")),
+            Some(n) if !(1..=MAX_THREADS).contains(&n) => {
+                return Err(Error::param(
+                    "softgrad",
+                    "n_threads",
+                    format!("must be in 1..={MAX_THREADS}, got {n}"),
+                ))
+            }
             Some(n) => n,
             None => default_threads(),
         };
@@ -69,121 +96,239 @@ impl Par {
         }
     }
 
-    /// Runs `f` where rayon's parallel iterators use this setting's threads.
+    /// Runs `f` where rayon's parallel iterators use this setting's pool.
     pub fn install<R: Send>(self, f: impl FnOnce() -> R + Send) -> Result<R> {
         match self {
             Par::Seq => Ok(f()),
-            // Outside any pool, parallel iterators already run on the global pool.
-            Par::Rayon(n)
-                if rayon::current_thread_index().is_none() && n == rayon::current_num_threads() =>
-            {
-                Ok(f())
-            }
-            Par::Rayon(n) => Ok(pool(n)?.install(f)),
+            Par::Rayon(n) => Ok(pool::pool(n)?.install(f)),
         }
     }
 
-    /// Calls `f(i, chunk)` on each `chunk_len`-long piece of `out` (the last may be shorter).
-    pub fn for_each_chunk_mut<T: Send>(
+    /// `f(k, piece)` over the fixed `len`-long pieces of `out` (the last may be shorter), results in
+    /// piece order.
+    pub fn map_chunks_mut<T: Send, R: Send>(
         self,
+        func: &'static str,
         out: &mut [T],
-        chunk_len: usize,
-        f: impl Fn(usize, &mut [T]) + Send + Sync,
-    ) -> Result<()> {
-        let chunk_len = chunk_len.max(1);
-        match self {
-            Par::Seq => {
-                out.chunks_mut(chunk_len)
-                    .enumerate()
-                    .for_each(|(i, c)| f(i, c));
-                Ok(())
-            }
-            _ => self.install(|| {
-                out.par_chunks_mut(chunk_len)
-                    .enumerate()
-                    .for_each(|(i, c)| f(i, c))
-            }),
-        }
-    }
-
-    /// `(0..n).map(f)` collected in index order.
-    pub fn map_collect<R: Send>(
-        self,
-        n: usize,
-        f: impl Fn(usize) -> R + Send + Sync,
+        len: usize,
+        f: impl Fn(usize, &mut [T]) -> R + Send + Sync,
     ) -> Result<Vec<R>> {
-        match self {
-            Par::Seq => Ok((0..n).map(f).collect()),
-            _ => self.install(|| (0..n).into_par_iter().map(f).collect()),
+        let n = out.len();
+        self.map_chunks(func, n, len, Rows::of_mut(out, 1), |r, c| {
+            f(r.start / len.max(1), c)
+        })
+    }
+
+    /// `f(range, its slices)` over the fixed `len`-long pieces of `0..n` with `data` (a [`Split`]
+    /// bundle of `n` rows, usually of width 1) cut to match; results in piece order.
+    pub fn map_chunks<D: Split, R: Send>(
+        self,
+        func: &'static str,
+        n: usize,
+        len: usize,
+        data: D,
+        f: impl Fn(Range<usize>, D::Item) -> R + Send + Sync,
+    ) -> Result<Vec<R>> {
+        let len = len.max(1);
+        let run = |(r, d): (Range<usize>, D)| -> Result<R> {
+            check(func)?;
+            Ok(f(r, d.item()))
+        };
+        match self.for_work(n) {
+            Par::Seq => {
+                let (mut out, mut rest) = (Vec::new(), data);
+                for start in (0..n).step_by(len) {
+                    let r = start..(start + len).min(n);
+                    let (mine, tail) = rest.split_rows(r.len());
+                    out.push(run((r, mine))?);
+                    rest = tail;
+                }
+                Ok(out)
+            }
+            p => {
+                let pieces = cut(func, data, n, len)?;
+                p.install(|| pieces.into_par_iter().map(run).collect())?
+            }
         }
     }
-}
 
-fn pool(n: usize) -> Result<Arc<rayon::ThreadPool>> {
-    let cache = POOLS.get_or_init(|| Mutex::new(Vec::new()));
-    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, p)) = cache.iter().find(|(k, _)| *k == n) {
-        return Ok(p.clone());
+    /// A deterministic reduction of `0..n`: `piece` over the fixed [`REDUCE_PIECE`]-long ranges,
+    /// folded left to right with `combine` from `empty`, whatever the thread count.
+    pub fn fold_pieces<R: Send>(
+        self,
+        func: &'static str,
+        n: usize,
+        piece: impl Fn(Range<usize>) -> R + Send + Sync,
+        combine: impl Fn(R, R) -> R,
+        empty: R,
+    ) -> Result<R> {
+        self.fold_chunks(func, n, (), |r, ()| piece(r), combine, empty)
     }
-    let p = rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .thread_name(|i| format!("softgrad-{i}"))
-        .build()
-        .map_err(|e| Error::ThreadPool {
-            threads: n,
-            msg: e.to_string(),
-        })?;
-    let p = Arc::new(p);
-    cache.push((n, p.clone()));
-    Ok(p)
-}
 
-/// A raw pointer that may cross threads: for kernels whose tasks write provably disjoint,
-/// non-contiguous parts of one output buffer.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SyncPtr<T>(pub *mut T);
-// SAFETY: users only write disjoint index sets from different tasks (documented at each use).
-unsafe impl<T: Send> Send for SyncPtr<T> {}
-// SAFETY: as above.
-unsafe impl<T: Send> Sync for SyncPtr<T> {}
+    /// [`fold_pieces`](Self::fold_pieces) with `data` (a [`Split`] bundle of `n` rows) cut to
+    /// match each piece. Sequentially it allocates nothing.
+    pub fn fold_chunks<D: Split, R: Send>(
+        self,
+        func: &'static str,
+        n: usize,
+        data: D,
+        piece: impl Fn(Range<usize>, D::Item) -> R + Send + Sync,
+        combine: impl Fn(R, R) -> R,
+        empty: R,
+    ) -> Result<R> {
+        match self.for_work(n) {
+            Par::Seq => {
+                let (mut acc, mut rest) = (empty, data);
+                for start in (0..n).step_by(REDUCE_PIECE) {
+                    check(func)?;
+                    let r = start..(start + REDUCE_PIECE).min(n);
+                    let (mine, tail) = rest.split_rows(r.len());
+                    acc = combine(acc, piece(r, mine.item()));
+                    rest = tail;
+                }
+                Ok(acc)
+            }
+            p => {
+                let parts = p.map_chunks(func, n, REDUCE_PIECE, data, piece)?;
+                Ok(parts.into_iter().fold(empty, combine))
+            }
+        }
+    }
 
-impl<T> SyncPtr<T> {
-    /// `len` elements from `offset`, as a mutable slice.
+    /// Whole rows of a `(rows, n)` problem: `data` (a [`Split`] bundle of row-shaped slices) is cut
+    /// into fixed tasks of consecutive rows, and each task folds `f(acc, row, its slices, scratch,
+    /// par)` over its rows from `init`, with `scratch` f64 of scratch per task. Returns the tasks'
+    /// results in task order.
     ///
-    /// # Safety
-    /// The range must lie inside the buffer and no other live slice may overlap it.
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn slice(&self, offset: usize, len: usize) -> &mut [T] {
-        // SAFETY: guaranteed by the caller.
-        unsafe { std::slice::from_raw_parts_mut(self.0.add(offset), len) }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn from_threads_rejects_zero_and_maps_one_to_seq() {
-        assert!(Par::from_threads(Some(0)).is_err());
-        assert_eq!(Par::from_threads(Some(1)).unwrap(), Par::Seq);
-        assert_eq!(Par::from_threads(Some(3)).unwrap(), Par::Rayon(3));
-    }
-
-    #[test]
-    fn map_collect_keeps_order_for_any_thread_count() {
-        for par in [Par::Seq, Par::Rayon(2), Par::Rayon(3)] {
-            let v = par.map_collect(1000, |i| i * i).unwrap();
-            assert!(v.iter().enumerate().all(|(i, &x)| x == i * i));
+    /// Short rows are spread over the threads a task each, and `f` gets `Par::Seq`; rows of at least
+    /// [`PAR_MIN_ELEMS`] (or a single row) run one after the other and `f` gets `self` to use inside
+    /// the row. The tasks depend on `rows` and `n` only.
+    #[allow(clippy::too_many_arguments)]
+    pub fn map_rows<D: Split, R: Clone + Send + Sync>(
+        self,
+        func: &'static str,
+        rows: usize,
+        n: usize,
+        data: D,
+        scratch_len: usize,
+        init: R,
+        f: impl Fn(R, usize, D::Item, &mut [f64], Par) -> Result<R> + Send + Sync,
+    ) -> Result<Vec<R>> {
+        let long = n >= PAR_MIN_ELEMS || rows == 1;
+        let per_task = if long {
+            1
+        } else {
+            (TASK_ELEMS / n.max(1)).max(1)
+        };
+        let inside = if long { self } else { Par::Seq };
+        let tasks = cut(func, data, rows, per_task)?;
+        let task = |(r, d): (Range<usize>, D)| -> Result<R> {
+            check(func)?;
+            let mut scratch = scratch(func, scratch_len, 0.0)?;
+            let mut rest = d;
+            let mut acc = init.clone();
+            for i in r {
+                let (row, tail) = rest.split_rows(1);
+                acc = f(acc, i, row.item(), &mut scratch, inside)?;
+                rest = tail;
+            }
+            Ok(acc)
+        };
+        let work = rows.saturating_mul(n);
+        match if long { Par::Seq } else { self.for_work(work) } {
+            Par::Seq => tasks.into_iter().map(task).collect(),
+            p => p.install(|| tasks.into_par_iter().map(task).collect())?,
         }
     }
 
-    #[test]
-    fn chunks_cover_the_output() {
-        let mut out = vec![0usize; 1001];
-        Par::Rayon(2)
-            .for_each_chunk_mut(&mut out, 100, |i, c| c.iter_mut().for_each(|x| *x = i))
-            .unwrap();
-        assert!(out.iter().enumerate().all(|(j, &x)| x == j / 100));
+    /// The strided walk of `layout` (see [`lanes`]): lane blocks grouped into fixed tasks, each task
+    /// folding `f(acc, block, its lanes of `lanes`, its part of `outs`)` over its blocks from `init`.
+    /// `lanes` is a [`Split`] bundle of per-output-lane slices (rows of width 1: `outer * inner` of
+    /// them); `outs` the full-size outputs. Returns the tasks' results in task order.
+    pub fn for_each_lane_block<D: Split, O: BlockOuts, R: Clone + Send + Sync>(
+        self,
+        func: &'static str,
+        layout: Layout,
+        lanes: D,
+        outs: O,
+        init: R,
+        f: impl Fn(R, &LaneBlock, D::Item, O::Block) -> Result<R> + Send + Sync,
+    ) -> Result<Vec<R>> {
+        let len = layout.len(func)?;
+        if !outs.len_is(len) {
+            return Err(Error::param(
+                func,
+                "out",
+                "does not have the layout's length",
+            ));
+        }
+        let blocks = lanes::Blocks::of(layout);
+        let per_task = (TASK_ELEMS / layout.n.saturating_mul(blocks.width()).max(1)).max(1);
+        let count = blocks.count().div_ceil(per_task);
+        let mut tasks = Vec::new();
+        tasks.try_reserve_exact(count).map_err(|_| Error::Alloc {
+            func,
+            bytes: count.saturating_mul(std::mem::size_of::<(Range<usize>, D)>()),
+        })?;
+        let mut rest = lanes;
+        for t in 0..count {
+            let ks = t * per_task..((t + 1) * per_task).min(blocks.count());
+            let lanes_here = blocks.lane_start(ks.end) - blocks.lane_start(ks.start);
+            let (mine, tail) = rest.split_rows(lanes_here);
+            tasks.push((ks, mine));
+            rest = tail;
+        }
+        let outs = &outs;
+        let task = |(ks, d): (Range<usize>, D)| -> Result<R> {
+            check(func)?;
+            let mut rest = d;
+            let mut acc = init.clone();
+            for k in ks {
+                let b = blocks.get(k);
+                let (mine, tail) = rest.split_rows(b.width);
+                // SAFETY: each block is visited once, by one task, and blocks are disjoint column
+                // sets; the lengths were checked above.
+                let part = unsafe { outs.block(&b) };
+                acc = f(acc, &b, mine.item(), part)?;
+                rest = tail;
+            }
+            Ok(acc)
+        };
+        match self.for_work(len) {
+            Par::Seq => tasks.into_iter().map(task).collect(),
+            p => p.install(|| tasks.into_par_iter().map(task).collect())?,
+        }
     }
+}
+
+/// Stops between pieces if an interrupt was requested.
+#[inline]
+fn check(func: &'static str) -> Result<()> {
+    interrupt::check(func)?;
+    #[cfg(test)]
+    tests::fake_interrupt(func)?;
+    Ok(())
+}
+
+/// `data` cut into tasks of `per_task` consecutive rows (the last may be shorter).
+fn cut<D: Split>(
+    func: &'static str,
+    data: D,
+    rows: usize,
+    per_task: usize,
+) -> Result<Vec<(Range<usize>, D)>> {
+    let count = rows.div_ceil(per_task);
+    let mut tasks = Vec::new();
+    tasks.try_reserve_exact(count).map_err(|_| Error::Alloc {
+        func,
+        bytes: count.saturating_mul(std::mem::size_of::<(Range<usize>, D)>()),
+    })?;
+    let mut rest = data;
+    for k in 0..count {
+        let r = k * per_task..((k + 1) * per_task).min(rows);
+        let (mine, tail) = rest.split_rows(r.len());
+        tasks.push((r, mine));
+        rest = tail;
+    }
+    Ok(tasks)
 }

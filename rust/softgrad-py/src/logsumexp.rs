@@ -3,9 +3,8 @@
 use numpy::{Element, PyArray1, PyArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use softgrad_core::relax::logsumexp as lse;
-use softgrad_core::relax::softmax::{self as sm, Kind};
-use softgrad_core::relax::softmax_grad as sm_grad;
+use softgrad_core::relax::logsumexp::{self as sm};
+use softgrad_core::relax::logsumexp::{self as lse, Kind};
 use softgrad_core::relax::Layout;
 use softgrad_core::Real;
 
@@ -38,7 +37,7 @@ fn logsumexp_t<'py, T: Element + Real>(
             s.as_mut().map(|s| s.as_slice_mut()).transpose()?,
         );
         run(py, || {
-            lse::logsumexp(x, bs, layout, temperature, os, ss, par)
+            lse::logsumexp(x, bs, layout, temperature, os, ss, None, par)
         })?;
     }
     Ok((out.into_any(), sign.map(|s| s.into_any())))
@@ -94,7 +93,7 @@ fn softmax_t<'py, T: Element + Real>(
         None => output::<T>(py, xs.len()),
     };
     run_into(&out, |os| {
-        sm::softmax(xs, layout, temperature, kind, os, par)
+        sm::softmax(xs, layout, temperature, kind, os, None, par)
     })?;
     Ok(out.into_any())
 }
@@ -138,8 +137,12 @@ fn softmax_vjp_t<'py, T: Element + Real>(
     let (xs, gs) = (x.as_slice()?, g.as_slice()?);
     let par = par(n_threads)?;
     let dx = output::<T>(py, xs.len());
+    // Throwaway glue until the bindings take the forward's residual: recompute it here.
+    let layout = Layout::new(xs.len().checked_div(n).unwrap_or(0), n, 1);
     let dt = run_into(&dx, |os| {
-        sm_grad::softmax_vjp_rows(xs, gs, n, temperature, kind, os, par)
+        let mut l = vec![0.0; layout.outputs()];
+        sm::softmax(xs, layout, temperature, kind, os, Some(&mut l), par)?;
+        sm::softmax_vjp(xs, &l, gs, layout, temperature, kind, os, par)
     })?;
     Ok((dx.into_any(), dt))
 }
@@ -178,8 +181,22 @@ fn logsumexp_vjp_t<'py, T: Element + Real>(
     let (xs, cs) = (a.as_slice()?, ct.as_slice()?);
     let par = par(n_threads)?;
     let da = output::<T>(py, xs.len());
+    // Throwaway glue until the bindings take the forward's residual: recompute it here.
+    let layout = Layout::new(xs.len().checked_div(n).unwrap_or(0), n, 1);
     let dt = run_into(&da, |os| {
-        sm_grad::logsumexp_vjp_rows(xs, cs, n, temperature, os, par)
+        let mut v = vec![T::from_f64(0.0); layout.outputs()];
+        let mut l = vec![0.0; layout.outputs()];
+        lse::logsumexp(
+            xs,
+            None,
+            layout,
+            temperature,
+            &mut v,
+            None,
+            Some(&mut l),
+            par,
+        )?;
+        lse::logsumexp_vjp(xs, None, &l, None, cs, layout, temperature, os, None, par)
     })?;
     Ok((da.into_any(), dt))
 }

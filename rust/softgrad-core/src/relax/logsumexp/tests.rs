@@ -1,10 +1,17 @@
 use super::*;
+use crate::par::REDUCE_PIECE;
 use crate::relax::testutil::{direct, uniform};
 
 fn lse(x: &[f64], b: Option<&[f64]>, l: Layout, t: f64, par: Par) -> (Vec<f64>, Vec<f64>) {
     let mut out = vec![0.0; l.outputs()];
     let mut sign = vec![0.0; l.outputs()];
-    logsumexp(x, b, l, t, &mut out, Some(&mut sign), par).unwrap();
+    let mut res = vec![0.0; l.outputs()];
+    logsumexp(x, b, l, t, &mut out, Some(&mut sign), Some(&mut res), par).unwrap();
+    // The residual is the value, in f64.
+    assert!(out
+        .iter()
+        .zip(&res)
+        .all(|(o, r)| o.to_bits() == r.to_bits()));
     (out, sign)
 }
 
@@ -58,6 +65,7 @@ fn float32_is_accumulated_in_float64() {
         1.0,
         &mut out,
         None,
+        None,
         Par::Seq,
     )
     .unwrap();
@@ -107,6 +115,7 @@ fn special_values_follow_scipy() {
         l2,
         1.0,
         &mut out,
+        None,
         None,
         Par::Seq,
     )
@@ -175,11 +184,103 @@ fn empty_layouts_are_fine() {
         Layout::new(2, 3, 0),
         Layout::new(0, 0, 0),
     ] {
-        let (out, _) = lse(&[], None, l, 1.0, Par::Rayon(2));
-        assert!(out.is_empty());
+        // No outputs: the call succeeds, and still checks its lengths.
+        let mut none: [f64; 0] = [];
+        logsumexp(&[], None, l, 1.0, &mut none, None, None, Par::Rayon(2)).unwrap();
+        let e = logsumexp(&[], None, l, 1.0, &mut [0.0], None, None, Par::Seq).unwrap_err();
+        assert!(matches!(e, Error::Shape { name: "out", .. }), "{e}");
     }
-    let (out, sign) = lse(&[], None, Layout::new(2, 0, 3), 1.0, Par::Seq);
-    assert!(out.iter().all(|&v| v == f64::NEG_INFINITY) && sign.iter().all(|&s| s == 0.0));
+    // Empty sums: -inf with sign 0, kept in the residual too.
+    for (l, par) in [
+        (Layout::new(2, 0, 3), Par::Seq),
+        (Layout::new(4, 0, 1), Par::Rayon(2)),
+    ] {
+        let (mut out, mut sign, mut lse) = ([1.0; 6], [1.0; 6], [1.0; 6]);
+        let k = l.outputs();
+        logsumexp(
+            &[],
+            None,
+            l,
+            1.0,
+            &mut out[..k],
+            Some(&mut sign[..k]),
+            Some(&mut lse[..k]),
+            par,
+        )
+        .unwrap();
+        assert!(out[..k].iter().all(|&v| v == f64::NEG_INFINITY));
+        assert!(sign[..k].iter().all(|&s| s == 0.0));
+        assert!(lse[..k].iter().all(|&v| v == f64::NEG_INFINITY));
+    }
+}
+
+#[test]
+fn row_pieces_combine_left_to_right() {
+    let (level, inv_t) = (simd::level(), 1.0 / 0.7);
+    let x = uniform(40 * REDUCE_PIECE + 5, 11, -20.0, 20.0);
+    let b = uniform(x.len(), 12, -1.0, 2.0);
+    let pieces: Vec<Partial> = x
+        .chunks(REDUCE_PIECE)
+        .zip(b.chunks(REDUCE_PIECE))
+        .map(|(x, b)| Partial::of_slice(level, x, Some(b), inv_t))
+        .collect();
+    let fold = |ps: &mut dyn Iterator<Item = &Partial>| {
+        ps.fold(Partial::EMPTY, |a, p| a.combine(*p, inv_t))
+    };
+    let key = |p: Partial| (p.max.to_bits(), p.w.to_bits(), p.s.to_bits());
+    let fwd = fold(&mut pieces.iter());
+    let rev = fold(&mut pieces.iter().rev());
+    assert_ne!(key(fwd), key(rev), "the data cannot reveal a reordering");
+    for par in [Par::Seq, Par::Rayon(2), Par::Rayon(3)] {
+        let got = reduce_row(level, &x, Some(&b), inv_t, par).unwrap();
+        assert_eq!(key(got), key(fwd), "{par:?}");
+    }
+}
+
+#[test]
+fn plus_inf_in_a_lane_past_the_first_block_reads_that_lane() {
+    // logsumexp over axis 0 of a (3, 600) array: two lane blocks (512 + 88).
+    let l = Layout::new(1, 3, 600);
+    let inf = f64::INFINITY;
+    let mut x = uniform(1800, 3, -1.0, 1.0);
+    let mut b = uniform(1800, 4, 0.5, 1.5);
+    x[600 + 550] = inf; // lane 550, in the second block
+    x[2 * 600 + 10] = inf; // lane 10, weighted -1: the direct sum is -inf
+    b[2 * 600 + 10] = -1.0;
+    x[200] = inf; // lane 200: +inf and -inf terms: NaN
+    x[600 + 200] = inf;
+    b[600 + 200] = -1.0;
+    for par in [Par::Seq, Par::Rayon(2), Par::Rayon(3)] {
+        let (out, _) = lse(&x, None, l, 1.0, par);
+        assert_eq!(out[550], inf, "{par:?}");
+        let (out, sign) = lse(&x, Some(&b), l, 1.0, par);
+        assert_eq!((out[550], sign[550]), (inf, 1.0), "{par:?}");
+        assert_eq!((out[10], sign[10]), (inf, -1.0), "{par:?}");
+        assert!(out[200].is_nan() && sign[200].is_nan(), "{par:?}");
+        for j in [0, 11, 511, 512, 549, 551, 599] {
+            let want = direct(&x, Some(&b), j, 600, 3, 1.0);
+            assert!(close(out[j], want, 1e-13), "lane {j}: {} vs {want}", out[j]);
+        }
+    }
+}
+
+#[test]
+fn all_neg_inf_strided_pieces_are_skipped_not_nan() {
+    // (1, 3000, 40): 819 rows per piece. Lane 0: the first piece all -inf; lane 1: all -inf.
+    let l = Layout::new(1, 3000, 40);
+    let mut x = uniform(3000 * 40, 23, -30.0, 30.0);
+    for i in 0..1000 {
+        x[i * 40] = f64::NEG_INFINITY;
+    }
+    for i in 0..3000 {
+        x[i * 40 + 1] = f64::NEG_INFINITY;
+    }
+    for par in [Par::Seq, Par::Rayon(2)] {
+        let (out, sign) = lse(&x, None, l, 0.9, par);
+        let want = direct(&x, None, 0, 40, 3000, 0.9);
+        assert!(close(out[0], want, 1e-13), "{} vs {want}", out[0]);
+        assert_eq!((out[1], sign[1]), (f64::NEG_INFINITY, 0.0));
+    }
 }
 
 #[test]
@@ -193,6 +294,7 @@ fn rejects_bad_temperature_and_lengths() {
             t,
             &mut out,
             None,
+            None,
             Par::Seq,
         )
         .unwrap_err();
@@ -205,6 +307,7 @@ fn rejects_bad_temperature_and_lengths() {
         1.0,
         &mut out,
         None,
+        None,
         Par::Seq,
     )
     .unwrap_err();
@@ -215,6 +318,7 @@ fn rejects_bad_temperature_and_lengths() {
         Layout::new(1, 1, 1),
         1.0,
         &mut out,
+        None,
         None,
         Par::Seq,
     )

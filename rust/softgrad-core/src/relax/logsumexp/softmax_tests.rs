@@ -3,7 +3,7 @@ use crate::relax::testutil::{direct, uniform};
 
 fn run(x: &[f64], l: Layout, t: f64, kind: Kind, par: Par) -> Vec<f64> {
     let mut out = vec![0.0; x.len()];
-    softmax(x, l, t, kind, &mut out, par).unwrap();
+    softmax(x, l, t, kind, &mut out, None, par).unwrap();
     out
 }
 
@@ -116,7 +116,7 @@ fn large_outputs_stream_and_still_match() {
         .map(|&v| v as f32)
         .collect();
     let mut out = vec![0.0f32; x32.len()];
-    softmax(&x32, l32, 1.0, Kind::Softmax, &mut out, Par::Rayon(2)).unwrap();
+    softmax(&x32, l32, 1.0, Kind::Softmax, &mut out, None, Par::Rayon(2)).unwrap();
     for r in [0usize, 1999] {
         let row = &out[r * 1100..(r + 1) * 1100];
         let total: f64 = row.iter().map(|&v| v as f64).sum();

@@ -1,4 +1,9 @@
-//! Log-sum-exp with weights, sign and temperature.
+//! The log-sum-exp family: log-sum-exp with weights, sign and temperature (here), softmax and
+//! log-softmax ([`softmax()`]), and the pullbacks of all three ([`softmax_vjp`], [`logsumexp_vjp`]).
+//! The forwards can keep the log-sum-exp of each lane in f64 (`lse`), which the pullbacks take as
+//! their residual instead of reducing the input again.
+//!
+//! # Log-sum-exp
 //!
 //! For each output lane, `out = t ln |Σ_i b_i e^{x_i/t}|` and `sign = sgn(Σ_i b_i e^{x_i/t})`.
 //! With `M = max{x_i : b_i ≠ 0}`, `w = Σ_{x_i = M} b_i` and `s = Σ_{x_i < M} b_i e^{(x_i - M)/t}`,
@@ -15,13 +20,25 @@
 //! direct sum. Where `w = 0` (weights cancel at the maximum) the sum is taken whole, relative to `M`,
 //! which stays finite where scipy's fallback to the unshifted sum overflows.
 //!
-//! Rows are reduced in pieces of [`CHUNK`] values combined left to right,
+//! Rows are reduced in pieces of [`REDUCE_PIECE`] values combined left to right,
 //! `(M_a, w_a, s_a) ⊕ (M_b, w_b, s_b)` rescaling the side with the smaller maximum by
 //! `e^{(M_side - M)/t}`; pieces may be computed on any thread, the combination order never changes.
 
-use super::{check_temperature, Layout, CHUNK};
+mod grad;
+#[cfg(test)]
+mod grad_tests;
+mod softmax;
+#[cfg(test)]
+mod softmax_tests;
+
+pub use grad::{logsumexp_vjp, softmax_vjp};
+pub use softmax::{softmax, Kind};
+
+use super::check_temperature;
 use crate::error::{Error, Result};
-use crate::par::{Par, PAR_MIN_ELEMS};
+#[cfg(doc)]
+use crate::par::REDUCE_PIECE;
+use crate::par::{Layout, Par, Rows};
 use crate::real::Real;
 use crate::simd::{self, contiguous, strided, Level};
 
@@ -135,7 +152,7 @@ fn signum(v: f64) -> f64 {
     }
 }
 
-/// Canonical reduction of one contiguous row: [`CHUNK`]-sized pieces folded left to right.
+/// Canonical reduction of one contiguous row: [`REDUCE_PIECE`]-sized pieces folded left to right.
 fn reduce_row<T: Real>(
     level: Level,
     x: &[T],
@@ -143,56 +160,68 @@ fn reduce_row<T: Real>(
     inv_t: f64,
     par: Par,
 ) -> Result<Partial> {
-    let piece = |k: usize| {
-        let r = k * CHUNK..((k + 1) * CHUNK).min(x.len());
-        Partial::of_slice(level, &x[r.clone()], b.map(|b| &b[r]), inv_t)
+    par.fold_chunks(
+        "logsumexp",
+        x.len(),
+        (Rows::of(x, 1), b.map(|b| Rows::of(b, 1))),
+        |_, (x, b)| Partial::of_slice(level, x, b, inv_t),
+        |a, p| a.combine(p, inv_t),
+        Partial::EMPTY,
+    )
+}
+
+/// `Σ b e^{x/t}` without shifting: the IEEE semantics of the direct formula (for a `+inf` maximum).
+fn naive_sum<T: Real>(
+    x: impl Iterator<Item = T>,
+    b: Option<impl Iterator<Item = T>>,
+    inv_t: f64,
+) -> f64 {
+    let term = |x: T, w: f64| {
+        if w == 0.0 {
+            0.0
+        } else {
+            w * (x.to_f64() * inv_t).exp()
+        }
     };
-    let pieces = x.len().div_ceil(CHUNK);
-    let fold =
-        |ps: &mut dyn Iterator<Item = Partial>| ps.fold(Partial::EMPTY, |a, p| a.combine(p, inv_t));
-    match par.for_work(x.len()) {
-        Par::Seq => Ok(fold(&mut (0..pieces).map(piece))),
-        p => Ok(fold(&mut p.map_collect(pieces, piece)?.into_iter())),
+    match b {
+        None => x.map(|x| term(x, 1.0)).sum(),
+        Some(b) => x.zip(b).map(|(x, w)| term(x, w.to_f64())).sum(),
     }
 }
 
-/// `Σ b e^{x/t}` without shifting, over a strided lane: the IEEE semantics of the direct formula.
-fn naive_sum<T: Real>(
-    x: &[T],
-    b: Option<&[T]>,
-    start: usize,
-    stride: usize,
-    n: usize,
-    inv_t: f64,
-) -> f64 {
-    (0..n)
-        .map(|i| start + i * stride)
-        .map(|k| {
-            let w = b.map_or(1.0, |b| b[k].to_f64());
-            if w == 0.0 {
-                0.0
-            } else {
-                w * (x[k].to_f64() * inv_t).exp()
-            }
-        })
-        .sum()
+/// One lane's outputs: value, sign and the f64 residual.
+type LaneOut<'a, T> = (&'a mut [T], Option<&'a mut [T]>, Option<&'a mut [f64]>);
+
+/// Writes lane `j`'s `(value, sign)`.
+fn put<T: Real>(outs: &mut LaneOut<'_, T>, j: usize, (v, sg): (f64, f64)) {
+    outs.0[j] = T::from_f64(v);
+    if let Some(s) = outs.1.as_deref_mut() {
+        s[j] = T::from_f64(sg);
+    }
+    if let Some(l) = outs.2.as_deref_mut() {
+        l[j] = v;
+    }
 }
 
 /// Log-sum-exp over the middle axis of `x` seen as `layout`; see the module docs for the maths.
 ///
-/// `b`, if given, has the length of `x`. `out` (and `sign`, if given) has `layout.outputs()` values.
-/// Without `sign`, outputs whose sum is negative are NaN.
+/// `b`, if given, has the length of `x`. `out` (and `sign`, `lse`, if given) has `layout.outputs()`
+/// values. Without `sign`, outputs whose sum is negative are NaN. `lse` receives the values of `out`
+/// in f64: the residual of [`logsumexp_vjp`].
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for a temperature that is not finite and positive,
-/// [`Error::Shape`] for slices whose lengths disagree with `layout`.
+/// [`Error::Shape`] for slices whose lengths disagree with `layout`, [`Error::Alloc`] and
+/// [`Error::Interrupted`].
+#[allow(clippy::too_many_arguments)]
 pub fn logsumexp<T: Real>(
     x: &[T],
     b: Option<&[T]>,
     layout: Layout,
     t: f64,
     out: &mut [T],
-    mut sign: Option<&mut [T]>,
+    sign: Option<&mut [T]>,
+    lse: Option<&mut [f64]>,
     par: Par,
 ) -> Result<()> {
     const F: &str = "logsumexp";
@@ -206,83 +235,53 @@ pub fn logsumexp<T: Real>(
     if let Some(s) = sign.as_deref() {
         Error::check_len(F, "sign", s.len(), layout.outputs())?;
     }
-    if layout.outputs() == 0 {
-        return Ok(());
+    if let Some(l) = lse.as_deref() {
+        Error::check_len(F, "lse", l.len(), layout.outputs())?;
     }
     let want_sign = sign.is_some();
-    let results = if layout.inner == 1 {
-        rows(x, b, layout, t, want_sign, par)?
-    } else {
-        strided(x, b, layout, t, want_sign, par)?
-    };
-    for (k, (v, s)) in results.into_iter().enumerate() {
-        out[k] = T::from_f64(v);
-        if let Some(sign) = sign.as_deref_mut() {
-            sign[k] = T::from_f64(s);
-        }
+    let lanes = (
+        Rows::of_mut(out, 1),
+        sign.map(|s| Rows::of_mut(s, 1)),
+        lse.map(|l| Rows::of_mut(l, 1)),
+    );
+    let (n, inv_t, level) = (layout.n, 1.0 / t, simd::level());
+    if layout.inner == 1 {
+        let data = (Rows::of(x, n), b.map(|b| Rows::of(b, n)), lanes);
+        par.map_rows(
+            F,
+            layout.outer,
+            n,
+            data,
+            0,
+            (),
+            |(), _, (xr, br, mut outs), _, p| {
+                let r = reduce_row(level, xr, br, inv_t, p)?;
+                let naive = || naive_sum(xr.iter().copied(), br.map(|b| b.iter().copied()), inv_t);
+                put(&mut outs, 0, r.finish(t, want_sign, naive));
+                Ok(())
+            },
+        )?;
+        return Ok(());
     }
-    Ok(())
-}
-
-fn rows<T: Real>(
-    x: &[T],
-    b: Option<&[T]>,
-    l: Layout,
-    t: f64,
-    want_sign: bool,
-    par: Par,
-) -> Result<Vec<(f64, f64)>> {
-    let (n, inv_t, level) = (l.n, 1.0 / t, simd::level());
-    let one = |r: usize, par: Par| -> Result<(f64, f64)> {
-        let (xr, br) = (&x[r * n..(r + 1) * n], b.map(|b| &b[r * n..(r + 1) * n]));
-        let p = reduce_row(level, xr, br, inv_t, par)?;
-        Ok(p.finish(t, want_sign, || naive_sum(xr, br, 0, 1, n, inv_t)))
-    };
-    if n >= PAR_MIN_ELEMS || l.outer == 1 {
-        // Long rows: parallel inside each row.
-        (0..l.outer).map(|r| one(r, par)).collect()
-    } else {
-        par.for_work(l.outer * n)
-            .map_collect(l.outer, |r| one(r, Par::Seq))?
-            .into_iter()
-            .collect()
-    }
-}
-
-/// Reduction over a strided axis: each task owns a block of inner lanes and walks the reduced axis
-/// in pieces of rows small enough to be read twice from cache, combining per-lane partials in row
-/// order (so the bits do not depend on the thread count).
-fn strided<T: Real>(
-    x: &[T],
-    b: Option<&[T]>,
-    l: Layout,
-    t: f64,
-    want_sign: bool,
-    par: Par,
-) -> Result<Vec<(f64, f64)>> {
-    let (n, inner, inv_t, level) = (l.n, l.inner, 1.0 / t, simd::level());
-    let w = inner.min(512);
-    let blocks = inner.div_ceil(w);
-    let rows_per_piece = (16 * CHUNK / w).max(1);
-    let task = |k: usize| -> Vec<(f64, f64)> {
-        let (o, j0) = (k / blocks, (k % blocks) * w);
-        let wj = w.min(inner - j0);
-        let base = o * n * inner + j0;
-        let row = |i: usize| base + i * inner..base + i * inner + wj;
-        let mut acc = vec![Partial::EMPTY; wj];
-        let (mut m, mut s, mut sw) = (vec![0.0; wj], vec![0.0; wj], vec![0.0; wj]);
-        for i0 in (0..n).step_by(rows_per_piece) {
-            let rows = i0..(i0 + rows_per_piece).min(n);
+    // A strided axis: each block of lanes walks the rows in pieces small enough to be read twice
+    // from cache, combining per-lane partials in row order.
+    par.for_each_lane_block(F, layout, lanes, (), (), |(), blk, outs, ()| {
+        let wj = blk.width;
+        let mut acc = crate::par::scratch(F, wj, Partial::EMPTY)?;
+        let mut buf = crate::par::scratch(F, 3 * wj, 0.0)?;
+        let (m, rest) = buf.split_at_mut(wj);
+        let (s, sw) = rest.split_at_mut(wj);
+        for rows in blk.pieces() {
             m.fill(f64::NEG_INFINITY);
             for i in rows.clone() {
-                strided::max_into(level, &x[row(i)], b.map(|b| &b[row(i)]), &mut m);
+                strided::max_into(level, blk.row(x, i), b.map(|b| blk.row(b, i)), m);
             }
             s.fill(0.0);
             sw.fill(0.0);
             if m.iter().any(|v| v.is_finite()) {
                 for i in rows {
-                    let bi = b.map(|b| &b[row(i)]);
-                    strided::sum_exp_excl_into(level, &x[row(i)], bi, &m, inv_t, &mut s, &mut sw);
+                    let bi = b.map(|b| blk.row(b, i));
+                    strided::sum_exp_excl_into(level, blk.row(x, i), bi, m, inv_t, s, sw);
                 }
             }
             for j in 0..wj {
@@ -301,15 +300,14 @@ fn strided<T: Real>(
                 acc[j] = acc[j].combine(p, inv_t);
             }
         }
-        acc.iter()
-            .enumerate()
-            .map(|(j, p)| p.finish(t, want_sign, || naive_sum(x, b, base + j, inner, n, inv_t)))
-            .collect()
-    };
-    let per_task = par
-        .for_work(l.outer * n * inner)
-        .map_collect(l.outer * blocks, task)?;
-    Ok(per_task.into_iter().flatten().collect())
+        let mut outs = outs;
+        for (j, p) in acc.iter().enumerate() {
+            let naive = || naive_sum(blk.lane(x, j), b.map(|b| blk.lane(b, j)), inv_t);
+            put(&mut outs, j, p.finish(t, want_sign, naive));
+        }
+        Ok(())
+    })?;
+    Ok(())
 }
 
 #[cfg(test)]

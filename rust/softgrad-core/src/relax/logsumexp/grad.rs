@@ -1,0 +1,536 @@
+//! Pullbacks (VJPs) of the log-sum-exp family, for any layout, from the forward's residual
+//! `L = t ln |Σ_i b_i e^{x_i/t}|` per lane (the `lse` output of the forwards), so no pullback reduces
+//! its input again. With `y_i = e^{(x_i - L)/t}` (the softmax) and `x̃` equal to `x` except 0 where
+//! `y` vanishes (so `-inf` entries carry no weight):
+//!
+//! ```text
+//! softmax:      x̄ = y ⊙ (g - <y, g>) / t,   t̄ = -(<y⊙g, x̃> - <y, g><y, x̃>) / t²
+//! log_softmax:  x̄ = (g - y Σg) / t,          t̄ = -(Σ_f g x - <y, x̃> Σ_f g) / t²
+//! ```
+//!
+//! where `Σ_f` runs over the entries that are not `-inf`. A lane whose `L` is not finite (its
+//! maximum is NaN, `+inf` or all `-inf`) has NaN derivatives (its softmax is NaN, as in scipy);
+//! an empty lane (`n = 0`) contributes nothing.
+//!
+//! Log-sum-exp, with sign `σ` and cotangent `c` per lane, `e_i = e^{(a_i - L)/t}`:
+//!
+//! ```text
+//! w_i = σ b_i e_i (0 where b_i = 0; e_i unweighted),   ā = c w,   b̄ = c σ t e,
+//! t̄ = Σ_lanes c (L - Σ_i w_i a_i) / t   with 0·(-inf) taken as 0,
+//! ```
+//!
+//! and every derivative of a lane whose sum is empty (`σ = 0` or `L = -inf`) is `c · 0`.
+//!
+//! The temperature cotangent is a sum over fixed pieces (of a row) and fixed tasks (of rows or lane
+//! blocks), added in order: the same bits for any thread count.
+
+use crate::error::{Error, Result};
+use crate::par::{BlockMut, Layout, Par, Rows, Strided, PAR_MIN_ELEMS, REDUCE_PIECE};
+use crate::real::Real;
+use crate::relax::check_temperature;
+use crate::simd::{self, contiguous, Level};
+
+use super::softmax::Kind;
+
+#[path = "grad_strided.rs"]
+mod strided;
+
+/// Fixed accumulators per sum.
+const W: usize = 8;
+
+/// Runs `$f::<.., FMA>(args)` under [`simd::dispatch`] with `FMA` set as `$level` allows.
+macro_rules! with_fma {
+    ($level:expr, $f:ident::<$($ty:ty),*>($($arg:expr),* $(,)?)) => {
+        if $level.fma() {
+            simd::dispatch($level, #[inline(always)] || $f::<$($ty,)* true>($($arg),*))
+        } else {
+            simd::dispatch($level, #[inline(always)] || $f::<$($ty,)* false>($($arg),*))
+        }
+    };
+}
+pub(super) use with_fma;
+
+/// The per-lane sums of the softmax pullbacks: `[<y, x̃>, <y, g>, <y⊙g, x̃>, -]` for softmax,
+/// `[<y, x̃>, Σg, Σ_f g x, Σ_f g]` for log-softmax.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Sums(pub(super) [f64; 4]);
+
+impl Sums {
+    pub(super) const ZERO: Sums = Sums([0.0; 4]);
+
+    pub(super) fn add(self, o: Sums) -> Sums {
+        Sums(std::array::from_fn(|k| self.0[k] + o.0[k]))
+    }
+
+    /// The terms of one entry.
+    #[inline(always)]
+    pub(super) fn terms(kind: Kind, y: f64, x: f64, g: f64) -> [f64; 4] {
+        let xt = if y == 0.0 { 0.0 } else { x };
+        match kind {
+            Kind::Softmax => [y * xt, y * g, y * g * xt, 0.0],
+            Kind::LogSoftmax => {
+                let f = x > f64::NEG_INFINITY;
+                [
+                    y * xt,
+                    g,
+                    if f { g * x } else { 0.0 },
+                    if f { g } else { 0.0 },
+                ]
+            }
+        }
+    }
+
+    /// The factor of the input cotangent: `<y, g>` or `Σg`.
+    pub(super) fn coef(self) -> f64 {
+        self.0[1]
+    }
+
+    /// This lane's temperature cotangent.
+    pub(super) fn dt(self, kind: Kind, inv_t: f64) -> f64 {
+        let [yx, _, c, d] = self.0;
+        match kind {
+            Kind::Softmax => -(c - self.coef() * yx) * inv_t * inv_t,
+            Kind::LogSoftmax => -(c - yx * d) * inv_t * inv_t,
+        }
+    }
+}
+
+/// `x̄_i` from `y_i`, `g_i` and the lane's [`Sums::coef`].
+#[inline(always)]
+pub(super) fn dx_of(kind: Kind, y: f64, g: f64, coef: f64, inv_t: f64) -> f64 {
+    match kind {
+        Kind::Softmax => y * (g - coef) * inv_t,
+        Kind::LogSoftmax => (g - y * coef) * inv_t,
+    }
+}
+
+/// `Σ f(y, x, g)` over zipped slices, in [`W`] fixed lanes added pairwise at the end (one simple
+/// accumulator per call, so each call vectorises).
+#[inline(always)]
+fn sum3<T: Real>(y: &[f64], x: &[T], g: &[T], f: impl Fn(f64, f64, f64) -> f64) -> f64 {
+    let mut acc = [0.0; W];
+    let (yc, xc, gc) = (y.chunks_exact(W), x.chunks_exact(W), g.chunks_exact(W));
+    let (yr, xr, gr) = (yc.remainder(), xc.remainder(), gc.remainder());
+    for ((yb, xb), gb) in yc.zip(xc).zip(gc) {
+        for j in 0..W {
+            acc[j] += f(yb[j], xb[j].to_f64(), gb[j].to_f64());
+        }
+    }
+    let mut out = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for ((&yv, xv), gv) in yr.iter().zip(xr).zip(gr) {
+        out += f(yv, xv.to_f64(), gv.to_f64());
+    }
+    out
+}
+
+/// [`Sums`] of one contiguous piece (the terms of [`Sums::terms`]), one [`sum3`] per sum: measured
+/// faster than one fused pass.
+#[inline(always)]
+fn piece_sums<T: Real>(kind: Kind, y: &[f64], x: &[T], g: &[T]) -> Sums {
+    let xt = |y: f64, x: f64| if y == 0.0 { 0.0 } else { x };
+    let finite = |x: f64| x > f64::NEG_INFINITY;
+    match kind {
+        Kind::Softmax => Sums([
+            sum3(y, x, g, |y, x, _| y * xt(y, x)),
+            sum3(y, x, g, |y, _, g| y * g),
+            sum3(y, x, g, |y, x, g| y * g * xt(y, x)),
+            0.0,
+        ]),
+        Kind::LogSoftmax => Sums([
+            sum3(y, x, g, |y, x, _| y * xt(y, x)),
+            sum3(y, x, g, |_, _, g| g),
+            sum3(y, x, g, |_, x, g| if finite(x) { g * x } else { 0.0 }),
+            sum3(y, x, g, |_, x, g| if finite(x) { g } else { 0.0 }),
+        ]),
+    }
+}
+
+/// One contiguous piece: `y = e^{(x - L)/t}` into `y`, then its [`Sums`].
+fn piece_pass1<T: Real>(
+    level: Level,
+    kind: Kind,
+    x: &[T],
+    g: &[T],
+    l: f64,
+    inv_t: f64,
+    y: &mut [f64],
+) -> Sums {
+    contiguous::exp_store(level, x, l, inv_t, y);
+    simd::dispatch(
+        level,
+        #[inline(always)]
+        || piece_sums(kind, y, x, g),
+    )
+}
+
+#[inline(always)]
+fn dx_body<T: Real>(kind: Kind, y: &[f64], g: &[T], coef: f64, inv_t: f64, dx: &mut [T]) {
+    for ((d, &yv), gv) in dx.iter_mut().zip(y).zip(g) {
+        *d = T::from_f64(dx_of(kind, yv, gv.to_f64(), coef, inv_t));
+    }
+}
+
+/// One contiguous piece of `x̄` from its `y`.
+fn piece_pass2<T: Real>(
+    level: Level,
+    kind: Kind,
+    y: &[f64],
+    g: &[T],
+    coef: f64,
+    inv_t: f64,
+    dx: &mut [T],
+) {
+    match kind {
+        Kind::Softmax => simd::dispatch(
+            level,
+            #[inline(always)]
+            || dx_body(Kind::Softmax, y, g, coef, inv_t, dx),
+        ),
+        Kind::LogSoftmax => simd::dispatch(
+            level,
+            #[inline(always)]
+            || dx_body(Kind::LogSoftmax, y, g, coef, inv_t, dx),
+        ),
+    }
+}
+
+/// One row of the softmax pullback; returns its temperature cotangent. With `keep` at least as long
+/// as the row, `y` is computed once and kept there; otherwise the row is cut into pieces on `par`
+/// and `y` is computed again for the second pass. The pieces, so the bits, are the same either way.
+#[allow(clippy::too_many_arguments)]
+fn softmax_row<T: Real>(
+    level: Level,
+    kind: Kind,
+    x: &[T],
+    g: &[T],
+    l: f64,
+    inv_t: f64,
+    dx: &mut [T],
+    keep: &mut [f64],
+    par: Par,
+) -> Result<f64> {
+    let (func, n) = (kind.name(), x.len());
+    if !l.is_finite() {
+        dx.iter_mut().for_each(|d| *d = T::from_f64(f64::NAN));
+        // An empty lane (n = 0) has no terms at all.
+        return Ok(if n == 0 { 0.0 } else { f64::NAN });
+    }
+    let sums = if keep.len() >= n {
+        let y = &mut keep[..n];
+        let sums = x
+            .chunks(REDUCE_PIECE)
+            .zip(g.chunks(REDUCE_PIECE))
+            .zip(y.chunks_mut(REDUCE_PIECE))
+            .fold(Sums::ZERO, |acc, ((x, g), y)| {
+                acc.add(piece_pass1(level, kind, x, g, l, inv_t, y))
+            });
+        piece_pass2(level, kind, y, g, sums.coef(), inv_t, dx);
+        sums
+    } else {
+        let sums = par.fold_chunks(
+            func,
+            n,
+            (Rows::of(x, 1), Rows::of(g, 1)),
+            |_, (x, g)| {
+                let mut y = [0.0; REDUCE_PIECE];
+                piece_pass1(level, kind, x, g, l, inv_t, &mut y[..x.len()])
+            },
+            Sums::add,
+            Sums::ZERO,
+        )?;
+        let data = (Rows::of(x, 1), Rows::of(g, 1), Rows::of_mut(dx, 1));
+        par.map_chunks(func, n, REDUCE_PIECE, data, |_, (x, g, dx)| {
+            let y = &mut [0.0; REDUCE_PIECE][..x.len()];
+            contiguous::exp_store(level, x, l, inv_t, y);
+            piece_pass2(level, kind, y, g, sums.coef(), inv_t, dx);
+        })?;
+        sums
+    };
+    Ok(sums.dt(kind, inv_t))
+}
+
+/// VJP of softmax (or log-softmax) over the middle axis of `x` seen as `layout`, for cotangent `g`
+/// and the forward's residual `lse` (one f64 per lane, from [`softmax`](super::softmax())): writes
+/// `dx` and returns the temperature cotangent. See the module docs for the maths.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a bad temperature, [`Error::Shape`] for inconsistent lengths,
+/// [`Error::Alloc`] and [`Error::Interrupted`].
+#[allow(clippy::too_many_arguments)]
+pub fn softmax_vjp<T: Real>(
+    x: &[T],
+    lse: &[f64],
+    g: &[T],
+    layout: Layout,
+    t: f64,
+    kind: Kind,
+    dx: &mut [T],
+    par: Par,
+) -> Result<f64> {
+    let func = kind.name();
+    check_temperature(func, t)?;
+    let len = layout.len(func)?;
+    Error::check_len(func, "x", x.len(), len)?;
+    Error::check_len(func, "lse", lse.len(), layout.outputs())?;
+    Error::check_len(func, "cotangent", g.len(), len)?;
+    Error::check_len(func, "dx", dx.len(), len)?;
+    let (n, inv_t, level) = (layout.n, 1.0 / t, simd::level());
+    let parts = if layout.inner == 1 {
+        let data = (
+            Rows::of(x, n),
+            Rows::of(g, n),
+            Rows::of(lse, 1),
+            Rows::of_mut(dx, n),
+        );
+        let keep = if n < PAR_MIN_ELEMS { n } else { 0 };
+        par.map_rows(
+            func,
+            layout.outer,
+            n,
+            data,
+            keep,
+            0.0,
+            |acc, _, (x, g, l, dx), e, p| {
+                Ok(acc + softmax_row(level, kind, x, g, l[0], inv_t, dx, e, p)?)
+            },
+        )?
+    } else {
+        let lanes = (Rows::of(lse, 1), ());
+        par.for_each_lane_block(
+            func,
+            layout,
+            lanes,
+            Strided::new(dx),
+            0.0,
+            |acc, blk, (l, ()), dx| {
+                Ok(acc + strided::softmax_block(level, kind, blk, x, g, l, inv_t, dx)?)
+            },
+        )?
+    };
+    Ok(parts.into_iter().fold(0.0, |a, b| a + b))
+}
+
+/// One lane's `(L, σ, c)` and whether its sum is empty.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Lane {
+    pub(super) l: f64,
+    pub(super) sigma: f64,
+    pub(super) ct: f64,
+}
+
+impl Lane {
+    pub(super) fn of<T: Real>(l: &[f64], sign: Option<&[T]>, ct: &[f64], j: usize) -> Lane {
+        Lane {
+            l: l[j],
+            sigma: sign.map_or(1.0, |s| s[j].to_f64()),
+            ct: ct[j],
+        }
+    }
+
+    /// `w = σ b e` (0 where `b = 0`).
+    #[inline(always)]
+    pub(super) fn weight(self, e: f64, b: f64) -> f64 {
+        if b == 0.0 {
+            0.0
+        } else {
+            self.sigma * b * e
+        }
+    }
+
+    pub(super) fn empty(self) -> bool {
+        self.sigma == 0.0 || self.l == f64::NEG_INFINITY
+    }
+
+    /// This lane's temperature cotangent from `Σ w a`.
+    pub(super) fn dt(self, wa: f64, t: f64) -> f64 {
+        if self.empty() {
+            self.ct * 0.0
+        } else {
+            self.ct * ((self.l - wa) / t)
+        }
+    }
+}
+
+/// `(w, b̄ / c)` of one entry of a lane that is not empty.
+#[inline(always)]
+pub(super) fn lse_terms<const FMA: bool>(
+    lane: Lane,
+    a: f64,
+    b: Option<f64>,
+    t: f64,
+    inv_t: f64,
+) -> (f64, f64) {
+    let e = simd::exp::exp::<FMA>((a - lane.l) * inv_t);
+    let w = b.map_or(e, |b| lane.weight(e, b));
+    (w, lane.sigma * t * e)
+}
+
+/// One contiguous piece of a log-sum-exp lane, from `e = e^{(a - L)/t}`: writes `ā` (and `b̄`),
+/// returns `Σ w a` in [`W`] fixed lanes added pairwise, then the tail.
+#[inline(always)]
+fn lse_piece_body<T: Real>(
+    lane: Lane,
+    e: &[f64],
+    a: &[T],
+    b: Option<&[T]>,
+    t: f64,
+    da: &mut [T],
+    db: Option<&mut [T]>,
+) -> f64 {
+    let n = e.len();
+    let (a, da) = (&a[..n], &mut da[..n]);
+    let full = n / W * W;
+    let (mut acc, mut tail) = ([0.0; W], 0.0);
+    let wa = |w: f64, a: f64| if w == 0.0 { 0.0 } else { w * a };
+    match (b, db) {
+        (Some(b), Some(db)) => {
+            let (b, db) = (&b[..n], &mut db[..n]);
+            let one = |i: usize, da: &mut [T], db: &mut [T]| {
+                let w = lane.weight(e[i], b[i].to_f64());
+                da[i] = T::from_f64(lane.ct * w);
+                db[i] = T::from_f64(lane.ct * (lane.sigma * t * e[i]));
+                wa(w, a[i].to_f64())
+            };
+            for i0 in (0..full).step_by(W) {
+                for (j, s) in acc.iter_mut().enumerate() {
+                    *s += one(i0 + j, da, db);
+                }
+            }
+            for i in full..n {
+                tail += one(i, da, db);
+            }
+        }
+        _ => {
+            let one = |i: usize, da: &mut [T]| {
+                da[i] = T::from_f64(lane.ct * e[i]);
+                wa(e[i], a[i].to_f64())
+            };
+            for i0 in (0..full).step_by(W) {
+                for (j, s) in acc.iter_mut().enumerate() {
+                    *s += one(i0 + j, da);
+                }
+            }
+            for i in full..n {
+                tail += one(i, da);
+            }
+        }
+    }
+    let sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    sum + tail
+}
+
+/// One contiguous piece (at most [`REDUCE_PIECE`] long) of a log-sum-exp lane.
+#[allow(clippy::too_many_arguments)]
+fn lse_piece<T: Real>(
+    level: Level,
+    lane: Lane,
+    a: &[T],
+    b: Option<&[T]>,
+    t: f64,
+    inv_t: f64,
+    da: &mut [T],
+    db: Option<&mut [T]>,
+) -> f64 {
+    let e = &mut [0.0; REDUCE_PIECE][..a.len()];
+    contiguous::exp_store(level, a, lane.l, inv_t, e);
+    simd::dispatch(
+        level,
+        #[inline(always)]
+        || lse_piece_body(lane, e, a, b, t, da, db),
+    )
+}
+
+/// VJP of log-sum-exp over the middle axis of `a` seen as `layout` (weights `b` if given), from the
+/// forward's residual `lse` and sign (`None`: +1), for one f64 cotangent `ct` per lane: writes `da`
+/// (and `db`, which must be given iff `b` is) and returns the temperature cotangent. See the module
+/// docs for the maths.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a bad temperature or `db` given without `b` (or the reverse),
+/// [`Error::Shape`] for inconsistent lengths, [`Error::Alloc`] and [`Error::Interrupted`].
+#[allow(clippy::too_many_arguments)]
+pub fn logsumexp_vjp<T: Real>(
+    a: &[T],
+    b: Option<&[T]>,
+    lse: &[f64],
+    sign: Option<&[T]>,
+    ct: &[f64],
+    layout: Layout,
+    t: f64,
+    da: &mut [T],
+    db: Option<&mut [T]>,
+    par: Par,
+) -> Result<f64> {
+    const F: &str = "logsumexp_vjp";
+    check_temperature(F, t)?;
+    let len = layout.len(F)?;
+    Error::check_len(F, "a", a.len(), len)?;
+    if let Some(b) = b {
+        Error::check_len(F, "b", b.len(), len)?;
+    }
+    let outputs = layout.outputs();
+    Error::check_len(F, "lse", lse.len(), outputs)?;
+    if let Some(s) = sign {
+        Error::check_len(F, "sign", s.len(), outputs)?;
+    }
+    Error::check_len(F, "cotangent", ct.len(), outputs)?;
+    Error::check_len(F, "da", da.len(), len)?;
+    match (b.is_some(), db.as_deref()) {
+        (true, Some(db)) => Error::check_len(F, "db", db.len(), len)?,
+        (false, None) => {}
+        _ => return Err(Error::param(F, "db", "must be given exactly when b is")),
+    }
+    let (n, inv_t, level) = (layout.n, 1.0 / t, simd::level());
+    let lanes = (
+        Rows::of(lse, 1),
+        sign.map(|s| Rows::of(s, 1)),
+        Rows::of(ct, 1),
+    );
+    let parts = if layout.inner == 1 {
+        let rows = (Rows::of(a, n), b.map(|b| Rows::of(b, n)));
+        let outs = (Rows::of_mut(da, n), db.map(|d| Rows::of_mut(d, n)));
+        let data = (rows, lanes, outs);
+        par.map_rows(
+            F,
+            layout.outer,
+            n,
+            data,
+            0,
+            0.0,
+            |acc, _, (rows, lanes, outs), _, p| {
+                let ((a, b), (l, s, c), (da, db)) = (rows, lanes, outs);
+                let lane = Lane::of(l, s, c, 0);
+                if lane.empty() {
+                    da.iter_mut().for_each(|d| *d = T::from_f64(lane.ct * 0.0));
+                    db.into_iter()
+                        .flatten()
+                        .for_each(|d| *d = T::from_f64(lane.ct * 0.0));
+                    return Ok(acc + lane.dt(0.0, t));
+                }
+                let wa = p.fold_chunks(
+                    F,
+                    n,
+                    (
+                        Rows::of(a, 1),
+                        b.map(|b| Rows::of(b, 1)),
+                        Rows::of_mut(da, 1),
+                        db.map(|d| Rows::of_mut(d, 1)),
+                    ),
+                    |_, (a, b, da, db)| lse_piece(level, lane, a, b, t, inv_t, da, db),
+                    |x, y| x + y,
+                    0.0,
+                )?;
+                Ok(acc + lane.dt(wa, t))
+            },
+        )?
+    } else {
+        let outs = (Strided::new(da), db.map(Strided::new));
+        par.for_each_lane_block(F, layout, lanes, outs, 0.0, |acc, blk, (l, s, c), outs| {
+            Ok(acc + strided::lse_block(level, blk, a, b, (l, s, c), t, outs)?)
+        })?
+    };
+    Ok(parts.into_iter().fold(0.0, |a, b| a + b))
+}
+
+#[doc(hidden)]
+pub(super) type LseOuts<'b, T> = (BlockMut<'b, T>, Option<BlockMut<'b, T>>);

@@ -1,0 +1,645 @@
+//! The pullbacks against the formulas written out with libm (the NumPy rules of
+//! `python/softgrad/logsumexp_rules.py`), at f32 and f64, over every path: one row, many rows, rows
+//! past the kept scratch and past `PAR_MIN_ELEMS`, multi-row tasks, strided lanes across block and
+//! piece boundaries, weights with zeros and negative signs, non-finite lanes, empty layouts; and
+//! bit-identity for 1, 2 and 3 threads with data where the order of combination shows.
+
+use super::*;
+use crate::par::PAR_MIN_ELEMS;
+use crate::relax::testutil::uniform;
+
+const PARS: [Par; 3] = [Par::Seq, Par::Rayon(2), Par::Rayon(3)];
+
+/// Flat index of entry `i` of output lane `k`.
+fn at(l: Layout, k: usize, i: usize) -> usize {
+    (k / l.inner) * l.n * l.inner + i * l.inner + k % l.inner
+}
+
+/// A reference result: values, the scale of each value's rounding error, and the temperature
+/// cotangent with its own scale (the sum of the magnitudes of its terms).
+#[derive(Debug, Default)]
+struct Want {
+    d: Vec<f64>,
+    scale: Vec<f64>,
+    dt: f64,
+    dt_scale: f64,
+}
+
+/// `x̄`, `t̄` of softmax / log-softmax, as the NumPy rules compute them.
+fn ref_softmax_vjp(x: &[f64], lse: &[f64], g: &[f64], l: Layout, t: f64, kind: Kind) -> Want {
+    let mut w = Want {
+        d: vec![0.0; x.len()],
+        scale: vec![0.0; x.len()],
+        ..Want::default()
+    };
+    for (k, &lk) in lse.iter().enumerate() {
+        let ix: Vec<usize> = (0..l.n).map(|i| at(l, k, i)).collect();
+        if !lk.is_finite() {
+            ix.iter().for_each(|&i| w.d[i] = f64::NAN);
+            if l.n > 0 {
+                w.dt += f64::NAN;
+            }
+            continue;
+        }
+        let y: Vec<f64> = ix.iter().map(|&i| ((x[i] - lk) / t).exp()).collect();
+        let xt: Vec<f64> = ix
+            .iter()
+            .zip(&y)
+            .map(|(&i, &y)| if y == 0.0 { 0.0 } else { x[i] })
+            .collect();
+        match kind {
+            Kind::Softmax => {
+                let yg: f64 = ix.iter().zip(&y).map(|(&i, y)| y * g[i]).sum();
+                let yag: f64 = ix.iter().zip(&y).map(|(&i, y)| y * g[i].abs()).sum();
+                for (q, &i) in ix.iter().enumerate() {
+                    let gy = y[q] * (g[i] - yg);
+                    w.d[i] = gy / t;
+                    w.scale[i] = y[q] * (g[i].abs() + yag) / t;
+                    w.dt -= gy * xt[q] / (t * t);
+                    w.dt_scale += y[q] * (g[i].abs() + yag) * xt[q].abs() / (t * t);
+                }
+            }
+            Kind::LogSoftmax => {
+                let gs: f64 = ix.iter().map(|&i| g[i]).sum();
+                let gas: f64 = ix.iter().map(|&i| g[i].abs()).sum();
+                let xbar: f64 = y.iter().zip(&xt).map(|(y, x)| y * x).sum();
+                let xabs: f64 = y.iter().zip(&xt).map(|(y, x)| y * x.abs()).sum();
+                for (q, &i) in ix.iter().enumerate() {
+                    w.d[i] = (g[i] - y[q] * gs) / t;
+                    w.scale[i] = (g[i].abs() + y[q] * gas) / t;
+                    if x[i] > f64::NEG_INFINITY {
+                        w.dt -= g[i] * (x[i] - xbar) / (t * t);
+                        w.dt_scale += g[i].abs() * (x[i].abs() + xabs) / (t * t);
+                    }
+                }
+            }
+        }
+    }
+    w
+}
+
+/// `(ā, b̄)` and `t̄` of log-sum-exp, as `_Lse.of` and its pullback compute them.
+#[allow(clippy::type_complexity)]
+fn ref_lse_vjp(
+    a: &[f64],
+    b: Option<&[f64]>,
+    lse: &[f64],
+    sign: Option<&[f64]>,
+    ct: &[f64],
+    l: Layout,
+    t: f64,
+) -> (Want, Vec<f64>) {
+    let mut w = Want {
+        d: vec![0.0; a.len()],
+        scale: vec![0.0; a.len()],
+        ..Want::default()
+    };
+    let mut db = vec![0.0; a.len()];
+    for (k, &lk) in lse.iter().enumerate() {
+        let s = sign.map_or(1.0, |s| s[k]);
+        let empty = s == 0.0 || lk == f64::NEG_INFINITY;
+        let mut wa = 0.0;
+        for i in (0..l.n).map(|i| at(l, k, i)) {
+            let e = if empty { 0.0 } else { ((a[i] - lk) / t).exp() };
+            let wi = match b {
+                None => e,
+                Some(b) if b[i] == 0.0 => 0.0,
+                Some(b) => s * b[i] * e,
+            };
+            w.d[i] = ct[k] * wi;
+            w.scale[i] = (ct[k] * wi).abs();
+            db[i] = ct[k] * if empty { 0.0 } else { s * t * e };
+            wa += if wi == 0.0 { 0.0 } else { wi * a[i] };
+            if wi != 0.0 {
+                w.dt_scale += (ct[k] * wi * a[i] / t).abs();
+            }
+        }
+        let dldt = if empty { 0.0 } else { (lk - wa) / t };
+        w.dt += ct[k] * dldt;
+        w.dt_scale += (ct[k] * lk / t).abs();
+    }
+    (w, db)
+}
+
+/// `got` within `rtol` of `want` relative to each value's error scale; NaN where NaN is wanted.
+fn assert_close<T: Real>(what: &str, got: &[T], want: &[f64], scale: &[f64], rtol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    // Results below the normal range of `T` carry an absolute error.
+    let tiny = if std::mem::size_of::<T>() == 4 {
+        f32::MIN_POSITIVE as f64
+    } else {
+        f64::MIN_POSITIVE
+    };
+    for (i, ((g, &w), &s)) in got.iter().zip(want).zip(scale).enumerate() {
+        let g = g.to_f64();
+        let ok = if w.is_nan() {
+            g.is_nan()
+        } else {
+            g == w || (g - w).abs() <= rtol * (s + w.abs()) + tiny
+        };
+        assert!(ok, "{what}[{i}]: got {g}, want {w} (scale {s})");
+    }
+}
+
+fn assert_dt(what: &str, got: f64, w: &Want, rtol: f64) {
+    let ok = if w.dt.is_nan() {
+        got.is_nan()
+    } else {
+        got == w.dt || (got - w.dt).abs() <= rtol * (w.dt_scale + 1e-300)
+    };
+    assert!(ok, "{what}: dt {got}, want {} (scale {})", w.dt, w.dt_scale);
+}
+
+fn to<T: Real>(v: &[f64]) -> Vec<T> {
+    v.iter().map(|&x| T::from_f64(x)).collect()
+}
+
+fn back<T: Real>(v: &[T]) -> Vec<f64> {
+    v.iter().map(|x| x.to_f64()).collect()
+}
+
+fn bits<T: Real>(v: &[T]) -> Vec<u64> {
+    v.iter().map(|x| x.to_f64().to_bits()).collect()
+}
+
+/// Softmax pullback of `x` (with cotangent `g`) at `T`: every thread count gives the same bits, and
+/// they match the reference within `rtol`.
+fn check_softmax<T: Real>(x: &[f64], g: &[f64], l: Layout, t: f64, kind: Kind, rtol: f64) {
+    let (x, g): (Vec<T>, Vec<T>) = (to(x), to(g));
+    let mut y = vec![T::from_f64(0.0); x.len()];
+    let mut lse = vec![0.0; l.outputs()];
+    softmax(&x, l, t, kind, &mut y, Some(&mut lse), Par::Seq).unwrap();
+    let want = ref_softmax_vjp(&back(&x), &lse, &back(&g), l, t, kind);
+    let mut first: Option<(Vec<u64>, u64)> = None;
+    for par in PARS {
+        let mut dx = vec![T::from_f64(0.0); x.len()];
+        let dt = softmax_vjp(&x, &lse, &g, l, t, kind, &mut dx, par).unwrap();
+        let what = format!("{kind:?} {l:?} t={t} {par:?}");
+        assert_close(&what, &dx, &want.d, &want.scale, rtol);
+        assert_dt(&what, dt, &want, 1e-10);
+        match &first {
+            None => first = Some((bits(&dx), dt.to_bits())),
+            Some((d0, t0)) => {
+                assert!(*d0 == bits(&dx), "{what}: dx bits differ from Seq");
+                assert_eq!(*t0, dt.to_bits(), "{what}: dt bits differ from Seq");
+            }
+        }
+    }
+}
+
+/// Log-sum-exp pullback at `T`, weighted if `b` is given (with the sign from the forward).
+fn check_lse<T: Real>(a: &[f64], b: Option<&[f64]>, ct: &[f64], l: Layout, t: f64, rtol: f64) {
+    let a: Vec<T> = to(a);
+    let b: Option<Vec<T>> = b.map(to);
+    let n_out = l.outputs();
+    let (mut out, mut sign, mut lse) = (
+        vec![T::from_f64(0.0); n_out],
+        vec![T::from_f64(0.0); n_out],
+        vec![0.0; n_out],
+    );
+    let s = b.as_ref().map(|_| &mut sign[..]);
+    logsumexp(
+        &a,
+        b.as_deref(),
+        l,
+        t,
+        &mut out,
+        s,
+        Some(&mut lse),
+        Par::Seq,
+    )
+    .unwrap();
+    // The residual is the value, in f64.
+    assert!(out
+        .iter()
+        .zip(&lse)
+        .all(|(o, &r)| o.to_f64().to_bits() == T::from_f64(r).to_f64().to_bits()));
+    let sign = b.as_ref().map(|_| sign);
+    let signf = sign.as_deref().map(back);
+    let (want, want_db) = ref_lse_vjp(
+        &back(&a),
+        b.as_deref().map(back).as_deref(),
+        &lse,
+        signf.as_deref(),
+        ct,
+        l,
+        t,
+    );
+    let mut first: Option<(Vec<u64>, Vec<u64>, u64)> = None;
+    for par in PARS {
+        let mut da = vec![T::from_f64(0.0); a.len()];
+        let mut db = b.as_ref().map(|_| vec![T::from_f64(0.0); a.len()]);
+        let dt = logsumexp_vjp(
+            &a,
+            b.as_deref(),
+            &lse,
+            sign.as_deref(),
+            ct,
+            l,
+            t,
+            &mut da,
+            db.as_deref_mut(),
+            par,
+        )
+        .unwrap();
+        let what = format!("logsumexp {l:?} t={t} weighted={} {par:?}", b.is_some());
+        assert_close(&what, &da, &want.d, &want.scale, rtol);
+        if let Some(db) = &db {
+            let scale: Vec<f64> = want_db.iter().map(|v| v.abs()).collect();
+            assert_close(&format!("{what} db"), db, &want_db, &scale, rtol);
+        }
+        assert_dt(&what, dt, &want, 1e-10);
+        let got = (bits(&da), db.as_deref().map_or(vec![], bits), dt.to_bits());
+        match &first {
+            None => first = Some(got),
+            Some(f) => assert!(*f == got, "{what}: bits differ from Seq"),
+        }
+    }
+}
+
+/// Contiguous rows: one row, many rows, narrow rows (multi-row tasks), rows past the kept scratch
+/// (`PAR_MIN_ELEMS`: a row cut into pieces on the threads) and past one `REDUCE_PIECE`.
+const ROWS: [(usize, usize); 8] = [
+    (1, 1),
+    (1, 7),
+    (1, 3000),
+    (37, 129),
+    (3000, 10),
+    (5, 5000),
+    (2, PAR_MIN_ELEMS + 3001),
+    (1, 3 * PAR_MIN_ELEMS),
+];
+
+/// Strided: `inner` around the lane block (512), and `n` past a lane-block piece of rows
+/// (`16 * 2048 / width` rows: 64 at width 512, 10922 at width 3).
+const STRIDED: [(usize, usize, usize); 8] = [
+    (2, 7, 3),
+    (1, 11_000, 3),
+    (3, 5, 511),
+    (2, 70, 512),
+    (2, 9, 513),
+    (1, 130, 513),
+    (2, 4, 1100),
+    (1, 3, 600),
+];
+
+fn layouts() -> impl Iterator<Item = Layout> {
+    ROWS.iter()
+        .map(|&(o, n)| Layout::new(o, n, 1))
+        .chain(STRIDED.iter().map(|&(o, n, i)| Layout::new(o, n, i)))
+}
+
+/// Inputs over several orders of magnitude, with `-inf` entries sprinkled in.
+fn inputs(l: Layout, seed: u64) -> (Vec<f64>, Vec<f64>) {
+    let len = l.len("t").unwrap();
+    let mut x = uniform(len, seed, -30.0, 30.0);
+    for i in (3..len).step_by(17) {
+        x[i] = f64::NEG_INFINITY;
+    }
+    let g: Vec<f64> = uniform(len, seed + 1, -1.0, 1.0)
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v * 10f64.powi((i % 13) as i32 - 6))
+        .collect();
+    (x, g)
+}
+
+#[test]
+fn softmax_pullbacks_match_the_reference_on_every_path() {
+    for l in layouts() {
+        let (x, g) = inputs(l, 41);
+        for kind in [Kind::Softmax, Kind::LogSoftmax] {
+            check_softmax::<f64>(&x, &g, l, 0.7, kind, 1e-12);
+            check_softmax::<f32>(&x, &g, l, 1.3, kind, 2e-6);
+        }
+    }
+}
+
+#[test]
+fn logsumexp_pullbacks_match_the_reference_on_every_path() {
+    for l in layouts() {
+        let (x, _) = inputs(l, 43);
+        let ct: Vec<f64> = uniform(l.outputs(), 44, -2.0, 2.0)
+            .iter()
+            .enumerate()
+            .map(|(k, v)| v * 10f64.powi((k % 21) as i32 - 10))
+            .collect();
+        // Weights with zeros (masking NaN and +inf entries) and negative values.
+        let mut b = uniform(x.len(), 45, -0.5, 2.0);
+        let mut xb = x.clone();
+        for i in (5..x.len()).step_by(11) {
+            b[i] = 0.0;
+            xb[i] = if i % 2 == 0 { f64::NAN } else { f64::INFINITY };
+        }
+        check_lse::<f64>(&x, None, &ct, l, 0.7, 1e-12);
+        check_lse::<f32>(&x, None, &ct, l, 1.3, 2e-6);
+        check_lse::<f64>(&xb, Some(&b), &ct, l, 0.9, 1e-12);
+        check_lse::<f32>(&xb, Some(&b), &ct, l, 0.9, 2e-6);
+    }
+}
+
+#[test]
+fn nonfinite_and_empty_lanes_follow_the_rules() {
+    let (inf, nan) = (f64::INFINITY, f64::NAN);
+    // Rows: a NaN row, a +inf row, an all -inf row, a row with one -inf, a plain row.
+    let x = [
+        1.0, nan, 2.0, //
+        inf, 0.0, 1.0, //
+        -inf, -inf, -inf, //
+        -inf, 3.0, 1.0, //
+        0.5, -0.5, 2.0,
+    ];
+    let g = [
+        0.3, -1.0, 2.0, 1.0, 0.5, -0.25, 1.0, 1.0, 1.0, 4.0, -2.0, 0.5, 1.0, -1.0, 0.1,
+    ];
+    let rows = Layout::new(5, 3, 1);
+    // The same numbers as columns of a (3, 5) array: a strided axis.
+    let xt: Vec<f64> = (0..15).map(|k| x[(k % 5) * 3 + k / 5]).collect();
+    let gt: Vec<f64> = (0..15).map(|k| g[(k % 5) * 3 + k / 5]).collect();
+    let cols = Layout::new(1, 3, 5);
+    for kind in [Kind::Softmax, Kind::LogSoftmax] {
+        for (x, g, l) in [(&x[..], &g[..], rows), (&xt[..], &gt[..], cols)] {
+            check_softmax::<f64>(x, g, l, 0.8, kind, 1e-13);
+            check_softmax::<f32>(x, g, l, 0.8, kind, 2e-6);
+            let mut y = vec![0.0; 15];
+            let mut lse = vec![0.0; 5];
+            softmax(x, l, 0.8, kind, &mut y, Some(&mut lse), Par::Seq).unwrap();
+            assert!(lse[0].is_nan() && lse[1] == inf && lse[2] == -inf && lse[3].is_finite());
+            let mut dx = vec![0.0; 15];
+            let dt = softmax_vjp(x, &lse, g, l, 0.8, kind, &mut dx, Par::Seq).unwrap();
+            assert!(dt.is_nan(), "a lane with no finite maximum makes t̄ NaN");
+            let lane_dx = |k: usize| (0..3).map(|i| dx[at(l, k, i)]).collect::<Vec<f64>>();
+            assert!((0..3).all(|k| lane_dx(k).iter().all(|v| v.is_nan())));
+            assert!((3..5).all(|k| lane_dx(k).iter().all(|v| v.is_finite())));
+            // The -inf entry carries no weight.
+            assert_eq!(
+                lane_dx(3)[0],
+                if kind == Kind::Softmax {
+                    0.0
+                } else {
+                    4.0 / 0.8
+                }
+            );
+        }
+    }
+    // Log-sum-exp: a NaN lane, a +inf lane, an all -inf lane (empty: zero derivatives), weights that
+    // cancel (sign 0: empty), a negative sum (sign -1), a plain lane.
+    let a = [
+        1.0, nan, //
+        inf, 0.0, //
+        -inf, -inf, //
+        2.0, 2.0, //
+        1.0, 2.0, //
+        0.0, 1.0,
+    ];
+    let b = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 2.0, 0.5];
+    let ct = [1.0, 2.0, 3.0, 4.0, -5.0, 6.0];
+    let rows = Layout::new(6, 2, 1);
+    let at_ = |k: usize| (k % 6) * 2 + k / 6;
+    let a_t: Vec<f64> = (0..12).map(|k| a[at_(k)]).collect();
+    let b_t: Vec<f64> = (0..12).map(|k| b[at_(k)]).collect();
+    let cols = Layout::new(1, 2, 6);
+    for (a, b, l) in [(&a[..], &b[..], rows), (&a_t[..], &b_t[..], cols)] {
+        check_lse::<f64>(a, Some(b), &ct, l, 1.1, 1e-13);
+        check_lse::<f32>(a, Some(b), &ct, l, 1.1, 2e-6);
+        let (mut out, mut sign, mut lse) = ([0.0; 6], [0.0; 6], [0.0; 6]);
+        logsumexp(
+            a,
+            Some(b),
+            l,
+            1.1,
+            &mut out,
+            Some(&mut sign),
+            Some(&mut lse),
+            Par::Seq,
+        )
+        .unwrap();
+        assert_eq!(&sign[2..5], &[0.0, 0.0, -1.0]);
+        let (mut da, mut db) = ([9.0; 12], [9.0; 12]);
+        let dt = logsumexp_vjp(
+            a,
+            Some(b),
+            &lse,
+            Some(&sign),
+            &ct,
+            l,
+            1.1,
+            &mut da,
+            Some(&mut db),
+            Par::Seq,
+        )
+        .unwrap();
+        assert!(dt.is_nan(), "the NaN lane makes t̄ NaN");
+        let lane = |v: &[f64], k: usize| (0..2).map(|i| v[at(l, k, i)]).collect::<Vec<f64>>();
+        for k in [2, 3] {
+            assert_eq!(lane(&da, k), vec![0.0, 0.0], "empty lane {k}");
+            assert_eq!(lane(&db, k), vec![0.0, 0.0], "empty lane {k}");
+        }
+        // Negative sum: w = σ b e keeps the sign: d/da of ln|e^1 - e^2| at a=2 is positive.
+        assert!(lane(&da, 4)[1] < 0.0 && lane(&da, 4)[0] > 0.0);
+    }
+}
+
+#[test]
+fn empty_layouts_give_zero_temperature_cotangents() {
+    for l in [
+        Layout::new(0, 3, 2),
+        Layout::new(2, 0, 3),
+        Layout::new(2, 0, 1),
+        Layout::new(2, 3, 0),
+    ] {
+        let len = l.len("t").unwrap();
+        let x = vec![1.0; len];
+        let mut y = vec![0.0; len];
+        let mut lse = vec![7.0; l.outputs()];
+        softmax(
+            &x,
+            l,
+            1.0,
+            Kind::Softmax,
+            &mut y,
+            Some(&mut lse),
+            Par::Rayon(2),
+        )
+        .unwrap();
+        // No entries: the sum is empty, L = -inf.
+        assert!(
+            lse.iter().all(|&v| v == f64::NEG_INFINITY),
+            "{l:?}: {lse:?}"
+        );
+        let mut dx = vec![0.0; len];
+        let dt = softmax_vjp(&x, &lse, &x, l, 1.0, Kind::Softmax, &mut dx, Par::Rayon(2)).unwrap();
+        assert_eq!(dt, 0.0, "{l:?}");
+        let ct = vec![1.5; l.outputs()];
+        let mut da = vec![0.0; len];
+        let dt = logsumexp_vjp(
+            &x,
+            None,
+            &lse,
+            None,
+            &ct,
+            l,
+            1.0,
+            &mut da,
+            None,
+            Par::Rayon(3),
+        )
+        .unwrap();
+        assert_eq!(dt, 0.0, "{l:?}");
+    }
+}
+
+#[test]
+fn pullbacks_reject_inconsistent_arguments() {
+    let l = Layout::new(2, 3, 1);
+    let (x, lse, ct) = ([0.0; 6], [0.0; 2], [1.0; 2]);
+    let mut d = [0.0; 6];
+    let e = softmax_vjp(&x, &lse[..1], &x, l, 1.0, Kind::Softmax, &mut d, Par::Seq).unwrap_err();
+    assert!(matches!(e, Error::Shape { name: "lse", .. }), "{e}");
+    let e = softmax_vjp(
+        &x,
+        &lse,
+        &x[..5],
+        l,
+        1.0,
+        Kind::LogSoftmax,
+        &mut d,
+        Par::Seq,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Shape {
+                func: "log_softmax",
+                name: "cotangent",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = softmax_vjp(&x, &lse, &x, l, 0.0, Kind::Softmax, &mut d, Par::Seq).unwrap_err();
+    assert!(e.to_string().contains("temperature"), "{e}");
+    let mut db = [0.0; 6];
+    let e = logsumexp_vjp(
+        &x,
+        None,
+        &lse,
+        None,
+        &ct,
+        l,
+        1.0,
+        &mut d,
+        Some(&mut db),
+        Par::Seq,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::InvalidParameter { name: "db", .. }),
+        "{e}"
+    );
+    let e = logsumexp_vjp(
+        &x,
+        Some(&x),
+        &lse,
+        None,
+        &ct,
+        l,
+        1.0,
+        &mut d,
+        None,
+        Par::Seq,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::InvalidParameter { name: "db", .. }),
+        "{e}"
+    );
+    let e = logsumexp_vjp(
+        &x,
+        None,
+        &lse,
+        None,
+        &ct[..1],
+        l,
+        1.0,
+        &mut d,
+        None,
+        Par::Seq,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Shape {
+                name: "cotangent",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = logsumexp_vjp(
+        &x,
+        None,
+        &lse,
+        Some(&x[..1]),
+        &ct,
+        l,
+        1.0,
+        &mut d,
+        None,
+        Par::Seq,
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::Shape { name: "sign", .. }), "{e}");
+}
+
+/// Per-lane temperature cotangents of these inputs span so many magnitudes that adding them in
+/// another grouping changes the bits: so the thread-count checks above can see a reordering.
+#[test]
+fn the_determinism_data_reveals_a_reordering() {
+    for l in [
+        Layout::new(3000, 10, 1),
+        Layout::new(2, 70, 512),
+        Layout::new(1, 11_000, 3),
+    ] {
+        let (x, _) = inputs(l, 43);
+        let ct: Vec<f64> = uniform(l.outputs(), 44, -2.0, 2.0)
+            .iter()
+            .enumerate()
+            .map(|(k, v)| v * 10f64.powi((k % 21) as i32 - 10))
+            .collect();
+        let mut lse = vec![0.0; l.outputs()];
+        let mut out = vec![0.0; l.outputs()];
+        logsumexp(&x, None, l, 0.7, &mut out, None, Some(&mut lse), Par::Seq).unwrap();
+        let lanes: Vec<f64> = (0..l.outputs())
+            .map(|k| {
+                let one = Layout::new(1, l.n, 1);
+                let xs: Vec<f64> = (0..l.n).map(|i| x[at(l, k, i)]).collect();
+                let mut d = vec![0.0; l.n];
+                logsumexp_vjp(
+                    &xs,
+                    None,
+                    &lse[k..k + 1],
+                    None,
+                    &ct[k..k + 1],
+                    one,
+                    0.7,
+                    &mut d,
+                    None,
+                    Par::Seq,
+                )
+                .unwrap()
+            })
+            .collect();
+        let fwd = lanes.iter().fold(0.0, |a, b| a + b);
+        let half = lanes.len() / 2;
+        let split = lanes[..half].iter().fold(0.0, |a, b| a + b)
+            + lanes[half..].iter().fold(0.0, |a, b| a + b);
+        let rev = lanes.iter().rev().fold(0.0, |a, b| a + b);
+        assert!(
+            fwd != split || fwd != rev,
+            "{l:?}: order does not show in {fwd}"
+        );
+    }
+}
