@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _core
 from ._array import (
     Plan,
     compute_dtype,
@@ -24,6 +23,7 @@ from ._array import (
     temperature_param,
     threads_param,
 )
+from ._core import logsumexp as _lse_core
 
 Axis = int | Sequence[int] | None
 
@@ -142,7 +142,7 @@ def _lse(
     cdt = compute_dtype(dt)
     x = plan.arrange(arr, cdt)
     bx = None if barr is None else plan.arrange(barr, cdt)
-    out, sgn = _core.logsumexp(x, bx, plan.outer, plan.n, plan.inner, t, bool(return_sign), nt)
+    out, sgn = _lse_core.logsumexp(x, bx, (plan.outer, plan.n, plan.inner), t, bool(return_sign), nt)
     shape_out = plan.reduced_shape(bool(keepdims))
     res = _scalar(out.reshape(shape_out).astype(dt, copy=False))
     if not return_sign:
@@ -178,9 +178,9 @@ def _softmax(
     )
     if direct:
         assert out is not None
-        _core.softmax(xc, plan.outer, plan.n, plan.inner, t, log, nt, out.reshape(-1))
+        _lse_core.softmax(xc, (plan.outer, plan.n, plan.inner), t, log, nt, out.reshape(-1))
         return out
-    flat = _core.softmax(xc, plan.outer, plan.n, plan.inner, t, log, nt)
+    flat = _lse_core.softmax(xc, (plan.outer, plan.n, plan.inner), t, log, nt)
     res = np.ascontiguousarray(plan.restore(flat), dtype=dt)
     if out is not None:
         np.copyto(out, res.reshape(out.shape))

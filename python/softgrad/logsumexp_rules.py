@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _core, autodiff
+from . import autodiff
 from ._array import (
     Plan,
     compute_dtype,
@@ -34,6 +34,7 @@ from ._array import (
     result_dtype,
     temperature_param,
 )
+from ._core import logsumexp as _lse_core
 from .logsumexp import log_softmax, logsumexp, smooth_max, smooth_min, softmax
 
 Array = NDArray[Any]
@@ -185,7 +186,7 @@ def _fused_lse_vjp(args: dict[str, Any]) -> tuple[Any, Callable[[Any], tuple[Any
         c = np.asarray(ct, dtype=np.float64)
         if c.shape != vshape:
             raise ValueError(f"logsumexp: cotangent has shape {c.shape}, expected {vshape}")
-        da, dtemp = _core.logsumexp_vjp(xc, np.ascontiguousarray(c.reshape(-1)), plan.n, t, nt)
+        da, dtemp = _lse_core.logsumexp_vjp_rows(xc, np.ascontiguousarray(c.reshape(-1)), plan.n, t, nt)
         return da.reshape(a.shape).astype(dt, copy=False), None, _cast(dtemp, dt)
 
     return out, pullback
@@ -308,7 +309,7 @@ def _fused_vjp(args: dict[str, Any], log: bool) -> tuple[Any, Callable[[Any], tu
         if g.shape != x.shape:
             raise ValueError(f"{func}: cotangent has shape {g.shape}, expected {x.shape}")
         gc = np.ascontiguousarray(g.reshape(x1.shape), dtype=cdt)
-        dx, dtemp = _core.softmax_vjp(xc, gc, plan.n, t, log, nt)
+        dx, dtemp = _lse_core.softmax_vjp_rows(xc, gc, plan.n, t, log, nt)
         return dx.reshape(x.shape).astype(dt, copy=False), _cast(dtemp, dt)
 
     return out, pullback
