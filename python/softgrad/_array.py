@@ -95,6 +95,8 @@ def threads_param(n_threads: int | None, func: str) -> int | None:
     """``n_threads`` checked: None or an integer >= 1."""
     if n_threads is None:
         return None
+    if isinstance(n_threads, (bool, np.bool_)):
+        raise TypeError(f"{func}: n_threads must be an int, got {n_threads!r}")
     try:
         n = operator.index(n_threads)
     except TypeError:

@@ -342,6 +342,9 @@ impl Threads<'_> {
             Err(_) => Err(PyTypeError::new_err(format!(
                 "{func}: {name} must be an int or None, got {}",
                 v.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
             ))),
         }
     }
