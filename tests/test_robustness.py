@@ -270,7 +270,9 @@ class Finaliser:
         try:
             y = softgrad.softmax(np.ones(300_000), n_threads=2)
             s = softgrad.logsumexp(np.zeros(4), return_sign=True)
+            big = softgrad.softmax(np.ones(3_000_000))  # long enough to run on a worker thread
             sys.stdout.write(f"DEL-OK {float(y[0]) * 300_000:.6f} {float(s[0]):.6f}\\n")
+            sys.stdout.write(f"DEL-BIG-OK {float(big[-1]) * 3_000_000:.6f}\\n")
         except BaseException as e:
             sys.stdout.write(f"DEL-ERR {type(e).__module__}.{type(e).__name__}: {e}\\n")
 
@@ -279,7 +281,16 @@ keep = Finaliser()   # a module global: finalised during interpreter shutdown
         timeout=60,
     )
     assert "DEL-OK 1.000000 1.386294" in r.out, r
+    assert "DEL-BIG-OK 1.000000" in r.out, r
     assert "Panic" not in r.out + r.err, r
+
+
+def test_a_panic_anywhere_in_a_binding_is_an_internal_error() -> None:
+    assert threading.current_thread() is threading.main_thread()  # so "worker" takes the hop path
+    for place in ("body", "core", "worker"):
+        with pytest.raises(softgrad.InternalError, match=r"^_panic: internal error \(please report\): test"):
+            softgrad._core._panic(place)
+    assert issubclass(softgrad.InternalError, softgrad.SoftgradError)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -116,7 +116,9 @@ fn interruptible<R: Send>(
             match rx.recv_timeout(POLL) {
                 Ok(r) => break r,
                 Err(RecvTimeoutError::Timeout) if signal.is_none() => {
-                    if let Err(e) = Python::attach(|py| py.check_signals()) {
+                    // `try_attach`: during interpreter shutdown (a call from `__del__`) attaching
+                    // is refused, and there are no signals to handle anyway.
+                    if let Some(Err(e)) = Python::try_attach(|py| py.check_signals()) {
                         interrupt::request();
                         signal = Some(e);
                     }
@@ -133,5 +135,23 @@ fn interruptible<R: Send>(
             interrupt::clear();
         }
         (res, signal)
+    })
+}
+
+/// Test hook (`_core._panic`): panics in a binding body (`"body"`), in a core call on the calling
+/// thread (`"core"`) or, from the main thread, on the worker thread (`"worker"`), so that the tests
+/// can check that each becomes `softgrad.InternalError`.
+#[pyfunction]
+#[pyo3(name = "_panic")]
+pub fn panic_for_tests(py: Python<'_>, place: &str) -> PyResult<()> {
+    guard("_panic", || -> PyResult<()> {
+        let work = match place {
+            "body" => panic!("test panic in the body"),
+            "core" => 0,
+            _ => usize::MAX,
+        };
+        py.enter_core(work, || -> softgrad_core::Result<()> {
+            panic!("test panic in the core ({work})")
+        })
     })
 }
