@@ -8,7 +8,7 @@ use softgrad_core::relax::softmax::{self as sm, Kind};
 use softgrad_core::relax::softmax_grad as grad;
 
 use crate::call::EnterCore;
-use crate::convert::{par, with_float, Floats, Layout, Out, Threads};
+use crate::convert::{par, with_float, Floats, Input, Layout, Out, Threads};
 
 type Array<'py> = Bound<'py, PyAny>;
 
@@ -35,21 +35,16 @@ fn logsumexp<'py>(
 ) -> PyResult<(Array<'py>, Option<Array<'py>>)> {
     const F: &str = "logsumexp";
     with_float!(F, a, |xs: &[T]| {
-        let (par, n, b) = (
-            par(F, n_threads)?,
-            layout.0.outputs(),
-            b.map(|b| b.of::<T>(F, "b")),
-        );
-        let (b, mut out) = (b.transpose()?, Out::<T>::new(py, F, "out", n)?);
+        let par = par(F, n_threads)?;
+        let b = b.map(|b| b.of::<T>(F, "b")).transpose()?;
+        let n = layout.0.outputs();
+        let mut out = Out::<T>::new(py, F, "out", n)?;
         let mut sign = return_sign
             .then(|| Out::<T>::new(py, F, "sign", n))
             .transpose()?;
         let mut lse = Out::<f64>::given(F, "lse", lse, n)?;
-        let (bs, os) = (b.as_ref().map(|b| b.slice()), out.slice());
-        let (ss, ls) = (
-            sign.as_mut().map(|s| s.slice()),
-            lse.as_mut().map(|l| l.slice()),
-        );
+        let (bs, os) = (b.as_ref().map(Input::slice), out.slice());
+        let (ss, ls) = (sign.as_mut().map(Out::slice), lse.as_mut().map(Out::slice));
         py.enter_core(xs.len(), || {
             lse::logsumexp(xs, bs, layout.0, temperature, os, ss, par)?;
             interim::logsumexp_lse(xs, bs, layout.0, temperature, return_sign, ls, par)
@@ -76,12 +71,10 @@ fn softmax<'py>(
 ) -> PyResult<Array<'py>> {
     let (f, kind) = kind(log);
     with_float!(f, x, |xs: &[T]| {
-        let (par, mut out) = (
-            par(f, n_threads)?,
-            Out::<T>::given_or_new(py, f, "out", out, xs.len())?,
-        );
+        let par = par(f, n_threads)?;
+        let mut out = Out::<T>::given_or_new(py, f, "out", out, xs.len())?;
         let mut lse = Out::<f64>::given(f, "lse", lse, layout.0.outputs())?;
-        let (os, ls) = (out.slice(), lse.as_mut().map(|l| l.slice()));
+        let (os, ls) = (out.slice(), lse.as_mut().map(Out::slice));
         py.enter_core(xs.len(), || {
             sm::softmax(xs, layout.0, temperature, kind, os, par)?;
             interim::softmax_lse(xs, layout.0, temperature, ls, par) // merge: H2
@@ -106,11 +99,9 @@ fn softmax_vjp_rows<'py>(
 ) -> PyResult<(Array<'py>, f64)> {
     const F: &str = "softmax_vjp_rows";
     with_float!(F, x, |xs: &[T]| {
-        let (par, g, mut dx) = (
-            par(F, n_threads)?,
-            g.of::<T>(F, "g")?,
-            Out::<T>::new(py, F, "dx", xs.len())?,
-        );
+        let par = par(F, n_threads)?;
+        let g = g.of::<T>(F, "g")?;
+        let mut dx = Out::<T>::new(py, F, "dx", xs.len())?;
         let (gs, dxs, kind) = (g.slice(), dx.slice(), kind(log).1);
         let dt = py.enter_core(xs.len(), || {
             grad::softmax_vjp_rows(xs, gs, n, temperature, kind, dxs, par)
@@ -133,11 +124,9 @@ fn logsumexp_vjp_rows<'py>(
 ) -> PyResult<(Array<'py>, f64)> {
     const F: &str = "logsumexp_vjp_rows";
     with_float!(F, a, |xs: &[T]| {
-        let (par, ct, mut da) = (
-            par(F, n_threads)?,
-            ct.of::<f64>(F, "ct")?,
-            Out::<T>::new(py, F, "da", xs.len())?,
-        );
+        let par = par(F, n_threads)?;
+        let ct = ct.of::<f64>(F, "ct")?;
+        let mut da = Out::<T>::new(py, F, "da", xs.len())?;
         let (cs, das) = (ct.slice(), da.slice());
         let dt = py.enter_core(xs.len(), || {
             grad::logsumexp_vjp_rows(xs, cs, n, temperature, das, par)
