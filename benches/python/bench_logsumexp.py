@@ -65,6 +65,13 @@ def np_softmax_vjp(a: np.ndarray, g: np.ndarray, axis: int) -> Any:
     return gy - y * gy.sum(axis=axis, keepdims=True)
 
 
+def np_logsumexp_vjp(a: np.ndarray, b: np.ndarray | None, ct: np.ndarray, axis: int) -> Any:
+    """The peer's logsumexp, then its pullback in NumPy: ``ct * b * exp(a - L)``."""
+    L = ss.logsumexp(a, axis=axis, b=b, keepdims=True) if ss else np_logsumexp(a, axis)[..., None]
+    e = np.exp(a - L) * np.expand_dims(ct, axis)
+    return e if b is None else (e * b, e)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=7)
@@ -74,6 +81,8 @@ def main() -> None:
     flat = rng.normal(size=10_000_000)
     mat = rng.normal(size=(10_000, 1000))
     mat32 = mat.astype(np.float32)
+    wts = rng.uniform(0.5, 2.0, size=mat.shape)
+    ct_rows, ct_cols = rng.normal(size=mat.shape[0]), rng.normal(size=mat.shape[1])
     buf = np.empty_like(mat)  # reused output: no allocation, no page faults (scipy has no out=)
     lse = (lambda a, axis=None: ss.logsumexp(a, axis=axis)) if ss else np_logsumexp
     smx = (lambda a, axis: ss.softmax(a, axis=axis)) if ss else np_softmax
@@ -96,6 +105,21 @@ def main() -> None:
             "softmax value + VJP (10000,1000) axis=1",
             lambda: np_softmax_vjp(mat, mat, 1),
             lambda n: sg.vjp(sg.softmax, mat, 1, n_threads=n)[1](mat),
+        ),
+        (
+            "softmax value + VJP (10000,1000) axis=0",
+            lambda: np_softmax_vjp(mat, mat, 0),
+            lambda n: sg.vjp(sg.softmax, mat, 0, n_threads=n)[1](mat),
+        ),
+        (
+            "logsumexp value + VJP (10000,1000) axis=1",
+            lambda: np_logsumexp_vjp(mat, None, ct_rows, 1),
+            lambda n: sg.vjp(sg.logsumexp, mat, 1, n_threads=n)[1](ct_rows),
+        ),
+        (
+            "logsumexp value + VJP, weighted, axis=0",
+            lambda: np_logsumexp_vjp(mat, wts, ct_cols, 0),
+            lambda n: sg.vjp(sg.logsumexp, mat, 0, b=wts, n_threads=n)[1](ct_cols),
         ),
         (
             "log_softmax (10000,1000) axis=1",

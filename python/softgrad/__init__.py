@@ -12,13 +12,10 @@ Errors: wrong dtypes raise ``TypeError``, bad shapes and parameters ``ValueError
 argument, and failures of softgrad itself a subclass of :class:`SoftgradError`.
 """
 
-from . import logsumexp_rules as _logsumexp_rules  # registers the derivative rules
 from ._core import InternalError, SoftgradError, __version__
 from .autodiff import jvp, vjp
 from .config import get_num_threads, set_num_threads, simd_level
 from .logsumexp import log_softmax, logsumexp, smooth_max, smooth_min, softmax
-
-del _logsumexp_rules
 
 __all__ = [
     "InternalError",

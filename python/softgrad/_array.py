@@ -1,7 +1,9 @@
-"""Array normalisation shared by the facade: dtypes, axes and the ``(outer, n, inner)`` layout."""
+"""Array normalisation shared by the facade: dtypes, axes, the ``(outer, n, inner)`` layout, and the
+call object of ops along axes."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import operator
 from collections.abc import Sequence
@@ -95,6 +97,8 @@ def threads_param(n_threads: int | None, func: str) -> int | None:
     """``n_threads`` checked: None or an integer >= 1."""
     if n_threads is None:
         return None
+    if isinstance(n_threads, (bool, np.bool_)):
+        raise TypeError(f"{func}: n_threads must be an integer or None, got {n_threads!r}")
     try:
         n = operator.index(n_threads)
     except TypeError:
@@ -173,3 +177,190 @@ class Plan:
         permuted = flat.reshape(tuple(self.shape[i] for i in self.perm))
         back: NDArray[Any] = permuted.transpose(np.argsort(self.perm))
         return back
+
+
+Axis = int | Sequence[int] | None
+Array = NDArray[Any]
+
+
+def scalar(x: Array) -> Any:
+    return x[()] if x.ndim == 0 else x
+
+
+def cast(v: Any, dt: np.dtype[Any]) -> Any:
+    return np.asarray(v, dtype=dt)[()]
+
+
+def unbroadcast(g: Array, shape: tuple[int, ...]) -> Array:
+    """Sum ``g`` down to ``shape`` (the adjoint of broadcasting)."""
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[i] != 1)
+    if axes:
+        summed: Array = g.sum(axis=axes, keepdims=True)
+        return summed
+    return g
+
+
+def private(v: Array, *owners: Array | None) -> Array:
+    """``v``, copied if it may share memory with one of ``owners`` (arrays the caller can change)."""
+    if any(o is not None and np.may_share_memory(v, o) for o in owners):
+        copy: Array = v.copy()
+        return copy
+    return v
+
+
+def check_out(out: Any, shape: tuple[int, ...], dt: np.dtype[Any], func: str) -> None:
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{func}: out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != dt:
+        raise TypeError(f"{func}: out has dtype {out.dtype}, the result has dtype {dt}")
+    if out.shape != shape:
+        raise ValueError(f"{func}: out has shape {out.shape}, the result has shape {shape}")
+    if not out.flags.writeable:
+        raise ValueError(f"{func}: out is read-only")
+
+
+@dataclass(frozen=True, eq=False)
+class AxisCall:
+    """One call of an op along axes, its arguments normalised once: shared by the value path and the
+    derivative rules.
+
+    ``x`` (and ``b``) are the inputs in the compute dtype, C-contiguous in the ``(outer, n, inner)``
+    layout of ``plan``; they may be the caller's own buffers (``given``, ``given_b``), so the forward
+    rules copy them before keeping them as residuals.
+    """
+
+    func: str
+    given: Array  # the (broadcast) input in its original axis order, at least 1-D
+    x: Array
+    plan: Plan
+    t: float
+    n_threads: int | None
+    dtype: np.dtype[Any]  # dtype of the result
+    a_shape: tuple[int, ...]  # shape of the differentiable array argument (before broadcasting)
+    a_dtype: np.dtype[Any]  # dtype of its cotangent
+    given_b: Array | None = None
+    b: Array | None = None
+    b_shape: tuple[int, ...] | None = None
+    b_dtype: np.dtype[Any] | None = None
+    keepdims: bool = False
+    return_sign: bool = False
+    scalar_in: bool = False
+    out: Array | None = None
+
+    @property
+    def layout(self) -> tuple[int, int, int]:
+        return (self.plan.outer, self.plan.n, self.plan.inner)
+
+    @property
+    def lanes(self) -> int:
+        return self.plan.outer * self.plan.inner
+
+    @classmethod
+    def reduction(
+        cls,
+        func: str,
+        a: ArrayLike,
+        axis: Axis,
+        b: ArrayLike | None,
+        keepdims: bool,
+        return_sign: bool,
+        temperature: float,
+        n_threads: int | None,
+        negate: bool = False,
+    ) -> AxisCall:
+        """logsumexp, smooth_max and (with ``negate``) smooth_min."""
+        arr = float_array(a, func, "a" if func == "logsumexp" else "x")
+        t = temperature_param(temperature, func)
+        nt = threads_param(n_threads, func)
+        a_shape, a_dtype = arr.shape, result_dtype(arr.dtype)
+        if negate:
+            arr = -arr
+        barr = b_shape = b_dtype = None
+        if b is None:
+            dt = a_dtype
+        else:
+            barr = float_array(b, func, "b")
+            b_shape, b_dtype = barr.shape, result_dtype(barr.dtype)
+            dt = promoted_dtype((a, arr), (b, barr))
+            try:
+                shape = np.broadcast_shapes(arr.shape, barr.shape)
+            except ValueError:
+                raise ValueError(
+                    f"{func}: b with shape {barr.shape} does not broadcast against a with shape {arr.shape}"
+                ) from None
+            arr, barr = np.broadcast_to(arr, shape), np.broadcast_to(barr, shape)
+        scalar_in = arr.ndim == 0
+        if scalar_in:
+            arr = arr.reshape(1)
+            barr = None if barr is None else barr.reshape(1)
+        plan = Plan.of(arr.shape, normalize_axes(axis, arr.ndim, func))
+        cdt = compute_dtype(dt)
+        return cls(
+            func,
+            arr,
+            plan.arrange(arr, cdt),
+            plan,
+            t,
+            nt,
+            dt,
+            a_shape,
+            a_dtype,
+            barr,
+            None if barr is None else plan.arrange(barr, cdt),
+            b_shape,
+            b_dtype,
+            bool(keepdims),
+            bool(return_sign),
+            scalar_in,
+        )
+
+    @classmethod
+    def softmax(
+        cls, func: str, x: ArrayLike, axis: Axis, temperature: float, n_threads: int | None, out: Any
+    ) -> AxisCall:
+        """softmax and log_softmax."""
+        arr = float_array(x, func, "x")
+        t = temperature_param(temperature, func)
+        nt = threads_param(n_threads, func)
+        dt = result_dtype(arr.dtype)
+        if out is not None:
+            check_out(out, arr.shape, dt, func)
+        shape = arr.shape
+        scalar_in = arr.ndim == 0
+        if scalar_in:
+            arr = arr.reshape(1)
+        plan = Plan.of(arr.shape, normalize_axes(axis, arr.ndim, func))
+        xc = plan.arrange(arr, compute_dtype(dt))
+        return cls(func, arr, xc, plan, t, nt, dt, shape, dt, scalar_in=scalar_in, out=out)
+
+    def private_inputs(self) -> AxisCall:
+        """This call with inputs that share no memory with the caller's arrays (for residuals)."""
+        x = private(self.x, self.given, self.out)
+        b = None if self.b is None else private(self.b, self.given_b)
+        if x is self.x and b is self.b:
+            return self
+        return dataclasses.replace(self, x=x, b=b)
+
+    def as_float64(self) -> AxisCall:
+        """This call computed in float64 (for the forward-mode rules of float32 input)."""
+        if self.x.dtype == np.float64:
+            return self
+        b = None if self.b is None else self.b.astype(np.float64)
+        return dataclasses.replace(self, x=self.x.astype(np.float64), b=b, out=None)
+
+    def arranged(self, v: Any, shape: tuple[int, ...], dtype: Any) -> Array:
+        """``v`` (of ``shape``, broadcast to the input's shape) in the plan's layout, C-contiguous."""
+        arr = np.broadcast_to(np.asarray(v).reshape(shape), self.given.shape)
+        return self.plan.arrange(arr, dtype)
+
+    def lanes3(self, flat: Array) -> Array:
+        """A flat array of the layout seen as ``(outer, n, inner)``."""
+        return flat.reshape(self.layout)
+
+    def from_layout(self, flat: Array, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
+        """A flat array in the plan's layout back in the original axis order, summed to ``shape``."""
+        full = self.plan.restore(flat)
+        return unbroadcast(full, shape).reshape(shape).astype(dtype, copy=False)

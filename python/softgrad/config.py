@@ -11,8 +11,15 @@ def set_num_threads(n: int | None = None) -> None:
     Parameters
     ----------
     n : int or None
-        Threads to use (>= 1). ``None`` or 0 restores the default: rayon's global pool, whose size
-        is ``RAYON_NUM_THREADS`` if set, else the number of logical CPUs.
+        Threads to use, from 1 to 256. ``None`` or 0 restores the default: ``RAYON_NUM_THREADS``
+        if set, else the number of logical CPUs.
+
+    Raises
+    ------
+    TypeError
+        ``n`` is not an int (``True`` and ``False`` are refused too).
+    ValueError
+        ``n`` is negative or larger than 256.
 
     Notes
     -----

@@ -1,37 +1,124 @@
-"""The log-sum-exp family: ``logsumexp``, ``softmax``, ``log_softmax``, ``smooth_max``, ``smooth_min``.
+r"""The log-sum-exp family and its derivatives: ``logsumexp``, ``softmax``, ``log_softmax``,
+``smooth_max``, ``smooth_min``.
 
-Kernels: ``rust/softgrad-core/src/relax/logsumexp.rs`` and ``relax/softmax.rs`` (bindings in
-``rust/softgrad-py/src/logsumexp.rs``). Derivative rules: ``logsumexp_rules.py``, registered with
-:mod:`softgrad.autodiff` on import.
+Kernels: ``rust/softgrad-core/src/relax/logsumexp/`` (values in ``mod.rs`` and ``softmax.rs``,
+pullbacks in ``grad.rs``), bound as ``softgrad._core.logsumexp`` by
+``rust/softgrad-py/src/relax/logsumexp.rs``. Each op normalises its arguments once into an
+:class:`AxisCall`, which the value path and the derivative rules below share.
+
+Derivatives. With :math:`S = \sum_i b_i e^{a_i/t}`, :math:`L = t \log|S|`,
+:math:`\sigma = \operatorname{sgn} S` and :math:`e_i = e^{(a_i - L)/t}`:
+
+.. math::
+    \frac{\partial L}{\partial a_i} = \sigma b_i e_i =: w_i, \qquad
+    \frac{\partial L}{\partial b_i} = \sigma t e_i, \qquad
+    \frac{\partial L}{\partial t} = \frac{L - \sum_i w_i a_i}{t}.
+
+For :math:`y = \operatorname{softmax}(x/t)` and :math:`P_y(v) = y \odot (v - \langle y, v\rangle)`:
+:math:`\bar x = P_y(\bar y)/t`, :math:`\bar t = -\langle \bar y, P_y(x)\rangle / t^2`; for
+:math:`z = \operatorname{log\_softmax}(x/t)`: :math:`\bar x = (\bar z - y \langle 1, \bar z\rangle)/t`,
+:math:`\bar t = -\langle \bar z, x - \langle y, x\rangle\rangle / t^2`. Entries at ``-inf`` (and entries
+with zero weight) carry zero weight; where ``L = -inf`` every derivative is zero. The pullbacks run
+in Rust for every layout (the residuals are the forward's per-slice log-sum-exp and a private copy of
+the input); the forward-mode rules combine the same Rust kernels with NumPy reductions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _core
-from ._array import (
-    Plan,
-    compute_dtype,
-    float_array,
-    normalize_axes,
-    promoted_dtype,
-    result_dtype,
-    temperature_param,
-    threads_param,
+from ._array import Array, Axis, AxisCall, cast, scalar
+from ._core import logsumexp as _k
+from .autodiff import Example, differentiable, rules
+
+# ---------------------------------------------------------------------------------------------
+# values
+
+
+def _reduce(c: AxisCall, want_sign: bool, lse: Array | None = None) -> tuple[Array, Array | None]:
+    out, sgn = _k.logsumexp(c.x, c.b, c.layout, c.t, want_sign, c.n_threads, lse)
+    return out, sgn
+
+
+def _lse_result(c: AxisCall, out: Array, sgn: Array | None) -> Any:
+    shape = c.plan.reduced_shape(c.keepdims)
+    res = scalar(out.reshape(shape).astype(c.dtype, copy=False))
+    if not c.return_sign:
+        return res
+    assert sgn is not None
+    if c.plan.n == 0:
+        sgn[:] = -1.0  # scipy's sign of an empty sum (sign(-inf)); an all -inf sum has sign 0
+    return res, scalar(sgn.reshape(shape).astype(c.dtype, copy=False))
+
+
+def _lse_value(c: AxisCall) -> Any:
+    out, sgn = _reduce(c, c.return_sign)
+    return _lse_result(c, out, sgn)
+
+
+def _softmax_value(c: AxisCall, lse: Array | None = None) -> Any:
+    log = c.func == "log_softmax"
+    out = c.out
+    direct = (
+        out is not None
+        and c.plan.perm is None
+        and out.dtype == c.x.dtype
+        and out.flags.c_contiguous
+        and not np.may_share_memory(out, c.x)
+    )
+    if direct:
+        assert out is not None
+        _k.softmax(c.x, c.layout, c.t, log, c.n_threads, out.reshape(-1), lse)
+        return out
+    flat = _k.softmax(c.x, c.layout, c.t, log, c.n_threads, None, lse)
+    res = np.ascontiguousarray(c.plan.restore(flat), dtype=c.dtype)
+    if out is not None:
+        np.copyto(out, res.reshape(out.shape))
+        return out
+    return res.reshape(())[()] if c.scalar_in else res
+
+
+# ---------------------------------------------------------------------------------------------
+# the ops
+
+_LSE_EXAMPLES = (
+    Example({"a": (4, 5)}, {"axis": 1, "temperature": 0.7}),
+    Example({"a": (4, 5)}, {"axis": 0, "keepdims": True}),
+    Example({"a": (3, 4, 5)}, {"axis": (0, 2), "temperature": 1.5}),
+    Example({"a": (3, 4, 5)}, {"axis": (1, 2), "keepdims": True}),
+    Example({"a": (7,)}, {}),
+    Example({"a": ()}, {"temperature": 2.0}),
+    Example({"a": (4, 5), "b": (1, 5)}, {"axis": 0, "temperature": 1.3}, positive=("b",)),
+    Example({"a": (5,), "b": (3, 5)}, {"axis": 1}, positive=("b",)),
+    Example({"a": (4, 5), "b": (4, 5)}, {"axis": 1, "return_sign": True}, positive=("b",)),
+    Example({"a": (3, 600)}, {"axis": 0, "temperature": 0.8}),
+    Example({"a": (2, 2100)}, {"axis": 1}),
+    Example({"a": (2, 3, 600), "b": (3, 1)}, {"axis": 1}, positive=("b",)),
 )
 
-Axis = int | Sequence[int] | None
+_X_EXAMPLES = (
+    Example({"x": (4, 5)}, {"axis": -1, "temperature": 0.7}),
+    Example({"x": (4, 5)}, {"axis": 0}),
+    Example({"x": (3, 4, 5)}, {"axis": (0, 2), "temperature": 1.5}),
+    Example({"x": (3, 4, 5)}, {"axis": None}),
+    Example({"x": (7,)}, {}),
+    Example({"x": (2, 3, 600)}, {"axis": 1, "temperature": 0.8}),
+    Example({"x": (2, 2100)}, {"axis": -1}),
+)
 
 
-def _scalar(x: NDArray[Any]) -> Any:
-    return x[()] if x.ndim == 0 else x
-
-
+@differentiable(
+    params=("a", "b", "temperature"),
+    outputs=("out", "sign"),
+    nondiff_outputs=("sign",),
+    call=lambda a, axis, b, keepdims, return_sign, temperature, n_threads: AxisCall.reduction(
+        "logsumexp", a, axis, b, keepdims, return_sign, temperature, n_threads
+    ),
+    examples=_LSE_EXAMPLES,
+)
 def logsumexp(
     a: ArrayLike,
     axis: Axis = None,
@@ -106,99 +193,18 @@ def logsumexp(
     >>> softgrad.logsumexp([0.0, 1.0, 2.0], temperature=0.01)  # close to max
     np.float64(2.0)
     """
-    return _lse(a, axis, b, keepdims, return_sign, temperature, n_threads, "logsumexp")
-
-
-def _lse(
-    a: ArrayLike,
-    axis: Axis,
-    b: ArrayLike | None,
-    keepdims: bool,
-    return_sign: bool,
-    temperature: float,
-    n_threads: int | None,
-    func: str,
-) -> Any:
-    arr = float_array(a, func, "a" if func == "logsumexp" else "x")
-    t = temperature_param(temperature, func)
-    nt = threads_param(n_threads, func)
-    barr = None
-    if b is None:
-        dt = result_dtype(arr.dtype)
-    else:
-        barr = float_array(b, func, "b")
-        dt = promoted_dtype((a, arr), (b, barr))
-        try:
-            shape = np.broadcast_shapes(arr.shape, barr.shape)
-        except ValueError:
-            raise ValueError(
-                f"{func}: b with shape {barr.shape} does not broadcast against a with shape {arr.shape}"
-            ) from None
-        arr, barr = np.broadcast_to(arr, shape), np.broadcast_to(barr, shape)
-    if arr.ndim == 0:
-        arr = arr.reshape(1)
-        barr = None if barr is None else barr.reshape(1)
-    plan = Plan.of(arr.shape, normalize_axes(axis, arr.ndim, func))
-    cdt = compute_dtype(dt)
-    x = plan.arrange(arr, cdt)
-    bx = None if barr is None else plan.arrange(barr, cdt)
-    out, sgn = _core.logsumexp(x, bx, plan.outer, plan.n, plan.inner, t, bool(return_sign), nt)
-    shape_out = plan.reduced_shape(bool(keepdims))
-    res = _scalar(out.reshape(shape_out).astype(dt, copy=False))
-    if not return_sign:
-        return res
-    assert sgn is not None
-    if plan.n == 0:
-        sgn[:] = -1.0  # scipy's sign of an empty sum (sign(-inf)); an all -inf sum has sign 0
-    return res, _scalar(sgn.reshape(shape_out).astype(dt, copy=False))
-
-
-def _softmax(
-    x: ArrayLike, axis: Axis, temperature: float, n_threads: int | None, log: bool, out: NDArray[Any] | None
-) -> Any:
-    func = "log_softmax" if log else "softmax"
-    arr = float_array(x, func, "x")
-    t = temperature_param(temperature, func)
-    nt = threads_param(n_threads, func)
-    dt = result_dtype(arr.dtype)
-    if out is not None:
-        _check_out(out, arr.shape, dt, func)
-    scalar_in = arr.ndim == 0
-    if scalar_in:
-        arr = arr.reshape(1)
-    plan = Plan.of(arr.shape, normalize_axes(axis, arr.ndim, func))
-    cdt = compute_dtype(dt)
-    xc = plan.arrange(arr, cdt)
-    direct = (
-        out is not None
-        and plan.perm is None
-        and out.dtype == cdt
-        and out.flags.c_contiguous
-        and not np.may_share_memory(out, xc)
+    return _lse_value(
+        AxisCall.reduction("logsumexp", a, axis, b, keepdims, return_sign, temperature, n_threads)
     )
-    if direct:
-        assert out is not None
-        _core.softmax(xc, plan.outer, plan.n, plan.inner, t, log, nt, out.reshape(-1))
-        return out
-    flat = _core.softmax(xc, plan.outer, plan.n, plan.inner, t, log, nt)
-    res = np.ascontiguousarray(plan.restore(flat), dtype=dt)
-    if out is not None:
-        np.copyto(out, res.reshape(out.shape))
-        return out
-    return res.reshape(())[()] if scalar_in else res
 
 
-def _check_out(out: Any, shape: tuple[int, ...], dt: np.dtype[Any], func: str) -> None:
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"{func}: out must be a numpy.ndarray, got {type(out).__name__}")
-    if out.dtype != dt:
-        raise TypeError(f"{func}: out has dtype {out.dtype}, the result has dtype {dt}")
-    if out.shape != shape:
-        raise ValueError(f"{func}: out has shape {out.shape}, the result has shape {shape}")
-    if not out.flags.writeable:
-        raise ValueError(f"{func}: out is read-only")
-
-
+@differentiable(
+    params=("x", "temperature"),
+    call=lambda x, axis, temperature, n_threads, out: AxisCall.softmax(
+        "softmax", x, axis, temperature, n_threads, out
+    ),
+    examples=_X_EXAMPLES,
+)
 def softmax(
     x: ArrayLike,
     axis: Axis = -1,
@@ -249,9 +255,16 @@ def softmax(
     >>> softgrad.softmax(np.array([1.0, 2.0, 3.0]), temperature=10.0).round(3)
     array([0.301, 0.332, 0.367])
     """
-    return _softmax(x, axis, temperature, n_threads, False, out)
+    return _softmax_value(AxisCall.softmax("softmax", x, axis, temperature, n_threads, out))
 
 
+@differentiable(
+    params=("x", "temperature"),
+    call=lambda x, axis, temperature, n_threads, out: AxisCall.softmax(
+        "log_softmax", x, axis, temperature, n_threads, out
+    ),
+    examples=_X_EXAMPLES,
+)
 def log_softmax(
     x: ArrayLike,
     axis: Axis = -1,
@@ -295,9 +308,16 @@ def log_softmax(
     >>> softgrad.log_softmax(np.array([1000.0, 1.0]))
     array([   0., -999.])
     """
-    return _softmax(x, axis, temperature, n_threads, True, out)
+    return _softmax_value(AxisCall.softmax("log_softmax", x, axis, temperature, n_threads, out))
 
 
+@differentiable(
+    params=("x", "temperature"),
+    call=lambda x, axis, keepdims, temperature, n_threads: AxisCall.reduction(
+        "smooth_max", x, axis, None, keepdims, False, temperature, n_threads
+    ),
+    examples=_X_EXAMPLES,
+)
 def smooth_max(
     x: ArrayLike,
     axis: Axis = -1,
@@ -343,9 +363,18 @@ def smooth_max(
     >>> softgrad.smooth_max(np.array([0.0, 1.0, 5.0]), temperature=0.1)
     np.float64(5.0)
     """
-    return _lse(x, axis, None, keepdims, False, temperature, n_threads, "smooth_max")
+    return _lse_value(
+        AxisCall.reduction("smooth_max", x, axis, None, keepdims, False, temperature, n_threads)
+    )
 
 
+@differentiable(
+    params=("x", "temperature"),
+    call=lambda x, axis, keepdims, temperature, n_threads: AxisCall.reduction(
+        "smooth_min", x, axis, None, keepdims, False, temperature, n_threads, negate=True
+    ),
+    examples=_X_EXAMPLES,
+)
 def smooth_min(
     x: ArrayLike,
     axis: Axis = -1,
@@ -362,8 +391,168 @@ def smooth_min(
     Examples
     --------
     >>> import numpy as np, softgrad
-    >>> softgrad.smooth_min(np.array([0.0, 1.0, 5.0]), temperature=0.1)
-    np.float64(-4.5398899216870535e-06)
+    >>> softgrad.smooth_min(np.array([0.0, 1.0, 5.0]), temperature=0.1).round(12)
+    np.float64(-4.53989e-06)
     """
-    arr = float_array(x, "smooth_min", "x")
-    return -_lse(-arr, axis, None, keepdims, False, temperature, n_threads, "smooth_min")
+    c = AxisCall.reduction("smooth_min", x, axis, None, keepdims, False, temperature, n_threads, negate=True)
+    return -_lse_value(c)
+
+
+# ---------------------------------------------------------------------------------------------
+# reverse mode: forward rules keep private inputs and the per-slice log-sum-exp; the pullbacks are
+# the Rust kernels.
+
+_LseResiduals = tuple[AxisCall, Array, Array | None]
+
+
+def _lse_forward(c: AxisCall) -> tuple[Any, _LseResiduals]:
+    """Value and residuals ``(call with private inputs, lse, sign)`` of a reduction."""
+    c = c.private_inputs()
+    lse = np.empty(c.lanes)
+    # Weighted sums keep their sign: the derivatives of a negative sum are those of log|S|.
+    want_sign = c.return_sign or c.b is not None
+    out, sgn = _reduce(c, want_sign, lse)
+    sign_res = None if sgn is None else sgn.copy()
+    if want_sign and not c.return_sign:
+        assert sgn is not None
+        out[sgn < 0] = np.nan
+    return _lse_result(c, out, sgn), (c, lse, sign_res)
+
+
+def _lse_pullback(res: _LseResiduals, ct: Any) -> tuple[Any, Any, Any]:
+    c, lse, sgn = res
+    ctf = np.ascontiguousarray(np.asarray(ct, dtype=np.float64).reshape(-1))
+    da, db, dt = _k.logsumexp_vjp(c.x, c.b, lse, sgn, ctf, c.layout, c.t, c.n_threads)
+    ga = c.from_layout(da, c.a_shape, c.a_dtype)
+    gb = None
+    if db is not None and c.b_shape is not None and c.b_dtype is not None:
+        gb = c.from_layout(db, c.b_shape, c.b_dtype)
+    return ga, gb, cast(dt, c.dtype)
+
+
+rules(logsumexp).fwd(_lse_forward)
+rules(logsumexp).bwd(_lse_pullback)
+rules(smooth_max).fwd(_lse_forward)
+
+
+@rules(smooth_max).bwd
+def _smooth_max_bwd(res: _LseResiduals, ct: Any) -> tuple[Any, Any]:
+    da, _, dt = _lse_pullback(res, ct)
+    return da, dt
+
+
+@rules(smooth_min).fwd
+def _smooth_min_fwd(c: AxisCall) -> tuple[Any, _LseResiduals]:
+    value, res = _lse_forward(c)
+    return -value, res
+
+
+@rules(smooth_min).bwd
+def _smooth_min_bwd(res: _LseResiduals, ct: Any) -> tuple[Any, Any]:
+    # smooth_min(x, t) = -L(-x, t): d/dx = dL/da, d/dt = -dL/dt.
+    da, _, dt = _lse_pullback(res, ct)
+    return da, -dt
+
+
+_SoftmaxResiduals = tuple[AxisCall, Array]
+
+
+def _softmax_forward(c: AxisCall) -> tuple[Any, _SoftmaxResiduals]:
+    c = c.private_inputs()
+    lse = np.empty(c.lanes)
+    return _softmax_value(c, lse), (c, lse)
+
+
+def _softmax_pullback(res: _SoftmaxResiduals, ct: Any) -> tuple[Any, Any]:
+    c, lse = res
+    g = c.arranged(ct, c.a_shape, c.x.dtype)
+    dx, dt = _k.softmax_vjp(c.x, lse, g, c.layout, c.t, c.func == "log_softmax", c.n_threads)
+    return c.from_layout(dx, c.a_shape, c.a_dtype), cast(dt, c.dtype)
+
+
+for _op in (softmax, log_softmax):
+    rules(_op).fwd(_softmax_forward)
+    rules(_op).bwd(_softmax_pullback)
+
+
+# ---------------------------------------------------------------------------------------------
+# forward mode
+
+
+def _lse_tangent(c: AxisCall, tangents: dict[str, Any]) -> Array:
+    """``Σ_p dL/dp · tangent_p`` per lane, shaped ``(outer, inner)``, in float64."""
+    c64 = c.as_float64().private_inputs()
+    lse = np.empty(c64.lanes)
+    want_sign = c64.b is not None
+    _, sgn = _reduce(c64, want_sign, lse)
+    # The pullback of unit cotangents gives the weights dL/da and dL/db element by element.
+    w, wb, _ = _k.logsumexp_vjp(c64.x, c64.b, lse, sgn, np.ones(c64.lanes), c64.layout, c64.t, c64.n_threads)
+    W = c64.lanes3(w)
+    tan = np.zeros((c.plan.outer, c.plan.inner))
+    if "a" in tangents:
+        tan += np.einsum("onk,onk->ok", W, c64.lanes3(c64.arranged(tangents["a"], c.a_shape, np.float64)))
+    if "b" in tangents and wb is not None and c.b_shape is not None:
+        db = c64.lanes3(c64.arranged(tangents["b"], c.b_shape, np.float64))
+        tan += np.einsum("onk,onk->ok", c64.lanes3(wb), db)
+    if "temperature" in tangents:
+        X = c64.lanes3(c64.x)
+        with np.errstate(invalid="ignore"):
+            wa = np.where(W == 0, 0.0, W * X).sum(axis=1)
+        L = lse.reshape(c.plan.outer, c.plan.inner)
+        empty = ~(L > -np.inf) if sgn is None else (sgn.reshape(L.shape) == 0) | (L == -np.inf)
+        with np.errstate(invalid="ignore"):
+            dldt = np.where(empty, 0.0, (L - wa) / c.t)
+        tan += dldt * float(tangents["temperature"])
+    return tan
+
+
+@rules(logsumexp).jvp
+def _lse_jvp(c: AxisCall, tangents: dict[str, Any]) -> tuple[Any, Any]:
+    value = _lse_value(c)
+    shape = c.plan.reduced_shape(c.keepdims)
+    tout = scalar(_lse_tangent(c, tangents).reshape(shape).astype(c.dtype))
+    if c.return_sign:
+        return value, (tout, cast(np.zeros(shape), c.dtype))
+    return value, tout
+
+
+@rules(smooth_max).jvp
+def _smooth_max_jvp(c: AxisCall, tangents: dict[str, Any]) -> tuple[Any, Any]:
+    named = {("a" if k == "x" else k): v for k, v in tangents.items()}
+    shape = c.plan.reduced_shape(c.keepdims)
+    return _lse_value(c), scalar(_lse_tangent(c, named).reshape(shape).astype(c.dtype))
+
+
+@rules(smooth_min).jvp
+def _smooth_min_jvp(c: AxisCall, tangents: dict[str, Any]) -> tuple[Any, Any]:
+    # smooth_min(x, t) = -L(-x, t): the tangent of x enters negated, and the result is negated.
+    named = {("a" if k == "x" else k): (-np.asarray(v) if k == "x" else v) for k, v in tangents.items()}
+    shape = c.plan.reduced_shape(c.keepdims)
+    return -_lse_value(c), scalar(-_lse_tangent(c, named).reshape(shape).astype(c.dtype))
+
+
+def _softmax_jvp(c: AxisCall, tangents: dict[str, Any]) -> tuple[Any, Any]:
+    log = c.func == "log_softmax"
+    value = _softmax_value(c)
+    c64 = c.as_float64()
+    shape3 = c.layout
+    y = _k.softmax(c64.x, c64.layout, c64.t, False, c64.n_threads).reshape(shape3)
+    X = c64.lanes3(c64.x)
+    tan = np.zeros(shape3)
+    if "x" in tangents:
+        D = c64.lanes3(c64.arranged(tangents["x"], c.a_shape, np.float64))
+        proj = D - np.sum(y * D, axis=1, keepdims=True)
+        tan += (y * proj if not log else proj) / c.t
+    if "temperature" in tangents:
+        with np.errstate(invalid="ignore"):
+            xs = np.where(y == 0, 0.0, X)
+            mean = np.sum(y * xs, axis=1, keepdims=True)
+            centred = y * (xs - mean) if not log else np.where(np.isneginf(X), 0.0, X - mean)
+        tan -= float(tangents["temperature"]) * centred / c.t**2
+    full = c.plan.restore(tan.reshape(-1)).astype(c.dtype)
+    return value, (full.reshape(()) if c.scalar_in else full)
+
+
+for _op in (softmax, log_softmax):
+    rules(_op).jvp(_softmax_jvp)
+del _op

@@ -1,29 +1,27 @@
 //! Library-wide settings: default thread count and the SIMD level in use.
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use softgrad_core::{par, simd};
 
-/// Sets the default number of threads (`None` or 0: rayon's default, honouring `RAYON_NUM_THREADS`).
+use crate::call::guard;
+use crate::convert::Threads;
+
+/// Sets the default number of threads: an int in `1..=MAX_THREADS`; `None` or 0 restores the default
+/// (`RAYON_NUM_THREADS` if set, else the number of logical CPUs).
 #[pyfunction]
 #[pyo3(signature = (n=None))]
-fn set_num_threads(n: Option<i64>) -> PyResult<()> {
-    match n {
-        None => par::set_default_threads(0),
-        Some(k) if k >= 0 => par::set_default_threads(k as usize),
-        Some(k) => {
-            return Err(PyValueError::new_err(format!(
-                "set_num_threads: n must be >= 0, got {k}"
-            )))
-        }
-    }
-    Ok(())
+fn set_num_threads(n: Option<Threads<'_>>) -> PyResult<()> {
+    guard("set_num_threads", || {
+        let n = n.map(|t| t.count("set_num_threads", "n", 0)).transpose()?;
+        par::set_default_threads(n.unwrap_or(0));
+        Ok(())
+    })
 }
 
 /// The number of threads a call without `n_threads` uses.
 #[pyfunction]
-fn get_num_threads() -> usize {
-    par::default_threads()
+fn get_num_threads() -> PyResult<usize> {
+    guard("get_num_threads", || Ok(par::default_threads()))
 }
 
 /// The instruction-set level the kernels dispatch to: "scalar", "avx2" or "avx512".

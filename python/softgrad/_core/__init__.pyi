@@ -1,0 +1,22 @@
+# Hand-written stub of the Rust extension module softgrad._core (checked by mypy.stubtest in
+# tests/test_stubs.py): settings and exceptions here, one submodule (and one stub file) per family.
+from . import logsumexp as logsumexp
+
+__all__ = [
+    "InternalError",
+    "SoftgradError",
+    "__version__",
+    "get_num_threads",
+    "logsumexp",
+    "set_num_threads",
+    "simd_level",
+]
+__version__: str
+
+class SoftgradError(Exception): ...
+class InternalError(SoftgradError): ...
+
+def set_num_threads(n: int | None = None) -> None: ...
+def get_num_threads() -> int: ...
+def simd_level() -> str: ...
+def _panic(place: str) -> None: ...  # test hook: a panic in "body", "core" or "worker"

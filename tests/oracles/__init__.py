@@ -1,0 +1,1 @@
+"""Reference implementations (NumPy, float64) that the Rust kernels are tested against."""
