@@ -68,6 +68,8 @@ import os, time, numpy as np, softgrad
 x = np.random.default_rng(0).standard_normal((64, 4096))
 ref = softgrad.softmax(x, axis=1, n_threads=2)        # multithreaded: pools exist in the parent
 softgrad.logsumexp(x, axis=1)                          # default threads too
+big = np.ones(1 << 21)
+softgrad.softmax(big, n_threads=2)                     # a long call: the worker thread exists too
 """
 
 
@@ -79,6 +81,7 @@ pid = os.fork()
 if pid == 0:
     ok = np.array_equal(softgrad.softmax(x, axis=1, n_threads=2), ref)
     softgrad.logsumexp(x, axis=1)
+    softgrad.softmax(big, n_threads=2)
     os._exit(0 if ok else 1)
 deadline = time.monotonic() + 10
 while time.monotonic() < deadline:
@@ -94,6 +97,35 @@ else:
         timeout=60,
     )
     assert "CHILD 0" in r.out, r
+
+
+def test_a_forked_child_can_make_a_long_call() -> None:
+    # Long calls of the main thread run on a persistent worker thread, which a child does not
+    # inherit: the child must start its own. (Single-threaded, so rayon's pools play no part.)
+    r = run_script(
+        """
+import os, time, numpy as np, softgrad
+big = np.random.default_rng(0).standard_normal(1 << 21)
+ref = softgrad.softmax(big, n_threads=1)
+pid = os.fork()
+if pid == 0:
+    ok = np.array_equal(softgrad.softmax(big, n_threads=1), ref)
+    os._exit(0 if ok else 1)
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        print("CHILD", os.waitstatus_to_exitcode(status))
+        break
+    time.sleep(0.05)
+else:
+    os.kill(pid, 9)
+    print("CHILD HANGS")
+print("PARENT", np.array_equal(softgrad.softmax(big, n_threads=1), ref))
+""",
+        timeout=60,
+    )
+    assert "CHILD 0" in r.out and "PARENT True" in r.out, r
 
 
 def test_a_multiprocessing_fork_pool_can_call_softgrad() -> None:

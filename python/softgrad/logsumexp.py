@@ -232,7 +232,8 @@ def softmax(
     out : ndarray, keyword-only, optional
         Where to write the result (same shape as ``x``, the result's dtype). Reusing a buffer skips
         the allocation and first-touch page faults of a fresh array, a large part of the cost for big
-        inputs. It may be ``x`` itself.
+        inputs. It may be ``x`` itself. If the call fails or is interrupted, ``out`` may be partly
+        written.
 
     Returns
     -------

@@ -3,8 +3,8 @@
 //! core call (GIL released, core errors mapped by [`core_err`], Ctrl-C honoured on long calls).
 //!
 //! **Ctrl-C.** Python runs signal handlers only on the main thread, and only when that thread runs
-//! Python code. A long core call on the main thread therefore runs on a scoped worker thread while
-//! the calling thread waits in short slices and checks for signals. When a handler raises (Ctrl-C:
+//! Python code. A long core call on the main thread therefore runs on a persistent worker thread
+//! while the calling thread waits in short slices and checks for signals. When a handler raises (Ctrl-C:
 //! `KeyboardInterrupt`), the core is asked to stop ([`interrupt::request`]); drivers return
 //! `Error::Interrupted` at their next piece boundary. The call then raises the handler's exception.
 //! Inputs are never written; outputs, including a caller's `out=`, may be partly written. The
@@ -84,58 +84,98 @@ impl EnterCore for Python<'_> {
 
 type Caught<R> = thread::Result<softgrad_core::Result<R>>;
 
-/// Runs the job taken from its slot, catching a panic.
-fn run<R>(job: Option<impl FnOnce() -> softgrad_core::Result<R>>) -> Caught<R> {
-    catch_unwind(AssertUnwindSafe(|| match job {
-        Some(f) => f(),
-        None => unreachable!("the core call was taken twice"),
-    }))
+/// Runs the core call, catching a panic.
+fn run<R>(f: impl FnOnce() -> softgrad_core::Result<R>) -> Caught<R> {
+    catch_unwind(AssertUnwindSafe(f))
 }
 
-/// Runs `f` on a scoped worker while this thread (detached) checks for signals every [`POLL`]; on a
-/// signal, asks the core to stop and waits for the worker. Returns the worker's outcome and the
-/// signal handler's exception, if one was raised.
+/// A job for the [`worker`] thread.
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// The persistent thread that runs the main thread's long core calls, and the process that owns it.
+/// (A thread per call would be simpler, but creating one costs 0.3–2 ms on a small VM: measured
+/// against a persistent thread that costs nothing.)
+static WORKER: Mutex<Option<(u32, mpsc::Sender<Job>)>> = Mutex::new(None);
+
+/// The worker's queue, the worker being started on first use and again after a `fork` (the child
+/// inherits the parent's queue but not its thread). `None` if no thread can be started.
+fn worker() -> Option<mpsc::Sender<Job>> {
+    let mut w = WORKER.lock().unwrap_or_else(|e| e.into_inner());
+    let pid = std::process::id();
+    match w.take() {
+        Some((p, tx)) if p == pid => {
+            *w = Some((p, tx.clone()));
+            return Some(tx);
+        }
+        // The parent's queue: nothing reads it in this process; leave it alone.
+        Some(parents) => std::mem::forget(parents),
+        None => {}
+    }
+    let (tx, rx) = mpsc::channel::<Job>();
+    thread::Builder::new()
+        .name("softgrad-call".into())
+        .spawn(move || rx.into_iter().for_each(|job| job()))
+        .ok()?;
+    *w = Some((pid, tx.clone()));
+    Some(tx)
+}
+
+/// Runs `f` on the [`worker`] thread while this thread (detached) checks for signals every
+/// [`POLL`]; on a signal, asks the core to stop and waits for the worker. Returns the outcome and
+/// the signal handler's exception, if one was raised.
 fn interruptible<R: Send>(
     f: impl FnOnce() -> softgrad_core::Result<R> + Send,
 ) -> (Caught<R>, Option<PyErr>) {
-    // The job sits in a slot so that this thread can still run it if no thread can be spawned.
-    let slot = Mutex::new(Some(f));
-    let take = || slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-    thread::scope(|s| {
-        let (tx, rx) = mpsc::sync_channel(1);
-        let spawned = thread::Builder::new()
-            .name("softgrad-call".into())
-            .spawn_scoped(s, move || {
-                let _ = tx.send(run(take()));
-            });
-        if spawned.is_err() {
-            return (run(take()), None);
+    let Some(worker) = worker() else {
+        return (run(f), None);
+    };
+    let (tx, rx) = mpsc::sync_channel(1);
+    let job: Box<dyn FnOnce() + Send + '_> = Box::new(move || {
+        let _ = tx.send(run(f));
+    });
+    // SAFETY: `job` borrows from the caller's frame (the argument slices). It is made `'static` to
+    // cross to the persistent worker, and this function does not return, nor unwind, before the
+    // worker is done with it: `rx` yields a value only once `f` has returned, and reports
+    // `Disconnected` only once the job (holding `tx` and `f`) has been dropped, run or not. A panic
+    // while waiting is held back until then.
+    let job = unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + '_>, Job>(job) };
+    if let Err(mpsc::SendError(job)) = worker.send(job) {
+        job(); // the worker thread is gone: run here
+    }
+    match catch_unwind(AssertUnwindSafe(|| wait(&rx))) {
+        Ok(done) => done,
+        Err(payload) => {
+            let _ = rx.recv();
+            resume_unwind(payload)
         }
-        let mut signal = None;
-        let res = loop {
-            match rx.recv_timeout(POLL) {
-                Ok(r) => break r,
-                Err(RecvTimeoutError::Timeout) if signal.is_none() => {
-                    // `try_attach`: during interpreter shutdown (a call from `__del__`) attaching
-                    // is refused, and there are no signals to handle anyway.
-                    if let Some(Err(e)) = Python::try_attach(|py| py.check_signals()) {
-                        interrupt::request();
-                        signal = Some(e);
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    let lost: Box<dyn Any + Send> =
-                        Box::new("the core call ended without a result");
-                    break Err(lost);
+    }
+}
+
+/// Waits for the job's outcome on `rx`, checking for signals every [`POLL`] until one is raised.
+fn wait<R>(rx: &mpsc::Receiver<Caught<R>>) -> (Caught<R>, Option<PyErr>) {
+    let mut signal = None;
+    let res = loop {
+        match rx.recv_timeout(POLL) {
+            Ok(r) => break r,
+            Err(RecvTimeoutError::Timeout) if signal.is_none() => {
+                // `try_attach`: during interpreter shutdown (a call from `__del__`) attaching is
+                // refused, and there are no signals to handle anyway.
+                if let Some(Err(e)) = Python::try_attach(|py| py.check_signals()) {
+                    interrupt::request();
+                    signal = Some(e);
                 }
             }
-        };
-        if signal.is_some() {
-            interrupt::clear();
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                let lost: Box<dyn Any + Send> = Box::new("the core call was dropped unrun");
+                break Err(lost);
+            }
         }
-        (res, signal)
-    })
+    };
+    if signal.is_some() {
+        interrupt::clear();
+    }
+    (res, signal)
 }
 
 /// Test hook (`_core._panic`): panics in a binding body (`"body"`), in a core call on the calling

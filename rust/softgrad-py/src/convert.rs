@@ -15,6 +15,7 @@ use numpy::{
 use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt};
+use softgrad_core::Layout as CoreLayout;
 use softgrad_core::Par;
 
 use crate::errors::core_err;
@@ -295,14 +296,14 @@ fn alloc_error(py: Python<'_>, func: &str, name: &str, bytes: usize, cause: PyEr
 /// The `layout` argument: a tuple `(outer, n, inner)` of ints >= 0, the core's view of an array
 /// reduced over its middle axis.
 #[derive(Debug, Clone, Copy)]
-pub struct Layout(pub softgrad_core::Layout);
+pub struct Layout(pub CoreLayout);
 
 impl<'a, 'py> FromPyObject<'a, 'py> for Layout {
     type Error = PyErr;
 
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
         match obj.extract::<(usize, usize, usize)>() {
-            Ok((outer, n, inner)) => Ok(Layout(softgrad_core::Layout::new(outer, n, inner))),
+            Ok((outer, n, inner)) => Ok(Layout(CoreLayout::new(outer, n, inner))),
             Err(_) => Err(PyTypeError::new_err(format!(
                 "layout must be a tuple (outer, n, inner) of ints >= 0, got {}",
                 obj.repr().map(|r| r.to_string()).unwrap_or_default()

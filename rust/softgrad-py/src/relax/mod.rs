@@ -1,5 +1,14 @@
 //! Bindings of `softgrad_core::relax`: one file and one submodule of `softgrad._core` per family.
 //!
+//! An op costs: one `#[pyfunction]` whose parameters are its Python signature (arrays as
+//! [`Floats`](crate::convert::Floats), `layout` as [`Layout`](crate::convert::Layout), `n_threads` as
+//! [`Threads`](crate::convert::Threads)); a body under `with_float!` that turns the other arrays into
+//! [`Input`](crate::convert::Input)s (`.of::<T>(F, "name")`) and outputs into
+//! [`Out`](crate::convert::Out)s, takes their slices, makes the core call under `py.enter_core` and
+//! returns `out.finish()`; one line in the family's `register`; its stub in
+//! `python/softgrad/_core/<family>.pyi`; a `Case` row in `tests/test_robustness.py`. A new family:
+//! a file here, one `crate::submodule` line below and its stub file.
+//!
 //! A `#[pyfunction]`'s parameters are its Python signature, hence `too_many_arguments` is allowed.
 #![allow(clippy::too_many_arguments)]
 
