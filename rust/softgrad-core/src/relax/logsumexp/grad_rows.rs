@@ -4,7 +4,7 @@
 
 use super::{dx_of, Lane, Sums, W};
 use crate::error::Result;
-use crate::par::{Par, Rows, REDUCE_PIECE};
+use crate::par::{with_piece_scratch, Par, Rows, REDUCE_PIECE};
 use crate::real::Real;
 use crate::relax::logsumexp::softmax::Kind;
 use crate::simd::{self, contiguous, Level};
@@ -137,17 +137,17 @@ pub(super) fn softmax_row<T: Real>(
             n,
             (Rows::of(x, 1), Rows::of(g, 1)),
             |_, (x, g)| {
-                let mut y = [0.0; REDUCE_PIECE];
-                piece_pass1(level, kind, x, g, l, inv_t, &mut y[..x.len()])
+                with_piece_scratch(x.len(), |y| piece_pass1(level, kind, x, g, l, inv_t, y))
             },
             Sums::add,
             Sums::ZERO,
         )?;
         let data = (Rows::of(x, 1), Rows::of(g, 1), Rows::of_mut(dx, 1));
         par.map_chunks(func, n, REDUCE_PIECE, data, |_, (x, g, dx)| {
-            let y = &mut [0.0; REDUCE_PIECE][..x.len()];
-            contiguous::exp_store(level, x, l, inv_t, y);
-            piece_pass2(level, kind, y, g, sums.coef(), inv_t, dx);
+            with_piece_scratch(x.len(), |y| {
+                contiguous::exp_store(level, x, l, inv_t, y);
+                piece_pass2(level, kind, y, g, sums.coef(), inv_t, dx);
+            })
         })?;
         sums
     };
@@ -220,11 +220,12 @@ pub(super) fn lse_piece<T: Real>(
     da: &mut [T],
     db: Option<&mut [T]>,
 ) -> f64 {
-    let e = &mut [0.0; REDUCE_PIECE][..a.len()];
-    contiguous::exp_store(level, a, lane.l, inv_t, e);
-    simd::dispatch(
-        level,
-        #[inline(always)]
-        || lse_piece_body(lane, e, a, b, t, da, db),
-    )
+    with_piece_scratch(a.len(), |e| {
+        contiguous::exp_store(level, a, lane.l, inv_t, e);
+        simd::dispatch(
+            level,
+            #[inline(always)]
+            || lse_piece_body(lane, e, a, b, t, da, db),
+        )
+    })
 }
