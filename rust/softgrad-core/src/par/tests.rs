@@ -179,7 +179,15 @@ fn map_chunks_and_rows_keep_order_and_cover_everything() {
 
 #[test]
 fn lane_blocks_cover_each_lane_once_and_hand_out_their_rows() {
-    for &(outer, n, inner) in &[(3, 7, 1100), (2, 5, 513), (4, 3, 3), (1, 2, 512), (2, 0, 5)] {
+    // (4, 20, 1100) is worth splitting: tasks run on the threads.
+    for &(outer, n, inner) in &[
+        (3, 7, 1100),
+        (4, 20, 1100),
+        (2, 5, 513),
+        (4, 3, 3),
+        (1, 2, 512),
+        (2, 0, 5),
+    ] {
         let l = Layout::new(outer, n, inner);
         let len = l.len("t").unwrap();
         let x: Vec<usize> = (0..len).collect();
@@ -192,8 +200,8 @@ fn lane_blocks_cover_each_lane_once_and_hand_out_their_rows() {
                     l,
                     Rows::of_mut(&mut lane, 1),
                     Strided::new(&mut out),
-                    0usize,
-                    |acc, blk, lanes, mut o| {
+                    Vec::new(),
+                    |mut acc: Vec<usize>, blk, lanes, mut o| {
                         assert_eq!(lanes.len(), blk.width);
                         for i in 0..blk.n {
                             o.row(i).copy_from_slice(blk.row(&x, i));
@@ -203,11 +211,17 @@ fn lane_blocks_cover_each_lane_once_and_hand_out_their_rows() {
                                 + 1
                                 + 7 * blk.lane(&x, j).next().unwrap_or(0);
                         }
-                        Ok(acc + blk.width)
+                        acc.push(blk.width);
+                        Ok(acc)
                     },
                 )
                 .unwrap();
-            assert_eq!(parts.iter().sum::<usize>(), l.outputs());
+            // Blocks arrive in order: full blocks of each outer index, then its remainder.
+            let widths = parts.concat();
+            let per_o: Vec<usize> = (0..inner.div_ceil(LANE_BLOCK.min(inner.max(1))))
+                .map(|b| LANE_BLOCK.min(inner - b * LANE_BLOCK.min(inner)))
+                .collect();
+            assert_eq!(widths, per_o.repeat(outer), "{l:?} {par:?}");
             assert_eq!(out, x, "{l:?}");
             for o in 0..outer {
                 for j in 0..inner {

@@ -25,18 +25,20 @@
 //! blocks), added in order: the same bits for any thread count.
 
 use crate::error::{Error, Result};
-use crate::par::{BlockMut, Layout, Par, Rows, Strided, PAR_MIN_ELEMS, REDUCE_PIECE};
+use crate::par::{BlockMut, Layout, Par, Rows, Strided, PAR_MIN_ELEMS};
 use crate::real::Real;
 use crate::relax::check_temperature;
-use crate::simd::{self, contiguous, Level};
+use crate::simd;
 
 use super::softmax::Kind;
 
+#[path = "grad_rows.rs"]
+mod rows;
 #[path = "grad_strided.rs"]
 mod strided;
 
 /// Fixed accumulators per sum.
-const W: usize = 8;
+pub(super) const W: usize = 8;
 
 /// Runs `$f::<.., FMA>(args)` under [`simd::dispatch`] with `FMA` set as `$level` allows.
 macro_rules! with_fma {
@@ -104,151 +106,6 @@ pub(super) fn dx_of(kind: Kind, y: f64, g: f64, coef: f64, inv_t: f64) -> f64 {
     }
 }
 
-/// `Σ f(y, x, g)` over zipped slices, in [`W`] fixed lanes added pairwise at the end (one simple
-/// accumulator per call, so each call vectorises).
-#[inline(always)]
-fn sum3<T: Real>(y: &[f64], x: &[T], g: &[T], f: impl Fn(f64, f64, f64) -> f64) -> f64 {
-    let mut acc = [0.0; W];
-    let (yc, xc, gc) = (y.chunks_exact(W), x.chunks_exact(W), g.chunks_exact(W));
-    let (yr, xr, gr) = (yc.remainder(), xc.remainder(), gc.remainder());
-    for ((yb, xb), gb) in yc.zip(xc).zip(gc) {
-        for j in 0..W {
-            acc[j] += f(yb[j], xb[j].to_f64(), gb[j].to_f64());
-        }
-    }
-    let mut out = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for ((&yv, xv), gv) in yr.iter().zip(xr).zip(gr) {
-        out += f(yv, xv.to_f64(), gv.to_f64());
-    }
-    out
-}
-
-/// [`Sums`] of one contiguous piece (the terms of [`Sums::terms`]), one [`sum3`] per sum: measured
-/// faster than one fused pass.
-#[inline(always)]
-fn piece_sums<T: Real>(kind: Kind, y: &[f64], x: &[T], g: &[T]) -> Sums {
-    let xt = |y: f64, x: f64| if y == 0.0 { 0.0 } else { x };
-    let finite = |x: f64| x > f64::NEG_INFINITY;
-    match kind {
-        Kind::Softmax => Sums([
-            sum3(y, x, g, |y, x, _| y * xt(y, x)),
-            sum3(y, x, g, |y, _, g| y * g),
-            sum3(y, x, g, |y, x, g| y * g * xt(y, x)),
-            0.0,
-        ]),
-        Kind::LogSoftmax => Sums([
-            sum3(y, x, g, |y, x, _| y * xt(y, x)),
-            sum3(y, x, g, |_, _, g| g),
-            sum3(y, x, g, |_, x, g| if finite(x) { g * x } else { 0.0 }),
-            sum3(y, x, g, |_, x, g| if finite(x) { g } else { 0.0 }),
-        ]),
-    }
-}
-
-/// One contiguous piece: `y = e^{(x - L)/t}` into `y`, then its [`Sums`].
-fn piece_pass1<T: Real>(
-    level: Level,
-    kind: Kind,
-    x: &[T],
-    g: &[T],
-    l: f64,
-    inv_t: f64,
-    y: &mut [f64],
-) -> Sums {
-    contiguous::exp_store(level, x, l, inv_t, y);
-    simd::dispatch(
-        level,
-        #[inline(always)]
-        || piece_sums(kind, y, x, g),
-    )
-}
-
-#[inline(always)]
-fn dx_body<T: Real>(kind: Kind, y: &[f64], g: &[T], coef: f64, inv_t: f64, dx: &mut [T]) {
-    for ((d, &yv), gv) in dx.iter_mut().zip(y).zip(g) {
-        *d = T::from_f64(dx_of(kind, yv, gv.to_f64(), coef, inv_t));
-    }
-}
-
-/// One contiguous piece of `x̄` from its `y`.
-fn piece_pass2<T: Real>(
-    level: Level,
-    kind: Kind,
-    y: &[f64],
-    g: &[T],
-    coef: f64,
-    inv_t: f64,
-    dx: &mut [T],
-) {
-    match kind {
-        Kind::Softmax => simd::dispatch(
-            level,
-            #[inline(always)]
-            || dx_body(Kind::Softmax, y, g, coef, inv_t, dx),
-        ),
-        Kind::LogSoftmax => simd::dispatch(
-            level,
-            #[inline(always)]
-            || dx_body(Kind::LogSoftmax, y, g, coef, inv_t, dx),
-        ),
-    }
-}
-
-/// One row of the softmax pullback; returns its temperature cotangent. With `keep` at least as long
-/// as the row, `y` is computed once and kept there; otherwise the row is cut into pieces on `par`
-/// and `y` is computed again for the second pass. The pieces, so the bits, are the same either way.
-#[allow(clippy::too_many_arguments)]
-fn softmax_row<T: Real>(
-    level: Level,
-    kind: Kind,
-    x: &[T],
-    g: &[T],
-    l: f64,
-    inv_t: f64,
-    dx: &mut [T],
-    keep: &mut [f64],
-    par: Par,
-) -> Result<f64> {
-    let (func, n) = (kind.name(), x.len());
-    if !l.is_finite() {
-        dx.iter_mut().for_each(|d| *d = T::from_f64(f64::NAN));
-        // An empty lane (n = 0) has no terms at all.
-        return Ok(if n == 0 { 0.0 } else { f64::NAN });
-    }
-    let sums = if keep.len() >= n {
-        let y = &mut keep[..n];
-        let sums = x
-            .chunks(REDUCE_PIECE)
-            .zip(g.chunks(REDUCE_PIECE))
-            .zip(y.chunks_mut(REDUCE_PIECE))
-            .fold(Sums::ZERO, |acc, ((x, g), y)| {
-                acc.add(piece_pass1(level, kind, x, g, l, inv_t, y))
-            });
-        piece_pass2(level, kind, y, g, sums.coef(), inv_t, dx);
-        sums
-    } else {
-        let sums = par.fold_chunks(
-            func,
-            n,
-            (Rows::of(x, 1), Rows::of(g, 1)),
-            |_, (x, g)| {
-                let mut y = [0.0; REDUCE_PIECE];
-                piece_pass1(level, kind, x, g, l, inv_t, &mut y[..x.len()])
-            },
-            Sums::add,
-            Sums::ZERO,
-        )?;
-        let data = (Rows::of(x, 1), Rows::of(g, 1), Rows::of_mut(dx, 1));
-        par.map_chunks(func, n, REDUCE_PIECE, data, |_, (x, g, dx)| {
-            let y = &mut [0.0; REDUCE_PIECE][..x.len()];
-            contiguous::exp_store(level, x, l, inv_t, y);
-            piece_pass2(level, kind, y, g, sums.coef(), inv_t, dx);
-        })?;
-        sums
-    };
-    Ok(sums.dt(kind, inv_t))
-}
-
 /// VJP of softmax (or log-softmax) over the middle axis of `x` seen as `layout`, for cotangent `g`
 /// and the forward's residual `lse` (one f64 per lane, from [`softmax`](super::softmax())): writes
 /// `dx` and returns the temperature cotangent. See the module docs for the maths.
@@ -291,7 +148,7 @@ pub fn softmax_vjp<T: Real>(
             keep,
             0.0,
             |acc, _, (x, g, l, dx), e, p| {
-                Ok(acc + softmax_row(level, kind, x, g, l[0], inv_t, dx, e, p)?)
+                Ok(acc + rows::softmax_row(level, kind, x, g, l[0], inv_t, dx, e, p)?)
             },
         )?
     } else {
@@ -363,81 +220,6 @@ pub(super) fn lse_terms<const FMA: bool>(
     let e = simd::exp::exp::<FMA>((a - lane.l) * inv_t);
     let w = b.map_or(e, |b| lane.weight(e, b));
     (w, lane.sigma * t * e)
-}
-
-/// One contiguous piece of a log-sum-exp lane, from `e = e^{(a - L)/t}`: writes `ā` (and `b̄`),
-/// returns `Σ w a` in [`W`] fixed lanes added pairwise, then the tail.
-#[inline(always)]
-fn lse_piece_body<T: Real>(
-    lane: Lane,
-    e: &[f64],
-    a: &[T],
-    b: Option<&[T]>,
-    t: f64,
-    da: &mut [T],
-    db: Option<&mut [T]>,
-) -> f64 {
-    let n = e.len();
-    let (a, da) = (&a[..n], &mut da[..n]);
-    let full = n / W * W;
-    let (mut acc, mut tail) = ([0.0; W], 0.0);
-    let wa = |w: f64, a: f64| if w == 0.0 { 0.0 } else { w * a };
-    match (b, db) {
-        (Some(b), Some(db)) => {
-            let (b, db) = (&b[..n], &mut db[..n]);
-            let one = |i: usize, da: &mut [T], db: &mut [T]| {
-                let w = lane.weight(e[i], b[i].to_f64());
-                da[i] = T::from_f64(lane.ct * w);
-                db[i] = T::from_f64(lane.ct * (lane.sigma * t * e[i]));
-                wa(w, a[i].to_f64())
-            };
-            for i0 in (0..full).step_by(W) {
-                for (j, s) in acc.iter_mut().enumerate() {
-                    *s += one(i0 + j, da, db);
-                }
-            }
-            for i in full..n {
-                tail += one(i, da, db);
-            }
-        }
-        _ => {
-            let one = |i: usize, da: &mut [T]| {
-                da[i] = T::from_f64(lane.ct * e[i]);
-                wa(e[i], a[i].to_f64())
-            };
-            for i0 in (0..full).step_by(W) {
-                for (j, s) in acc.iter_mut().enumerate() {
-                    *s += one(i0 + j, da);
-                }
-            }
-            for i in full..n {
-                tail += one(i, da);
-            }
-        }
-    }
-    let sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    sum + tail
-}
-
-/// One contiguous piece (at most [`REDUCE_PIECE`] long) of a log-sum-exp lane.
-#[allow(clippy::too_many_arguments)]
-fn lse_piece<T: Real>(
-    level: Level,
-    lane: Lane,
-    a: &[T],
-    b: Option<&[T]>,
-    t: f64,
-    inv_t: f64,
-    da: &mut [T],
-    db: Option<&mut [T]>,
-) -> f64 {
-    let e = &mut [0.0; REDUCE_PIECE][..a.len()];
-    contiguous::exp_store(level, a, lane.l, inv_t, e);
-    simd::dispatch(
-        level,
-        #[inline(always)]
-        || lse_piece_body(lane, e, a, b, t, da, db),
-    )
 }
 
 /// VJP of log-sum-exp over the middle axis of `a` seen as `layout` (weights `b` if given), from the
@@ -516,7 +298,7 @@ pub fn logsumexp_vjp<T: Real>(
                         Rows::of_mut(da, 1),
                         db.map(|d| Rows::of_mut(d, 1)),
                     ),
-                    |_, (a, b, da, db)| lse_piece(level, lane, a, b, t, inv_t, da, db),
+                    |_, (a, b, da, db)| rows::lse_piece(level, lane, a, b, t, inv_t, da, db),
                     |x, y| x + y,
                     0.0,
                 )?;

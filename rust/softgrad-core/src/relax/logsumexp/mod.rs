@@ -26,6 +26,8 @@
 
 mod grad;
 #[cfg(test)]
+mod grad_edge_tests;
+#[cfg(test)]
 mod grad_tests;
 mod softmax;
 #[cfg(test)]

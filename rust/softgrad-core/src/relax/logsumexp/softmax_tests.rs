@@ -2,9 +2,21 @@ use super::*;
 use crate::relax::testutil::{direct, uniform};
 
 fn run(x: &[f64], l: Layout, t: f64, kind: Kind, par: Par) -> Vec<f64> {
+    run_lse(x, l, t, kind, par).0
+}
+
+/// The output and the residual; without the residual the output has the same bits.
+fn run_lse(x: &[f64], l: Layout, t: f64, kind: Kind, par: Par) -> (Vec<f64>, Vec<f64>) {
     let mut out = vec![0.0; x.len()];
-    softmax(x, l, t, kind, &mut out, None, par).unwrap();
-    out
+    let mut lse = vec![0.0; l.outputs()];
+    softmax(x, l, t, kind, &mut out, Some(&mut lse), par).unwrap();
+    let mut plain = vec![0.0; x.len()];
+    softmax(x, l, t, kind, &mut plain, None, par).unwrap();
+    assert!(out
+        .iter()
+        .zip(&plain)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+    (out, lse)
 }
 
 #[test]
@@ -13,11 +25,17 @@ fn matches_direct_formula_for_every_layout() {
         let l = Layout::new(outer, n, inner);
         let x = uniform(l.len("t").unwrap(), 5, -5.0, 5.0);
         for t in [1.0, 0.3] {
-            let sm = run(&x, l, t, Kind::Softmax, Par::Seq);
-            let lsm = run(&x, l, t, Kind::LogSoftmax, Par::Seq);
+            let (sm, res) = run_lse(&x, l, t, Kind::Softmax, Par::Seq);
+            let (lsm, res_log) = run_lse(&x, l, t, Kind::LogSoftmax, Par::Seq);
             for o in 0..outer {
                 for j in 0..inner {
                     let lse = direct(&x, None, o * n * inner + j, inner, n, t);
+                    for r in [res[o * inner + j], res_log[o * inner + j]] {
+                        assert!(
+                            (r - lse).abs() <= 1e-13 * lse.abs().max(1.0),
+                            "{r} vs {lse}"
+                        );
+                    }
                     for i in 0..n {
                         let k = o * n * inner + i * inner + j;
                         let want = (x[k] - lse) / t;
