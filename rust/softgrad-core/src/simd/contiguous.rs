@@ -7,7 +7,7 @@
 //! zero is masked to `-inf` and contributes nothing, whatever its `x` (as `scipy.special.logsumexp`
 //! does).
 
-use super::math::exp_v;
+use super::math::exp_shifted_v;
 use super::vector::{F64x, Isa, Kernel, W};
 use super::{dispatch, stream, vectorize, Level};
 use crate::real::Real;
@@ -48,60 +48,141 @@ fn hsum2<V: F64x>(acc: [V; 2]) -> f64 {
     hsum(std::array::from_fn(|j| if j < W { a[j] } else { b[j - W] }))
 }
 
+/// A source of `(masked value, weight)` pairs.
+trait Src: Copy {
+    fn len(self) -> usize;
+    fn block(self, s: usize) -> ([f64; L], [f64; L]);
+    fn one(self, i: usize) -> (f64, f64);
+}
+
+#[derive(Clone, Copy)]
+struct Plain<'a, T>(&'a [T]);
+#[derive(Clone, Copy)]
+struct Weighted<'a, T>(&'a [T], &'a [T]);
+
+impl<T: Real> Src for Plain<'_, T> {
+    #[inline(always)]
+    fn len(self) -> usize {
+        self.0.len()
+    }
+    #[inline(always)]
+    fn block(self, s: usize) -> ([f64; L], [f64; L]) {
+        let x = &self.0[s..s + L];
+        (std::array::from_fn(|j| x[j].to_f64()), [1.0; L])
+    }
+    #[inline(always)]
+    fn one(self, i: usize) -> (f64, f64) {
+        (self.0[i].to_f64(), 1.0)
+    }
+}
+
+impl<T: Real> Src for Weighted<'_, T> {
+    #[inline(always)]
+    fn len(self) -> usize {
+        self.0.len()
+    }
+    #[inline(always)]
+    fn block(self, s: usize) -> ([f64; L], [f64; L]) {
+        let x = &self.0[s..s + L];
+        let b = &self.1[s..s + L];
+        let w: [f64; L] = std::array::from_fn(|j| b[j].to_f64());
+        (
+            std::array::from_fn(|j| {
+                if w[j] == 0.0 {
+                    f64::NEG_INFINITY
+                } else {
+                    x[j].to_f64()
+                }
+            }),
+            w,
+        )
+    }
+    #[inline(always)]
+    fn one(self, i: usize) -> (f64, f64) {
+        let w = self.1[i].to_f64();
+        (
+            if w == 0.0 {
+                f64::NEG_INFINITY
+            } else {
+                self.0[i].to_f64()
+            },
+            w,
+        )
+    }
+}
+
+macro_rules! with_src {
+    ($x:expr, $b:expr, |$s:ident| $body:expr) => {
+        match $b {
+            None => {
+                let $s = Plain($x);
+                $body
+            }
+            Some(b) => {
+                let $s = Weighted($x, b);
+                $body
+            }
+        }
+    };
+}
+
+#[inline(always)]
+fn max_body<S: Src>(s: S) -> f64 {
+    let n = s.len();
+    let mut acc = [f64::NEG_INFINITY; L];
+    let mut i = 0;
+    while i + L <= n {
+        let (v, _) = s.block(i);
+        for j in 0..L {
+            acc[j] = pmax(acc[j], v[j]);
+        }
+        i += L;
+    }
+    let mut m = acc.iter().fold(f64::NEG_INFINITY, |a, &v| pmax(a, v));
+    while i < n {
+        m = pmax(m, s.one(i).0);
+        i += 1;
+    }
+    m
+}
+
 /// Maximum of `x` over entries with non-zero weight; NaN if any such entry is NaN; `-inf` if none.
 pub(crate) fn max<T: Real>(level: Level, x: &[T], b: Option<&[T]>) -> f64 {
-    #[inline(always)]
-    fn body(n: usize, v: impl Fn(usize) -> f64) -> f64 {
-        let mut acc = [f64::NEG_INFINITY; L];
-        let mut i = 0;
-        while i + L <= n {
-            for (j, a) in acc.iter_mut().enumerate() {
-                *a = pmax(*a, v(i + j));
-            }
-            i += L;
-        }
-        let mut m = acc.iter().fold(f64::NEG_INFINITY, |a, &v| pmax(a, v));
-        while i < n {
-            m = pmax(m, v(i));
-            i += 1;
-        }
-        m
+    if let Some(b) = b {
+        assert_eq!(b.len(), x.len(), "max: length mismatch");
     }
     dispatch(
         level,
         #[inline(always)]
-        || match b {
-            None => body(x.len(), |i| x[i].to_f64()),
-            Some(b) => {
-                let b = &b[..x.len()];
-                body(x.len(), |i| masked(x[i].to_f64(), b[i].to_f64()))
-            }
-        },
+        || with_src!(x, b, |s| max_body(s)),
     )
 }
 
-/// `x`, or `-inf` where the weight `w` is zero.
+/// `(v - m) inv_t`, without the multiply at unit temperature (where it is exact anyway).
 #[inline(always)]
-fn masked(x: f64, w: f64) -> f64 {
-    if w == 0.0 {
-        f64::NEG_INFINITY
+fn shift<V: F64x, const UNIT: bool>(v: V, m: V, inv_t: V) -> V {
+    if UNIT {
+        v.sub(m)
     } else {
-        x
+        v.sub(m).mul(inv_t)
     }
 }
 
 /// `(s, sw)` updated with one vector of values `v` (already masked) and weights `w`.
 #[inline(always)]
-fn sum_step<V: F64x, const WEIGHTED: bool>(v: V, w: V, m: V, inv_t: V, s: V, sw: V) -> (V, V) {
-    let e = exp_v(v.sub(m).mul(inv_t));
+fn sum_step<V: F64x, const WEIGHTED: bool, const UNIT: bool>(
+    v: V,
+    w: V,
+    m: V,
+    inv_t: V,
+    s: V,
+    sw: V,
+) -> (V, V) {
+    let e = exp_shifted_v(shift::<V, UNIT>(v, m, inv_t));
     let at = v.eq(m);
-    let zero = V::splat(0.0);
     let we = if WEIGHTED { w.mul(e) } else { e };
     // Lanes at the maximum add their weight to sw, the others w e to s.
-    (
-        s.add(V::select(at, zero, we)),
-        sw.add(V::select(at, w, zero)),
-    )
+    (s.add_where_not(at, we), sw.add_where(at, w))
 }
 
 /// Weight-masked values and weights of `x[i..i + W]`, or of the partial vector `x[i..]`.
@@ -135,16 +216,18 @@ impl<T: Real> Kernel for SumExpExcl<'_, T> {
     type Output = (f64, f64);
     #[inline(always)]
     fn run<S: Isa>(self) -> (f64, f64) {
-        match self.b {
-            None => self.body::<S::F64, false>(),
-            Some(_) => self.body::<S::F64, true>(),
+        match (self.b.is_some(), self.inv_t == 1.0) {
+            (false, false) => self.body::<S::F64, false, false>(),
+            (false, true) => self.body::<S::F64, false, true>(),
+            (true, false) => self.body::<S::F64, true, false>(),
+            (true, true) => self.body::<S::F64, true, true>(),
         }
     }
 }
 
 impl<T: Real> SumExpExcl<'_, T> {
     #[inline(always)]
-    fn body<V: F64x, const WEIGHTED: bool>(self) -> (f64, f64) {
+    fn body<V: F64x, const WEIGHTED: bool, const UNIT: bool>(self) -> (f64, f64) {
         let (x, n) = (self.x, self.x.len());
         let b = self.b.map(|b| &b[..n]);
         let (m, inv_t) = (V::splat(self.m), V::splat(self.inv_t));
@@ -155,7 +238,7 @@ impl<T: Real> SumExpExcl<'_, T> {
             for k in 0..2 {
                 let j = i + k * W;
                 let (v, w) = load_vw::<V, T>(&x[j..j + W], b.map(|b| &b[j..j + W]), false);
-                (s[k], sw[k]) = sum_step::<V, WEIGHTED>(v, w, m, inv_t, s[k], sw[k]);
+                (s[k], sw[k]) = sum_step::<V, WEIGHTED, UNIT>(v, w, m, inv_t, s[k], sw[k]);
             }
             i += L;
         }
@@ -164,7 +247,7 @@ impl<T: Real> SumExpExcl<'_, T> {
         while i < n {
             let end = (i + W).min(n);
             let (v, w) = load_vw::<V, T>(&x[i..end], b.map(|b| &b[i..end]), true);
-            (s[k], sw[k]) = sum_step::<V, true>(v, w, m, inv_t, s[k], sw[k]);
+            (s[k], sw[k]) = sum_step::<V, true, UNIT>(v, w, m, inv_t, s[k], sw[k]);
             i = end;
             k += 1;
         }
@@ -174,6 +257,7 @@ impl<T: Real> SumExpExcl<'_, T> {
 
 /// Given the maximum `m`, returns `(Σ_{x<m} b e^{(x-m)/t}, Σ_{x=m} b)`: the sum split so that the
 /// largest terms are counted exactly (for `log1p` accuracy, as in Blanchard, Higham & Higham 2021).
+/// The exponents `(x-m)/t` must not pass 720.
 pub(crate) fn sum_exp_excl<T: Real>(
     level: Level,
     x: &[T],
@@ -198,16 +282,26 @@ impl<T: Real, U: Real> Kernel for ExpStore<'_, T, U> {
     type Output = f64;
     #[inline(always)]
     fn run<S: Isa>(self) -> f64 {
-        type V<S> = <S as Isa>::F64;
+        if self.inv_t == 1.0 {
+            self.body::<S::F64, true>()
+        } else {
+            self.body::<S::F64, false>()
+        }
+    }
+}
+
+impl<T: Real, U: Real> ExpStore<'_, T, U> {
+    #[inline(always)]
+    fn body<V: F64x, const UNIT: bool>(self) -> f64 {
         let (x, out, n) = (self.x, self.out, self.x.len());
-        let (m, inv_t) = (V::<S>::splat(self.m), V::<S>::splat(self.inv_t));
-        let zero = V::<S>::splat(0.0);
+        let (m, inv_t) = (V::splat(self.m), V::splat(self.inv_t));
+        let zero = V::splat(0.0);
         let mut acc = [zero; 2];
         let mut i = 0;
         while i + L <= n {
             for (k, a) in acc.iter_mut().enumerate() {
                 let j = i + k * W;
-                let e = exp_v(V::<S>::load(&x[j..j + W]).sub(m).mul(inv_t));
+                let e = exp_shifted_v(shift::<V, UNIT>(V::load(&x[j..j + W]), m, inv_t));
                 e.store(&mut out[j..j + W]);
                 *a = a.add(e);
             }
@@ -216,9 +310,9 @@ impl<T: Real, U: Real> Kernel for ExpStore<'_, T, U> {
         let mut k = 0;
         while i < n {
             let end = (i + W).min(n);
-            let e = exp_v(V::<S>::load_partial(&x[i..end], 0.0).sub(m).mul(inv_t));
+            let e = exp_shifted_v(shift::<V, UNIT>(V::load_partial(&x[i..end], 0.0), m, inv_t));
             e.store_partial(&mut out[i..end]);
-            acc[k] = acc[k].add(V::<S>::select(V::<S>::first(end - i), e, zero));
+            acc[k] = acc[k].add_where(V::first(end - i), e);
             i = end;
             k += 1;
         }
@@ -226,7 +320,8 @@ impl<T: Real, U: Real> Kernel for ExpStore<'_, T, U> {
     }
 }
 
-/// Writes `out = e^{(x-m)/t}` and returns its sum. `out` must be as long as `x`.
+/// Writes `out = e^{(x-m)/t}` and returns its sum. `out` must be as long as `x`; `m` is the maximum
+/// of `x` or above (the exponents must not pass 720).
 pub(crate) fn exp_store<T: Real, U: Real>(
     level: Level,
     x: &[T],

@@ -40,8 +40,16 @@ const C: [f64; 10] = [
 /// `e^x` per lane. NaN gives NaN, `-inf` gives 0, `+inf` gives `inf`.
 #[inline(always)]
 pub(crate) fn exp_v<V: F64x>(x: V) -> V {
-    // The clamps let NaN through (see `F64x::max_with`).
-    let x = x.min_with(V::splat(HI)).max_with(V::splat(LO));
+    // The clamp lets NaN through (see `F64x::min_with`).
+    exp_shifted_v(x.min_with(V::splat(HI)))
+}
+
+/// `e^x` per lane for `x <= 720` or NaN (larger arguments give unspecified results): every
+/// max-shifted kernel's `(x - max)/t <= 0`, so the upper clamp of [`exp_v`] is left out of the hot
+/// loops.
+#[inline(always)]
+pub(crate) fn exp_shifted_v<V: F64x>(x: V) -> V {
+    let x = x.max_with(V::splat(LO));
     let kf = x.mul(V::splat(LOG2E)).round();
     let r = kf.neg_mul_add(V::splat(LN2_LO), kf.neg_mul_add(V::splat(LN2_HI), x));
     let mut q = V::splat(C[9]);

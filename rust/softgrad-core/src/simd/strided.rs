@@ -3,7 +3,7 @@
 //! is reduced in the order `i = 0, 1, ...` whatever the thread count.
 
 use super::contiguous::pmax;
-use super::math::exp_v;
+use super::math::exp_shifted_v;
 use super::vector::{F64x, Isa, Kernel, W};
 use super::{dispatch, vectorize, Level};
 use crate::real::Real;
@@ -86,19 +86,20 @@ impl<T: Real> Kernel for SumExpExclInto<'_, T> {
                 None => V::<S>::splat(1.0),
             };
             let mj: V<S> = ld(&m[j..end], 0.0);
-            let e = exp_v(v.sub(mj).mul(inv_t));
+            let e = exp_shifted_v(v.sub(mj).mul(inv_t));
             let at = v.eq(mj);
             let we = if b.is_some() { w.mul(e) } else { e };
             let sj: V<S> = ld(&s[j..end], 0.0);
-            st(sj.add(V::<S>::select(at, zero, we)), &mut s[j..end]);
+            st(sj.add_where_not(at, we), &mut s[j..end]);
             let wj: V<S> = ld(&sw[j..end], 0.0);
-            st(wj.add(V::<S>::select(at, w, zero)), &mut sw[j..end]);
+            st(wj.add_where(at, w), &mut sw[j..end]);
             j = end;
         }
     }
 }
 
-/// `s[j] += b e^{(x_j - m_j)/t}` for `x_j < m_j`, `sw[j] += b` for `x_j = m_j`.
+/// `s[j] += b e^{(x_j - m_j)/t}` for `x_j < m_j`, `sw[j] += b` for `x_j = m_j` (`m_j` is the lane's
+/// maximum or above: the exponents must not pass 720).
 pub(crate) fn sum_exp_excl_into<T: Real>(
     level: Level,
     x: &[T],
@@ -142,7 +143,7 @@ impl<T: Real> Kernel for ExpStoreInto<'_, T> {
             let end = (j + W).min(n);
             let v: V<S> = ld(&x[j..end], 0.0);
             let mj: V<S> = ld(&m[j..end], 0.0);
-            let e = exp_v(v.sub(mj).mul(inv_t));
+            let e = exp_shifted_v(v.sub(mj).mul(inv_t));
             st(e, &mut out[j..end]);
             let sj: V<S> = ld(&s[j..end], 0.0);
             st(sj.add(e), &mut s[j..end]);
@@ -151,7 +152,8 @@ impl<T: Real> Kernel for ExpStoreInto<'_, T> {
     }
 }
 
-/// `out[j] = e^{(x_j - m_j)/t}` and `s[j] += out[j]` (before narrowing).
+/// `out[j] = e^{(x_j - m_j)/t}` and `s[j] += out[j]` (before narrowing; the exponents must not
+/// pass 720).
 pub(crate) fn exp_store_into<T: Real>(
     level: Level,
     x: &[T],

@@ -73,7 +73,7 @@ pub(crate) trait F64x: Copy {
     fn min_with(self, hi: Self) -> Self;
     /// Rounds to the nearest integer, ties to even (for `|self| < 2^51`).
     fn round(self) -> Self;
-    /// `self * 2^k` for integer-valued `k` in `[-2100, 2100]`, one rounding (gradual underflow,
+    /// `self * 2^k` for integer-valued `k` in `[-2044, 2044]`, one rounding (gradual underflow,
     /// overflow to `inf`).
     fn scale2(self, k: Self) -> Self;
     #[cfg_attr(not(test), allow(dead_code))] // for soft-DTW and the max-plus kernels (next issues)
@@ -87,6 +87,16 @@ pub(crate) trait F64x: Copy {
     fn first(n: usize) -> Self::M;
     /// `m ? a : b` per lane.
     fn select(m: Self::M, a: Self, b: Self) -> Self;
+    /// `self + o` in the lanes of `m`, `self` elsewhere.
+    #[inline(always)]
+    fn add_where(self, m: Self::M, o: Self) -> Self {
+        Self::select(m, self.add(o), self)
+    }
+    /// `self + o` outside the lanes of `m`, `self` in them.
+    #[inline(always)]
+    fn add_where_not(self, m: Self::M, o: Self) -> Self {
+        Self::select(m, self, self.add(o))
+    }
 }
 
 /// [`W32`] lanes of `f32`, for kernels whose arithmetic is exact (or accurate enough) in `f32`.
@@ -247,7 +257,7 @@ impl<const N: usize, const FMA: bool> F64x for Lanes<N, FMA> {
     }
     #[inline(always)]
     fn scale2(self, k: Self) -> Self {
-        // Two exact power-of-two factors, each a normal number for |k| <= 2100.
+        // Two exact power-of-two factors, each a normal number for |k| <= 2044.
         let pow2 = |kf: f64| {
             let bits = (kf + SHIFT)
                 .to_bits()

@@ -48,14 +48,40 @@ type Arr = Lanes<W, true>;
 
 const ROUND: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
 
+/// `[e(0), e(1)]` without a closure (see `y2!`).
+macro_rules! both {
+    (|$i:ident| $e:expr) => {
+        [
+            {
+                let $i = 0;
+                $e
+            },
+            {
+                let $i = 1;
+                $e
+            },
+        ]
+    };
+}
+
 macro_rules! y2 {
     ($a:expr, $b:expr, |$x:ident, $y:ident| $e:expr) => {{
         let (a, b) = ($a, $b);
+        // No closures here: a closure body is compiled without the trampoline's target features
+        // unless LLVM happens to inline it, and then every intrinsic becomes a call.
         // SAFETY: AVX2 and FMA are available (module note).
-        Y([0, 1].map(|i| unsafe {
-            let ($x, $y) = (a.0[i], b.0[i]);
-            $e
-        }))
+        unsafe {
+            Y([
+                {
+                    let ($x, $y) = (a.0[0], b.0[0]);
+                    $e
+                },
+                {
+                    let ($x, $y) = (a.0[1], b.0[1]);
+                    $e
+                },
+            ])
+        }
     }};
 }
 
@@ -196,12 +222,16 @@ impl F64x for Y {
     #[inline(always)]
     fn mul_add(self, b: Self, c: Self) -> Self {
         // SAFETY: FMA is available (module note).
-        Y([0, 1].map(|i| unsafe { _mm256_fmadd_pd(self.0[i], b.0[i], c.0[i]) }))
+        Y(both!(|i| unsafe {
+            _mm256_fmadd_pd(self.0[i], b.0[i], c.0[i])
+        }))
     }
     #[inline(always)]
     fn neg_mul_add(self, b: Self, c: Self) -> Self {
         // SAFETY: FMA is available (module note).
-        Y([0, 1].map(|i| unsafe { _mm256_fnmadd_pd(self.0[i], b.0[i], c.0[i]) }))
+        Y(both!(|i| unsafe {
+            _mm256_fnmadd_pd(self.0[i], b.0[i], c.0[i])
+        }))
     }
     #[inline(always)]
     fn max_with(self, lo: Self) -> Self {
@@ -218,7 +248,7 @@ impl F64x for Y {
     }
     #[inline(always)]
     fn scale2(self, k: Self) -> Self {
-        // Two exact power-of-two factors, each a normal number for |k| <= 2100.
+        // Two exact power-of-two factors, each a normal number for |k| <= 2044.
         y2!(self, k, |p, k| {
             let k1 = _mm256_round_pd::<ROUND>(_mm256_mul_pd(k, _mm256_set1_pd(0.5)));
             let k2 = _mm256_sub_pd(k, k1);
@@ -260,7 +290,7 @@ impl F64x for Y {
     #[inline(always)]
     fn select(m: Self::M, a: Self, b: Self) -> Self {
         // SAFETY: AVX is available (module note).
-        Y([0, 1].map(|i| unsafe { _mm256_blendv_pd(b.0[i], a.0[i], m[i]) }))
+        Y(both!(|i| unsafe { _mm256_blendv_pd(b.0[i], a.0[i], m[i]) }))
     }
 }
 
@@ -299,12 +329,12 @@ impl F32x for Y32 {
     #[inline(always)]
     fn add(self, o: Self) -> Self {
         // SAFETY: AVX is available (module note).
-        Y32([0, 1].map(|i| unsafe { _mm256_add_ps(self.0[i], o.0[i]) }))
+        Y32(both!(|i| unsafe { _mm256_add_ps(self.0[i], o.0[i]) }))
     }
     #[inline(always)]
     fn pmax(self, o: Self) -> Self {
         // SAFETY: AVX is available (module note).
-        Y32([0, 1].map(|i| unsafe {
+        Y32(both!(|i| unsafe {
             // VMAXPS keeps its second operand on NaN; lanes where `o` is NaN take `o`.
             let m = _mm256_max_ps(o.0[i], self.0[i]);
             _mm256_blendv_ps(m, o.0[i], _mm256_cmp_ps::<_CMP_UNORD_Q>(o.0[i], o.0[i]))
@@ -313,13 +343,20 @@ impl F32x for Y32 {
     #[inline(always)]
     fn widen(self) -> (Y, Y) {
         // SAFETY: AVX is available (module note).
-        let half = |v: __m256| unsafe {
-            Y([
-                _mm256_cvtps_pd(_mm256_castps256_ps128(v)),
-                _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)),
-            ])
-        };
-        (half(self.0[0]), half(self.0[1]))
+        let [a, b] = self.0;
+        // SAFETY: AVX is available (module note).
+        unsafe {
+            (
+                Y([
+                    _mm256_cvtps_pd(_mm256_castps256_ps128(a)),
+                    _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(a)),
+                ]),
+                Y([
+                    _mm256_cvtps_pd(_mm256_castps256_ps128(b)),
+                    _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(b)),
+                ]),
+            )
+        }
     }
 }
 
@@ -500,6 +537,16 @@ impl F64x for Z {
     fn select(m: Self::M, a: Self, b: Self) -> Self {
         // SAFETY: AVX-512F is available (module note).
         unsafe { Z(_mm512_mask_blend_pd(m, b.0, a.0)) }
+    }
+    #[inline(always)]
+    fn add_where(self, m: Self::M, o: Self) -> Self {
+        // SAFETY: AVX-512F is available (module note).
+        unsafe { Z(_mm512_mask_add_pd(self.0, m, self.0, o.0)) }
+    }
+    #[inline(always)]
+    fn add_where_not(self, m: Self::M, o: Self) -> Self {
+        // SAFETY: AVX-512F is available (module note).
+        unsafe { Z(_mm512_mask_add_pd(self.0, !m, self.0, o.0)) }
     }
 }
 
