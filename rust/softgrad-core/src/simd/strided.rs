@@ -67,31 +67,42 @@ impl<T: Real> Kernel for SumExpExclInto<'_, T> {
     type Output = ();
     #[inline(always)]
     fn run<S: Isa>(self) {
-        type V<S> = <S as Isa>::F64;
+        match (self.b.is_some(), self.inv_t == 1.0) {
+            (false, false) => self.body::<S::F64, false, false>(),
+            (false, true) => self.body::<S::F64, false, true>(),
+            (true, false) => self.body::<S::F64, true, false>(),
+            (true, true) => self.body::<S::F64, true, true>(),
+        }
+    }
+}
+
+impl<T: Real> SumExpExclInto<'_, T> {
+    #[inline(always)]
+    fn body<V: F64x, const WEIGHTED: bool, const UNIT: bool>(self) {
         let n = self.x.len();
         let (x, b, m) = (self.x, self.b.map(|b| &b[..n]), &self.m[..n]);
         let (s, sw) = (&mut self.s[..n], &mut self.sw[..n]);
-        let inv_t = V::<S>::splat(self.inv_t);
-        let (zero, ninf) = (V::<S>::splat(0.0), V::<S>::splat(f64::NEG_INFINITY));
+        let inv_t = V::splat(self.inv_t);
+        let (zero, ninf, one) = (V::splat(0.0), V::splat(f64::NEG_INFINITY), V::splat(1.0));
         let mut j = 0;
         while j < n {
             let end = (j + W).min(n);
-            let mut v: V<S> = ld(&x[j..end], f64::NEG_INFINITY);
-            let w: V<S> = match b {
-                Some(b) => {
-                    let w: V<S> = ld(&b[j..end], 0.0);
-                    v = V::<S>::select(w.eq(zero), ninf, v);
-                    w
+            let mut v: V = ld(&x[j..end], f64::NEG_INFINITY);
+            let mut w = one;
+            if WEIGHTED {
+                if let Some(b) = b {
+                    w = ld(&b[j..end], 0.0);
+                    v = V::select(w.eq(zero), ninf, v);
                 }
-                None => V::<S>::splat(1.0),
-            };
-            let mj: V<S> = ld(&m[j..end], 0.0);
-            let e = exp_shifted_v(v.sub(mj).mul(inv_t));
+            }
+            let mj: V = ld(&m[j..end], 0.0);
+            let d = v.sub(mj);
+            let e = exp_shifted_v(if UNIT { d } else { d.mul(inv_t) });
             let at = v.eq(mj);
-            let we = if b.is_some() { w.mul(e) } else { e };
-            let sj: V<S> = ld(&s[j..end], 0.0);
+            let we = if WEIGHTED { w.mul(e) } else { e };
+            let sj: V = ld(&s[j..end], 0.0);
             st(sj.add_where_not(at, we), &mut s[j..end]);
-            let wj: V<S> = ld(&sw[j..end], 0.0);
+            let wj: V = ld(&sw[j..end], 0.0);
             st(wj.add_where(at, w), &mut sw[j..end]);
             j = end;
         }
