@@ -4,8 +4,8 @@
 //! Safety: every method calls `std::arch` intrinsics of its level. Values of these types are only
 //! made by kernels that [`vectorize`](super::vectorize) runs at that level, after it checked that
 //! the CPU has the level's features (the types are crate-private and carry no other constructor),
-//! so each `unsafe` block below relies on that check; pointer accesses are bounded by the slice
-//! lengths checked in the same method.
+//! so each `unsafe` block below relies on that check (debug builds assert it where values are
+//! made); pointer accesses are bounded by the slice lengths checked in the same method.
 
 use std::arch::x86_64::*;
 
@@ -45,6 +45,15 @@ pub(crate) struct Z32(__m512);
 
 /// Scalar copy of the lanes, for element types without vector loads.
 type Arr = Lanes<W, true>;
+
+/// Debug builds: the CPU check that makes the methods below sound was done for `level`.
+#[inline(always)]
+fn made_at(level: super::Level) {
+    debug_assert!(
+        super::level() >= level,
+        "{level:?} vector made outside vectorize"
+    );
+}
 
 const ROUND: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
 
@@ -88,6 +97,7 @@ macro_rules! y2 {
 impl Y {
     #[inline(always)]
     fn from_array(a: [f64; W]) -> Self {
+        made_at(super::Level::Avx2);
         // SAFETY: AVX is available (module note); `a` holds eight f64.
         unsafe {
             Y([
@@ -116,11 +126,13 @@ impl F64x for Y {
     type M = [__m256d; 2];
     #[inline(always)]
     fn splat(v: f64) -> Self {
+        made_at(super::Level::Avx2);
         // SAFETY: AVX is available (module note).
         unsafe { Y([_mm256_set1_pd(v); 2]) }
     }
     #[inline(always)]
     fn load<T: Real>(s: &[T]) -> Self {
+        made_at(super::Level::Avx2);
         let s = &s[..W];
         let p = s.as_ptr();
         // SAFETY: AVX is available (module note); `s` holds W elements of the type read.
@@ -370,11 +382,13 @@ impl F64x for Z {
     type M = __mmask8;
     #[inline(always)]
     fn splat(v: f64) -> Self {
+        made_at(super::Level::Avx512);
         // SAFETY: AVX-512F is available (module note).
         unsafe { Z(_mm512_set1_pd(v)) }
     }
     #[inline(always)]
     fn load<T: Real>(s: &[T]) -> Self {
+        made_at(super::Level::Avx512);
         let s = &s[..W];
         let p = s.as_ptr();
         // SAFETY: AVX-512F is available (module note); `s` holds W elements of the type read.
@@ -388,6 +402,7 @@ impl F64x for Z {
     }
     #[inline(always)]
     fn load_partial<T: Real>(s: &[T], pad: f64) -> Self {
+        made_at(super::Level::Avx512);
         let s = &s[..s.len().min(W)];
         let (p, k) = (s.as_ptr(), mask8(s.len()));
         // SAFETY: AVX-512F/VL are available (module note); only the first `s.len()` lanes are
