@@ -1,16 +1,21 @@
 //! Hot loops over one contiguous slice: the passes of log-sum-exp and softmax.
 //!
-//! Each body works on blocks of [`L`] elements with one accumulator per lane, so the order of every
-//! floating-point sum is fixed by the code (not by the SIMD level or the thread count).
-//! Weighted variants read a weight `b` beside each `x`; an entry whose weight is zero is masked to
-//! `-inf` and contributes nothing, whatever its `x` (as `scipy.special.logsumexp` does).
+//! Each kernel works on blocks of [`L`] elements with one accumulator per lane (two [`F64x`] of
+//! [`W`] lanes, the same at every level), the tail under a lane mask, and adds the lanes pairwise at
+//! the end, so the order of every floating-point sum is fixed by the code (not by the SIMD level or
+//! the thread count). Weighted variants read a weight `b` beside each `x`; an entry whose weight is
+//! zero is masked to `-inf` and contributes nothing, whatever its `x` (as `scipy.special.logsumexp`
+//! does).
 
-use super::exp::exp;
-use super::{dispatch, Level};
+use super::math::exp_shifted_v;
+use super::vector::{F64x, Isa, Kernel, W};
+use super::{dispatch, stream, vectorize, Level};
 use crate::real::Real;
 
+pub(crate) use super::stream::store_fence;
+
 /// Lanes per block: accumulators per kernel.
-pub const L: usize = 16;
+pub(crate) const L: usize = 2 * W;
 
 /// NaN-propagating maximum: once a lane has seen NaN it stays NaN.
 #[inline(always)]
@@ -34,6 +39,13 @@ fn hsum(a: [f64; L]) -> f64 {
         }
     }
     w[0]
+}
+
+/// The lanes of two accumulators, summed pairwise.
+#[inline(always)]
+fn hsum2<V: F64x>(acc: [V; 2]) -> f64 {
+    let (a, b) = (acc[0].to_array(), acc[1].to_array());
+    hsum(std::array::from_fn(|j| if j < W { a[j] } else { b[j - W] }))
 }
 
 /// A source of `(masked value, weight)` pairs.
@@ -135,7 +147,10 @@ fn max_body<S: Src>(s: S) -> f64 {
 }
 
 /// Maximum of `x` over entries with non-zero weight; NaN if any such entry is NaN; `-inf` if none.
-pub fn max<T: Real>(level: Level, x: &[T], b: Option<&[T]>) -> f64 {
+pub(crate) fn max<T: Real>(level: Level, x: &[T], b: Option<&[T]>) -> f64 {
+    if let Some(b) = b {
+        assert_eq!(b.len(), x.len(), "max: length mismatch");
+    }
     dispatch(
         level,
         #[inline(always)]
@@ -143,98 +158,171 @@ pub fn max<T: Real>(level: Level, x: &[T], b: Option<&[T]>) -> f64 {
     )
 }
 
+/// `(v - m) inv_t`, without the multiply at unit temperature (where it is exact anyway).
 #[inline(always)]
-fn sum_exp_excl_body<S: Src, const FMA: bool>(s: S, m: f64, inv_t: f64) -> (f64, f64) {
-    let n = s.len();
-    let (mut acc, mut accw) = ([0.0; L], [0.0; L]);
-    let mut i = 0;
-    while i + L <= n {
-        let (v, w) = s.block(i);
-        for j in 0..L {
-            let e = exp::<FMA>((v[j] - m) * inv_t);
-            let at_max = v[j] == m;
-            acc[j] += if at_max { 0.0 } else { w[j] * e };
-            accw[j] += if at_max { w[j] } else { 0.0 };
-        }
-        i += L;
+fn shift<V: F64x, const UNIT: bool>(v: V, m: V, inv_t: V) -> V {
+    if UNIT {
+        v.sub(m)
+    } else {
+        v.sub(m).mul(inv_t)
     }
-    let (mut sum, mut sumw) = (hsum(acc), hsum(accw));
-    while i < n {
-        let (v, w) = s.one(i);
-        if v == m {
-            sumw += w;
-        } else {
-            sum += w * exp::<FMA>((v - m) * inv_t);
+}
+
+/// `(s, sw)` updated with one vector of values `v` (already masked) and weights `w`.
+#[inline(always)]
+fn sum_step<V: F64x, const WEIGHTED: bool, const UNIT: bool>(
+    v: V,
+    w: V,
+    m: V,
+    inv_t: V,
+    s: V,
+    sw: V,
+) -> (V, V) {
+    let e = exp_shifted_v(shift::<V, UNIT>(v, m, inv_t));
+    let at = v.eq(m);
+    let we = if WEIGHTED { w.mul(e) } else { e };
+    // Lanes at the maximum add their weight to sw, the others w e to s.
+    (s.add_where_not(at, we), sw.add_where(at, w))
+}
+
+/// Weight-masked values and weights of `x[i..i + W]`, or of the partial vector `x[i..]`.
+#[inline(always)]
+fn load_vw<V: F64x, T: Real>(x: &[T], b: Option<&[T]>, partial: bool) -> (V, V) {
+    let ninf = V::splat(f64::NEG_INFINITY);
+    let (zero, one) = (V::splat(0.0), V::splat(1.0));
+    let (v, w) = match (b, partial) {
+        (None, false) => return (V::load(x), one),
+        (None, true) => {
+            let v = V::load_partial(x, f64::NEG_INFINITY);
+            return (v, V::select(V::first(x.len()), one, zero));
         }
-        i += 1;
+        (Some(b), false) => (V::load(x), V::load(b)),
+        (Some(b), true) => (
+            V::load_partial(x, f64::NEG_INFINITY),
+            V::load_partial(b, 0.0),
+        ),
+    };
+    (V::select(w.eq(zero), ninf, v), w)
+}
+
+struct SumExpExcl<'a, T> {
+    x: &'a [T],
+    b: Option<&'a [T]>,
+    m: f64,
+    inv_t: f64,
+}
+
+impl<T: Real> Kernel for SumExpExcl<'_, T> {
+    type Output = (f64, f64);
+    #[inline(always)]
+    fn run<S: Isa>(self) -> (f64, f64) {
+        match (self.b.is_some(), self.inv_t == 1.0) {
+            (false, false) => self.body::<S::F64, false, false>(),
+            (false, true) => self.body::<S::F64, false, true>(),
+            (true, false) => self.body::<S::F64, true, false>(),
+            (true, true) => self.body::<S::F64, true, true>(),
+        }
     }
-    (sum, sumw)
+}
+
+impl<T: Real> SumExpExcl<'_, T> {
+    #[inline(always)]
+    fn body<V: F64x, const WEIGHTED: bool, const UNIT: bool>(self) -> (f64, f64) {
+        let (x, n) = (self.x, self.x.len());
+        let b = self.b.map(|b| &b[..n]);
+        let (m, inv_t) = (V::splat(self.m), V::splat(self.inv_t));
+        let zero = V::splat(0.0);
+        let (mut s, mut sw) = ([zero; 2], [zero; 2]);
+        let mut i = 0;
+        while i + L <= n {
+            for k in 0..2 {
+                let j = i + k * W;
+                let (v, w) = load_vw::<V, T>(&x[j..j + W], b.map(|b| &b[j..j + W]), false);
+                (s[k], sw[k]) = sum_step::<V, WEIGHTED, UNIT>(v, w, m, inv_t, s[k], sw[k]);
+            }
+            i += L;
+        }
+        // The tail, a vector at a time; padding lanes are -inf with weight 0 and add nothing.
+        let mut k = 0;
+        while i < n {
+            let end = (i + W).min(n);
+            let (v, w) = load_vw::<V, T>(&x[i..end], b.map(|b| &b[i..end]), true);
+            (s[k], sw[k]) = sum_step::<V, true, UNIT>(v, w, m, inv_t, s[k], sw[k]);
+            i = end;
+            k += 1;
+        }
+        (hsum2(s), hsum2(sw))
+    }
 }
 
 /// Given the maximum `m`, returns `(Σ_{x<m} b e^{(x-m)/t}, Σ_{x=m} b)`: the sum split so that the
 /// largest terms are counted exactly (for `log1p` accuracy, as in Blanchard, Higham & Higham 2021).
-pub fn sum_exp_excl<T: Real>(
+/// The exponents `(x-m)/t` must not pass 720.
+pub(crate) fn sum_exp_excl<T: Real>(
     level: Level,
     x: &[T],
     b: Option<&[T]>,
     m: f64,
     inv_t: f64,
 ) -> (f64, f64) {
-    #[cfg(target_arch = "x86_64")]
-    if level.min(super::level()) == Level::Avx512 {
-        if let Some(r) = avx512_sum_exp_excl(x, b, m, inv_t) {
-            return r;
-        }
+    if let Some(b) = b {
+        assert_eq!(b.len(), x.len(), "sum_exp_excl: length mismatch");
     }
-    #[cfg(target_arch = "x86_64")]
-    if level.min(super::level()) == Level::Avx2 && b.is_none_or(|b| b.len() == x.len()) {
-        // SAFETY: AVX2 and FMA are available; `b` has the length of `x`.
-        let (s, w) = unsafe { super::avx2::sum_exp_excl(x, b, m, inv_t) };
-        return (hsum(s), hsum(w));
-    }
-    if level.min(super::level()).fma() {
-        dispatch(
-            level,
-            #[inline(always)]
-            || with_src!(x, b, |s| sum_exp_excl_body::<_, true>(s, m, inv_t)),
-        )
-    } else {
-        dispatch(
-            level,
-            #[inline(always)]
-            || with_src!(x, b, |s| sum_exp_excl_body::<_, false>(s, m, inv_t)),
-        )
-    }
+    vectorize(level, SumExpExcl { x, b, m, inv_t })
 }
 
-#[inline(always)]
-fn exp_store_body<T: Real, U: Real, const FMA: bool>(
-    x: &[T],
+struct ExpStore<'a, T, U> {
+    x: &'a [T],
     m: f64,
     inv_t: f64,
-    out: &mut [U],
-) -> f64 {
-    let mut acc = [0.0; L];
-    let mut xs = x.chunks_exact(L);
-    let mut os = out.chunks_exact_mut(L);
-    for (xc, oc) in (&mut xs).zip(&mut os) {
-        for j in 0..L {
-            let e = exp::<FMA>((xc[j].to_f64() - m) * inv_t);
-            oc[j] = U::from_f64(e);
-            acc[j] += e;
-        }
-    }
-    let mut sum = hsum(acc);
-    for (xv, o) in xs.remainder().iter().zip(os.into_remainder()) {
-        let e = exp::<FMA>((xv.to_f64() - m) * inv_t);
-        *o = U::from_f64(e);
-        sum += e;
-    }
-    sum
+    out: &'a mut [U],
 }
 
-/// Writes `out = e^{(x-m)/t}` and returns its sum. `out` must be as long as `x`.
-pub fn exp_store<T: Real, U: Real>(
+impl<T: Real, U: Real> Kernel for ExpStore<'_, T, U> {
+    type Output = f64;
+    #[inline(always)]
+    fn run<S: Isa>(self) -> f64 {
+        if self.inv_t == 1.0 {
+            self.body::<S::F64, true>()
+        } else {
+            self.body::<S::F64, false>()
+        }
+    }
+}
+
+impl<T: Real, U: Real> ExpStore<'_, T, U> {
+    #[inline(always)]
+    fn body<V: F64x, const UNIT: bool>(self) -> f64 {
+        let (x, out, n) = (self.x, self.out, self.x.len());
+        let (m, inv_t) = (V::splat(self.m), V::splat(self.inv_t));
+        let zero = V::splat(0.0);
+        let mut acc = [zero; 2];
+        let mut i = 0;
+        while i + L <= n {
+            for (k, a) in acc.iter_mut().enumerate() {
+                let j = i + k * W;
+                let e = exp_shifted_v(shift::<V, UNIT>(V::load(&x[j..j + W]), m, inv_t));
+                e.store(&mut out[j..j + W]);
+                *a = a.add(e);
+            }
+            i += L;
+        }
+        let mut k = 0;
+        while i < n {
+            let end = (i + W).min(n);
+            let e = exp_shifted_v(shift::<V, UNIT>(V::load_partial(&x[i..end], 0.0), m, inv_t));
+            e.store_partial(&mut out[i..end]);
+            acc[k] = acc[k].add_where(V::first(end - i), e);
+            i = end;
+            k += 1;
+        }
+        hsum2(acc)
+    }
+}
+
+/// Writes `out = e^{(x-m)/t}` and returns its sum. `out` must be as long as `x`; `m` is the maximum
+/// of `x` or above (the exponents must not pass 720).
+pub(crate) fn exp_store<T: Real, U: Real>(
     level: Level,
     x: &[T],
     m: f64,
@@ -242,34 +330,11 @@ pub fn exp_store<T: Real, U: Real>(
     out: &mut [U],
 ) -> f64 {
     assert_eq!(x.len(), out.len(), "exp_store: length mismatch");
-    #[cfg(target_arch = "x86_64")]
-    if level.min(super::level()) == Level::Avx512 {
-        if let Some(r) = avx512_exp_store(x, m, inv_t, out) {
-            return r;
-        }
-    }
-    #[cfg(target_arch = "x86_64")]
-    if level.min(super::level()) == Level::Avx2 {
-        // SAFETY: AVX2 and FMA are available; `out.len() == x.len()` (asserted above).
-        return hsum(unsafe { super::avx2::exp_store(x, m, inv_t, out) });
-    }
-    if level.min(super::level()).fma() {
-        dispatch(
-            level,
-            #[inline(always)]
-            || exp_store_body::<T, U, true>(x, m, inv_t, out),
-        )
-    } else {
-        dispatch(
-            level,
-            #[inline(always)]
-            || exp_store_body::<T, U, false>(x, m, inv_t, out),
-        )
-    }
+    vectorize(level, ExpStore { x, m, inv_t, out })
 }
 
 /// `out *= c`.
-pub fn scale<T: Real>(level: Level, out: &mut [T], c: f64) {
+pub(crate) fn scale<T: Real>(level: Level, out: &mut [T], c: f64) {
     dispatch(
         level,
         #[inline(always)]
@@ -280,9 +345,9 @@ pub fn scale<T: Real>(level: Level, out: &mut [T], c: f64) {
     )
 }
 
-/// `out = (x - m)/t - c`, the last pass of log-softmax; with `stream`, on AVX-512, through
-/// non-temporal stores (callers then fence with [`store_fence`]).
-pub fn shift_sub<T: Real>(
+/// `out = (x - m)/t - c`, the last pass of log-softmax; with `stream`, through non-temporal stores
+/// where the level has them (callers then fence with [`store_fence`]).
+pub(crate) fn shift_sub<T: Real>(
     level: Level,
     x: &[T],
     m: f64,
@@ -292,102 +357,12 @@ pub fn shift_sub<T: Real>(
     stream: bool,
 ) {
     assert_eq!(x.len(), out.len(), "shift_sub: length mismatch");
-    #[cfg(target_arch = "x86_64")]
-    if stream && level.min(super::level()) == Level::Avx512 {
-        // SAFETY: AVX-512 is available; `out` is as long as `x`.
-        let i = unsafe { super::avx512::shift_sub_stream(x, m, inv_t, c, out) };
-        for (o, v) in out[i..].iter_mut().zip(&x[i..]) {
-            *o = T::from_f64((v.to_f64() - m) * inv_t - c);
-        }
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if stream && level.min(super::level()) == Level::Avx2 {
-        // SAFETY: AVX2 is available; `out` is as long as `x`.
-        let i = unsafe { super::avx2::shift_sub_stream(x, m, inv_t, c, out) };
-        for (o, v) in out[i..].iter_mut().zip(&x[i..]) {
-            *o = T::from_f64((v.to_f64() - m) * inv_t - c);
-        }
-        return;
-    }
-    let _ = stream;
-    dispatch(
-        level,
-        #[inline(always)]
-        || {
-            x.iter()
-                .zip(out.iter_mut())
-                .for_each(|(&v, o)| *o = T::from_f64((v.to_f64() - m) * inv_t - c))
-        },
-    )
+    stream::map(level, x, out, stream::ShiftSub { m, inv_t, c }, stream);
 }
 
-/// The AVX-512 kernel over the full blocks, the portable body over the tail.
-#[cfg(target_arch = "x86_64")]
-fn avx512_sum_exp_excl<T: Real>(
-    x: &[T],
-    b: Option<&[T]>,
-    m: f64,
-    inv_t: f64,
-) -> Option<(f64, f64)> {
-    if b.is_some_and(|b| b.len() != x.len()) {
-        return None;
-    }
-    // SAFETY: callers checked that the CPU has AVX-512; `b` has the length of `x`.
-    let (s, w, i) = unsafe { super::avx512::sum_exp_excl(x, b, m, inv_t) };
-    let tail = with_src!(&x[i..], b.map(|b| &b[i..]), |src| sum_exp_excl_body::<
-        _,
-        true,
-    >(src, m, inv_t));
-    Some((hsum(s) + tail.0, hsum(w) + tail.1))
-}
-
-/// The AVX-512 kernel over the full blocks, the portable body over the tail.
-#[cfg(target_arch = "x86_64")]
-fn avx512_exp_store<T: Real, U: Real>(x: &[T], m: f64, inv_t: f64, out: &mut [U]) -> Option<f64> {
-    // SAFETY: callers checked that the CPU has AVX-512; `out.len() == x.len()` (asserted).
-    let (s, i) = unsafe { super::avx512::exp_store(x, m, inv_t, out) };
-    Some(hsum(s) + exp_store_body::<T, U, true>(&x[i..], m, inv_t, &mut out[i..]))
-}
-
-/// `out = src * c`; with `stream`, on AVX-512, through non-temporal stores (see
-/// [`super::avx512::scale_stream`]); callers then fence with [`store_fence`].
-pub fn scale_from<T: Real>(level: Level, src: &[f64], c: f64, out: &mut [T], stream: bool) {
+/// `out = src * c`; with `stream`, through non-temporal stores where the level has them (callers
+/// then fence with [`store_fence`]).
+pub(crate) fn scale_from<T: Real>(level: Level, src: &[f64], c: f64, out: &mut [T], stream: bool) {
     assert_eq!(src.len(), out.len(), "scale_from: length mismatch");
-    #[cfg(target_arch = "x86_64")]
-    if stream && level.min(super::level()) == Level::Avx512 {
-        // SAFETY: AVX-512 is available; `out` is as long as `src`.
-        let i = unsafe { super::avx512::scale_stream(src, c, out) };
-        scale_tail(&src[i..], c, &mut out[i..]);
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if stream && level.min(super::level()) == Level::Avx2 {
-        // SAFETY: AVX2 is available; `out` is as long as `src`.
-        let i = unsafe { super::avx2::scale_stream(src, c, out) };
-        scale_tail(&src[i..], c, &mut out[i..]);
-        return;
-    }
-    let _ = stream;
-    dispatch(
-        level,
-        #[inline(always)]
-        || {
-            out.iter_mut()
-                .zip(src)
-                .for_each(|(o, &v)| *o = T::from_f64(v * c))
-        },
-    )
-}
-
-fn scale_tail<T: Real>(src: &[f64], c: f64, out: &mut [T]) {
-    out.iter_mut()
-        .zip(src)
-        .for_each(|(o, &v)| *o = T::from_f64(v * c));
-}
-
-/// Makes earlier streaming stores of this thread visible in order (a no-op off x86-64).
-pub fn store_fence() {
-    #[cfg(target_arch = "x86_64")]
-    super::avx512::store_fence();
+    stream::map(level, src, out, stream::Scale(c), stream);
 }

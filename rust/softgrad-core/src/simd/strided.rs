@@ -3,8 +3,9 @@
 //! is reduced in the order `i = 0, 1, ...` whatever the thread count.
 
 use super::contiguous::pmax;
-use super::exp::exp;
-use super::{dispatch, Level};
+use super::math::exp_shifted_v;
+use super::vector::{F64x, Isa, Kernel, W};
+use super::{dispatch, vectorize, Level};
 use crate::real::Real;
 
 #[inline(always)]
@@ -16,7 +17,7 @@ fn masked<T: Real>(x: T, b: Option<T>) -> f64 {
 }
 
 /// `acc[j] = pmax(acc[j], x[j])` over entries with non-zero weight.
-pub fn max_into<T: Real>(level: Level, x: &[T], b: Option<&[T]>, acc: &mut [f64]) {
+pub(crate) fn max_into<T: Real>(level: Level, x: &[T], b: Option<&[T]>, acc: &mut [f64]) {
     dispatch(
         level,
         #[inline(always)]
@@ -34,43 +35,83 @@ pub fn max_into<T: Real>(level: Level, x: &[T], b: Option<&[T]>, acc: &mut [f64]
     )
 }
 
+/// `x[j..end]` as a vector (a partial one when shorter than `W`, padded with `pad`).
 #[inline(always)]
-fn sum_exp_excl_body<T: Real, const FMA: bool>(
-    x: &[T],
-    b: Option<&[T]>,
-    m: &[f64],
+fn ld<V: F64x, T: Real>(x: &[T], pad: f64) -> V {
+    if x.len() == W {
+        V::load(x)
+    } else {
+        V::load_partial(x, pad)
+    }
+}
+
+#[inline(always)]
+fn st<V: F64x, T: Real>(v: V, out: &mut [T]) {
+    if out.len() == W {
+        v.store(out)
+    } else {
+        v.store_partial(out)
+    }
+}
+
+struct SumExpExclInto<'a, T> {
+    x: &'a [T],
+    b: Option<&'a [T]>,
+    m: &'a [f64],
     inv_t: f64,
-    s: &mut [f64],
-    sw: &mut [f64],
-) {
-    let n = x.len();
-    let (m, s, sw) = (&m[..n], &mut s[..n], &mut sw[..n]);
-    match b {
-        None => {
-            for j in 0..n {
-                let v = x[j].to_f64();
-                let e = exp::<FMA>((v - m[j]) * inv_t);
-                let at_max = v == m[j];
-                s[j] += if at_max { 0.0 } else { e };
-                sw[j] += if at_max { 1.0 } else { 0.0 };
-            }
-        }
-        Some(b) => {
-            let b = &b[..n];
-            for j in 0..n {
-                let w = b[j].to_f64();
-                let v = masked(x[j], Some(b[j]));
-                let e = exp::<FMA>((v - m[j]) * inv_t);
-                let at_max = v == m[j];
-                s[j] += if at_max { 0.0 } else { w * e };
-                sw[j] += if at_max { w } else { 0.0 };
-            }
+    s: &'a mut [f64],
+    sw: &'a mut [f64],
+}
+
+impl<T: Real> Kernel for SumExpExclInto<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Isa>(self) {
+        match (self.b.is_some(), self.inv_t == 1.0) {
+            (false, false) => self.body::<S::F64, false, false>(),
+            (false, true) => self.body::<S::F64, false, true>(),
+            (true, false) => self.body::<S::F64, true, false>(),
+            (true, true) => self.body::<S::F64, true, true>(),
         }
     }
 }
 
-/// `s[j] += b e^{(x_j - m_j)/t}` for `x_j < m_j`, `sw[j] += b` for `x_j = m_j`.
-pub fn sum_exp_excl_into<T: Real>(
+impl<T: Real> SumExpExclInto<'_, T> {
+    #[inline(always)]
+    fn body<V: F64x, const WEIGHTED: bool, const UNIT: bool>(self) {
+        let n = self.x.len();
+        let (x, b, m) = (self.x, self.b.map(|b| &b[..n]), &self.m[..n]);
+        let (s, sw) = (&mut self.s[..n], &mut self.sw[..n]);
+        let inv_t = V::splat(self.inv_t);
+        let (zero, ninf, one) = (V::splat(0.0), V::splat(f64::NEG_INFINITY), V::splat(1.0));
+        let mut j = 0;
+        while j < n {
+            let end = (j + W).min(n);
+            let mut v: V = ld(&x[j..end], f64::NEG_INFINITY);
+            let mut w = one;
+            if WEIGHTED {
+                if let Some(b) = b {
+                    w = ld(&b[j..end], 0.0);
+                    v = V::select(w.eq(zero), ninf, v);
+                }
+            }
+            let mj: V = ld(&m[j..end], 0.0);
+            let d = v.sub(mj);
+            let e = exp_shifted_v(if UNIT { d } else { d.mul(inv_t) });
+            let at = v.eq(mj);
+            let we = if WEIGHTED { w.mul(e) } else { e };
+            let sj: V = ld(&s[j..end], 0.0);
+            st(sj.add_where_not(at, we), &mut s[j..end]);
+            let wj: V = ld(&sw[j..end], 0.0);
+            st(wj.add_where(at, w), &mut sw[j..end]);
+            j = end;
+        }
+    }
+}
+
+/// `s[j] += b e^{(x_j - m_j)/t}` for `x_j < m_j`, `sw[j] += b` for `x_j = m_j` (`m_j` is the lane's
+/// maximum or above: the exponents must not pass 720).
+pub(crate) fn sum_exp_excl_into<T: Real>(
     level: Level,
     x: &[T],
     b: Option<&[T]>,
@@ -79,70 +120,52 @@ pub fn sum_exp_excl_into<T: Real>(
     s: &mut [f64],
     sw: &mut [f64],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if level.min(super::level()) == Level::Avx512
-        && b.is_none_or(|b| b.len() >= x.len())
-        && m.len() >= x.len()
-        && s.len() >= x.len()
-        && sw.len() >= x.len()
-    {
-        // SAFETY: AVX-512 is available and every slice is at least as long as `x` (checked above).
-        let j = unsafe { super::avx512::lanes_sum_exp_excl(x, b, m, inv_t, s, sw) };
-        let bt = b.map(|b| &b[j..x.len()]);
-        return sum_exp_excl_body::<T, true>(
-            &x[j..],
-            bt,
-            &m[j..],
+    vectorize(
+        level,
+        SumExpExclInto {
+            x,
+            b,
+            m,
             inv_t,
-            &mut s[j..],
-            &mut sw[j..],
-        );
-    }
-    #[cfg(target_arch = "x86_64")]
-    if level.min(super::level()) == Level::Avx2
-        && b.is_none_or(|b| b.len() >= x.len())
-        && m.len() >= x.len()
-        && s.len() >= x.len()
-        && sw.len() >= x.len()
-    {
-        // SAFETY: AVX2 and FMA are available; every slice is at least as long as `x`.
-        unsafe { super::avx2::lanes_sum_exp_excl(x, b, m, inv_t, s, sw) };
-        return;
-    }
-    if level.min(super::level()).fma() {
-        dispatch(
-            level,
-            #[inline(always)]
-            || sum_exp_excl_body::<T, true>(x, b, m, inv_t, s, sw),
-        )
-    } else {
-        dispatch(
-            level,
-            #[inline(always)]
-            || sum_exp_excl_body::<T, false>(x, b, m, inv_t, s, sw),
-        )
-    }
+            s,
+            sw,
+        },
+    )
 }
 
-#[inline(always)]
-fn exp_store_body<T: Real, const FMA: bool>(
-    x: &[T],
-    m: &[f64],
+struct ExpStoreInto<'a, T> {
+    x: &'a [T],
+    m: &'a [f64],
     inv_t: f64,
-    out: &mut [T],
-    s: &mut [f64],
-) {
-    let n = x.len();
-    let (m, out, s) = (&m[..n], &mut out[..n], &mut s[..n]);
-    for j in 0..n {
-        let e = exp::<FMA>((x[j].to_f64() - m[j]) * inv_t);
-        out[j] = T::from_f64(e);
-        s[j] += e;
+    out: &'a mut [T],
+    s: &'a mut [f64],
+}
+
+impl<T: Real> Kernel for ExpStoreInto<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Isa>(self) {
+        type V<S> = <S as Isa>::F64;
+        let n = self.x.len();
+        let (x, m, out, s) = (self.x, &self.m[..n], &mut self.out[..n], &mut self.s[..n]);
+        let inv_t = V::<S>::splat(self.inv_t);
+        let mut j = 0;
+        while j < n {
+            let end = (j + W).min(n);
+            let v: V<S> = ld(&x[j..end], 0.0);
+            let mj: V<S> = ld(&m[j..end], 0.0);
+            let e = exp_shifted_v(v.sub(mj).mul(inv_t));
+            st(e, &mut out[j..end]);
+            let sj: V<S> = ld(&s[j..end], 0.0);
+            st(sj.add(e), &mut s[j..end]);
+            j = end;
+        }
     }
 }
 
-/// `out[j] = e^{(x_j - m_j)/t}` and `s[j] += out[j]`.
-pub fn exp_store_into<T: Real>(
+/// `out[j] = e^{(x_j - m_j)/t}` and `s[j] += out[j]` (before narrowing; the exponents must not
+/// pass 720).
+pub(crate) fn exp_store_into<T: Real>(
     level: Level,
     x: &[T],
     m: &[f64],
@@ -150,33 +173,20 @@ pub fn exp_store_into<T: Real>(
     out: &mut [T],
     s: &mut [f64],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if level.min(super::level()) == Level::Avx2
-        && m.len() >= x.len()
-        && out.len() >= x.len()
-        && s.len() >= x.len()
-    {
-        // SAFETY: AVX2 and FMA are available; every slice is at least as long as `x`.
-        unsafe { super::avx2::lanes_exp_store(x, m, inv_t, out, s) };
-        return;
-    }
-    if level.min(super::level()).fma() {
-        dispatch(
-            level,
-            #[inline(always)]
-            || exp_store_body::<T, true>(x, m, inv_t, out, s),
-        )
-    } else {
-        dispatch(
-            level,
-            #[inline(always)]
-            || exp_store_body::<T, false>(x, m, inv_t, out, s),
-        )
-    }
+    vectorize(
+        level,
+        ExpStoreInto {
+            x,
+            m,
+            inv_t,
+            out,
+            s,
+        },
+    )
 }
 
 /// `out[j] *= c[j]`.
-pub fn scale_by<T: Real>(level: Level, out: &mut [T], c: &[f64]) {
+pub(crate) fn scale_by<T: Real>(level: Level, out: &mut [T], c: &[f64]) {
     dispatch(
         level,
         #[inline(always)]
@@ -189,7 +199,7 @@ pub fn scale_by<T: Real>(level: Level, out: &mut [T], c: &[f64]) {
 }
 
 /// `out[j] = (x_j - m_j)/t - c_j`.
-pub fn shift_sub_by<T: Real>(
+pub(crate) fn shift_sub_by<T: Real>(
     level: Level,
     x: &[T],
     m: &[f64],
