@@ -222,6 +222,15 @@ pub(super) fn lse_piece<T: Real>(
 ) -> f64 {
     with_piece_scratch(a.len(), |e| {
         contiguous::exp_store(level, a, lane.l, inv_t, e);
+        if b.is_some() {
+            // An entry of zero weight may lie above `L` (it is not part of the sum), where
+            // `exp_store`'s exponent bound does not hold: such entries take the clamped `exp`.
+            for (ej, aj) in e.iter_mut().zip(a) {
+                if aj.to_f64() > lane.l {
+                    *ej = simd::exp::exp::<false>((aj.to_f64() - lane.l) * inv_t);
+                }
+            }
+        }
         simd::dispatch(
             level,
             #[inline(always)]
