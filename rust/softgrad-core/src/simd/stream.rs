@@ -1,9 +1,10 @@
 //! The one architecture-specific hook: non-temporal (streaming) stores for element-wise passes that
 //! write results too large to stay in cache. A streaming store writes the destination line without
 //! first reading it (no read-for-ownership): a third less memory traffic than `out = ...; out *= c`
-//! (measured on the 10000 x 1000 softmax rows). The vector types decide what a streaming store is
-//! ([`F64x::store_stream`]: `VMOVNTPD`/`VMOVNTPS` on x86-64, a plain store elsewhere); this module is
-//! the only caller, and [`store_fence`] orders the stores before another thread reads them.
+//! (measured when the AVX-512 kernels were first written, the reason the hook is kept). The vector
+//! types decide what a streaming store is ([`F64x::store_stream`]: `VMOVNTPD`/`VMOVNTPS` on x86-64, a
+//! plain store elsewhere); this module is the only caller, and [`store_fence`] orders the stores
+//! before another thread reads them.
 
 use super::vector::{F64x, Isa, Kernel, Lanes, W};
 use super::{vectorize, Level};
