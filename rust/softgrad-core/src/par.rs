@@ -66,7 +66,8 @@ thread_local! {
 }
 
 /// Runs `f` with this thread's `len`-long f64 scratch (`len <= REDUCE_PIECE`, contents
-/// unspecified): a piece's buffer without zeroing 16 KiB on the stack per call. Do not nest.
+/// unspecified): a piece's buffer without zeroing 16 KiB on the stack per call. `f` must not nest
+/// this call, nor enter rayon (a stolen task could then nest it): it panics rather than alias.
 pub fn with_piece_scratch<R>(len: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
     assert!(
         len <= REDUCE_PIECE,
