@@ -28,7 +28,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::interrupt;
 pub use lanes::{BlockMut, BlockOuts, LaneBlock, Layout, Strided, LANE_BLOCK};
-pub use pool::{default_threads, set_default_threads, MAX_THREADS, POOL_CACHE};
+pub use pool::{default_threads, env_threads, set_default_threads, MAX_THREADS, POOL_CACHE};
 pub use split::{Rows, Split};
 
 /// Below this many elements of work a kernel runs sequentially: spawning costs more than it saves.

@@ -383,3 +383,21 @@ fn strided_outputs_of_the_wrong_length_are_refused() {
     let r = Par::Seq.for_each_lane_block("t", l, (), outs, (), |(), _, _, _| Ok(()));
     assert!(r.is_ok());
 }
+
+#[test]
+fn the_default_thread_count_can_be_set_and_restored() {
+    // The only test that touches the process-wide default.
+    let avail = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let var = std::env::var("RAYON_NUM_THREADS").ok();
+    let env = threads_from(var.as_deref(), avail);
+    assert_eq!(env_threads(), env);
+    set_default_threads(3);
+    assert_eq!(default_threads(), 3);
+    assert_eq!(Par::from_threads(None).unwrap(), Par::Rayon(3));
+    set_default_threads(1);
+    assert_eq!(Par::from_threads(None).unwrap(), Par::Seq);
+    set_default_threads(usize::MAX);
+    assert_eq!(default_threads(), MAX_THREADS);
+    set_default_threads(0);
+    assert_eq!(default_threads(), env);
+}
