@@ -28,7 +28,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::interrupt;
 pub use lanes::{BlockMut, BlockOuts, LaneBlock, Layout, Strided, LANE_BLOCK};
-pub use pool::{default_threads, set_default_threads, MAX_THREADS, POOL_CACHE};
+pub use pool::{default_threads, env_threads, set_default_threads, MAX_THREADS, POOL_CACHE};
 pub use split::{Rows, Split};
 
 /// Below this many elements of work a kernel runs sequentially: spawning costs more than it saves.
@@ -66,7 +66,8 @@ thread_local! {
 }
 
 /// Runs `f` with this thread's `len`-long f64 scratch (`len <= REDUCE_PIECE`, contents
-/// unspecified): a piece's buffer without zeroing 16 KiB on the stack per call. Do not nest.
+/// unspecified): a piece's buffer without zeroing 16 KiB on the stack per call. `f` must not nest
+/// this call, nor enter rayon (a stolen task could then nest it): it panics rather than alias.
 pub fn with_piece_scratch<R>(len: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
     assert!(
         len <= REDUCE_PIECE,

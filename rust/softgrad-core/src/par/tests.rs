@@ -277,3 +277,127 @@ fn scratch_reports_allocation_failure() {
     let e = scratch("f", usize::MAX / 4, 0.0).unwrap_err();
     assert!(matches!(e, Error::Alloc { func: "f", .. }), "{e}");
 }
+
+#[test]
+fn small_work_runs_on_the_calling_thread() {
+    assert_eq!(Par::Seq.threads(), 1);
+    assert_eq!(Par::Rayon(3).threads(), 3);
+    assert_eq!(Par::Rayon(2).for_work(0), Par::Seq);
+    assert_eq!(Par::Rayon(2).for_work(PAR_MIN_ELEMS - 1), Par::Seq);
+    assert_eq!(Par::Rayon(2).for_work(PAR_MIN_ELEMS), Par::Rayon(2));
+    assert_eq!(Par::Rayon(2).for_work(usize::MAX), Par::Rayon(2));
+    // Worth splitting: the pieces of a long fold run on the pool's threads.
+    let main = std::thread::current().id();
+    let on_pool = Par::Rayon(2)
+        .fold_pieces(
+            "t",
+            PAR_MIN_ELEMS * 4,
+            |_| std::thread::current().id() != main,
+            |a, b| a || b,
+            false,
+        )
+        .unwrap();
+    assert!(on_pool);
+}
+
+/// The pieces are a contract (bits depend on them): pin their sizes (8192 elements of work per task).
+#[test]
+fn tasks_and_pieces_have_the_documented_sizes() {
+    // Rows: TASK_ELEMS / n rows per task; long rows one per task, with the parallelism inside.
+    for (rows, n, per_task, inside) in [
+        (5000, 13, 8192 / 13, Par::Seq),
+        (3, 5, 3, Par::Seq),
+        (3, PAR_MIN_ELEMS, 1, Par::Rayon(2)),
+        (1, 5, 1, Par::Rayon(2)),
+    ] {
+        let x = vec![0u8; rows * n];
+        let parts = Par::Rayon(2)
+            .map_rows(
+                "t",
+                rows,
+                n,
+                Rows::of(&x, n),
+                0,
+                (0, None),
+                |(k, _), _, _, _, p| Ok((k + 1, Some(p))),
+            )
+            .unwrap();
+        let sizes: Vec<usize> = parts.iter().map(|p| p.0).collect();
+        let mut want = vec![per_task; rows / per_task];
+        if rows % per_task > 0 {
+            want.push(rows % per_task);
+        }
+        assert_eq!(sizes, want, "{rows}x{n}");
+        assert!(parts.iter().all(|p| p.1 == Some(inside)), "{rows}x{n}");
+    }
+    // Lane blocks: rows in pieces of 16 * REDUCE_PIECE / width; blocks grouped by TASK_ELEMS.
+    for (l, width, rows_per_piece, blocks_per_task) in [
+        (Layout::new(2, 100, 1100), 512, 64, 1),
+        (Layout::new(3, 7, 3), 3, 16 * REDUCE_PIECE / 3, 8192 / 21),
+        (
+            Layout::new(1, 5, 40),
+            40,
+            16 * REDUCE_PIECE / 40,
+            8192 / 200,
+        ),
+    ] {
+        let mut out = vec![0.0; l.len("t").unwrap()];
+        let parts = Par::Seq
+            .for_each_lane_block("t", l, (), Strided::new(&mut out), 0, |k, blk, _, _| {
+                let pieces: Vec<_> = blk.pieces().collect();
+                assert_eq!(pieces.len(), blk.piece_count());
+                assert_eq!(pieces[0], 0..rows_per_piece.min(blk.n), "{l:?}");
+                assert!(pieces.windows(2).all(|w| w[0].end == w[1].start));
+                assert_eq!(pieces.last().unwrap().end, blk.n);
+                assert!(blk.width <= width);
+                Ok(k + 1)
+            })
+            .unwrap();
+        let blocks = l.outer * l.inner.div_ceil(width);
+        assert_eq!(parts.iter().sum::<usize>(), blocks, "{l:?}");
+        assert_eq!(parts[0], blocks_per_task.min(blocks), "{l:?}");
+    }
+}
+
+#[test]
+fn strided_outputs_of_the_wrong_length_are_refused() {
+    let l = Layout::new(2, 3, 600);
+    let (mut good, mut bad) = (vec![0.0; 3600], vec![0.0; 3599]);
+    let r =
+        Par::Seq.for_each_lane_block("t", l, (), Strided::new(&mut bad), (), |(), _, _, _| Ok(()));
+    assert!(r.is_err());
+    let r = Par::Seq.for_each_lane_block(
+        "t",
+        l,
+        (),
+        Some(Strided::new(&mut bad)),
+        (),
+        |(), _, _, _| Ok(()),
+    );
+    assert!(r.is_err());
+    let outs = (Strided::new(&mut good), Strided::new(&mut bad));
+    let r = Par::Seq.for_each_lane_block("t", l, (), outs, (), |(), _, _, _| Ok(()));
+    assert!(r.is_err());
+    let (mut g1, mut g2) = (vec![0.0; 3600], vec![0.0; 3600]);
+    let outs = (Strided::new(&mut g1), Some(Strided::new(&mut g2)));
+    let r = Par::Seq.for_each_lane_block("t", l, (), outs, (), |(), _, _, _| Ok(()));
+    assert!(r.is_ok());
+}
+
+#[test]
+fn the_default_thread_count_can_be_set_and_restored() {
+    // The only test that touches the process-wide default.
+    let avail = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let var = std::env::var("RAYON_NUM_THREADS").ok();
+    let env = threads_from(var.as_deref(), avail);
+    assert_eq!(env_threads(), env);
+    set_default_threads(3);
+    assert_eq!(default_threads(), 3);
+    assert_eq!(Par::from_threads(None).unwrap(), Par::Rayon(3));
+    set_default_threads(1);
+    assert_eq!(Par::from_threads(None).unwrap(), Par::Seq);
+    set_default_threads(usize::MAX);
+    assert_eq!(default_threads(), MAX_THREADS);
+    set_default_threads(0);
+    assert_eq!(default_threads(), env);
+}

@@ -1,6 +1,6 @@
 //! The pullbacks over a strided axis, one lane block at a time (see [`crate::par::lanes`]): the
-//! per-lane sums are accumulated row by row in row order, then a second pass (softmax) writes the
-//! rows of the input cotangent. Log-sum-exp needs one pass.
+//! per-lane sums are accumulated row by row in row order (keeping `y` in the output), then a second
+//! pass (softmax) turns the rows of `y` into the input cotangent. Log-sum-exp needs one pass.
 
 use super::{lse_terms, with_fma, Lane, LseOuts, Sums};
 use crate::error::Result;
@@ -9,8 +9,10 @@ use crate::real::Real;
 use crate::relax::logsumexp::softmax::Kind;
 use crate::simd::{self, Level};
 
-/// `y = e^{(x - L)/t}` of one row of a block, and the per-lane [`Sums`] updated (`s[k][j]`).
+/// `y = e^{(x - L)/t}` of one row of a block, kept in `dx` (as `T`) for the second pass, and the
+/// per-lane [`Sums`] updated (`s[k][j]`) from the unrounded `y`.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn row_sums<T: Real, const FMA: bool>(
     kind: Kind,
     x: &[T],
@@ -18,19 +20,15 @@ fn row_sums<T: Real, const FMA: bool>(
     l: &[f64],
     inv_t: f64,
     s: &mut [Vec<f64>; 4],
+    dx: &mut [T],
 ) {
     let [s0, s1, s2, s3] = s;
     let n = x.len();
-    let (g, l, s0, s1, s2, s3) = (
-        &g[..n],
-        &l[..n],
-        &mut s0[..n],
-        &mut s1[..n],
-        &mut s2[..n],
-        &mut s3[..n],
-    );
+    let (g, l, dx) = (&g[..n], &l[..n], &mut dx[..n]);
+    let (s0, s1, s2, s3) = (&mut s0[..n], &mut s1[..n], &mut s2[..n], &mut s3[..n]);
     for j in 0..n {
         let y = simd::exp::exp::<FMA>((x[j].to_f64() - l[j]) * inv_t);
+        dx[j] = T::from_f64(y);
         let t = Sums::terms(kind, y, x[j].to_f64(), g[j].to_f64());
         s0[j] += t[0];
         s1[j] += t[1];
@@ -39,22 +37,20 @@ fn row_sums<T: Real, const FMA: bool>(
     }
 }
 
-/// One row of `x̄` of a block from the per-lane coefficients.
+/// One row of `x̄` of a block from its `y` (in `dx`) and the per-lane coefficients. (At f32, `y` was
+/// rounded to f32: well inside the accuracy of an f32 result.)
 #[inline(always)]
-fn row_dx<T: Real, const FMA: bool>(
-    kind: Kind,
-    x: &[T],
-    g: &[T],
-    l: &[f64],
-    coef: &[f64],
-    inv_t: f64,
-    dx: &mut [T],
-) {
-    let n = x.len();
-    let (g, l, coef, dx) = (&g[..n], &l[..n], &coef[..n], &mut dx[..n]);
+fn row_dx<T: Real>(kind: Kind, g: &[T], coef: &[f64], inv_t: f64, dx: &mut [T]) {
+    let n = dx.len();
+    let (g, coef) = (&g[..n], &coef[..n]);
     for j in 0..n {
-        let y = simd::exp::exp::<FMA>((x[j].to_f64() - l[j]) * inv_t);
-        dx[j] = T::from_f64(super::dx_of(kind, y, g[j].to_f64(), coef[j], inv_t));
+        dx[j] = T::from_f64(super::dx_of(
+            kind,
+            dx[j].to_f64(),
+            g[j].to_f64(),
+            coef[j],
+            inv_t,
+        ));
     }
 }
 
@@ -78,14 +74,35 @@ pub(super) fn softmax_block<T: Real>(
         scratch(func, wj, 0.0)?,
         scratch(func, wj, 0.0)?,
     ];
+    // The kind is matched outside the loops, so each loop is compiled for one kind.
     for i in 0..blk.n {
-        let (xr, gr) = (blk.row(x, i), blk.row(g, i));
-        with_fma!(level, row_sums::<T>(kind, xr, gr, l, inv_t, &mut s));
+        let (xr, gr, d) = (blk.row(x, i), blk.row(g, i), dx.row(i));
+        match kind {
+            Kind::Softmax => with_fma!(
+                level,
+                row_sums::<T>(Kind::Softmax, xr, gr, l, inv_t, &mut s, d)
+            ),
+            Kind::LogSoftmax => with_fma!(
+                level,
+                row_sums::<T>(Kind::LogSoftmax, xr, gr, l, inv_t, &mut s, d)
+            ),
+        }
     }
     let coef = &s[1];
     for i in 0..blk.n {
-        let (xr, gr) = (blk.row(x, i), blk.row(g, i));
-        with_fma!(level, row_dx::<T>(kind, xr, gr, l, coef, inv_t, dx.row(i)));
+        let (gr, d) = (blk.row(g, i), dx.row(i));
+        match kind {
+            Kind::Softmax => simd::dispatch(
+                level,
+                #[inline(always)]
+                || row_dx(Kind::Softmax, gr, coef, inv_t, d),
+            ),
+            Kind::LogSoftmax => simd::dispatch(
+                level,
+                #[inline(always)]
+                || row_dx(Kind::LogSoftmax, gr, coef, inv_t, d),
+            ),
+        }
     }
     let mut dt = 0.0;
     for j in 0..wj {
