@@ -580,16 +580,17 @@ def test_softmax_pullback_kernel_matches_the_oracle(layout, dtype, log, special,
     g = rng.standard_normal(x.size).astype(dtype)
     t = 0.7
     lse = np.empty(layout[0] * layout[2])
-    _k.softmax(x, layout, t, log, None, None, lse)
+    y = _k.softmax(x, layout, t, log, None, None, lse)
     np.testing.assert_allclose(lse, orc.lse(x, None, layout, t), rtol=1e-12, atol=1e-300)
-    dx, dt = _k.softmax_vjp(x, lse, g, layout, t, log)
+    # The pullback works from the forward's output; the oracle from the input.
+    dx, dt = _k.softmax_vjp(y, g, layout, t, log)
     want_dx, want_dt = orc.softmax_vjp(x, g, layout, t, log)
     tol = 2e-5 if dtype == np.float32 else 1e-11
     assert dx.dtype == dtype
     np.testing.assert_allclose(dx, want_dx, rtol=tol, atol=tol)
     np.testing.assert_allclose(dt, want_dt, rtol=tol, atol=tol * (1 + abs(want_dt)))
     for n_threads in (1, 2, 3):
-        dx2, dt2 = _k.softmax_vjp(x, lse, g, layout, t, log, n_threads)
+        dx2, dt2 = _k.softmax_vjp(y, g, layout, t, log, n_threads)
         np.testing.assert_array_equal(dx2, dx)
         assert dt2 == dt or (np.isnan(dt2) and np.isnan(dt))
 
@@ -652,6 +653,42 @@ def test_pullback_input_survives_out_aliasing(rng) -> None:
     want = sg.vjp(sg.softmax, x.copy(), -1)[1](np.ones_like(x))
     got = sg.vjp(sg.softmax, x, -1, out=x)[1](np.ones_like(x))  # x is overwritten by the forward pass
     np.testing.assert_allclose(got.x, want.x, rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("op", [sg.softmax, sg.log_softmax], ids=["softmax", "log_softmax"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("axis", [-1, 0, (0, 2)], ids=str)
+def test_vjp_output_is_read_only_and_the_plain_output_writeable(op, dtype, axis, rng) -> None:
+    x = rng.normal(size=(4, 6, 5)).astype(dtype)
+    ct = rng.normal(size=x.shape).astype(dtype)
+    assert op(x, axis).flags.writeable
+    out, pullback = sg.vjp(op, x, axis)
+    want = pullback(ct)
+    if axis != (0, 2):  # a transposed axis gives a fresh (writeable) array, not the residual
+        assert not out.flags.writeable
+        with pytest.raises(ValueError, match="read-only"):
+            out[0] = 0.0
+    x[...] = 0.0  # the pullback needs neither the input nor a writeable output
+    got = pullback(ct)
+    np.testing.assert_array_equal(got.x, want.x)
+    assert got.temperature == want.temperature
+    assert op(x, axis).flags.writeable
+
+
+@pytest.mark.parametrize("op", [sg.softmax, sg.log_softmax], ids=["softmax", "log_softmax"])
+@pytest.mark.parametrize("axis", [-1, 0], ids=str)
+def test_vjp_with_out_writes_out_and_keeps_a_private_copy(op, axis, rng) -> None:
+    x = rng.normal(size=(6, 7))
+    ct = rng.normal(size=x.shape)
+    want_out, want_pb = sg.vjp(op, x.copy(), axis)
+    buf = np.empty_like(x)
+    out, pullback = sg.vjp(op, x, axis, out=buf)
+    assert out is buf and buf.flags.writeable
+    np.testing.assert_array_equal(buf, want_out)
+    buf[...] = np.nan  # the caller's array is theirs to change
+    got, want = pullback(ct), want_pb(ct)
+    np.testing.assert_array_equal(got.x, want.x)
+    assert got.temperature == want.temperature
 
 
 @pytest.mark.parametrize("shape_axis", [((2048 * 3 + 5,), 0), ((40, 1000), 1), ((700, 3, 30), 0)], ids=str)

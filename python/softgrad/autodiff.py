@@ -265,7 +265,9 @@ def vjp(op: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, Callabl
     Returns
     -------
     out : ndarray or tuple
-        ``op(*args, **kwargs)``.
+        ``op(*args, **kwargs)``. It may be read-only (for :func:`softgrad.softmax` and
+        :func:`softgrad.log_softmax`): the output of vjp is read-only when the pullback keeps it;
+        copy it to change it, as JAX arrays are immutable.
     pullback : callable
         ``pullback(ct)`` maps a cotangent of ``out`` (same structure and shapes; ``None`` for zero)
         to a named tuple of cotangents, one per differentiable parameter of ``op``:

@@ -248,6 +248,14 @@ def softmax(
     ValueError
         Bad ``axis``, ``temperature`` or ``n_threads``; ``out`` of the wrong shape or read-only.
 
+    Notes
+    -----
+    Under :func:`softgrad.vjp` the pullback works from the output alone (the input is neither
+    copied nor read again): :math:`\bar x = y \odot (g - \langle y, g\rangle)/t`. So the output
+    of ``vjp`` is read-only: the pullback keeps it; copy it to change it (as JAX arrays are
+    immutable). A plain call returns a writeable array; with ``out=``, ``out`` is written and the
+    pullback keeps a private copy.
+
     Examples
     --------
     >>> import numpy as np, softgrad
@@ -302,6 +310,11 @@ def log_softmax(
     ------
     TypeError, ValueError
         As :func:`softmax`.
+
+    Notes
+    -----
+    As for :func:`softmax`, the pullback of :func:`softgrad.vjp` works from the output, so the
+    output of ``vjp`` is read-only: the pullback keeps it; copy it to change it.
 
     Examples
     --------
@@ -400,8 +413,8 @@ def smooth_min(
 
 
 # ---------------------------------------------------------------------------------------------
-# reverse mode: forward rules keep private inputs and the per-slice log-sum-exp; the pullbacks are
-# the Rust kernels.
+# reverse mode: the reductions keep private inputs and the per-slice log-sum-exp, softmax and
+# log_softmax their output; the pullbacks are the Rust kernels.
 
 _LseResiduals = tuple[AxisCall, Array, Array | None]
 
@@ -459,15 +472,28 @@ _SoftmaxResiduals = tuple[AxisCall, Array]
 
 
 def _softmax_forward(c: AxisCall) -> tuple[Any, _SoftmaxResiduals]:
-    c = c.private_inputs()
-    lse = np.empty(c.lanes)
-    return _softmax_value(c, lse), (c, lse)
+    """Value and residuals ``(call, output)``: the pullback works from the output alone (flat, in the
+    plan's layout and the compute dtype), so the input is never copied or read again.
+
+    The output array must stay as it is: when the value handed to the caller is a view of it, it is
+    made read-only first (the output of ``vjp`` is read-only, as JAX arrays are immutable); with
+    ``out=`` the caller's array gets a copy and the residual stays private.
+    """
+    log = c.func == "log_softmax"
+    flat = _k.softmax(c.x, c.layout, c.t, log, c.n_threads, None, None)
+    if c.out is None and c.plan.perm is None and flat.dtype == c.dtype:
+        flat.flags.writeable = False  # before any view of it exists: views inherit the flag
+    res = np.ascontiguousarray(c.plan.restore(flat), dtype=c.dtype)
+    if c.out is not None:
+        np.copyto(c.out, res.reshape(c.out.shape))
+        return c.out, (c, flat)
+    return (res.reshape(())[()] if c.scalar_in else res), (c, flat)
 
 
 def _softmax_pullback(res: _SoftmaxResiduals, ct: Any) -> tuple[Any, Any]:
-    c, lse = res
-    g = c.arranged(ct, c.a_shape, c.x.dtype)
-    dx, dt = _k.softmax_vjp(c.x, lse, g, c.layout, c.t, c.func == "log_softmax", c.n_threads)
+    c, y = res
+    g = c.arranged(ct, c.a_shape, y.dtype)
+    dx, dt = _k.softmax_vjp(y, g, c.layout, c.t, c.func == "log_softmax", c.n_threads)
     return c.from_layout(dx, c.a_shape, c.a_dtype), cast(dt, c.dtype)
 
 

@@ -25,8 +25,7 @@ def softmax(
     lse: NDArray[np.float64] | None = None,
 ) -> NDArray[Any]: ...
 def softmax_vjp(
-    x: NDArray[np.floating[Any]],
-    lse: NDArray[np.float64],
+    out: NDArray[np.floating[Any]],
     g: NDArray[np.floating[Any]],
     layout: tuple[int, int, int],
     temperature: float,

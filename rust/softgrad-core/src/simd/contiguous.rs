@@ -7,7 +7,7 @@
 //! zero is masked to `-inf` and contributes nothing, whatever its `x` (as `scipy.special.logsumexp`
 //! does).
 
-use super::math::exp_shifted_v;
+use super::math::{exp_shifted_v, log_v};
 use super::vector::{F64x, Isa, Kernel, W};
 use super::{dispatch, stream, vectorize, Level};
 use crate::real::Real;
@@ -331,6 +331,34 @@ pub(crate) fn exp_store<T: Real, U: Real>(
 ) -> f64 {
     assert_eq!(x.len(), out.len(), "exp_store: length mismatch");
     vectorize(level, ExpStore { x, m, inv_t, out })
+}
+
+struct LogStore<'a, T, U> {
+    x: &'a [T],
+    out: &'a mut [U],
+}
+
+impl<T: Real, U: Real> Kernel for LogStore<'_, T, U> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Isa>(self) {
+        let (x, out, n) = (self.x, self.out, self.x.len());
+        let mut i = 0;
+        while i + W <= n {
+            log_v(S::F64::load(&x[i..i + W])).store(&mut out[i..i + W]);
+            i += W;
+        }
+        if i < n {
+            log_v(S::F64::load_partial(&x[i..], 1.0)).store_partial(&mut out[i..]);
+        }
+    }
+}
+
+/// Writes `out = ln x` (the same bits as the scalar [`log`](super::math::log) at every level: the
+/// routine has no fused operations). `out` must be as long as `x`.
+pub(crate) fn log_store<T: Real, U: Real>(level: Level, x: &[T], out: &mut [U]) {
+    assert_eq!(x.len(), out.len(), "log_store: length mismatch");
+    vectorize(level, LogStore { x, out })
 }
 
 /// `out *= c`.

@@ -73,7 +73,6 @@ pub(crate) fn exp<const FMA: bool>(x: f64) -> f64 {
 }
 
 /// fdlibm's `Lg1..Lg7`: `R(z) = Lg1 z + Lg2 z^2 + ... + Lg7 z^7`, `z = s^2`.
-#[cfg_attr(not(test), allow(dead_code))] // for soft-DTW and the max-plus kernels (next issues)
 const LG: [f64; 7] = [
     6.666_666_666_666_735e-1,
     3.999_999_999_940_942e-1,
@@ -85,7 +84,6 @@ const LG: [f64; 7] = [
 ];
 
 /// `ln x` per lane. `x < 0` and NaN give NaN, `0` gives `-inf`, `+inf` gives `inf`.
-#[cfg_attr(not(test), allow(dead_code))] // for soft-DTW and the max-plus kernels (next issues)
 #[inline(always)]
 pub(crate) fn log_v<V: F64x>(x: V) -> V {
     let (zero, one) = (V::splat(0.0), V::splat(1.0));

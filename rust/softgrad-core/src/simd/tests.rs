@@ -588,3 +588,39 @@ fn other_element_types_use_the_conversions() {
         );
     }
 }
+
+/// `contiguous::log_store` against its scalar twin `math::log`: the same bits at every level, for
+/// every tail length, special values included; f32 input and output through the conversions.
+#[test]
+fn log_store_matches_the_scalar_log() {
+    let mut x = uniform(203, 5, 0.0, 3.0);
+    x.extend([
+        0.0,
+        -0.0,
+        -1.0,
+        5e-324,
+        f64::MIN_POSITIVE,
+        1.0,
+        f64::INFINITY,
+        f64::NAN,
+    ]);
+    x.extend(uniform(29, 6, 1e-300, 1e-290));
+    let scalar: Vec<f64> = x.iter().map(|&v| math::log(v)).collect();
+    for level in available() {
+        for n in [0, 1, 7, 8, 9, 16, 17, x.len()] {
+            let mut out = vec![0.0; n];
+            contiguous::log_store(level, &x[..n], &mut out);
+            assert_eq!(bits(&out), bits(&scalar[..n]), "{level:?}, n = {n}");
+        }
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let mut o32 = vec![0.0f32; x.len()];
+        contiguous::log_store(level, &x32, &mut o32);
+        for (i, (&g, &v)) in o32.iter().zip(&x32).enumerate() {
+            let w = math::log(v as f64) as f32;
+            assert!(
+                g.to_bits() == w.to_bits(),
+                "{level:?}: f32 log at {i}: {g} vs {w}"
+            );
+        }
+    }
+}

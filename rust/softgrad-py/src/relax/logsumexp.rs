@@ -84,13 +84,12 @@ fn softmax<'py>(
 }
 
 /// Pullback of softmax (or log-softmax) over `layout` for the cotangent `g` (dtype and length of
-/// `x`), from the forward's residual `lse`: the flat input cotangent and the temperature cotangent.
-#[pyfunction(signature = (x, lse, g, layout, temperature, log, n_threads=None))]
-#[allow(clippy::too_many_arguments)]
+/// `out`), from the forward's output `out` (the softmax or log-softmax values, flat): the flat input
+/// cotangent and the temperature cotangent.
+#[pyfunction(signature = (out, g, layout, temperature, log, n_threads=None))]
 fn softmax_vjp<'py>(
     py: Python<'py>,
-    x: Floats<'py>,
-    lse: Floats<'py>,
+    out: Floats<'py>,
     g: Floats<'py>,
     layout: Layout,
     temperature: f64,
@@ -98,16 +97,12 @@ fn softmax_vjp<'py>(
     n_threads: Option<Threads<'py>>,
 ) -> PyResult<(Array<'py>, f64)> {
     const F: &str = "softmax_vjp";
-    with_float!(F, x, |xs: &[T]| {
-        let (par, lse, g) = (
-            par(F, n_threads)?,
-            lse.of::<f64>(F, "lse")?,
-            g.of::<T>(F, "g")?,
-        );
-        let mut dx = Out::<T>::new(py, F, "dx", xs.len())?;
-        let (ls, gs, dxs) = (lse.slice(), g.slice(), dx.slice());
-        let dt = py.enter_core(xs.len(), || {
-            core::softmax_vjp(xs, ls, gs, layout.0, temperature, kind(log), dxs, par)
+    with_float!(F, out, |ys: &[T]| {
+        let (par, g) = (par(F, n_threads)?, g.of::<T>(F, "g")?);
+        let mut dx = Out::<T>::new(py, F, "dx", ys.len())?;
+        let (gs, dxs) = (g.slice(), dx.slice());
+        let dt = py.enter_core(ys.len(), || {
+            core::softmax_vjp(ys, gs, layout.0, temperature, kind(log), dxs, par)
         })?;
         Ok((dx.finish()?, dt))
     })

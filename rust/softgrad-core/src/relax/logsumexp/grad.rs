@@ -1,16 +1,18 @@
-//! Pullbacks (VJPs) of the log-sum-exp family, for any layout, from the forward's residual
-//! `L = t ln |Σ_i b_i e^{x_i/t}|` per lane (the `lse` output of the forwards), so no pullback reduces
-//! its input again. With `y_i = e^{(x_i - L)/t}` (the softmax) and `x̃` equal to `x` except 0 where
-//! `y` vanishes (so `-inf` entries carry no weight):
+//! Pullbacks (VJPs) of the log-sum-exp family, for any layout. The softmax pullbacks start from the
+//! forward's **output** (`y = softmax(x/t)` or `z = log_softmax(x/t)` per lane), the log-sum-exp
+//! pullback from its residual `L = t ln |Σ_i b_i e^{x_i/t}|` per lane, so no pullback reduces its
+//! input again and none needs the input of a softmax. Since `x_i = L + t ln y_i = L + t z_i` where
+//! `y_i > 0`, and a per-lane constant cancels (`Σ y ⊙ (g - <y, g>) = 0`), with `ℓ = ln y`, `y = e^z`,
+//! and `ℓ̃`, `z̃` equal to `ℓ`, `z` except 0 where `y` vanishes:
 //!
 //! ```text
-//! softmax:      x̄ = y ⊙ (g - <y, g>) / t,   t̄ = -(<y⊙g, x̃> - <y, g><y, x̃>) / t²
-//! log_softmax:  x̄ = (g - y Σg) / t,          t̄ = -(Σ_f g x - <y, x̃> Σ_f g) / t²
+//! softmax:      x̄ = y ⊙ (g - <y, g>) / t,   t̄ = -(<y⊙g, ℓ̃> - <y, g><y, ℓ̃>) / t
+//! log_softmax:  x̄ = (g - y Σg) / t,          t̄ = -(Σ_f g z - <y, z̃> Σ_f g) / t
 //! ```
 //!
-//! where `Σ_f` runs over the entries that are not `-inf`. A lane whose `L` is not finite (its
-//! maximum is NaN, `+inf` or all `-inf`) has NaN derivatives (its softmax is NaN, as in scipy);
-//! an empty lane (`n = 0`) contributes nothing.
+//! where `Σ_f` runs over the entries whose `z` is finite. A lane whose output holds a NaN (its
+//! maximum was NaN, `+inf` or all `-inf`) has NaN derivatives, as its softmax is NaN in scipy; an
+//! empty lane (`n = 0`) contributes nothing.
 //!
 //! Log-sum-exp, with sign `σ` and cotangent `c` per lane, `e_i = e^{(a_i - L)/t}`:
 //!
@@ -52,8 +54,8 @@ macro_rules! with_fma {
 }
 pub(super) use with_fma;
 
-/// The per-lane sums of the softmax pullbacks: `[<y, x̃>, <y, g>, <y⊙g, x̃>, -]` for softmax,
-/// `[<y, x̃>, Σg, Σ_f g x, Σ_f g]` for log-softmax.
+/// The per-lane sums of the softmax pullbacks: `[<y, ℓ̃>, <y, g>, <y⊙g, ℓ̃>, -]` for softmax,
+/// `[<y, z̃>, Σg, Σ_f g z, Σ_f g]` for log-softmax (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Sums(pub(super) [f64; 4]);
 
@@ -64,35 +66,41 @@ impl Sums {
         Sums(std::array::from_fn(|k| self.0[k] + o.0[k]))
     }
 
-    /// The terms of one entry.
+    /// The terms of one entry, from its `y`, its `v` (`ℓ = ln y` for softmax, `z` for log-softmax)
+    /// and its cotangent `g`.
     #[inline(always)]
-    pub(super) fn terms(kind: Kind, y: f64, x: f64, g: f64) -> [f64; 4] {
-        let xt = if y == 0.0 { 0.0 } else { x };
+    pub(super) fn terms(kind: Kind, y: f64, v: f64, g: f64) -> [f64; 4] {
+        let vt = if y == 0.0 { 0.0 } else { v };
         match kind {
-            Kind::Softmax => [y * xt, y * g, y * g * xt, 0.0],
+            Kind::Softmax => [y * vt, y * g, y * g * vt, 0.0],
             Kind::LogSoftmax => {
-                let f = x > f64::NEG_INFINITY;
+                let f = v > f64::NEG_INFINITY;
                 [
-                    y * xt,
+                    y * vt,
                     g,
-                    if f { g * x } else { 0.0 },
+                    if f { g * v } else { 0.0 },
                     if f { g } else { 0.0 },
                 ]
             }
         }
     }
 
-    /// The factor of the input cotangent: `<y, g>` or `Σg`.
-    pub(super) fn coef(self) -> f64 {
-        self.0[1]
+    /// The factor of the input cotangent: `<y, g>`, or `Σg` for log-softmax; NaN for a lane whose
+    /// output holds a NaN (then `<y, ṽ>` is NaN: every other `y ṽ` is finite).
+    pub(super) fn coef(self, kind: Kind) -> f64 {
+        match kind {
+            Kind::Softmax => self.0[1],
+            Kind::LogSoftmax if self.0[0].is_nan() => f64::NAN,
+            Kind::LogSoftmax => self.0[1],
+        }
     }
 
     /// This lane's temperature cotangent.
     pub(super) fn dt(self, kind: Kind, inv_t: f64) -> f64 {
-        let [yx, _, c, d] = self.0;
+        let [yv, b, c, d] = self.0;
         match kind {
-            Kind::Softmax => -(c - self.coef() * yx) * inv_t * inv_t,
-            Kind::LogSoftmax => -(c - yx * d) * inv_t * inv_t,
+            Kind::Softmax => -(c - b * yv) * inv_t,
+            Kind::LogSoftmax => -(c - yv * d) * inv_t,
         }
     }
 }
@@ -106,17 +114,16 @@ pub(super) fn dx_of(kind: Kind, y: f64, g: f64, coef: f64, inv_t: f64) -> f64 {
     }
 }
 
-/// VJP of softmax (or log-softmax) over the middle axis of `x` seen as `layout`, for cotangent `g`
-/// and the forward's residual `lse` (one f64 per lane, from [`softmax`](super::softmax())): writes
-/// `dx` and returns the temperature cotangent. See the module docs for the maths.
+/// VJP of softmax (or log-softmax) over the middle axis seen as `layout`, from the forward's output
+/// `out` (the values of [`softmax`](super::softmax()) of this `kind`, `layout`, `t`) and the
+/// cotangent `g`: writes `dx` and returns the temperature cotangent. The input is not needed. See
+/// the module docs for the maths.
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for a bad temperature, [`Error::Shape`] for inconsistent lengths,
 /// [`Error::Alloc`] and [`Error::Interrupted`].
-#[allow(clippy::too_many_arguments)]
 pub fn softmax_vjp<T: Real>(
-    x: &[T],
-    lse: &[f64],
+    out: &[T],
     g: &[T],
     layout: Layout,
     t: f64,
@@ -127,18 +134,12 @@ pub fn softmax_vjp<T: Real>(
     let func = kind.name();
     check_temperature(func, t)?;
     let len = layout.len(func)?;
-    Error::check_len(func, "x", x.len(), len)?;
-    Error::check_len(func, "lse", lse.len(), layout.outputs())?;
+    Error::check_len(func, "out", out.len(), len)?;
     Error::check_len(func, "cotangent", g.len(), len)?;
     Error::check_len(func, "dx", dx.len(), len)?;
     let (n, inv_t, level) = (layout.n, 1.0 / t, simd::level());
     let parts = if layout.inner == 1 {
-        let data = (
-            Rows::of(x, n),
-            Rows::of(g, n),
-            Rows::of(lse, 1),
-            Rows::of_mut(dx, n),
-        );
+        let data = (Rows::of(out, n), Rows::of(g, n), Rows::of_mut(dx, n));
         let keep = if n < PAR_MIN_ELEMS { n } else { 0 };
         par.map_rows(
             func,
@@ -147,20 +148,19 @@ pub fn softmax_vjp<T: Real>(
             data,
             keep,
             0.0,
-            |acc, _, (x, g, l, dx), e, p| {
-                Ok(acc + rows::softmax_row(level, kind, x, g, l[0], inv_t, dx, e, p)?)
+            |acc, _, (out, g, dx), e, p| {
+                Ok(acc + rows::softmax_row(level, kind, out, g, inv_t, dx, e, p)?)
             },
         )?
     } else {
-        let lanes = (Rows::of(lse, 1), ());
         par.for_each_lane_block(
             func,
             layout,
-            lanes,
+            (),
             Strided::new(dx),
             0.0,
-            |acc, blk, (l, ()), dx| {
-                Ok(acc + strided::softmax_block(level, kind, blk, x, g, l, inv_t, dx)?)
+            |acc, blk, (), dx| {
+                Ok(acc + strided::softmax_block(level, kind, blk, out, g, inv_t, dx)?)
             },
         )?
     };

@@ -1,6 +1,8 @@
-//! The pullbacks over contiguous rows, one piece of [`REDUCE_PIECE`] at a time: `y` from the
-//! residual by [`contiguous::exp_store`], then plain loops with [`W`] fixed accumulators under
-//! [`simd::dispatch`] (each sum in its own loop, so each vectorises).
+//! The pullbacks over contiguous rows, one piece of [`REDUCE_PIECE`] at a time: from the forward's
+//! output, `ln y` (softmax) by [`contiguous::log_store`] or `y = e^z` (log-softmax) by
+//! [`contiguous::exp_store`] into scratch, then plain loops with [`W`] fixed accumulators under
+//! [`simd::dispatch`] (each sum in its own loop, so each vectorises). Log-sum-exp works from
+//! `e^{(a - L)/t}`.
 
 use super::{dx_of, Lane, Sums, W};
 use crate::error::Result;
@@ -9,77 +11,88 @@ use crate::real::Real;
 use crate::relax::logsumexp::softmax::Kind;
 use crate::simd::{self, contiguous, Level};
 
-/// `Σ f(y, x, g)` over zipped slices, in [`W`] fixed lanes added pairwise at the end (one simple
+/// `Σ f(y, v, g)` over zipped slices, in [`W`] fixed lanes added pairwise at the end (one simple
 /// accumulator per call, so each call vectorises).
 #[inline(always)]
-fn sum3<T: Real>(y: &[f64], x: &[T], g: &[T], f: impl Fn(f64, f64, f64) -> f64) -> f64 {
+fn sum3<A: Real, B: Real, T: Real>(
+    y: &[A],
+    v: &[B],
+    g: &[T],
+    f: impl Fn(f64, f64, f64) -> f64,
+) -> f64 {
     let mut acc = [0.0; W];
-    let (yc, xc, gc) = (y.chunks_exact(W), x.chunks_exact(W), g.chunks_exact(W));
-    let (yr, xr, gr) = (yc.remainder(), xc.remainder(), gc.remainder());
-    for ((yb, xb), gb) in yc.zip(xc).zip(gc) {
+    let (yc, vc, gc) = (y.chunks_exact(W), v.chunks_exact(W), g.chunks_exact(W));
+    let (yr, vr, gr) = (yc.remainder(), vc.remainder(), gc.remainder());
+    for ((yb, vb), gb) in yc.zip(vc).zip(gc) {
         for j in 0..W {
-            acc[j] += f(yb[j], xb[j].to_f64(), gb[j].to_f64());
+            acc[j] += f(yb[j].to_f64(), vb[j].to_f64(), gb[j].to_f64());
         }
     }
     let mut out = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for ((&yv, xv), gv) in yr.iter().zip(xr).zip(gr) {
-        out += f(yv, xv.to_f64(), gv.to_f64());
+    for ((yv, vv), gv) in yr.iter().zip(vr).zip(gr) {
+        out += f(yv.to_f64(), vv.to_f64(), gv.to_f64());
     }
     out
 }
 
 /// [`Sums`] of one contiguous piece (the terms of [`Sums::terms`]), one [`sum3`] per sum: measured
-/// faster than one fused pass.
+/// faster than one fused pass. `y` and `v` as in [`Sums::terms`].
 #[inline(always)]
-fn piece_sums<T: Real>(kind: Kind, y: &[f64], x: &[T], g: &[T]) -> Sums {
-    let xt = |y: f64, x: f64| if y == 0.0 { 0.0 } else { x };
-    let finite = |x: f64| x > f64::NEG_INFINITY;
+fn piece_sums<A: Real, B: Real, T: Real>(kind: Kind, y: &[A], v: &[B], g: &[T]) -> Sums {
+    let vt = |y: f64, v: f64| if y == 0.0 { 0.0 } else { v };
+    let finite = |v: f64| v > f64::NEG_INFINITY;
     match kind {
         Kind::Softmax => Sums([
-            sum3(y, x, g, |y, x, _| y * xt(y, x)),
-            sum3(y, x, g, |y, _, g| y * g),
-            sum3(y, x, g, |y, x, g| y * g * xt(y, x)),
+            sum3(y, v, g, |y, v, _| y * vt(y, v)),
+            sum3(y, v, g, |y, _, g| y * g),
+            sum3(y, v, g, |y, v, g| y * g * vt(y, v)),
             0.0,
         ]),
         Kind::LogSoftmax => Sums([
-            sum3(y, x, g, |y, x, _| y * xt(y, x)),
-            sum3(y, x, g, |_, _, g| g),
-            sum3(y, x, g, |_, x, g| if finite(x) { g * x } else { 0.0 }),
-            sum3(y, x, g, |_, x, g| if finite(x) { g } else { 0.0 }),
+            sum3(y, v, g, |y, v, _| y * vt(y, v)),
+            sum3(y, v, g, |_, _, g| g),
+            sum3(y, v, g, |_, v, g| if finite(v) { g * v } else { 0.0 }),
+            sum3(y, v, g, |_, v, g| if finite(v) { g } else { 0.0 }),
         ]),
     }
 }
 
-/// One contiguous piece: `y = e^{(x - L)/t}` into `y`, then its [`Sums`].
-fn piece_pass1<T: Real>(
-    level: Level,
-    kind: Kind,
-    x: &[T],
-    g: &[T],
-    l: f64,
-    inv_t: f64,
-    y: &mut [f64],
-) -> Sums {
-    contiguous::exp_store(level, x, l, inv_t, y);
-    simd::dispatch(
-        level,
-        #[inline(always)]
-        || piece_sums(kind, y, x, g),
-    )
-}
-
-#[inline(always)]
-fn dx_body<T: Real>(kind: Kind, y: &[f64], g: &[T], coef: f64, inv_t: f64, dx: &mut [T]) {
-    for ((d, &yv), gv) in dx.iter_mut().zip(y).zip(g) {
-        *d = T::from_f64(dx_of(kind, yv, gv.to_f64(), coef, inv_t));
+/// One contiguous piece of the output: `ln y` (softmax) or `y = e^z` (log-softmax) into `s`, then
+/// its [`Sums`].
+fn piece_pass1<T: Real>(level: Level, kind: Kind, out: &[T], g: &[T], s: &mut [f64]) -> Sums {
+    match kind {
+        Kind::Softmax => {
+            contiguous::log_store(level, out, s);
+            simd::dispatch(
+                level,
+                #[inline(always)]
+                || piece_sums(Kind::Softmax, out, s, g),
+            )
+        }
+        Kind::LogSoftmax => {
+            // z <= 0 (up to rounding), so the unclamped exp is right; NaN stays NaN.
+            contiguous::exp_store(level, out, 0.0, 1.0, s);
+            simd::dispatch(
+                level,
+                #[inline(always)]
+                || piece_sums(Kind::LogSoftmax, s, out, g),
+            )
+        }
     }
 }
 
-/// One contiguous piece of `x̄` from its `y`.
-fn piece_pass2<T: Real>(
+#[inline(always)]
+fn dx_body<A: Real, T: Real>(kind: Kind, y: &[A], g: &[T], coef: f64, inv_t: f64, dx: &mut [T]) {
+    for ((d, yv), gv) in dx.iter_mut().zip(y).zip(g) {
+        *d = T::from_f64(dx_of(kind, yv.to_f64(), gv.to_f64(), coef, inv_t));
+    }
+}
+
+/// One contiguous piece of `x̄` from its `y` (the output for softmax, `e^z` for log-softmax).
+fn piece_pass2<A: Real, T: Real>(
     level: Level,
     kind: Kind,
-    y: &[f64],
+    y: &[A],
     g: &[T],
     coef: f64,
     inv_t: f64,
@@ -99,55 +112,54 @@ fn piece_pass2<T: Real>(
     }
 }
 
-/// One row of the softmax pullback; returns its temperature cotangent. With `keep` at least as long
-/// as the row, `y` is computed once and kept there; otherwise the row is cut into pieces on `par`
-/// and `y` is computed again for the second pass. The pieces, so the bits, are the same either way.
+/// One row of the softmax pullback from the row `out` of the forward's output; returns its
+/// temperature cotangent. With `keep` at least as long as the row, the scratch is computed once
+/// and kept there; otherwise the row is cut into pieces on `par` (log-softmax computes `e^z` again
+/// for the second pass). The pieces, so the bits, are the same either way.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn softmax_row<T: Real>(
     level: Level,
     kind: Kind,
-    x: &[T],
+    out: &[T],
     g: &[T],
-    l: f64,
     inv_t: f64,
     dx: &mut [T],
     keep: &mut [f64],
     par: Par,
 ) -> Result<f64> {
-    let (func, n) = (kind.name(), x.len());
-    if !l.is_finite() {
-        dx.iter_mut().for_each(|d| *d = T::from_f64(f64::NAN));
-        // An empty lane (n = 0) has no terms at all.
-        return Ok(if n == 0 { 0.0 } else { f64::NAN });
-    }
+    let (func, n) = (kind.name(), out.len());
     let sums = if keep.len() >= n {
-        let y = &mut keep[..n];
-        let sums = x
+        let s = &mut keep[..n];
+        let sums = out
             .chunks(REDUCE_PIECE)
             .zip(g.chunks(REDUCE_PIECE))
-            .zip(y.chunks_mut(REDUCE_PIECE))
-            .fold(Sums::ZERO, |acc, ((x, g), y)| {
-                acc.add(piece_pass1(level, kind, x, g, l, inv_t, y))
+            .zip(s.chunks_mut(REDUCE_PIECE))
+            .fold(Sums::ZERO, |acc, ((o, g), s)| {
+                acc.add(piece_pass1(level, kind, o, g, s))
             });
-        piece_pass2(level, kind, y, g, sums.coef(), inv_t, dx);
+        let coef = sums.coef(kind);
+        match kind {
+            Kind::Softmax => piece_pass2(level, kind, out, g, coef, inv_t, dx),
+            Kind::LogSoftmax => piece_pass2(level, kind, s, g, coef, inv_t, dx),
+        }
         sums
     } else {
         let sums = par.fold_chunks(
             func,
             n,
-            (Rows::of(x, 1), Rows::of(g, 1)),
-            |_, (x, g)| {
-                with_piece_scratch(x.len(), |y| piece_pass1(level, kind, x, g, l, inv_t, y))
-            },
+            (Rows::of(out, 1), Rows::of(g, 1)),
+            |_, (o, g)| with_piece_scratch(o.len(), |s| piece_pass1(level, kind, o, g, s)),
             Sums::add,
             Sums::ZERO,
         )?;
-        let data = (Rows::of(x, 1), Rows::of(g, 1), Rows::of_mut(dx, 1));
-        par.map_chunks(func, n, REDUCE_PIECE, data, |_, (x, g, dx)| {
-            with_piece_scratch(x.len(), |y| {
-                contiguous::exp_store(level, x, l, inv_t, y);
-                piece_pass2(level, kind, y, g, sums.coef(), inv_t, dx);
-            })
+        let coef = sums.coef(kind);
+        let data = (Rows::of(out, 1), Rows::of(g, 1), Rows::of_mut(dx, 1));
+        par.map_chunks(func, n, REDUCE_PIECE, data, |_, (o, g, dx)| match kind {
+            Kind::Softmax => piece_pass2(level, kind, o, g, coef, inv_t, dx),
+            Kind::LogSoftmax => with_piece_scratch(o.len(), |y| {
+                contiguous::exp_store(level, o, 0.0, 1.0, y);
+                piece_pass2(level, kind, y, g, coef, inv_t, dx);
+            }),
         })?;
         sums
     };

@@ -1,35 +1,39 @@
-//! The pullbacks over a strided axis, one lane block at a time (see [`crate::par::lanes`]): the
-//! per-lane sums are accumulated row by row in row order (keeping `y` in the output), then a second
-//! pass (softmax) turns the rows of `y` into the input cotangent. Log-sum-exp needs one pass.
+//! The pullbacks over a strided axis, one lane block at a time (see [`crate::par::lanes`]). Softmax:
+//! the per-lane sums are accumulated row by row in row order from the forward's output (`ln y` or
+//! `e^z` of a row by the contiguous kernels into a scratch row), then a second pass turns the rows
+//! of `y` into the input cotangent. Log-sum-exp needs one pass.
 
 use super::{lse_terms, with_fma, Lane, LseOuts, Sums};
 use crate::error::Result;
 use crate::par::{scratch, BlockMut, LaneBlock};
 use crate::real::Real;
 use crate::relax::logsumexp::softmax::Kind;
-use crate::simd::{self, Level};
+use crate::simd::{self, contiguous, Level};
 
-/// `y = e^{(x - L)/t}` of one row of a block, kept in `dx` (as `T`) for the second pass, and the
-/// per-lane [`Sums`] updated (`s[k][j]`) from the unrounded `y`.
+/// The per-lane [`Sums`] updated (`s[k][j]`) from one row of the output (`o`), its scratch (`sc`:
+/// `ln y` for softmax, `y = e^z` for log-softmax) and its cotangent. For log-softmax `y` is also
+/// kept in `dx` for the second pass.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn row_sums<T: Real, const FMA: bool>(
+fn row_sums<T: Real>(
     kind: Kind,
-    x: &[T],
+    o: &[T],
+    sc: &[f64],
     g: &[T],
-    l: &[f64],
-    inv_t: f64,
     s: &mut [Vec<f64>; 4],
     dx: &mut [T],
 ) {
     let [s0, s1, s2, s3] = s;
-    let n = x.len();
-    let (g, l, dx) = (&g[..n], &l[..n], &mut dx[..n]);
+    let n = o.len();
+    let (sc, g, dx) = (&sc[..n], &g[..n], &mut dx[..n]);
     let (s0, s1, s2, s3) = (&mut s0[..n], &mut s1[..n], &mut s2[..n], &mut s3[..n]);
     for j in 0..n {
-        let y = simd::exp::exp::<FMA>((x[j].to_f64() - l[j]) * inv_t);
-        dx[j] = T::from_f64(y);
-        let t = Sums::terms(kind, y, x[j].to_f64(), g[j].to_f64());
+        let t = match kind {
+            Kind::Softmax => Sums::terms(kind, o[j].to_f64(), sc[j], g[j].to_f64()),
+            Kind::LogSoftmax => {
+                dx[j] = T::from_f64(sc[j]);
+                Sums::terms(kind, sc[j], o[j].to_f64(), g[j].to_f64())
+            }
+        };
         s0[j] += t[0];
         s1[j] += t[1];
         s2[j] += t[2];
@@ -37,32 +41,37 @@ fn row_sums<T: Real, const FMA: bool>(
     }
 }
 
-/// One row of `x̄` of a block from its `y` (in `dx`) and the per-lane coefficients. (At f32, `y` was
-/// rounded to f32: well inside the accuracy of an f32 result.)
+/// One row of `x̄` of a block from its `y` (`y` itself; for log-softmax in `dx`, at f32 rounded to
+/// f32: well inside the accuracy of an f32 result) and the per-lane coefficients.
 #[inline(always)]
-fn row_dx<T: Real>(kind: Kind, g: &[T], coef: &[f64], inv_t: f64, dx: &mut [T]) {
+fn row_dx<T: Real>(kind: Kind, y: Option<&[T]>, g: &[T], coef: &[f64], inv_t: f64, dx: &mut [T]) {
     let n = dx.len();
     let (g, coef) = (&g[..n], &coef[..n]);
-    for j in 0..n {
-        dx[j] = T::from_f64(super::dx_of(
-            kind,
-            dx[j].to_f64(),
-            g[j].to_f64(),
-            coef[j],
-            inv_t,
-        ));
+    match y {
+        Some(y) => {
+            let y = &y[..n];
+            for j in 0..n {
+                let v = super::dx_of(kind, y[j].to_f64(), g[j].to_f64(), coef[j], inv_t);
+                dx[j] = T::from_f64(v);
+            }
+        }
+        None => {
+            for j in 0..n {
+                let v = super::dx_of(kind, dx[j].to_f64(), g[j].to_f64(), coef[j], inv_t);
+                dx[j] = T::from_f64(v);
+            }
+        }
     }
 }
 
-/// The softmax pullback of one lane block; returns its temperature cotangent (lanes in order).
-#[allow(clippy::too_many_arguments)]
+/// The softmax pullback of one lane block from the forward's output `out`; returns its temperature
+/// cotangent (lanes in order).
 pub(super) fn softmax_block<T: Real>(
     level: Level,
     kind: Kind,
     blk: &LaneBlock,
-    x: &[T],
+    out: &[T],
     g: &[T],
-    l: &[f64],
     inv_t: f64,
     mut dx: BlockMut<'_, T>,
 ) -> Result<f64> {
@@ -74,50 +83,50 @@ pub(super) fn softmax_block<T: Real>(
         scratch(func, wj, 0.0)?,
         scratch(func, wj, 0.0)?,
     ];
+    let mut sc = scratch(func, wj, 0.0)?;
     // The kind is matched outside the loops, so each loop is compiled for one kind.
     for i in 0..blk.n {
-        let (xr, gr, d) = (blk.row(x, i), blk.row(g, i), dx.row(i));
+        let (o, gr, d) = (blk.row(out, i), blk.row(g, i), dx.row(i));
         match kind {
-            Kind::Softmax => with_fma!(
-                level,
-                row_sums::<T>(Kind::Softmax, xr, gr, l, inv_t, &mut s, d)
-            ),
-            Kind::LogSoftmax => with_fma!(
-                level,
-                row_sums::<T>(Kind::LogSoftmax, xr, gr, l, inv_t, &mut s, d)
-            ),
+            Kind::Softmax => {
+                contiguous::log_store(level, o, &mut sc[..o.len()]);
+                simd::dispatch(
+                    level,
+                    #[inline(always)]
+                    || row_sums(Kind::Softmax, o, &sc, gr, &mut s, d),
+                );
+            }
+            Kind::LogSoftmax => {
+                contiguous::exp_store(level, o, 0.0, 1.0, &mut sc[..o.len()]);
+                simd::dispatch(
+                    level,
+                    #[inline(always)]
+                    || row_sums(Kind::LogSoftmax, o, &sc, gr, &mut s, d),
+                );
+            }
         }
     }
-    let coef = &s[1];
+    let sums = |j: usize| Sums([s[0][j], s[1][j], s[2][j], s[3][j]]);
+    let coef = &mut sc;
+    for (j, c) in coef.iter_mut().enumerate() {
+        *c = sums(j).coef(kind);
+    }
     for i in 0..blk.n {
         let (gr, d) = (blk.row(g, i), dx.row(i));
         match kind {
             Kind::Softmax => simd::dispatch(
                 level,
                 #[inline(always)]
-                || row_dx(Kind::Softmax, gr, coef, inv_t, d),
+                || row_dx(Kind::Softmax, Some(blk.row(out, i)), gr, coef, inv_t, d),
             ),
             Kind::LogSoftmax => simd::dispatch(
                 level,
                 #[inline(always)]
-                || row_dx(Kind::LogSoftmax, gr, coef, inv_t, d),
+                || row_dx(Kind::LogSoftmax, None, gr, coef, inv_t, d),
             ),
         }
     }
-    let mut dt = 0.0;
-    for j in 0..wj {
-        if l[j].is_finite() {
-            dt += Sums([s[0][j], s[1][j], s[2][j], s[3][j]]).dt(kind, inv_t);
-        } else {
-            for i in 0..blk.n {
-                dx.row(i)[j] = T::from_f64(f64::NAN);
-            }
-            if blk.n > 0 {
-                dt += f64::NAN;
-            }
-        }
-    }
-    Ok(dt)
+    Ok((0..wj).fold(0.0, |dt, j| dt + sums(j).dt(kind, inv_t)))
 }
 
 /// One row of a log-sum-exp block: writes `ā` and `b̄`, updates `Σ w a` per lane.
