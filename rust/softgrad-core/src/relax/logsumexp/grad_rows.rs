@@ -42,9 +42,10 @@ fn piece_sums<A: Real, B: Real, T: Real>(kind: Kind, y: &[A], v: &[B], g: &[T]) 
     let vt = |y: f64, v: f64| if y == 0.0 { 0.0 } else { v };
     let finite = |v: f64| v > f64::NEG_INFINITY;
     match kind {
+        // `<y, g>` is taken by the caller.
         Kind::Softmax => Sums([
             sum3(y, v, g, |y, v, _| y * vt(y, v)),
-            sum3(y, v, g, |y, _, g| y * g),
+            0.0,
             sum3(y, v, g, |y, v, g| y * g * vt(y, v)),
             0.0,
         ]),
@@ -62,12 +63,21 @@ fn piece_sums<A: Real, B: Real, T: Real>(kind: Kind, y: &[A], v: &[B], g: &[T]) 
 fn piece_pass1<T: Real>(level: Level, kind: Kind, out: &[T], g: &[T], s: &mut [f64]) -> Sums {
     match kind {
         Kind::Softmax => {
+            // `<y, g>` first: it brings the piece into cache, and `log_store` (slow to stream from
+            // memory: its divisions hold back the loads) then reads it from there.
+            let yg = simd::dispatch(
+                level,
+                #[inline(always)]
+                || sum3(out, out, g, |y, _, g| y * g),
+            );
             contiguous::log_store(level, out, s);
-            simd::dispatch(
+            let mut sums = simd::dispatch(
                 level,
                 #[inline(always)]
                 || piece_sums(Kind::Softmax, out, s, g),
-            )
+            );
+            sums.0[1] = yg;
+            sums
         }
         Kind::LogSoftmax => {
             // z <= 0 (up to rounding), so the unclamped exp is right; NaN stays NaN.

@@ -1,37 +1,38 @@
 //! The pullbacks over a strided axis, one lane block at a time (see [`crate::par::lanes`]). Softmax:
 //! the per-lane sums are accumulated row by row in row order from the forward's output (`ln y` or
-//! `e^z` of a row by the contiguous kernels into a scratch row), then a second pass turns the rows
-//! of `y` into the input cotangent. Log-sum-exp needs one pass.
+//! `e^z` computed in the loop by the scalar twins), then a second pass turns the rows of `y` into
+//! the input cotangent. Log-sum-exp needs one pass.
 
 use super::{lse_terms, with_fma, Lane, LseOuts, Sums};
 use crate::error::Result;
 use crate::par::{scratch, BlockMut, LaneBlock};
 use crate::real::Real;
 use crate::relax::logsumexp::softmax::Kind;
-use crate::simd::{self, contiguous, Level};
+use crate::simd::{self, Level};
 
-/// The per-lane [`Sums`] updated (`s[k][j]`) from one row of the output (`o`), its scratch (`sc`:
-/// `ln y` for softmax, `y = e^z` for log-softmax) and its cotangent. For log-softmax `y` is also
-/// kept in `dx` for the second pass.
+/// The per-lane [`Sums`] updated (`s[k][j]`) from one row of the output `o` and its cotangent:
+/// `ln y` (softmax) or `y = e^z` (log-softmax, also kept in `dx` for the second pass) computed in
+/// the loop by the scalar twins, which the compiler vectorises.
 #[inline(always)]
-fn row_sums<T: Real>(
+fn row_sums<T: Real, const FMA: bool>(
     kind: Kind,
     o: &[T],
-    sc: &[f64],
     g: &[T],
     s: &mut [Vec<f64>; 4],
     dx: &mut [T],
 ) {
     let [s0, s1, s2, s3] = s;
     let n = o.len();
-    let (sc, g, dx) = (&sc[..n], &g[..n], &mut dx[..n]);
+    let (g, dx) = (&g[..n], &mut dx[..n]);
     let (s0, s1, s2, s3) = (&mut s0[..n], &mut s1[..n], &mut s2[..n], &mut s3[..n]);
     for j in 0..n {
+        let ov = o[j].to_f64();
         let t = match kind {
-            Kind::Softmax => Sums::terms(kind, o[j].to_f64(), sc[j], g[j].to_f64()),
+            Kind::Softmax => Sums::terms(kind, ov, simd::math::log(ov), g[j].to_f64()),
             Kind::LogSoftmax => {
-                dx[j] = T::from_f64(sc[j]);
-                Sums::terms(kind, sc[j], o[j].to_f64(), g[j].to_f64())
+                let y = simd::exp::exp::<FMA>(ov);
+                dx[j] = T::from_f64(y);
+                Sums::terms(kind, y, ov, g[j].to_f64())
             }
         };
         s0[j] += t[0];
@@ -83,29 +84,17 @@ pub(super) fn softmax_block<T: Real>(
         scratch(func, wj, 0.0)?,
         scratch(func, wj, 0.0)?,
     ];
-    let mut sc = scratch(func, wj, 0.0)?;
     // The kind is matched outside the loops, so each loop is compiled for one kind.
     for i in 0..blk.n {
         let (o, gr, d) = (blk.row(out, i), blk.row(g, i), dx.row(i));
         match kind {
-            Kind::Softmax => {
-                contiguous::log_store(level, o, &mut sc[..o.len()]);
-                simd::dispatch(
-                    level,
-                    #[inline(always)]
-                    || row_sums(Kind::Softmax, o, &sc, gr, &mut s, d),
-                );
-            }
+            Kind::Softmax => with_fma!(level, row_sums::<T>(Kind::Softmax, o, gr, &mut s, d)),
             Kind::LogSoftmax => {
-                contiguous::exp_store(level, o, 0.0, 1.0, &mut sc[..o.len()]);
-                simd::dispatch(
-                    level,
-                    #[inline(always)]
-                    || row_sums(Kind::LogSoftmax, o, &sc, gr, &mut s, d),
-                );
+                with_fma!(level, row_sums::<T>(Kind::LogSoftmax, o, gr, &mut s, d))
             }
         }
     }
+    let mut sc = scratch(func, wj, 0.0)?;
     let sums = |j: usize| Sums([s[0][j], s[1][j], s[2][j], s[3][j]]);
     let coef = &mut sc;
     for (j, c) in coef.iter_mut().enumerate() {
