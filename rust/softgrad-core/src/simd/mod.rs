@@ -28,6 +28,8 @@ pub(crate) mod vector;
 pub(crate) mod x86;
 
 #[cfg(test)]
+mod math_tests;
+#[cfg(test)]
 mod tests;
 
 /// The scalar `exp`, under the path the relax kernels use (`simd::exp::exp::<FMA>`).
