@@ -10,7 +10,7 @@
 //! The default shape for a kernel is a plain loop with a fixed number of accumulators (a lane array
 //! such as `[f64; 8]`, combined in a fixed order at the end), run under `dispatch`: LLVM vectorises
 //! it for each level, and the order of every sum is fixed by the code, not by the level or the
-//! thread count (`relax::softmax_grad` is the model). Explicit vector code, written over the
+//! thread count (`relax::logsumexp::grad` is the model). Explicit vector code, written over the
 //! `vector` traits, is for kernels the auto-vectoriser cannot do well: transcendental-heavy loops
 //! (`exp`, `log`; see `math`) and register-tiled micro-kernels. Such a kernel is written once,
 //! generic over `vector::Isa`, as a `vector::Kernel` run by `vectorize`; the per-level code is

@@ -1,5 +1,5 @@
-//! The pullbacks against the formulas written out with libm (the NumPy rules of
-//! `python/softgrad/logsumexp_rules.py`), at f32 and f64, over every path: one row, many rows, rows
+//! The pullbacks against the formulas written out with libm (the NumPy rules, now
+//! `tests/oracles/logsumexp.py`), at f32 and f64, over every path: one row, many rows, rows
 //! past the kept scratch and past `PAR_MIN_ELEMS`, multi-row tasks, strided lanes across block and
 //! piece boundaries, weights with zeros and negative signs, non-finite lanes, empty layouts; and
 //! bit-identity for 1, 2 and 3 threads with data where the order of combination shows.
