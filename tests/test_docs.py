@@ -7,7 +7,13 @@ import importlib
 
 import pytest
 
-MODULES = ["softgrad.logsumexp", "softgrad.autodiff", "softgrad.config", "softgrad._array"]
+MODULES = [
+    "softgrad.logsumexp",
+    "softgrad.softmax",
+    "softgrad.autodiff",
+    "softgrad.config",
+    "softgrad._array",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -19,5 +25,5 @@ def test_docstring_examples(name: str) -> None:
         runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.failed == 0
-    if name in ("softgrad.logsumexp", "softgrad.autodiff"):
+    if name in ("softgrad.logsumexp", "softgrad.softmax", "softgrad.autodiff"):
         assert result.attempted >= 5, result

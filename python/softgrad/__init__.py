@@ -15,7 +15,8 @@ argument, and failures of softgrad itself a subclass of :class:`SoftgradError`.
 from ._core import InternalError, SoftgradError, __version__
 from .autodiff import jvp, vjp
 from .config import get_num_threads, set_num_threads, simd_level
-from .logsumexp import log_softmax, logsumexp, smooth_max, smooth_min, softmax
+from .logsumexp import logsumexp, smooth_max, smooth_min
+from .softmax import log_softmax, softmax
 
 __all__ = [
     "InternalError",
