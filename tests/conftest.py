@@ -358,3 +358,17 @@ def restore_threads() -> Iterator[None]:
     """Tests that call ``set_num_threads`` leave the default behind them."""
     yield
     softgrad.set_num_threads(None)
+
+
+# ---------------------------------------------------------------------------------------------
+# the buffer cache
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _every_result_through_a_poisoned_cache() -> Iterator[None]:
+    """Every result array goes through softgrad's buffer cache (not only those of >= 1 MiB), and a
+    reused buffer is filled with NaN bytes first: a kernel that left an element of its output
+    unwritten returns NaN there, and the oracle comparisons fail."""
+    old = softgrad._core._buffer_cache(min_bytes=0, poison=True)
+    yield
+    softgrad._core._buffer_cache(min_bytes=old[1], poison=old[2])

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from . import _core
+
 # Dtypes the Rust kernels take; every other real dtype is computed in one of them and cast back.
 _COMPUTE: dict[np.dtype[Any], type[np.floating[Any]]] = {
     np.dtype(np.float32): np.float32,
@@ -206,6 +208,10 @@ def unbroadcast(g: Array, shape: tuple[int, ...]) -> Array:
 def private(v: Array, *owners: Array | None) -> Array:
     """``v``, copied if it may share memory with one of ``owners`` (arrays the caller can change)."""
     if any(o is not None and np.may_share_memory(v, o) for o in owners):
+        if v.dtype in (np.float32, np.float64) and v.flags.c_contiguous:
+            # in parallel, into cached memory: a training loop pays no page faults for it
+            copied: Array = _core.copy(v.reshape(-1)).reshape(v.shape)
+            return copied
         copy: Array = v.copy()
         return copy
     return v

@@ -1,11 +1,16 @@
 # Hand-written stub of the Rust extension module softgrad._core (checked by mypy.stubtest in
 # tests/test_stubs.py): settings and exceptions here, one submodule (and one stub file) per family.
+from typing import Any
+
+from numpy.typing import NDArray
+
 from . import logsumexp as logsumexp
 
 __all__ = [
     "InternalError",
     "SoftgradError",
     "__version__",
+    "copy",
     "get_num_threads",
     "logsumexp",
     "set_num_threads",
@@ -20,3 +25,7 @@ def set_num_threads(n: int | None = None) -> None: ...
 def get_num_threads() -> int: ...
 def simd_level() -> str: ...
 def _panic(place: str) -> None: ...  # test hook: a panic in "body", "core" or "worker"
+def copy(x: NDArray[Any], n_threads: int | None = None) -> NDArray[Any]: ...
+def _buffer_cache(
+    limit: int | None = None, min_bytes: int | None = None, poison: bool | None = None
+) -> tuple[int, int, bool, int, int]: ...

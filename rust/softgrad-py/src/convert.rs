@@ -143,10 +143,11 @@ pub struct Out<'py, T: Element> {
 }
 
 impl<'py, T: Float> Out<'py, T> {
-    /// A fresh zeroed array of `len` elements; `MemoryError` naming `func` and `name` if NumPy cannot
-    /// allocate it.
+    /// A fresh array of `len` elements for the kernel to write in full (from the
+    /// [buffer cache](crate::cache): its contents are unspecified); `MemoryError` naming `func` and
+    /// `name` if it cannot be allocated.
     pub fn new(py: Python<'py>, func: &str, name: &str, len: usize) -> PyResult<Self> {
-        let rw = writable(func, name, &zeros::<T>(py, func, name, len)?)?;
+        let rw = writable(func, name, &crate::cache::empty::<T>(py, func, name, len)?)?;
         Ok(Out { rw, caller: None })
     }
 

@@ -9,6 +9,7 @@
 // These docs are for maintainers: they link the crate's private items.
 #![allow(rustdoc::private_intra_doc_links)]
 
+mod cache;
 mod call;
 mod config;
 mod convert;
@@ -26,6 +27,9 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     config::register(m)?;
     relax::register(m)?;
+    m.add_function(wrap_pyfunction!(cache::copy, m)?)?;
+    // Test and settings hooks: set, not added, to keep them out of `__all__`.
+    m.setattr("_buffer_cache", wrap_pyfunction!(cache::_buffer_cache, m)?)?;
     // A test hook: set, not added, to keep it out of `__all__`.
     m.setattr("_panic", wrap_pyfunction!(call::panic_for_tests, m)?)?;
     Ok(())
