@@ -358,3 +358,16 @@ def restore_threads() -> Iterator[None]:
     """Tests that call ``set_num_threads`` leave the default behind them."""
     yield
     softgrad.set_num_threads(None)
+
+
+# ---------------------------------------------------------------------------------------------
+# reporting
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Show how many of scipy's own cases passed (``test_scipy_suite.py``), whatever ``-q``."""
+    import sys
+
+    suite = sys.modules.get("test_scipy_suite")
+    for line in getattr(suite, "SUMMARY", ()):
+        terminalreporter.write_line(line)

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.ma as ma  # imported now: NumPy loads it lazily, which fails in a call during shutdown
 from numpy.typing import ArrayLike, NDArray
+
+# softgrad_core::par::MAX_THREADS (tests/test_logsumexp_hostile.py checks that they agree).
+MAX_THREADS = 256
 
 # Dtypes the Rust kernels take; every other real dtype is computed in one of them and cast back.
 _COMPUTE: dict[np.dtype[Any], type[np.floating[Any]]] = {
@@ -20,15 +24,29 @@ _COMPUTE: dict[np.dtype[Any], type[np.floating[Any]]] = {
 }
 
 
+def _plain(x: ArrayLike, func: str, name: str) -> NDArray[Any]:
+    """``np.asarray(x)``; TypeError naming ``func`` and ``name`` for what is not array-like, and for a
+    masked array with masked entries (computing over its hidden data silently would be wrong)."""
+    if isinstance(x, ma.MaskedArray):
+        if ma.getmask(x) is not ma.nomask and np.any(ma.getmask(x)):
+            raise TypeError(
+                f"{func}: {name} is a masked array with masked entries, which softgrad does not "
+                f"support; pass {name}.filled(value) (e.g. -inf for a log-sum-exp) instead"
+            )
+        x = ma.getdata(x)
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise TypeError(f"{func}: {name} must be array-like of real numbers ({exc})") from None
+
+
 def float_array(x: ArrayLike, func: str, name: str) -> NDArray[Any]:
     """``x`` as a real floating ndarray (no copy when it already is one).
 
-    bool and integer input become float64; complex, object, string and other dtypes raise TypeError.
+    bool and integer input become float64; complex, object, string and other dtypes raise TypeError,
+    as does a masked array with masked entries.
     """
-    try:
-        arr = np.asarray(x)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{func}: {name} must be array-like of real numbers ({exc})") from None
+    arr = _plain(x, func, name)
     kind = arr.dtype.kind
     if kind in "biu":
         return arr.astype(np.float64)
@@ -37,28 +55,49 @@ def float_array(x: ArrayLike, func: str, name: str) -> NDArray[Any]:
     return arr
 
 
+def numeric_array(x: ArrayLike, func: str, name: str) -> NDArray[Any]:
+    """``x`` as an ndarray of bool, integer, real or complex floating dtype, unconverted (no copy).
+
+    Object, string, datetime and other dtypes raise TypeError, as does a masked array with masked
+    entries. (For the ops that follow scipy on complex input: see :func:`is_numpy_path`.)
+    """
+    arr = _plain(x, func, name)
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"{func}: {name} must contain real or complex numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def is_numpy_path(dt: np.dtype[Any]) -> bool:
+    """Whether results of dtype ``dt`` are computed by NumPy rather than by the Rust kernels: complex
+    dtypes, and real floats wider than float64 (``longdouble``, computed in its own precision)."""
+    return dt.kind == "c" or (dt.kind == "f" and dt.itemsize > 8)
+
+
 def result_dtype(*dtypes: np.dtype[Any]) -> np.dtype[Any]:
-    """The common real floating dtype of the inputs (float64 for integers, as scipy does)."""
+    """The common floating dtype of the inputs: NumPy's ``result_type``, float64 where that is bool or
+    an integer (as scipy does); complex stays complex."""
     dt = np.result_type(*dtypes)
-    return dt if dt.kind == "f" else np.dtype(np.float64)
+    return dt.newbyteorder("=") if dt.kind in "fc" else np.dtype(np.float64)
 
 
 def promoted_dtype(*pairs: tuple[Any, NDArray[Any]]) -> np.dtype[Any]:
-    """Result dtype of several ``(original argument, float_array of it)`` pairs, as scipy promotes.
+    """Result dtype of several ``(original argument, array of it)`` pairs, as scipy promotes.
 
-    Floating arguments decide (a Python float counts as weak, as in NumPy); integer and bool ones
-    only matter when nothing is floating, and then the result is float64.
+    NumPy's ``result_type`` of the arrays' dtypes (so float32 with an int64 array is float64, as
+    in scipy), Python scalars counting as weak (``float32`` with ``b=2.0`` stays float32); a bool or
+    integer result becomes float64. ``array of it`` may be the original dtype or its float64
+    conversion (:func:`float_array`): integer arrays are recognised from the original argument.
     """
     parts: list[Any] = []
     for obj, arr in pairs:
-        if isinstance(obj, float):
+        if type(obj) in (float, int, complex):
             parts.append(obj)
-        elif np.asarray(obj).dtype.kind == "f":
-            parts.append(arr.dtype)
-    if not parts:
-        return np.dtype(np.float64)
-    dt = np.result_type(*parts)
-    return dt if dt.kind == "f" else np.dtype(np.float64)
+        else:
+            orig = getattr(obj, "dtype", None)
+            if not isinstance(orig, np.dtype):
+                orig = np.asarray(obj).dtype if arr.dtype.kind == "f" else arr.dtype
+            parts.append(orig if orig.kind in "biufc" else arr.dtype)
+    return result_dtype(*parts)
 
 
 def compute_dtype(dt: np.dtype[Any]) -> type[np.floating[Any]]:
@@ -72,24 +111,41 @@ def compute_dtype(dt: np.dtype[Any]) -> type[np.floating[Any]]:
 
 def scalar_param(value: Any, func: str, name: str) -> float:
     """A real scalar parameter as a Python float (TypeError if it is not one)."""
-    if type(value) is float or type(value) is int:  # the common case, without NumPy calls
-        return float(value)
+    if type(value) is float:  # the common case, without NumPy calls
+        return value
+    if type(value) is int:
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(
+                f"{func}: {name} must be finite, got {_short(value)} (too large for a float)"
+            ) from None
     if isinstance(value, (bool, np.bool_, str, bytes)) or np.ndim(value) != 0:
+        raise TypeError(f"{func}: {name} must be a real scalar, got {value!r}")
+    if isinstance(value, complex) or np.iscomplexobj(value):
         raise TypeError(f"{func}: {name} must be a real scalar, got {value!r}")
     try:
         out = float(value)
+    except OverflowError:
+        raise ValueError(
+            f"{func}: {name} must be finite, got {_short(value)} (too large for a float)"
+        ) from None
     except (TypeError, ValueError):
-        raise TypeError(f"{func}: {name} must be a real scalar, got {value!r}") from None
-    if isinstance(value, complex) or np.iscomplexobj(value):
-        raise TypeError(f"{func}: {name} must be a real scalar, got {value!r}")
+        raise TypeError(f"{func}: {name} must be a real scalar, got {_short(value)}") from None
     return out
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, shortened (a 10**400 integer has 401 digits)."""
+    r = repr(value)
+    return r if len(r) <= 40 else f"{r[:20]}...{r[-10:]}"
 
 
 def temperature_param(value: Any, func: str) -> float:
     """The temperature: a finite, positive real scalar."""
     t = scalar_param(value, func, "temperature")
     if not (math.isfinite(t) and t > 0):
-        raise ValueError(f"{func}: temperature must be finite and > 0, got {value!r}")
+        raise ValueError(f"{func}: temperature must be finite and > 0, got {_short(value)}")
     return t
 
 
@@ -105,7 +161,18 @@ def threads_param(n_threads: int | None, func: str) -> int | None:
         raise TypeError(f"{func}: n_threads must be an integer or None, got {n_threads!r}") from None
     if n < 1:
         raise ValueError(f"{func}: n_threads must be >= 1, got {n}")
+    if n > MAX_THREADS:  # checked here too: a binding shared by several ops would name itself
+        raise ValueError(f"{func}: n_threads must be in 1..={MAX_THREADS}, got {n}")
     return n
+
+
+def flag_param(value: Any, func: str, name: str) -> bool:
+    """A boolean flag (``keepdims``, ``return_sign``): a bool, or the integer 0 or 1."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)) and value in (0, 1):
+        return bool(value)
+    raise TypeError(f"{func}: {name} must be True or False, got {_short(value)}")
 
 
 def normalize_axes(axis: int | Sequence[int] | None, ndim: int, func: str) -> tuple[int, ...]:
@@ -115,6 +182,8 @@ def normalize_axes(axis: int | Sequence[int] | None, ndim: int, func: str) -> tu
     items = axis if isinstance(axis, (tuple, list)) else (axis,)
     out = []
     for ax in items:
+        if isinstance(ax, (bool, np.bool_)):  # operator.index(True) is 1: almost surely a mistake
+            raise TypeError(f"{func}: axis must be an int, a tuple of ints or None, got {axis!r}")
         try:
             a = operator.index(ax)
         except TypeError:
@@ -212,9 +281,11 @@ def private(v: Array, *owners: Array | None) -> Array:
 
 
 def check_out(out: Any, shape: tuple[int, ...], dt: np.dtype[Any], func: str) -> None:
-    if not isinstance(out, np.ndarray):
+    """``out=`` checked: an ndarray (not a masked array) of the result's dtype (either byte order),
+    shape, writeable."""
+    if not isinstance(out, np.ndarray) or isinstance(out, ma.MaskedArray):
         raise TypeError(f"{func}: out must be a numpy.ndarray, got {type(out).__name__}")
-    if out.dtype != dt:
+    if out.dtype.newbyteorder("=") != dt.newbyteorder("="):
         raise TypeError(f"{func}: out has dtype {out.dtype}, the result has dtype {dt}")
     if out.shape != shape:
         raise ValueError(f"{func}: out has shape {out.shape}, the result has shape {shape}")
@@ -271,10 +342,16 @@ class AxisCall:
         n_threads: int | None,
         negate: bool = False,
     ) -> AxisCall:
-        """logsumexp, smooth_max and (with ``negate``) smooth_min."""
-        arr = float_array(a, func, "a" if func == "logsumexp" else "x")
+        """logsumexp, smooth_max and (with ``negate``) smooth_min.
+
+        logsumexp also takes complex ``a`` and ``b`` (scipy's semantics, computed by NumPy: see
+        :func:`is_numpy_path`); then ``x`` and ``b`` are the broadcast inputs as given, unconverted.
+        """
+        name = "a" if func == "logsumexp" else "x"
+        arr = numeric_array(a, func, name) if func == "logsumexp" else float_array(a, func, name)
         t = temperature_param(temperature, func)
         nt = threads_param(n_threads, func)
+        keep, sign = flag_param(keepdims, func, "keepdims"), flag_param(return_sign, func, "return_sign")
         a_shape, a_dtype = arr.shape, result_dtype(arr.dtype)
         if negate:
             arr = -arr
@@ -282,7 +359,7 @@ class AxisCall:
         if b is None:
             dt = a_dtype
         else:
-            barr = float_array(b, func, "b")
+            barr = numeric_array(b, func, "b")
             b_shape, b_dtype = barr.shape, result_dtype(barr.dtype)
             dt = promoted_dtype((a, arr), (b, barr))
             try:
@@ -297,11 +374,14 @@ class AxisCall:
             arr = arr.reshape(1)
             barr = None if barr is None else barr.reshape(1)
         plan = Plan.of(arr.shape, normalize_axes(axis, arr.ndim, func))
-        cdt = compute_dtype(dt)
+
+        def arranged(v: Array) -> Array:
+            return v if dt.kind == "c" else plan.arrange(v, compute_dtype(dt))
+
         return cls(
             func,
             arr,
-            plan.arrange(arr, cdt),
+            arranged(arr),
             plan,
             t,
             nt,
@@ -309,11 +389,11 @@ class AxisCall:
             a_shape,
             a_dtype,
             barr,
-            None if barr is None else plan.arrange(barr, cdt),
+            None if barr is None else arranged(barr),
             b_shape,
             b_dtype,
-            bool(keepdims),
-            bool(return_sign),
+            keep,
+            sign,
             scalar_in,
         )
 
@@ -321,8 +401,9 @@ class AxisCall:
     def softmax(
         cls, func: str, x: ArrayLike, axis: Axis, temperature: float, n_threads: int | None, out: Any
     ) -> AxisCall:
-        """softmax and log_softmax."""
-        arr = float_array(x, func, "x")
+        """softmax and log_softmax (complex ``x`` as in scipy, computed by NumPy; then ``x`` is the
+        input as given)."""
+        arr = numeric_array(x, func, "x")
         t = temperature_param(temperature, func)
         nt = threads_param(n_threads, func)
         dt = result_dtype(arr.dtype)
@@ -333,8 +414,21 @@ class AxisCall:
         if scalar_in:
             arr = arr.reshape(1)
         plan = Plan.of(arr.shape, normalize_axes(axis, arr.ndim, func))
-        xc = plan.arrange(arr, compute_dtype(dt))
+        xc = arr if dt.kind == "c" else plan.arrange(arr, compute_dtype(dt))
         return cls(func, arr, xc, plan, t, nt, dt, shape, dt, scalar_in=scalar_in, out=out)
+
+    @property
+    def numpy_path(self) -> bool:
+        """Whether the value is computed by NumPy (complex or longdouble: :func:`is_numpy_path`)."""
+        return is_numpy_path(self.dtype)
+
+    def require_real(self, mode: str) -> None:
+        """TypeError for complex input under ``vjp``/``jvp`` (``mode``): the derivative rules are real."""
+        if self.dtype.kind == "c":
+            raise TypeError(
+                f"{mode}({self.func}): complex input (dtype {self.dtype}) is not differentiable: "
+                "softgrad's derivative rules are real"
+            )
 
     def private_inputs(self) -> AxisCall:
         """This call with inputs that share no memory with the caller's arrays (for residuals)."""
