@@ -27,6 +27,8 @@ _COMPUTE: dict[np.dtype[Any], type[np.floating[Any]]] = {
 def _plain(x: ArrayLike, func: str, name: str) -> NDArray[Any]:
     """``np.asarray(x)``; TypeError naming ``func`` and ``name`` for what is not array-like, and for a
     masked array with masked entries (computing over its hidden data silently would be wrong)."""
+    if type(x) is np.ndarray:  # the common case, without further checks
+        return x
     if isinstance(x, ma.MaskedArray):
         if ma.getmask(x) is not ma.nomask and np.any(ma.getmask(x)):
             raise TypeError(
@@ -77,7 +79,9 @@ def result_dtype(*dtypes: np.dtype[Any]) -> np.dtype[Any]:
     """The common floating dtype of the inputs: NumPy's ``result_type``, float64 where that is bool or
     an integer (as scipy does); complex stays complex."""
     dt = np.result_type(*dtypes)
-    return dt.newbyteorder("=") if dt.kind in "fc" else np.dtype(np.float64)
+    if dt.kind not in "fc":
+        return np.dtype(np.float64)
+    return dt if dt.isnative else dt.newbyteorder("=")
 
 
 def promoted_dtype(*pairs: tuple[Any, NDArray[Any]]) -> np.dtype[Any]:
@@ -168,7 +172,9 @@ def threads_param(n_threads: int | None, func: str) -> int | None:
 
 def flag_param(value: Any, func: str, name: str) -> bool:
     """A boolean flag (``keepdims``, ``return_sign``): a bool, or the integer 0 or 1."""
-    if isinstance(value, (bool, np.bool_)):
+    if type(value) is bool:
+        return value
+    if isinstance(value, np.bool_):
         return bool(value)
     if isinstance(value, (int, np.integer)) and value in (0, 1):
         return bool(value)
@@ -374,14 +380,12 @@ class AxisCall:
             arr = arr.reshape(1)
             barr = None if barr is None else barr.reshape(1)
         plan = Plan.of(arr.shape, normalize_axes(axis, arr.ndim, func))
-
-        def arranged(v: Array) -> Array:
-            return v if dt.kind == "c" else plan.arrange(v, compute_dtype(dt))
-
+        cdt = compute_dtype(dt)
+        cplx = dt.kind == "c"  # complex: only the NumPy path reads x and b, as given
         return cls(
             func,
             arr,
-            arranged(arr),
+            arr if cplx else plan.arrange(arr, cdt),
             plan,
             t,
             nt,
@@ -389,7 +393,7 @@ class AxisCall:
             a_shape,
             a_dtype,
             barr,
-            None if barr is None else arranged(barr),
+            None if barr is None else barr if cplx else plan.arrange(barr, cdt),
             b_shape,
             b_dtype,
             keep,
