@@ -216,6 +216,14 @@ def test_a_matrix_input_gives_the_ndarray_result(op: Any) -> None:
     np.testing.assert_array_equal(got, op(x, axis=-1))
 
 
+@pytest.mark.parametrize("op", OPS, ids=name)
+def test_a_copy_too_large_to_allocate_is_a_memory_error_naming_the_function(op: Any) -> None:
+    # A broadcast view of 8 TiB: the contiguous copy fails; NumPy's message named neither.
+    big = np.broadcast_to(np.ones(1), (2**20, 2**20))
+    with pytest.raises(MemoryError, match=rf"^{name(op)}: could not allocate \d+ bytes .*{x_name(op)}$"):
+        op(big, axis=0)
+
+
 def test_weights_of_the_wrong_shape_are_a_value_error() -> None:
     with pytest.raises(ValueError, match=r"^logsumexp: b with shape \(3,\) does not broadcast against a"):
         sg.logsumexp(np.ones(4), b=np.ones(3))
@@ -370,3 +378,14 @@ def test_masked_cotangents_and_tangents_are_a_type_error(op: Any) -> None:
     np.testing.assert_array_equal(
         pullback(np.ma.array(np.ones(np.shape(out))))[0], pullback(np.ones(np.shape(out)))[0]
     )
+
+
+@pytest.mark.parametrize("op", OPS, ids=name)
+def test_ragged_cotangents_and_tangents_are_a_type_error_naming_them(op: Any) -> None:
+    # They raised NumPy's bare "setting an array element with a sequence" ValueError.
+    x = np.array([[0.5, 1.0, 2.0], [3.0, -1.0, 0.0]])
+    _, pullback = sg.vjp(op, x, axis=1)
+    with pytest.raises(TypeError, match=rf"^{name(op)}: cotangent of out must be array-like"):
+        pullback([1.0, [2.0, 3.0]])
+    with pytest.raises(TypeError, match=rf"^jvp\({name(op)}\): tangent of {x_name(op)} must be array-like"):
+        sg.jvp(op, (x,), ([[1.0, 1.0, 1.0], [1.0]],), axis=1)

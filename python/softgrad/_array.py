@@ -299,6 +299,18 @@ def check_out(out: Any, shape: tuple[int, ...], dt: np.dtype[Any], func: str) ->
         raise ValueError(f"{func}: out is read-only")
 
 
+def _arranged(plan: Plan, v: Array, dtype: type[np.floating[Any]], func: str, name: str) -> Array:
+    """``plan.arrange(v, dtype)``; a failed allocation of the copy is a MemoryError naming ``func``
+    and ``name`` (a broadcast view can stand for terabytes)."""
+    try:
+        return plan.arrange(v, dtype)
+    except MemoryError as exc:
+        nbytes = v.size * np.dtype(dtype).itemsize
+        raise MemoryError(
+            f"{func}: could not allocate {nbytes} bytes for a contiguous {np.dtype(dtype)} copy of {name}"
+        ) from exc
+
+
 @dataclass(frozen=True, eq=False)
 class AxisCall:
     """One call of an op along axes, its arguments normalised once: shared by the value path and the
@@ -360,7 +372,10 @@ class AxisCall:
         keep, sign = flag_param(keepdims, func, "keepdims"), flag_param(return_sign, func, "return_sign")
         a_shape, a_dtype = arr.shape, result_dtype(arr.dtype)
         if negate:
-            arr = -arr
+            try:
+                arr = -arr
+            except MemoryError as exc:
+                raise MemoryError(f"{func}: could not allocate {arr.nbytes} bytes for -{name}") from exc
         barr = b_shape = b_dtype = None
         if b is None:
             dt = a_dtype
@@ -385,7 +400,7 @@ class AxisCall:
         return cls(
             func,
             arr,
-            arr if cplx else plan.arrange(arr, cdt),
+            arr if cplx else _arranged(plan, arr, cdt, func, name),
             plan,
             t,
             nt,
@@ -393,7 +408,7 @@ class AxisCall:
             a_shape,
             a_dtype,
             barr,
-            None if barr is None else barr if cplx else plan.arrange(barr, cdt),
+            None if barr is None else barr if cplx else _arranged(plan, barr, cdt, func, "b"),
             b_shape,
             b_dtype,
             keep,
@@ -418,7 +433,7 @@ class AxisCall:
         if scalar_in:
             arr = arr.reshape(1)
         plan = Plan.of(arr.shape, normalize_axes(axis, arr.ndim, func))
-        xc = arr if dt.kind == "c" else plan.arrange(arr, compute_dtype(dt))
+        xc = arr if dt.kind == "c" else _arranged(plan, arr, compute_dtype(dt), func, "x")
         return cls(func, arr, xc, plan, t, nt, dt, shape, dt, scalar_in=scalar_in, out=out)
 
     @property

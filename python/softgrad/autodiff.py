@@ -194,7 +194,10 @@ def _unmasked(v: Any, what: str) -> np.ndarray[Any, Any]:
     hidden values ``np.asarray`` would silently use."""
     if isinstance(v, ma.MaskedArray) and ma.getmask(v) is not ma.nomask and np.any(ma.getmask(v)):
         raise TypeError(f"{what} is a masked array with masked entries, which softgrad does not support")
-    return np.asarray(ma.getdata(v) if isinstance(v, ma.MaskedArray) else v)
+    try:
+        return np.asarray(ma.getdata(v) if isinstance(v, ma.MaskedArray) else v)
+    except (TypeError, ValueError, OverflowError) as exc:  # ragged nested sequences
+        raise TypeError(f"{what} must be array-like of real numbers ({exc})") from None
 
 
 def _float_dtype(x: Any) -> np.dtype[Any]:
