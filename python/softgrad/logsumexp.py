@@ -2,7 +2,8 @@ r"""The log-sum-exp reductions and their derivatives: ``logsumexp``, ``smooth_ma
 
 Kernels: ``rust/softgrad-core/src/relax/logsumexp/`` (values in ``mod.rs``, pullbacks in ``grad.rs``),
 bound as ``softgrad._core.logsumexp`` by ``rust/softgrad-py/src/relax/logsumexp.rs``; ``softmax`` and
-``log_softmax``, the same family, are in :mod:`softgrad.softmax`. Each op normalises its arguments
+``log_softmax``, the same family, are in :mod:`softgrad.softmax`. Complex and longdouble input are
+computed by NumPy (:mod:`softgrad._numpy_path`, scipy's algorithm). Each op normalises its arguments
 once into an :class:`AxisCall`, which the value path and the derivative rules below share.
 
 Derivatives. With :math:`S = \sum_i b_i e^{a_i/t}`, :math:`L = t \log|S|`,

@@ -2,7 +2,8 @@ r"""Softmax and log-softmax with temperature, and their derivatives.
 
 Kernels: ``rust/softgrad-core/src/relax/logsumexp/softmax.rs`` (values) and ``grad.rs`` (pullbacks),
 bound as ``softgrad._core.logsumexp`` by ``rust/softgrad-py/src/relax/logsumexp.rs``: the log-sum-exp
-family, whose reductions are in :mod:`softgrad.logsumexp`.
+family, whose reductions are in :mod:`softgrad.logsumexp`. Complex and longdouble input are computed
+by NumPy (:mod:`softgrad._numpy_path`, scipy's formulas).
 
 Derivatives. For :math:`y = \operatorname{softmax}(x/t)` and
 :math:`P_y(v) = y \odot (v - \langle y, v\rangle)`: :math:`\bar x = P_y(\bar y)/t`,
