@@ -218,8 +218,9 @@ def test_a_matrix_input_gives_the_ndarray_result(op: Any) -> None:
 
 @pytest.mark.parametrize("op", OPS, ids=name)
 def test_a_copy_too_large_to_allocate_is_a_memory_error_naming_the_function(op: Any) -> None:
-    # A broadcast view of 8 TiB: the contiguous copy fails; NumPy's message named neither.
-    big = np.broadcast_to(np.ones(1), (2**20, 2**20))
+    # A broadcast view of 2 PiB: the contiguous copy fails; NumPy's message named neither. (Past the
+    # 128 TiB of x86-64 user address space, so malloc refuses it whatever the overcommit policy.)
+    big = np.broadcast_to(np.ones(1), (2**24, 2**24))
     with pytest.raises(MemoryError, match=rf"^{name(op)}: could not allocate \d+ bytes .*{x_name(op)}$"):
         op(big, axis=0)
 
