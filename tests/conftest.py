@@ -372,3 +372,16 @@ def _every_result_through_a_poisoned_cache() -> Iterator[None]:
     old = softgrad._core._buffer_cache(min_bytes=0, poison=True)
     yield
     softgrad._core._buffer_cache(min_bytes=old[1], poison=old[2])
+
+
+# ---------------------------------------------------------------------------------------------
+# reporting
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Show how many of scipy's own cases passed (``test_scipy_suite.py``), whatever ``-q``."""
+    import sys
+
+    suite = sys.modules.get("test_scipy_suite")
+    for line in getattr(suite, "SUMMARY", ()):
+        terminalreporter.write_line(line)

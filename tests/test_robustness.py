@@ -566,7 +566,7 @@ def test_bad_outputs_are_refused_naming_the_argument(case: Case) -> None:
             case.call(**{o: np.zeros(2 * a.size, a.dtype)[::2]})
     if "out" in case.outputs:
         x = fresh(case)[case.inputs[0]]
-        with pytest.raises(ValueError, match=rf"^{case.func}: out overlaps"):
+        with pytest.raises(ValueError, match=rf"^{case.func}: out is in use: it overlaps another array"):
             case.call(**{case.inputs[0]: x, "out": x})
 
 
@@ -702,3 +702,39 @@ def test_calls_from_many_threads_release_the_gil() -> None:
         done.wait(0.001)
     th.join()
     assert ticks > 3
+
+
+def test_threads_sharing_one_out_get_an_error_naming_the_function_and_out() -> None:
+    # Issue 6: two threads writing one ``out=`` got rust-numpy's bare "already borrowed". Each call
+    # either completes (with the right values) or is refused with a message naming softmax and
+    # ``out``; the refusal is certain where a call's own arguments collide (the same borrow check).
+    x = np.random.default_rng(5).standard_normal((256, 4096))
+    want = softgrad.softmax(x, n_threads=1)
+    shared = np.empty_like(x)
+    barrier = threading.Barrier(3)
+    messages: list[str] = []
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        barrier.wait()
+        for _ in range(10):
+            try:
+                softgrad.softmax(x, n_threads=1, out=shared)
+            except ValueError as e:
+                messages.append(str(e))
+            except BaseException as e:  # reported below: a thread's exception would be lost
+                failures.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    assert not failures, failures
+    for m in messages:
+        assert m.startswith("softmax: out is in use:") and "another thread" in m, m
+    softgrad.softmax(x, n_threads=1, out=shared)
+    np.testing.assert_array_equal(shared, want)
+    flat = x.reshape(-1).copy()
+    with pytest.raises(ValueError, match=r"^softmax: out is in use: .* a call on another thread"):
+        L.softmax(flat, (256, 4096, 1), 1.0, False, None, flat)

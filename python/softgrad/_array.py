@@ -1,11 +1,11 @@
-"""Array normalisation shared by the facade: dtypes, axes, the ``(outer, n, inner)`` layout, and the
-call object of ops along axes."""
+"""Array normalisation shared by the facade: the ``(outer, n, inner)`` layout of an N-D array along axes
+(:class:`Plan`) and the call object of ops along axes (:class:`AxisCall`). The argument checks are in
+:mod:`softgrad._params`, re-exported here (``from ._array import float_array`` keeps working)."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,119 +14,19 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
-
-# Dtypes the Rust kernels take; every other real dtype is computed in one of them and cast back.
-_COMPUTE: dict[np.dtype[Any], type[np.floating[Any]]] = {
-    np.dtype(np.float32): np.float32,
-    np.dtype(np.float64): np.float64,
-}
-
-
-def float_array(x: ArrayLike, func: str, name: str) -> NDArray[Any]:
-    """``x`` as a real floating ndarray (no copy when it already is one).
-
-    bool and integer input become float64; complex, object, string and other dtypes raise TypeError.
-    """
-    try:
-        arr = np.asarray(x)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{func}: {name} must be array-like of real numbers ({exc})") from None
-    kind = arr.dtype.kind
-    if kind in "biu":
-        return arr.astype(np.float64)
-    if kind != "f":
-        raise TypeError(f"{func}: {name} must contain real numbers, got dtype {arr.dtype}")
-    return arr
-
-
-def result_dtype(*dtypes: np.dtype[Any]) -> np.dtype[Any]:
-    """The common real floating dtype of the inputs (float64 for integers, as scipy does)."""
-    dt = np.result_type(*dtypes)
-    return dt if dt.kind == "f" else np.dtype(np.float64)
-
-
-def promoted_dtype(*pairs: tuple[Any, NDArray[Any]]) -> np.dtype[Any]:
-    """Result dtype of several ``(original argument, float_array of it)`` pairs, as scipy promotes.
-
-    Floating arguments decide (a Python float counts as weak, as in NumPy); integer and bool ones
-    only matter when nothing is floating, and then the result is float64.
-    """
-    parts: list[Any] = []
-    for obj, arr in pairs:
-        if isinstance(obj, float):
-            parts.append(obj)
-        elif np.asarray(obj).dtype.kind == "f":
-            parts.append(arr.dtype)
-    if not parts:
-        return np.dtype(np.float64)
-    dt = np.result_type(*parts)
-    return dt if dt.kind == "f" else np.dtype(np.float64)
-
-
-def compute_dtype(dt: np.dtype[Any]) -> type[np.floating[Any]]:
-    """float32 and float64 are computed as themselves; float16 in float32; other floats in float64."""
-    if dt in _COMPUTE:
-        return _COMPUTE[dt]
-    if dt.itemsize < 4:
-        return np.float32
-    return np.float64
-
-
-def scalar_param(value: Any, func: str, name: str) -> float:
-    """A real scalar parameter as a Python float (TypeError if it is not one)."""
-    if type(value) is float or type(value) is int:  # the common case, without NumPy calls
-        return float(value)
-    if isinstance(value, (bool, np.bool_, str, bytes)) or np.ndim(value) != 0:
-        raise TypeError(f"{func}: {name} must be a real scalar, got {value!r}")
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{func}: {name} must be a real scalar, got {value!r}") from None
-    if isinstance(value, complex) or np.iscomplexobj(value):
-        raise TypeError(f"{func}: {name} must be a real scalar, got {value!r}")
-    return out
-
-
-def temperature_param(value: Any, func: str) -> float:
-    """The temperature: a finite, positive real scalar."""
-    t = scalar_param(value, func, "temperature")
-    if not (math.isfinite(t) and t > 0):
-        raise ValueError(f"{func}: temperature must be finite and > 0, got {value!r}")
-    return t
-
-
-def threads_param(n_threads: int | None, func: str) -> int | None:
-    """``n_threads`` checked: None or an integer >= 1."""
-    if n_threads is None:
-        return None
-    if isinstance(n_threads, (bool, np.bool_)):
-        raise TypeError(f"{func}: n_threads must be an integer or None, got {n_threads!r}")
-    try:
-        n = operator.index(n_threads)
-    except TypeError:
-        raise TypeError(f"{func}: n_threads must be an integer or None, got {n_threads!r}") from None
-    if n < 1:
-        raise ValueError(f"{func}: n_threads must be >= 1, got {n}")
-    return n
-
-
-def normalize_axes(axis: int | Sequence[int] | None, ndim: int, func: str) -> tuple[int, ...]:
-    """Sorted, non-negative, unique axes; ValueError naming ``axis`` otherwise."""
-    if axis is None:
-        return tuple(range(ndim))
-    items = axis if isinstance(axis, (tuple, list)) else (axis,)
-    out = []
-    for ax in items:
-        try:
-            a = operator.index(ax)
-        except TypeError:
-            raise TypeError(f"{func}: axis must be an int, a tuple of ints or None, got {axis!r}") from None
-        if not -ndim <= a < ndim:
-            raise ValueError(f"{func}: axis {a} is out of bounds for array of dimension {ndim}")
-        out.append(a % ndim)
-    if len(set(out)) != len(out):
-        raise ValueError(f"{func}: axis contains a repeated axis: {axis!r}")
-    return tuple(sorted(out))
+from ._params import MAX_THREADS as MAX_THREADS
+from ._params import check_out as check_out
+from ._params import compute_dtype as compute_dtype
+from ._params import flag_param as flag_param
+from ._params import float_array as float_array
+from ._params import is_numpy_path as is_numpy_path
+from ._params import normalize_axes as normalize_axes
+from ._params import numeric_array as numeric_array
+from ._params import promoted_dtype as promoted_dtype
+from ._params import result_dtype as result_dtype
+from ._params import scalar_param as scalar_param
+from ._params import temperature_param as temperature_param
+from ._params import threads_param as threads_param
 
 
 def _size(dims: Sequence[int]) -> int:
@@ -217,15 +117,16 @@ def private(v: Array, *owners: Array | None) -> Array:
     return v
 
 
-def check_out(out: Any, shape: tuple[int, ...], dt: np.dtype[Any], func: str) -> None:
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"{func}: out must be a numpy.ndarray, got {type(out).__name__}")
-    if out.dtype != dt:
-        raise TypeError(f"{func}: out has dtype {out.dtype}, the result has dtype {dt}")
-    if out.shape != shape:
-        raise ValueError(f"{func}: out has shape {out.shape}, the result has shape {shape}")
-    if not out.flags.writeable:
-        raise ValueError(f"{func}: out is read-only")
+def _arranged(plan: Plan, v: Array, dtype: type[np.floating[Any]], func: str, name: str) -> Array:
+    """``plan.arrange(v, dtype)``; a failed allocation of the copy is a MemoryError naming ``func``
+    and ``name`` (a broadcast view can stand for terabytes)."""
+    try:
+        return plan.arrange(v, dtype)
+    except MemoryError as exc:
+        nbytes = v.size * np.dtype(dtype).itemsize
+        raise MemoryError(
+            f"{func}: could not allocate {nbytes} bytes for a contiguous {np.dtype(dtype)} copy of {name}"
+        ) from exc
 
 
 @dataclass(frozen=True, eq=False)
@@ -277,18 +178,27 @@ class AxisCall:
         n_threads: int | None,
         negate: bool = False,
     ) -> AxisCall:
-        """logsumexp, smooth_max and (with ``negate``) smooth_min."""
-        arr = float_array(a, func, "a" if func == "logsumexp" else "x")
+        """logsumexp, smooth_max and (with ``negate``) smooth_min.
+
+        logsumexp also takes complex ``a`` and ``b`` (scipy's semantics, computed by NumPy: see
+        :func:`is_numpy_path`); then ``x`` and ``b`` are the broadcast inputs as given, unconverted.
+        """
+        name = "a" if func == "logsumexp" else "x"
+        arr = numeric_array(a, func, name) if func == "logsumexp" else float_array(a, func, name)
         t = temperature_param(temperature, func)
         nt = threads_param(n_threads, func)
+        keep, sign = flag_param(keepdims, func, "keepdims"), flag_param(return_sign, func, "return_sign")
         a_shape, a_dtype = arr.shape, result_dtype(arr.dtype)
         if negate:
-            arr = -arr
+            try:
+                arr = -arr
+            except MemoryError as exc:
+                raise MemoryError(f"{func}: could not allocate {arr.nbytes} bytes for -{name}") from exc
         barr = b_shape = b_dtype = None
         if b is None:
             dt = a_dtype
         else:
-            barr = float_array(b, func, "b")
+            barr = numeric_array(b, func, "b")
             b_shape, b_dtype = barr.shape, result_dtype(barr.dtype)
             dt = promoted_dtype((a, arr), (b, barr))
             try:
@@ -304,10 +214,11 @@ class AxisCall:
             barr = None if barr is None else barr.reshape(1)
         plan = Plan.of(arr.shape, normalize_axes(axis, arr.ndim, func))
         cdt = compute_dtype(dt)
+        cplx = dt.kind == "c"  # complex: only the NumPy path reads x and b, as given
         return cls(
             func,
             arr,
-            plan.arrange(arr, cdt),
+            arr if cplx else _arranged(plan, arr, cdt, func, name),
             plan,
             t,
             nt,
@@ -315,11 +226,11 @@ class AxisCall:
             a_shape,
             a_dtype,
             barr,
-            None if barr is None else plan.arrange(barr, cdt),
+            None if barr is None else barr if cplx else _arranged(plan, barr, cdt, func, "b"),
             b_shape,
             b_dtype,
-            bool(keepdims),
-            bool(return_sign),
+            keep,
+            sign,
             scalar_in,
         )
 
@@ -327,8 +238,9 @@ class AxisCall:
     def softmax(
         cls, func: str, x: ArrayLike, axis: Axis, temperature: float, n_threads: int | None, out: Any
     ) -> AxisCall:
-        """softmax and log_softmax."""
-        arr = float_array(x, func, "x")
+        """softmax and log_softmax (complex ``x`` as in scipy, computed by NumPy; then ``x`` is the
+        input as given)."""
+        arr = numeric_array(x, func, "x")
         t = temperature_param(temperature, func)
         nt = threads_param(n_threads, func)
         dt = result_dtype(arr.dtype)
@@ -339,8 +251,21 @@ class AxisCall:
         if scalar_in:
             arr = arr.reshape(1)
         plan = Plan.of(arr.shape, normalize_axes(axis, arr.ndim, func))
-        xc = plan.arrange(arr, compute_dtype(dt))
+        xc = arr if dt.kind == "c" else _arranged(plan, arr, compute_dtype(dt), func, "x")
         return cls(func, arr, xc, plan, t, nt, dt, shape, dt, scalar_in=scalar_in, out=out)
+
+    @property
+    def numpy_path(self) -> bool:
+        """Whether the value is computed by NumPy (complex or longdouble: :func:`is_numpy_path`)."""
+        return is_numpy_path(self.dtype)
+
+    def require_real(self, mode: str) -> None:
+        """TypeError for complex input under ``vjp``/``jvp`` (``mode``): the derivative rules are real."""
+        if self.dtype.kind == "c":
+            raise TypeError(
+                f"{mode}({self.func}): complex input (dtype {self.dtype}) is not differentiable: "
+                "softgrad's derivative rules are real"
+            )
 
     def private_inputs(self) -> AxisCall:
         """This call with inputs that share no memory with the caller's arrays (for residuals)."""

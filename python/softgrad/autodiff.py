@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
+import numpy.ma as ma  # imported now: NumPy loads it lazily, which fails in a call during shutdown
 
 F = TypeVar("F", bound=Callable[..., Any])
 R = TypeVar("R", bound=Callable[..., Any])
@@ -158,7 +159,7 @@ class Op:
                 if name not in self.nondiff_outputs:
                     diff.append(np.zeros(shape, dtype=_float_dtype(o)))
                 continue
-            arr = np.asarray(c)
+            arr = _unmasked(c, f"{self.name}: cotangent of {name}")
             if arr.dtype.kind not in "biuf":
                 raise TypeError(f"{self.name}: cotangent of {name} must be real, got dtype {arr.dtype}")
             if arr.shape != shape:
@@ -176,7 +177,7 @@ class Op:
             primal = call_args[name]
             if primal is None:
                 raise ValueError(f"jvp({self.name}): a tangent for {name}, which was not given")
-            arr = np.asarray(v)
+            arr = _unmasked(v, f"jvp({self.name}): tangent of {name}")
             if arr.dtype.kind not in "biuf":
                 raise TypeError(f"jvp({self.name}): tangent of {name} must be real, got dtype {arr.dtype}")
             if arr.shape != np.shape(primal):
@@ -186,6 +187,17 @@ class Op:
                 )
             out[name] = v
         return out
+
+
+def _unmasked(v: Any, what: str) -> np.ndarray[Any, Any]:
+    """``np.asarray(v)``; TypeError (``what`` names it) for a masked array with masked entries, whose
+    hidden values ``np.asarray`` would silently use."""
+    if isinstance(v, ma.MaskedArray) and ma.getmask(v) is not ma.nomask and np.any(ma.getmask(v)):
+        raise TypeError(f"{what} is a masked array with masked entries, which softgrad does not support")
+    try:
+        return np.asarray(ma.getdata(v) if isinstance(v, ma.MaskedArray) else v)
+    except (TypeError, ValueError, OverflowError) as exc:  # ragged nested sequences
+        raise TypeError(f"{what} must be array-like of real numbers ({exc})") from None
 
 
 def _float_dtype(x: Any) -> np.dtype[Any]:
@@ -276,8 +288,9 @@ def vjp(op: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, Callabl
     Raises
     ------
     TypeError
-        If ``op`` is not differentiable or the arguments do not fit its signature; from the
-        pullback, a cotangent that is not real.
+        If ``op`` is not differentiable or the arguments do not fit its signature, or for complex
+        input (the rules are real); from the pullback, a cotangent that is not real (complex,
+        datetime, object, string).
     ValueError
         As ``op`` does for bad arguments; from the pullback, a cotangent of the wrong structure
         or shape.
@@ -336,7 +349,7 @@ def jvp(
     ------
     TypeError
         ``op`` is not differentiable or has no forward-mode rule; ``primals``/``tangents`` are
-        neither tuples nor dicts.
+        neither tuples nor dicts; complex input; a tangent that is not real.
     ValueError
         Mismatched structure or shapes.
 

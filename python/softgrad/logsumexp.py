@@ -2,7 +2,8 @@ r"""The log-sum-exp reductions and their derivatives: ``logsumexp``, ``smooth_ma
 
 Kernels: ``rust/softgrad-core/src/relax/logsumexp/`` (values in ``mod.rs``, pullbacks in ``grad.rs``),
 bound as ``softgrad._core.logsumexp`` by ``rust/softgrad-py/src/relax/logsumexp.rs``; ``softmax`` and
-``log_softmax``, the same family, are in :mod:`softgrad.softmax`. Each op normalises its arguments
+``log_softmax``, the same family, are in :mod:`softgrad.softmax`. Complex and longdouble input are
+computed by NumPy (:mod:`softgrad._numpy_path`, scipy's algorithm). Each op normalises its arguments
 once into an :class:`AxisCall`, which the value path and the derivative rules below share.
 
 Derivatives. With :math:`S = \sum_i b_i e^{a_i/t}`, :math:`L = t \log|S|`,
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import _numpy_path
 from ._array import Array, Axis, AxisCall, cast, scalar
 from ._core import logsumexp as _k
 from .autodiff import Example, differentiable, rules
@@ -52,8 +54,23 @@ def _lse_result(c: AxisCall, out: Array, sgn: Array | None) -> Any:
 
 
 def _lse_value(c: AxisCall) -> Any:
+    if c.numpy_path:
+        return _lse_numpy(c)
     out, sgn = _reduce(c, c.return_sign)
     return _lse_result(c, out, sgn)
+
+
+def _lse_numpy(c: AxisCall) -> Any:
+    """Complex and longdouble input, by NumPy (:mod:`softgrad._numpy_path`)."""
+    a = c.given.astype(c.dtype, copy=False)
+    b = None if c.given_b is None else c.given_b.astype(c.dtype, copy=False)
+    out, sgn = _numpy_path.logsumexp(a, b, c.plan.axes, c.t, c.return_sign)
+    shape = c.plan.reduced_shape(c.keepdims)
+    res = scalar(out.reshape(shape))
+    if not c.return_sign:
+        return res
+    assert sgn is not None
+    return res, scalar(sgn.reshape(shape))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,12 +123,14 @@ def logsumexp(
     ----------
     a : array_like
         Input. bool and integer input is computed in float64; float32 stays float32 (accumulated in
-        float64).
+        float64); float16 is computed in float32. complex64/complex128 and longdouble input are
+        computed by NumPy in their own dtype (see Notes). The result dtype is NumPy's result type of
+        ``a`` and ``b`` (Python scalars weak), float64 where that is bool or integer, as in scipy.
     axis : None or int or tuple of ints, optional
         Axes to reduce over; ``None`` (default) reduces over all of them.
     b : array_like, optional
-        Weights ``b`` broadcastable against ``a``; may be negative. Entries with ``b == 0`` are
-        ignored whatever the value of ``a`` there.
+        Weights ``b`` broadcastable against ``a``; may be negative (or complex). Entries with
+        ``b == 0`` are ignored whatever the value of ``a`` there.
     keepdims : bool, optional
         Keep reduced axes as dimensions of size one.
     return_sign : bool, optional
@@ -127,21 +146,30 @@ def logsumexp(
         :math:`t \log|\sum b e^{a/t}|`. ``-inf`` where the sum is empty or all ``-inf``; NaN where an
         entry is NaN; ``+inf`` entries give the IEEE value of the direct sum.
     sgn : ndarray or scalar
-        Only with ``return_sign``: +1, 0 or -1.
+        Only with ``return_sign``: +1, 0 or -1; for complex input the complex unit :math:`S/|S|`
+        (and ``res`` is then real).
 
     Raises
     ------
     TypeError
-        Complex, object or string input, or a non-scalar temperature.
+        Object, string or datetime input, a masked array with masked entries, a non-integer or
+        boolean ``axis``, a non-scalar temperature, non-boolean ``keepdims``/``return_sign``.
     ValueError
         ``b`` not broadcastable, ``axis`` out of range or repeated, ``temperature`` not finite and
-        positive, ``n_threads < 1``.
+        positive, ``n_threads`` outside ``1..=256``.
 
     Notes
     -----
     Where scipy's result is infinite it recomputes the unshifted sum, which overflows when weights
     cancel at a large maximum (``a = [1000, 1000, 999], b = [1, -1, 1]`` gives NaN in scipy); softgrad
     keeps the shift and returns 999. Infinite and NaN inputs behave as in scipy.
+
+    Complex input follows scipy exactly (a NumPy path, several times slower than the real kernels):
+    the principal branch of :math:`t \log \sum_i b_i e^{a_i/t}`, its imaginary part in
+    :math:`(-t\pi, t\pi]`. It is not differentiable: :func:`softgrad.vjp` and :func:`softgrad.jvp`
+    raise TypeError. longdouble input is computed in longdouble by the same NumPy path (so
+    ``np.longdouble`` results carry its precision); under ``vjp``/``jvp`` the value is the longdouble
+    one and the derivatives come from the float64 kernels, returned as longdouble.
 
     References
     ----------
@@ -178,7 +206,7 @@ def smooth_max(
     temperature: float = 1.0,
     n_threads: int | None = None,
 ) -> Any:
-    r"""Smooth maximum :math:`t \log \sum_i e^{x_i/t}` along ``axis``.
+    r"""Smooth maximum :math:`t \log \sum_i e^{x_i/t}` along ``axis`` (real input only).
 
     The soft maximum of ultradiscretization (the max-plus limit of the log-semiring): it is convex,
     its gradient is ``softmax(x / t)``, and
@@ -207,7 +235,8 @@ def smooth_max(
     Raises
     ------
     TypeError, ValueError
-        As :func:`logsumexp`.
+        As :func:`logsumexp`; complex input is a TypeError (a maximum of complex numbers has no
+        meaning).
 
     Examples
     --------
@@ -258,7 +287,11 @@ _LseResiduals = tuple[AxisCall, Array, Array | None]
 
 
 def _lse_forward(c: AxisCall) -> tuple[Any, _LseResiduals]:
-    """Value and residuals ``(call with private inputs, lse, sign)`` of a reduction."""
+    """Value and residuals ``(call with private inputs, lse, sign)`` of a reduction.
+
+    longdouble input: the value in longdouble (NumPy), the residuals (so the derivatives) in float64.
+    """
+    c.require_real("vjp")
     c = c.private_inputs()
     lse = np.empty(c.lanes)
     # Weighted sums keep their sign: the derivatives of a negative sum are those of log|S|.
@@ -268,7 +301,8 @@ def _lse_forward(c: AxisCall) -> tuple[Any, _LseResiduals]:
     if want_sign and not c.return_sign:
         assert sgn is not None
         out[sgn < 0] = np.nan
-    return _lse_result(c, out, sgn), (c, lse, sign_res)
+    value = _lse_numpy(c) if c.numpy_path else _lse_result(c, out, sgn)
+    return value, (c, lse, sign_res)
 
 
 def _lse_pullback(res: _LseResiduals, ct: Any) -> tuple[Any, Any, Any]:
@@ -312,6 +346,7 @@ def _smooth_min_bwd(res: _LseResiduals, ct: Any) -> tuple[Any, Any]:
 
 def _lse_tangent(c: AxisCall, tangents: dict[str, Any]) -> Array:
     """``Σ_p dL/dp · tangent_p`` per lane, shaped ``(outer, inner)``, in float64."""
+    c.require_real("jvp")
     c64 = c.as_float64().private_inputs()
     lse = np.empty(c64.lanes)
     want_sign = c64.b is not None

@@ -2,7 +2,8 @@ r"""Softmax and log-softmax with temperature, and their derivatives.
 
 Kernels: ``rust/softgrad-core/src/relax/logsumexp/softmax.rs`` (values) and ``grad.rs`` (pullbacks),
 bound as ``softgrad._core.logsumexp`` by ``rust/softgrad-py/src/relax/logsumexp.rs``: the log-sum-exp
-family, whose reductions are in :mod:`softgrad.logsumexp`.
+family, whose reductions are in :mod:`softgrad.logsumexp`. Complex and longdouble input are computed
+by NumPy (:mod:`softgrad._numpy_path`, scipy's formulas).
 
 Derivatives. For :math:`y = \operatorname{softmax}(x/t)` and
 :math:`P_y(v) = y \odot (v - \langle y, v\rangle)`: :math:`\bar x = P_y(\bar y)/t`,
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from . import _numpy_path
 from ._array import Array, Axis, AxisCall, cast
 from ._core import logsumexp as _k
 from .autodiff import Example, differentiable, rules
@@ -31,6 +33,8 @@ from .autodiff import Example, differentiable, rules
 
 def _softmax_value(c: AxisCall, lse: Array | None = None) -> Any:
     log = c.func == "log_softmax"
+    if c.numpy_path:
+        return _softmax_numpy(c)
     out = c.out
     direct = (
         out is not None
@@ -48,6 +52,16 @@ def _softmax_value(c: AxisCall, lse: Array | None = None) -> Any:
     if out is not None:
         np.copyto(out, res.reshape(out.shape))
         return out
+    return res.reshape(())[()] if c.scalar_in else res
+
+
+def _softmax_numpy(c: AxisCall) -> Any:
+    """Complex and longdouble input, by NumPy (:mod:`softgrad._numpy_path`)."""
+    x = c.given.astype(c.dtype, copy=False)
+    res = _numpy_path.softmax(x, c.plan.axes, c.t, c.func == "log_softmax")
+    if c.out is not None:
+        np.copyto(c.out, res.reshape(c.out.shape))
+        return c.out
     return res.reshape(())[()] if c.scalar_in else res
 
 
@@ -89,7 +103,9 @@ def softmax(
     Parameters
     ----------
     x : array_like
-        Input; float32 stays float32, bool and integers become float64.
+        Input; float32 stays float32, bool and integers become float64. complex and longdouble
+        input are computed by NumPy in their own dtype, as scipy does (not differentiable if
+        complex; see :func:`softgrad.logsumexp`).
     axis : int or tuple of ints or None, optional
         Axes over which the result sums to one (default ``-1``).
     temperature : float, keyword-only
@@ -111,9 +127,12 @@ def softmax(
     Raises
     ------
     TypeError
-        Non-real input, a non-scalar temperature, or ``out`` of the wrong dtype.
+        Non-numeric input (object, string, datetime), a masked array with masked entries, a
+        boolean or non-integer ``axis``, a non-scalar temperature, ``out`` not an ndarray (a masked
+        array) or of the wrong dtype.
     ValueError
-        Bad ``axis``, ``temperature`` or ``n_threads``; ``out`` of the wrong shape or read-only.
+        Bad ``axis``, ``temperature`` or ``n_threads``; ``out`` of the wrong shape or read-only, or
+        in use by a call on another thread.
 
     Notes
     -----
@@ -206,8 +225,11 @@ def _softmax_forward(c: AxisCall) -> tuple[Any, _SoftmaxResiduals]:
     made read-only first (the output of ``vjp`` is read-only, as JAX arrays are immutable); with
     ``out=`` the caller's array gets a copy and the residual stays private.
     """
+    c.require_real("vjp")
     log = c.func == "log_softmax"
     flat = _k.softmax(c.x, c.layout, c.t, log, c.n_threads, None, None)
+    if c.numpy_path:  # longdouble: the value in longdouble, the residual (so the pullback) in float64
+        return _softmax_numpy(c), (c, flat)
     if c.out is None and c.plan.perm is None and flat.dtype == c.dtype:
         flat.flags.writeable = False  # before any view of it exists: views inherit the flag
     res = np.ascontiguousarray(c.plan.restore(flat), dtype=c.dtype)
@@ -234,6 +256,7 @@ for _op in (softmax, log_softmax):
 
 
 def _softmax_jvp(c: AxisCall, tangents: dict[str, Any]) -> tuple[Any, Any]:
+    c.require_real("jvp")
     log = c.func == "log_softmax"
     value = _softmax_value(c)
     c64 = c.as_float64()

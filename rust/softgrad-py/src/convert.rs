@@ -119,9 +119,7 @@ impl<'py, T: Element> Input<'py, T> {
         } else {
             aligned_copy(func, name, &a)?
         };
-        let ro = a
-            .try_readonly()
-            .map_err(|e| PyValueError::new_err(format!("{func}: {name}: {e}")))?;
+        let ro = a.try_readonly().map_err(|e| borrow_error(func, name, e))?;
         Ok(Input(ro))
     }
 
@@ -227,11 +225,19 @@ fn writable<'py, T: Element>(
     name: &str,
     a: &Bound<'py, PyArrayDyn<T>>,
 ) -> PyResult<PyReadwriteArrayDyn<'py, T>> {
-    a.try_readwrite().map_err(|e| {
-        PyValueError::new_err(match e {
-            BorrowError::NotWriteable => format!("{func}: {name} is read-only"),
-            _ => format!("{func}: {name} overlaps another array argument"),
-        })
+    a.try_readwrite().map_err(|e| borrow_error(func, name, e))
+}
+
+/// `ValueError` naming `func` and `name` for an array that cannot be borrowed: read-only (for an
+/// output), or in use: written by another argument of this call or by a call running on another
+/// thread (rust-numpy tracks borrows across threads; "already borrowed" alone names neither).
+fn borrow_error(func: &str, name: &str, e: BorrowError) -> PyErr {
+    PyValueError::new_err(match e {
+        BorrowError::NotWriteable => format!("{func}: {name} is read-only"),
+        _ => format!(
+            "{func}: {name} is in use: it overlaps another array argument of this call, or a call \
+             on another thread is using it (give each thread its own arrays to write)"
+        ),
     })
 }
 
