@@ -1,0 +1,509 @@
+//! Softmax cross-entropy: the loss and, in the same pass, its gradient.
+//!
+//! For each sample (a lane of the `(outer, n, inner)` [`Layout`], the `n` classes on the middle
+//! axis), with `z = x/t`, `p = softmax(z)`, `L = t ln Σ_j e^{x_j/t}` and targets `y`,
+//!
+//! ```text
+//! loss = -Σ_j y_j ln p_j = Σ_j y_j (L - x_j)/t,        d loss / d x_j = ((Σ_i y_i) p_j - y_j)/t
+//! ```
+//!
+//! The targets are a class index `c` (`y = (1-ε) e_c + ε/n`) or a distribution `q` over the classes
+//! (`y = (1-ε) q + ε/n`; `q` need not sum to one, the formulas above are general), with label
+//! smoothing `ε` in `[0, 1]`. Terms with `y_j = 0` are skipped, so a `-inf` logit with no target mass
+//! costs nothing and gets a zero gradient. A sample whose log-sum-exp `L` is not finite (a NaN or
+//! `+inf` logit, or all `-inf`) has a NaN loss, gradient and dot.
+//!
+//! The gradient written is `s w ((Σy) p - y)/t` with `w` the sample's weight and `s`
+//! [`Options::grad_scale`] (the reduction's factor, e.g. `1/Σw` for a weighted mean). A sample of
+//! weight 0 contributes nothing to the total and gets a zero gradient and dot, even where its loss is
+//! NaN or infinite (so a zero weight masks a sample). The per-sample `dot = Σ_j ((Σy) p_j - y_j)
+//! (x_j - L)` gives the temperature derivative: `d loss / d t = -dot / t²`.
+//!
+//! Contiguous rows (`inner == 1`) are cut into fixed pieces of whole rows; each piece runs the
+//! family's softmax kernel ([`softmax()`](super::softmax) with the piece's layout: its narrow- and
+//! wide-row paths) into the gradient buffer, then turns the probabilities into the gradient while
+//! they are in cache. A strided class axis is walked in lane blocks. The total `Σ w loss` is summed
+//! in piece (or block) order: the same bits for any thread count.
+
+use super::{softmax, Kind};
+use crate::error::{Error, Result};
+use crate::par::{scratch, Layout, Par, Rows, Strided};
+use crate::real::Real;
+use crate::relax::check_temperature;
+
+const F: &str = "softmax_cross_entropy";
+
+/// Elements per piece of contiguous rows (whole rows; a row wider than this is a piece alone):
+/// logits and probabilities of a piece stay in L2 between the softmax and the gradient pass.
+pub const PIECE_ELEMS: usize = 4096;
+
+/// The targets of the samples.
+#[derive(Debug, Clone, Copy)]
+pub enum Targets<'a, T> {
+    /// One class index per sample (`layout.outputs()` of them), each in `0..n`.
+    Classes(&'a [i64]),
+    /// A distribution over the classes per sample, in the layout of the logits.
+    Probs(&'a [T]),
+}
+
+/// Scalar parameters of a call.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Temperature `t > 0`, finite: the logits are divided by it.
+    pub temperature: f64,
+    /// Label smoothing `ε` in `[0, 1]`.
+    pub label_smoothing: f64,
+    /// Factor of every gradient entry (the reduction's: 1 for a sum, `1/Σw` for a mean).
+    pub grad_scale: f64,
+}
+
+/// What to write besides the total: each `None` is not computed.
+#[derive(Debug)]
+pub struct Outputs<'a, T> {
+    /// Per-sample loss, unweighted (`layout.outputs()` values).
+    pub losses: Option<&'a mut [f64]>,
+    /// Per-sample `Σ_j ((Σy) p_j - y_j)(x_j - L)`, for the temperature derivative (0 where the
+    /// weight is 0).
+    pub dots: Option<&'a mut [f64]>,
+    /// The gradient with respect to the logits, `grad_scale · w ((Σy) p - y)/t` (layout of the logits).
+    pub grad: Option<&'a mut [T]>,
+}
+
+impl<T> Outputs<'_, T> {
+    /// Nothing but the total.
+    pub fn none() -> Self {
+        Outputs {
+            losses: None,
+            dots: None,
+            grad: None,
+        }
+    }
+}
+
+/// Softmax cross-entropy of `logits` seen as `layout` (classes on the middle axis) against
+/// `targets`, with optional per-sample `weights` (`layout.outputs()` values). Returns `Σ w loss` (the
+/// plain sum without weights) and writes what `out` asks for; see the module docs for the maths.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a temperature that is not finite and positive, a label smoothing
+/// outside `[0, 1]`, a class index outside `0..n` (named `labels`) or an empty class axis;
+/// [`Error::Shape`] for slices whose lengths disagree with `layout`; [`Error::Alloc`] and
+/// [`Error::Interrupted`].
+pub fn softmax_cross_entropy<T: Real>(
+    logits: &[T],
+    targets: Targets<'_, T>,
+    weights: Option<&[T]>,
+    layout: Layout,
+    opts: Options,
+    out: Outputs<'_, T>,
+    par: Par,
+) -> Result<f64> {
+    check_temperature(F, opts.temperature)?;
+    let eps = opts.label_smoothing;
+    if !(0.0..=1.0).contains(&eps) {
+        return Err(Error::param(
+            F,
+            "label_smoothing",
+            format!("must be in [0, 1], got {eps}"),
+        ));
+    }
+    let len = layout.len(F)?;
+    let samples = layout.outputs();
+    Error::check_len(F, "logits", logits.len(), len)?;
+    match targets {
+        Targets::Classes(c) => Error::check_len(F, "labels", c.len(), samples)?,
+        Targets::Probs(q) => Error::check_len(F, "labels", q.len(), len)?,
+    }
+    if let Some(w) = weights {
+        Error::check_len(F, "sample_weight", w.len(), samples)?;
+    }
+    if let Some(l) = out.losses.as_deref() {
+        Error::check_len(F, "losses", l.len(), samples)?;
+    }
+    if let Some(d) = out.dots.as_deref() {
+        Error::check_len(F, "dots", d.len(), samples)?;
+    }
+    if let Some(g) = out.grad.as_deref() {
+        Error::check_len(F, "grad", g.len(), len)?;
+    }
+    if layout.n == 0 && samples > 0 {
+        return Err(Error::param(
+            F,
+            "logits",
+            "has no classes (empty class axis)",
+        ));
+    }
+    if samples == 0 {
+        return Ok(0.0);
+    }
+    let ctx = Ctx {
+        t: opts.temperature,
+        inv_t: 1.0 / opts.temperature,
+        hard: 1.0 - eps,
+        u: eps / layout.n as f64,
+        scale: opts.grad_scale,
+        k: layout.n,
+    };
+    if layout.inner == 1 {
+        rows(logits, targets, weights, ctx, out, par)
+    } else {
+        strided(logits, targets, weights, layout, ctx, out, par)
+    }
+}
+
+/// The per-call constants.
+#[derive(Debug, Clone, Copy)]
+struct Ctx {
+    t: f64,
+    inv_t: f64,
+    /// `1 - ε`: the weight of the given targets.
+    hard: f64,
+    /// `ε / n`: the uniform part of every target.
+    u: f64,
+    scale: f64,
+    k: usize,
+}
+
+impl Ctx {
+    fn class(&self, c: i64) -> Result<usize> {
+        match usize::try_from(c) {
+            Ok(v) if v < self.k => Ok(v),
+            _ => Err(Error::param(
+                F,
+                "labels",
+                format!("must be class indices in [0, {}), got {c}", self.k),
+            )),
+        }
+    }
+}
+
+/// One sample's targets.
+#[derive(Clone, Copy)]
+enum Target<'a, T> {
+    Class(usize),
+    Probs(&'a [T]),
+}
+
+/// Loss and dot of one contiguous row whose softmax `p` is given; with `g = Some(w s)` the row of
+/// `p` is overwritten by the gradient (`None`: `p` is scratch and is left as it is).
+fn row_terms<T: Real>(
+    c: &Ctx,
+    x: &[T],
+    p: &mut [T],
+    lse: f64,
+    y: Target<'_, T>,
+    g: Option<f64>,
+) -> (f64, f64) {
+    if !lse.is_finite() {
+        if g.is_some() {
+            p.fill(T::from_f64(f64::NAN));
+        }
+        return (f64::NAN, f64::NAN);
+    }
+    let (hard, u) = (c.hard, c.u);
+    let mut dot = 0.0;
+    match y {
+        Target::Class(k) => {
+            let xc = x[k].to_f64();
+            let mut loss = if hard != 0.0 { hard * (lse - xc) } else { 0.0 };
+            if u != 0.0 {
+                loss += u * x.iter().map(|v| lse - v.to_f64()).sum::<f64>();
+            }
+            if let Some(s) = g {
+                let f = s * c.inv_t;
+                let pk = p[k].to_f64();
+                for (pj, xj) in p.iter_mut().zip(x) {
+                    let d = pj.to_f64() - u;
+                    if d != 0.0 {
+                        dot += d * (xj.to_f64() - lse);
+                    }
+                    *pj = T::from_f64(d * f);
+                }
+                if hard != 0.0 {
+                    dot -= hard * (xc - lse);
+                    p[k] = T::from_f64((pk - u - hard) * f);
+                }
+            }
+            (loss * c.inv_t, dot)
+        }
+        Target::Probs(q) => {
+            let (mut loss, mut sy) = (0.0, 0.0);
+            for (qj, xj) in q.iter().zip(x) {
+                let y = hard * qj.to_f64() + u;
+                sy += y;
+                if y != 0.0 {
+                    loss += y * (lse - xj.to_f64());
+                }
+            }
+            if let Some(s) = g {
+                let f = s * c.inv_t;
+                for ((pj, xj), qj) in p.iter_mut().zip(x).zip(q) {
+                    let d = sy * pj.to_f64() - (hard * qj.to_f64() + u);
+                    if d != 0.0 {
+                        dot += d * (xj.to_f64() - lse);
+                    }
+                    *pj = T::from_f64(d * f);
+                }
+            }
+            (loss * c.inv_t, dot)
+        }
+    }
+}
+
+/// The weight of sample `r` (1 without weights).
+fn weight<T: Real>(w: Option<&[T]>, r: usize) -> f64 {
+    w.map_or(1.0, |w| w[r].to_f64())
+}
+
+/// Contiguous rows, in fixed pieces of whole rows.
+fn rows<T: Real>(
+    x: &[T],
+    targets: Targets<'_, T>,
+    w: Option<&[T]>,
+    c: Ctx,
+    out: Outputs<'_, T>,
+    par: Par,
+) -> Result<f64> {
+    let k = c.k;
+    let per = (PIECE_ELEMS / k).max(1);
+    let pieces = (x.len() / k).div_ceil(per);
+    let want_grad = out.grad.is_some();
+    let (cls, probs) = match targets {
+        Targets::Classes(v) => (Some(Rows::of(v, per)), None),
+        Targets::Probs(q) => (None, Some(Rows::of(q, per * k))),
+    };
+    let data = (
+        Rows::of(x, per * k),
+        (cls, probs, w.map(|w| Rows::of(w, per))),
+        (
+            out.losses.map(|l| Rows::of_mut(l, per)),
+            out.dots.map(|d| Rows::of_mut(d, per)),
+            out.grad.map(|g| Rows::of_mut(g, per * k)),
+        ),
+    );
+    let parts = par.map_rows(
+        F,
+        pieces,
+        per * k,
+        data,
+        per,
+        0.0,
+        |mut total, _, (xs, (cs, qs, ws), (mut ls, mut ds, gs)), lse, p| {
+            let m = xs.len() / k;
+            let lse = &mut lse[..m];
+            let mut tmp;
+            let probs: &mut [T] = match gs {
+                Some(g) => g,
+                None => {
+                    tmp = scratch(F, xs.len(), T::from_f64(0.0))?;
+                    &mut tmp
+                }
+            };
+            softmax(
+                xs,
+                Layout::new(m, k, 1),
+                c.t,
+                Kind::Softmax,
+                probs,
+                Some(lse),
+                p,
+            )?;
+            for (r, ((xr, pr), &l)) in xs
+                .chunks_exact(k)
+                .zip(probs.chunks_exact_mut(k))
+                .zip(lse.iter())
+                .enumerate()
+            {
+                let y = match (cs, qs) {
+                    (Some(cs), _) => Target::Class(c.class(cs[r])?),
+                    (None, Some(q)) => Target::Probs(&q[r * k..(r + 1) * k]),
+                    (None, None) => unreachable!("targets are classes or probabilities"),
+                };
+                let wr = weight(ws, r);
+                let g = want_grad.then_some(wr * c.scale);
+                let (loss, mut dot) = row_terms(&c, xr, pr, l, y, g);
+                if wr == 0.0 {
+                    dot = 0.0;
+                    if want_grad {
+                        pr.fill(T::from_f64(0.0));
+                    }
+                } else {
+                    total += wr * loss;
+                }
+                if let Some(ls) = ls.as_deref_mut() {
+                    ls[r] = loss;
+                }
+                if let Some(ds) = ds.as_deref_mut() {
+                    ds[r] = dot;
+                }
+            }
+            Ok(total)
+        },
+    )?;
+    Ok(parts.into_iter().fold(0.0, |a, b| a + b))
+}
+
+/// `max` that propagates NaN.
+fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// A strided class axis, in lane blocks: per block the lane maxima, then the sums of
+/// `e^{(x - M)/t}` (stored in the gradient rows if asked), then loss, dot and gradient row by row.
+fn strided<T: Real>(
+    x: &[T],
+    targets: Targets<'_, T>,
+    w: Option<&[T]>,
+    layout: Layout,
+    c: Ctx,
+    out: Outputs<'_, T>,
+    par: Par,
+) -> Result<f64> {
+    let (cls, probs) = match targets {
+        Targets::Classes(v) => (Some(Rows::of(v, 1)), None),
+        Targets::Probs(q) => (None, Some(q)),
+    };
+    let want_dot = out.dots.is_some();
+    let lanes = (
+        cls,
+        w.map(|w| Rows::of(w, 1)),
+        out.losses.map(|l| Rows::of_mut(l, 1)),
+        out.dots.map(|d| Rows::of_mut(d, 1)),
+    );
+    let outs = out.grad.map(Strided::new);
+    let parts = par.for_each_lane_block(
+        F,
+        layout,
+        lanes,
+        outs,
+        0.0,
+        |mut total, blk, (cs, ws, mut ls, mut ds), mut g| {
+            let wj = blk.width;
+            let cs = match cs {
+                Some(cs) => Some(
+                    cs.iter()
+                        .map(|&v| c.class(v))
+                        .collect::<Result<Vec<usize>>>()?,
+                ),
+                None => None,
+            };
+            let mut buf = scratch(F, 6 * wj, 0.0)?;
+            let (m, rest) = buf.split_at_mut(wj);
+            let (lse, rest) = rest.split_at_mut(wj);
+            let (s, rest) = rest.split_at_mut(wj);
+            let (sy, rest) = rest.split_at_mut(wj);
+            let (loss, dot) = rest.split_at_mut(wj);
+            m.fill(f64::NEG_INFINITY);
+            for i in 0..blk.n {
+                for (mj, v) in m.iter_mut().zip(blk.row(x, i)) {
+                    *mj = nan_max(*mj, v.to_f64());
+                }
+            }
+            // Lanes whose maximum is not finite shift by 0: their sums are garbage, ignored below.
+            let shift = |j: usize| if m[j].is_finite() { m[j] } else { 0.0 };
+            for i in 0..blk.n {
+                let xr = blk.row(x, i);
+                match g.as_mut() {
+                    Some(g) => {
+                        let gr = g.row(i);
+                        for j in 0..wj {
+                            let e = ((xr[j].to_f64() - shift(j)) * c.inv_t).exp();
+                            s[j] += e;
+                            gr[j] = T::from_f64(e);
+                        }
+                    }
+                    None => {
+                        for j in 0..wj {
+                            s[j] += ((xr[j].to_f64() - shift(j)) * c.inv_t).exp();
+                        }
+                    }
+                }
+                if let Some(q) = probs {
+                    for (a, v) in sy.iter_mut().zip(blk.row(q, i)) {
+                        *a += v.to_f64();
+                    }
+                }
+            }
+            // The lanes' log-sum-exp (NaN where the maximum is not finite).
+            for j in 0..wj {
+                lse[j] = if m[j].is_finite() {
+                    m[j] + c.t * s[j].ln()
+                } else {
+                    f64::NAN
+                };
+                sy[j] = if probs.is_some() {
+                    c.hard * sy[j] + c.u * c.k as f64
+                } else {
+                    1.0
+                };
+            }
+            for i in 0..blk.n {
+                let xr = blk.row(x, i);
+                let mut gr = g.as_mut().map(|g| g.row(i));
+                for j in 0..wj {
+                    let xv = xr[j].to_f64();
+                    let y = match (&cs, probs) {
+                        (Some(cs), _) => c.u + if cs[j] == i { c.hard } else { 0.0 },
+                        (None, Some(q)) => c.hard * blk.row(q, i)[j].to_f64() + c.u,
+                        (None, None) => unreachable!("targets are classes or probabilities"),
+                    };
+                    if y != 0.0 {
+                        loss[j] += y * (lse[j] - xv);
+                    }
+                    if gr.is_none() && !want_dot {
+                        continue;
+                    }
+                    let e = match gr.as_deref() {
+                        Some(gr) => gr[j].to_f64(),
+                        None => ((xv - shift(j)) * c.inv_t).exp(),
+                    };
+                    let d = sy[j] * (e / s[j]) - y;
+                    if d != 0.0 {
+                        dot[j] += d * (xv - lse[j]);
+                    }
+                    if let Some(gr) = gr.as_deref_mut() {
+                        gr[j] = T::from_f64(d * weight(ws, j) * c.scale * c.inv_t);
+                    }
+                }
+            }
+            for j in 0..wj {
+                let wv = weight(ws, j);
+                let bad = !lse[j].is_finite();
+                let (l, mut d) = if bad {
+                    (f64::NAN, f64::NAN)
+                } else {
+                    (loss[j] * c.inv_t, dot[j])
+                };
+                if bad || wv == 0.0 {
+                    let fill = T::from_f64(if wv == 0.0 { 0.0 } else { f64::NAN });
+                    if let Some(g) = g.as_mut() {
+                        for i in 0..blk.n {
+                            g.row(i)[j] = fill;
+                        }
+                    }
+                }
+                if wv == 0.0 {
+                    d = 0.0;
+                } else {
+                    total += wv * l;
+                }
+                if let Some(ls) = ls.as_deref_mut() {
+                    ls[j] = l;
+                }
+                if let Some(ds) = ds.as_deref_mut() {
+                    ds[j] = d;
+                }
+            }
+            Ok(total)
+        },
+    )?;
+    Ok(parts.into_iter().fold(0.0, |a, b| a + b))
+}
+
+#[cfg(test)]
+#[path = "cross_entropy_tests.rs"]
+mod tests;
