@@ -1,11 +1,13 @@
 # Hand-written stub of the Rust extension module softgrad._core (checked by mypy.stubtest in
 # tests/test_stubs.py): settings and exceptions here, one submodule (and one stub file) per family.
+from . import cross_entropy as cross_entropy
 from . import logsumexp as logsumexp
 
 __all__ = [
     "InternalError",
     "SoftgradError",
     "__version__",
+    "cross_entropy",
     "get_num_threads",
     "logsumexp",
     "set_num_threads",
