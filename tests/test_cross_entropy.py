@@ -372,3 +372,17 @@ def test_the_binding_checks_class_indices() -> None:
         X.softmax_cross_entropy(x, classes=None, **args)
     with pytest.raises(ValueError, match=r"^softmax_cross_entropy: labels must be class indices in \[0, 5\)"):
         X.softmax_cross_entropy(x, classes=np.full(6, 5), **args)
+
+
+def test_the_logits_cotangent_is_read_only_and_the_pullback_reusable(rng: np.random.Generator) -> None:
+    x, y = rng.standard_normal((50, 4)), rng.integers(0, 4, 50)
+    _, pullback = sg.vjp(F, x, y)
+    g1 = pullback(1.0).logits
+    assert not g1.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        g1 += 1.0
+    g2 = pullback(2.0).logits
+    assert not g2.flags.writeable
+    np.testing.assert_array_equal(g2, 2.0 * g1)
+    np.testing.assert_array_equal(pullback(1.0).logits, g1)
+    np.testing.assert_allclose(g1, orc.grad_logits(x, y), rtol=1e-12, atol=1e-15)

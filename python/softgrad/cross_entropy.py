@@ -301,6 +301,9 @@ def softmax_cross_entropy(
     would be :math:`-w \log p` per class, scaled as the reduction: ``-log_softmax`` is one call away).
     The loss and the gradient :math:`w\,((\sum_i y_i)\,p - y)/t` (scaled by :math:`1/\sum w` for the
     mean) come from one pass over the logits; the pullback scales that gradient by the cotangent.
+    **The logits' cotangent is read-only**: for a unit cotangent (``pullback(1.0)``, the usual call
+    of an optimizer loop) it is the gradient the forward computed, handed out without a copy and
+    kept by the pullback (as JAX arrays are immutable); copy it to change it.
 
     Examples
     --------
@@ -344,6 +347,7 @@ class _Residuals:
 
 def _forward(c: _Call) -> tuple[Any, _Residuals]:
     total, losses, dots, grad = c.run(grad=True, losses=True)
+    grad.flags.writeable = False  # the pullback may hand it out: no view of it may change it
     w = None if c.w is None else c.w.copy()
     lean = _Call(
         c.x[:0], None, None, None, c.plan, c.t, c.eps, c.reduction, c.n_threads, c.dtype,
@@ -388,8 +392,11 @@ def _(r: _Residuals, ct: Any) -> tuple[Any, Any, Any]:
     if c.reduction == "none":
         cs = np.asarray(ct, dtype=np.float64).reshape(outer, 1, inner).astype(g.dtype)
         dx = (g.reshape(outer, n, inner) * cs).reshape(-1)
+    elif float(ct) == 1.0:
+        dx = g  # the usual call: the forward's gradient itself, no copy (it is read-only)
     else:
         dx = g * g.dtype.type(float(ct))
+    dx.flags.writeable = False  # always read-only, as the case above must be
     dlogits = c.plan.restore(dx).astype(c.dtype, copy=False)
     dt = _dt(r, ct)
     dw = None
