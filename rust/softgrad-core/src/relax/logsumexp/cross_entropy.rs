@@ -30,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::par::{scratch, Layout, Par, Rows, Strided};
 use crate::real::Real;
 use crate::relax::check_temperature;
+use crate::simd;
 
 const F: &str = "softmax_cross_entropy";
 
@@ -186,6 +187,7 @@ enum Target<'a, T> {
 
 /// Loss and dot of one contiguous row whose softmax `p` is given; with `g = Some(w s)` the row of
 /// `p` is overwritten by the gradient (`None`: `p` is scratch and is left as it is).
+#[inline(always)]
 fn row_terms<T: Real>(
     c: &Ctx,
     x: &[T],
@@ -212,13 +214,7 @@ fn row_terms<T: Real>(
             if let Some(s) = g {
                 let f = s * c.inv_t;
                 let pk = p[k].to_f64();
-                for (pj, xj) in p.iter_mut().zip(x) {
-                    let d = pj.to_f64() - u;
-                    if d != 0.0 {
-                        dot += d * (xj.to_f64() - lse);
-                    }
-                    *pj = T::from_f64(d * f);
-                }
+                dot = grad_pass(p, x, lse, f, |_, pj| pj - u);
                 if hard != 0.0 {
                     dot -= hard * (xc - lse);
                     p[k] = T::from_f64((pk - u - hard) * f);
@@ -237,22 +233,118 @@ fn row_terms<T: Real>(
             }
             if let Some(s) = g {
                 let f = s * c.inv_t;
-                for ((pj, xj), qj) in p.iter_mut().zip(x).zip(q) {
-                    let d = sy * pj.to_f64() - (hard * qj.to_f64() + u);
-                    if d != 0.0 {
-                        dot += d * (xj.to_f64() - lse);
-                    }
-                    *pj = T::from_f64(d * f);
-                }
+                dot = grad_pass(p, x, lse, f, |j, pj| sy * pj - (hard * q[j].to_f64() + u));
             }
             (loss * c.inv_t, dot)
         }
     }
 }
 
+/// Overwrites each `p_j` of a row by `d_j f`, with `d_j = d(j, p_j)`, and returns
+/// `Σ_{d_j ≠ 0} d_j (x_j - lse)`, summed in [`LANES`] interleaved accumulators (so the loop
+/// vectorises) combined in a fixed order.
+#[inline(always)]
+fn grad_pass<T: Real>(
+    p: &mut [T],
+    x: &[T],
+    lse: f64,
+    f: f64,
+    d: impl Fn(usize, f64) -> f64,
+) -> f64 {
+    let mut acc = [0.0f64; LANES];
+    let body = p.len() / LANES * LANES;
+    let (pb, pt) = p.split_at_mut(body);
+    let (xb, xt) = x.split_at(body);
+    for (b, (pc, xc)) in pb
+        .chunks_exact_mut(LANES)
+        .zip(xb.chunks_exact(LANES))
+        .enumerate()
+    {
+        for l in 0..LANES {
+            let dj = d(b * LANES + l, pc[l].to_f64());
+            let term = dj * (xc[l].to_f64() - lse);
+            acc[l] += if dj != 0.0 { term } else { 0.0 };
+            pc[l] = T::from_f64(dj * f);
+        }
+    }
+    let mut tail = 0.0;
+    for (j, (pj, xj)) in pt.iter_mut().zip(xt).enumerate() {
+        let dj = d(body + j, pj.to_f64());
+        if dj != 0.0 {
+            tail += dj * (xj.to_f64() - lse);
+        }
+        *pj = T::from_f64(dj * f);
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + tail
+}
+
+/// Accumulators of [`grad_pass`].
+const LANES: usize = 4;
+
 /// The weight of sample `r` (1 without weights).
+#[inline(always)]
 fn weight<T: Real>(w: Option<&[T]>, r: usize) -> f64 {
     w.map_or(1.0, |w| w[r].to_f64())
+}
+
+/// One piece of contiguous rows after its softmax: inputs, probabilities and per-sample outputs.
+struct Piece<'a, T> {
+    x: &'a [T],
+    p: &'a mut [T],
+    lse: &'a [f64],
+    classes: Option<&'a [i64]>,
+    probs: Option<&'a [T]>,
+    w: Option<&'a [T]>,
+    losses: Option<&'a mut [f64]>,
+    dots: Option<&'a mut [f64]>,
+}
+
+/// Loss, dot and (with `want_grad`) gradient of every row of a piece; returns the piece's
+/// `Σ w loss`.
+#[inline(always)]
+fn finish_piece<T: Real>(c: &Ctx, pc: Piece<'_, T>, want_grad: bool) -> Result<f64> {
+    let k = c.k;
+    let Piece {
+        x,
+        p,
+        lse,
+        classes,
+        probs,
+        w,
+        mut losses,
+        mut dots,
+    } = pc;
+    let mut total = 0.0;
+    for (r, ((xr, pr), &l)) in x
+        .chunks_exact(k)
+        .zip(p.chunks_exact_mut(k))
+        .zip(lse.iter())
+        .enumerate()
+    {
+        let y = match (classes, probs) {
+            (Some(cs), _) => Target::Class(c.class(cs[r])?),
+            (None, Some(q)) => Target::Probs(&q[r * k..(r + 1) * k]),
+            (None, None) => unreachable!("targets are classes or probabilities"),
+        };
+        let wr = weight(w, r);
+        let g = want_grad.then_some(wr * c.scale);
+        let (loss, mut dot) = row_terms(c, xr, pr, l, y, g);
+        if wr == 0.0 {
+            dot = 0.0;
+            if want_grad {
+                pr.fill(T::from_f64(0.0));
+            }
+        } else {
+            total += wr * loss;
+        }
+        if let Some(ls) = losses.as_deref_mut() {
+            ls[r] = loss;
+        }
+        if let Some(ds) = dots.as_deref_mut() {
+            ds[r] = dot;
+        }
+    }
+    Ok(total)
 }
 
 /// Contiguous rows, in fixed pieces of whole rows.
@@ -264,7 +356,7 @@ fn rows<T: Real>(
     out: Outputs<'_, T>,
     par: Par,
 ) -> Result<f64> {
-    let k = c.k;
+    let (k, level) = (c.k, simd::level());
     let per = (PIECE_ELEMS / k).max(1);
     let pieces = (x.len() / k).div_ceil(per);
     let want_grad = out.grad.is_some();
@@ -295,6 +387,7 @@ fn rows<T: Real>(
             let probs: &mut [T] = match gs {
                 Some(g) => g,
                 None => {
+                    // Per piece: a task-long buffer would be kept until the call ends.
                     tmp = scratch(F, xs.len(), T::from_f64(0.0))?;
                     &mut tmp
                 }
@@ -308,35 +401,22 @@ fn rows<T: Real>(
                 Some(lse),
                 p,
             )?;
-            for (r, ((xr, pr), &l)) in xs
-                .chunks_exact(k)
-                .zip(probs.chunks_exact_mut(k))
-                .zip(lse.iter())
-                .enumerate()
-            {
-                let y = match (cs, qs) {
-                    (Some(cs), _) => Target::Class(c.class(cs[r])?),
-                    (None, Some(q)) => Target::Probs(&q[r * k..(r + 1) * k]),
-                    (None, None) => unreachable!("targets are classes or probabilities"),
-                };
-                let wr = weight(ws, r);
-                let g = want_grad.then_some(wr * c.scale);
-                let (loss, mut dot) = row_terms(&c, xr, pr, l, y, g);
-                if wr == 0.0 {
-                    dot = 0.0;
-                    if want_grad {
-                        pr.fill(T::from_f64(0.0));
-                    }
-                } else {
-                    total += wr * loss;
-                }
-                if let Some(ls) = ls.as_deref_mut() {
-                    ls[r] = loss;
-                }
-                if let Some(ds) = ds.as_deref_mut() {
-                    ds[r] = dot;
-                }
-            }
+            let piece = Piece {
+                x: xs,
+                p: probs,
+                lse,
+                classes: cs,
+                probs: qs,
+                w: ws,
+                losses: ls.as_deref_mut(),
+                dots: ds.as_deref_mut(),
+            };
+            // The whole piece compiled for the CPU's vector level.
+            total += simd::dispatch(
+                level,
+                #[inline(always)]
+                || finish_piece(&c, piece, want_grad),
+            )?;
             Ok(total)
         },
     )?;
