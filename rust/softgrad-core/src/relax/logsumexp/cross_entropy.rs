@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::par::{scratch, Layout, Par, Rows, Strided};
 use crate::real::Real;
 use crate::relax::check_temperature;
-use crate::simd;
+use crate::simd::{self, strided};
 
 const F: &str = "softmax_cross_entropy";
 
@@ -423,15 +423,6 @@ fn rows<T: Real>(
     Ok(parts.into_iter().fold(0.0, |a, b| a + b))
 }
 
-/// `max` that propagates NaN.
-fn nan_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.max(b)
-    }
-}
-
 /// A strided class axis, in lane blocks: per block the lane maxima, then the sums of
 /// `e^{(x - M)/t}` (stored in the gradient rows if asked), then loss, dot and gradient row by row.
 fn strided<T: Real>(
@@ -447,7 +438,7 @@ fn strided<T: Real>(
         Targets::Classes(v) => (Some(Rows::of(v, 1)), None),
         Targets::Probs(q) => (None, Some(q)),
     };
-    let want_dot = out.dots.is_some();
+    let (want_dot, level) = (out.dots.is_some(), simd::level());
     let lanes = (
         cls,
         w.map(|w| Rows::of(w, 1)),
@@ -471,36 +462,33 @@ fn strided<T: Real>(
                 ),
                 None => None,
             };
-            let mut buf = scratch(F, 6 * wj, 0.0)?;
+            let mut buf = scratch(F, 7 * wj, 0.0)?;
             let (m, rest) = buf.split_at_mut(wj);
+            let (h, rest) = rest.split_at_mut(wj);
             let (lse, rest) = rest.split_at_mut(wj);
             let (s, rest) = rest.split_at_mut(wj);
             let (sy, rest) = rest.split_at_mut(wj);
             let (loss, dot) = rest.split_at_mut(wj);
             m.fill(f64::NEG_INFINITY);
             for i in 0..blk.n {
-                for (mj, v) in m.iter_mut().zip(blk.row(x, i)) {
-                    *mj = nan_max(*mj, v.to_f64());
-                }
+                strided::max_into(level, blk.row(x, i), None, m);
             }
-            // Lanes whose maximum is not finite shift by 0: their sums are garbage, ignored below.
-            let shift = |j: usize| if m[j].is_finite() { m[j] } else { 0.0 };
+            // An all -inf lane shifts by 0 (its terms are 0, not NaN); lanes whose maximum is not
+            // finite get NaN results below whatever their sums.
+            for (hj, &mj) in h.iter_mut().zip(m.iter()) {
+                *hj = if mj == f64::NEG_INFINITY { 0.0 } else { mj };
+            }
+            // Without a gradient, the exponentials go to a scratch row: the same kernel either
+            // way, so the same sums (the plain call's loss has the bits of the gradient call's).
+            let mut row = match g {
+                Some(_) => Vec::new(),
+                None => scratch(F, wj, T::from_f64(0.0))?,
+            };
             for i in 0..blk.n {
                 let xr = blk.row(x, i);
                 match g.as_mut() {
-                    Some(g) => {
-                        let gr = g.row(i);
-                        for j in 0..wj {
-                            let e = ((xr[j].to_f64() - shift(j)) * c.inv_t).exp();
-                            s[j] += e;
-                            gr[j] = T::from_f64(e);
-                        }
-                    }
-                    None => {
-                        for j in 0..wj {
-                            s[j] += ((xr[j].to_f64() - shift(j)) * c.inv_t).exp();
-                        }
-                    }
+                    Some(g) => strided::exp_store_into(level, xr, h, c.inv_t, g.row(i), s),
+                    None => strided::exp_store_into(level, xr, h, c.inv_t, &mut row, s),
                 }
                 if let Some(q) = probs {
                     for (a, v) in sy.iter_mut().zip(blk.row(q, i)) {
@@ -521,35 +509,44 @@ fn strided<T: Real>(
                     1.0
                 };
             }
-            for i in 0..blk.n {
-                let xr = blk.row(x, i);
-                let mut gr = g.as_mut().map(|g| g.row(i));
-                for j in 0..wj {
-                    let xv = xr[j].to_f64();
-                    let y = match (&cs, probs) {
-                        (Some(cs), _) => c.u + if cs[j] == i { c.hard } else { 0.0 },
-                        (None, Some(q)) => c.hard * blk.row(q, i)[j].to_f64() + c.u,
-                        (None, None) => unreachable!("targets are classes or probabilities"),
-                    };
-                    if y != 0.0 {
-                        loss[j] += y * (lse[j] - xv);
+            // Row by row: loss, dot and gradient of every lane, compiled for the vector level.
+            simd::dispatch(
+                level,
+                #[inline(always)]
+                || {
+                    for i in 0..blk.n {
+                        let xr = blk.row(x, i);
+                        let mut gr = g.as_mut().map(|g| g.row(i));
+                        for j in 0..wj {
+                            let xv = xr[j].to_f64();
+                            let y = match (&cs, probs) {
+                                (Some(cs), _) => c.u + if cs[j] == i { c.hard } else { 0.0 },
+                                (None, Some(q)) => c.hard * blk.row(q, i)[j].to_f64() + c.u,
+                                (None, None) => {
+                                    unreachable!("targets are classes or probabilities")
+                                }
+                            };
+                            if y != 0.0 {
+                                loss[j] += y * (lse[j] - xv);
+                            }
+                            if gr.is_none() && !want_dot {
+                                continue;
+                            }
+                            let e = match gr.as_deref() {
+                                Some(gr) => gr[j].to_f64(),
+                                None => ((xv - h[j]) * c.inv_t).exp(),
+                            };
+                            let d = sy[j] * (e / s[j]) - y;
+                            if d != 0.0 {
+                                dot[j] += d * (xv - lse[j]);
+                            }
+                            if let Some(gr) = gr.as_deref_mut() {
+                                gr[j] = T::from_f64(d * weight(ws, j) * c.scale * c.inv_t);
+                            }
+                        }
                     }
-                    if gr.is_none() && !want_dot {
-                        continue;
-                    }
-                    let e = match gr.as_deref() {
-                        Some(gr) => gr[j].to_f64(),
-                        None => ((xv - shift(j)) * c.inv_t).exp(),
-                    };
-                    let d = sy[j] * (e / s[j]) - y;
-                    if d != 0.0 {
-                        dot[j] += d * (xv - lse[j]);
-                    }
-                    if let Some(gr) = gr.as_deref_mut() {
-                        gr[j] = T::from_f64(d * weight(ws, j) * c.scale * c.inv_t);
-                    }
-                }
-            }
+                },
+            );
             for j in 0..wj {
                 let wv = weight(ws, j);
                 let bad = !lse[j].is_finite();
