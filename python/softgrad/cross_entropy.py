@@ -1,8 +1,9 @@
 r"""Softmax cross-entropy, value and gradient in one fused pass.
 
-Kernel: ``rust/softgrad-core/src/relax/logsumexp/cross_entropy.rs`` (it runs the family's softmax
-kernel on pieces of rows and turns the probabilities into the gradient while they are in cache),
-bound as ``softgrad._core.cross_entropy`` by ``rust/softgrad-py/src/relax/cross_entropy.rs``.
+Kernel: ``rust/softgrad-core/src/relax/logsumexp/cross_entropy/`` (``mod.rs``; ``strided.rs`` for a
+class axis that is not last): it runs the family's softmax kernel on pieces of rows and turns the
+probabilities into the gradient while they are in cache. Bound as ``softgrad._core.cross_entropy``
+by ``rust/softgrad-py/src/relax/cross_entropy.rs``.
 
 Derivatives. With :math:`z = x/t`, :math:`p = \operatorname{softmax}(z)` and targets :math:`y`, the
 loss of a sample is :math:`\ell = -\sum_j y_j \log p_j` and
