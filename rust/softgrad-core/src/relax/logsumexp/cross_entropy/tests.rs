@@ -392,3 +392,53 @@ fn bad_arguments_are_errors_naming_them() {
     );
     assert_eq!(none, Ok(0.0));
 }
+
+#[test]
+fn the_thread_scratch_serves_both_types_and_long_rows() {
+    let total = |x: &[f64], l: Layout, f32_: bool| -> f64 {
+        let cls = classes(l.outputs(), l.n, 12);
+        let o = opts(0.8, 0.05, 1.0);
+        if f32_ {
+            let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            softmax_cross_entropy(
+                &x32,
+                Targets::Classes(&cls),
+                None,
+                l,
+                o,
+                Outputs::none(),
+                Par::Seq,
+            )
+        } else {
+            softmax_cross_entropy(
+                x,
+                Targets::Classes(&cls),
+                None,
+                l,
+                o,
+                Outputs::none(),
+                Par::Seq,
+            )
+        }
+        .unwrap()
+    };
+    let (small, long) = (Layout::new(300, 7, 1), Layout::new(2, 5000, 1));
+    let xs = uniform(2100, 13, -4.0, 4.0);
+    let xl = uniform(10_000, 14, -4.0, 4.0);
+    let first = [total(&xs, small, true), total(&xs, small, false)];
+    for _ in 0..2 {
+        assert_eq!(total(&xl, long, false), total(&xl, long, false));
+        assert_eq!(total(&xs, small, false), first[1]);
+        assert_eq!(total(&xs, small, true), first[0]);
+    }
+    let cls = classes(300, 7, 12);
+    let r = run(
+        &xs,
+        Targets::Classes(&cls),
+        None,
+        small,
+        opts(0.8, 0.05, 1.0),
+        Par::Seq,
+    );
+    assert_eq!(r.total, first[1]);
+}
