@@ -22,6 +22,7 @@ import pytest
 from numpy.typing import NDArray
 
 import softgrad
+from softgrad._core import cross_entropy as X
 from softgrad._core import logsumexp as L
 
 # ---------------------------------------------------------------------------------------------
@@ -407,9 +408,10 @@ class Case:
     outputs: tuple[str, ...] = ()
     float64_only: tuple[str, ...] = field(default=())  # residuals and cotangents
     core_func: str = ""  # the name the core's errors carry (a regex), if not `func`
+    module: Any = L  # the `_core` submodule of the binding
 
     def call(self, **replace: Any) -> Any:
-        return getattr(L, self.binding)(**{**self.kwargs, **replace})
+        return getattr(self.module, self.binding)(**{**self.kwargs, **replace})
 
 
 def cases(dtype: type[np.floating[Any]]) -> list[Case]:
@@ -476,6 +478,27 @@ def cases(dtype: type[np.floating[Any]]) -> list[Case]:
                 float64_only=("lse", "ct"),
             )
         )
+    xent = dict(logits=x, sample_weight=np.abs(ct).astype(dtype), layout=layout, temperature=t)
+    xent.update(label_smoothing=0.1, grad_scale=0.5, grad=True, losses=True)
+    cls = rng.integers(0, n, outer * inner)
+    res.append(
+        Case(
+            "softmax_cross_entropy",
+            "softmax_cross_entropy",
+            dict(xent, labels=np.abs(g), classes=None),
+            ("logits", "labels", "sample_weight"),
+            module=X,
+        )
+    )
+    res.append(
+        Case(
+            "softmax_cross_entropy",
+            "softmax_cross_entropy",
+            dict(xent, labels=None, classes=cls),
+            ("logits", "sample_weight"),
+            module=X,
+        )
+    )
     return res
 
 
@@ -522,8 +545,9 @@ def read_only(a: NDArray[Any]) -> NDArray[Any]:
 
 
 def test_every_binding_has_a_case() -> None:
-    bound = {name for name in dir(L) if not name.startswith("_") and callable(getattr(L, name))}
-    assert bound == {c.binding for c in cases(np.float64)}
+    for m in (L, X):
+        bound = {name for name in dir(m) if not name.startswith("_") and callable(getattr(m, name))}
+        assert bound == {c.binding for c in cases(np.float64) if c.module is m}
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -16,6 +16,7 @@ argument, and failures of softgrad itself a subclass of :class:`SoftgradError`.
 from ._core import InternalError, SoftgradError, __version__
 from .autodiff import jvp, vjp
 from .config import get_buffer_cache, get_num_threads, set_buffer_cache, set_num_threads, simd_level
+from .cross_entropy import softmax_cross_entropy
 from .logsumexp import logsumexp, smooth_max, smooth_min
 from .softmax import log_softmax, softmax
 
@@ -34,5 +35,6 @@ __all__ = [
     "smooth_max",
     "smooth_min",
     "softmax",
+    "softmax_cross_entropy",
     "vjp",
 ]

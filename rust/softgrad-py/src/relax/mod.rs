@@ -12,6 +12,7 @@
 //! A `#[pyfunction]`'s parameters are its Python signature, hence `too_many_arguments` is allowed.
 #![allow(clippy::too_many_arguments)]
 
+pub mod cross_entropy;
 pub mod logsumexp;
 
 use pyo3::prelude::*;
@@ -19,5 +20,6 @@ use pyo3::prelude::*;
 /// Adds the family submodules to `_core`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     crate::submodule(m, "logsumexp", logsumexp::register)?;
+    crate::submodule(m, "cross_entropy", cross_entropy::register)?;
     Ok(())
 }

@@ -24,6 +24,7 @@
 //! `(M_a, w_a, s_a) ⊕ (M_b, w_b, s_b)` rescaling the side with the smaller maximum by
 //! `e^{(M_side - M)/t}`; pieces may be computed on any thread, the combination order never changes.
 
+pub mod cross_entropy;
 mod grad;
 #[cfg(test)]
 mod grad_edge_tests;
@@ -33,6 +34,7 @@ mod softmax;
 #[cfg(test)]
 mod softmax_tests;
 
+pub use cross_entropy::softmax_cross_entropy;
 pub use grad::{logsumexp_vjp, softmax_vjp};
 pub use softmax::{softmax, Kind};
 
