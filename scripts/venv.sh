@@ -1,0 +1,21 @@
+# Sourced by the scripts: `make_venv DIR` makes a fresh virtual environment at DIR with "$PY".
+#
+# `python -m venv` needs ensurepip, which Debian's own python3 lacks unless python3-venv is
+# installed; virtualenv (from PyPI) bundles its own pip, so it is the fallback there.
+make_venv() {
+  local dir=$1
+  rm -rf "$dir"
+  if "$PY" -m venv "$dir" >/dev/null 2>&1; then
+    return 0
+  fi
+  rm -rf "$dir"
+  echo "   ($PY -m venv is unavailable here: using virtualenv from PyPI)"
+  if ! "$PY" -m virtualenv --version >/dev/null 2>&1; then
+    "$PY" -m pip install --quiet --user virtualenv ||
+      "$PY" -m pip install --quiet --user --break-system-packages virtualenv || {
+      echo "error: neither '$PY -m venv' nor virtualenv works; install python3-venv or pip" >&2
+      return 1
+    }
+  fi
+  "$PY" -m virtualenv --quiet "$dir"
+}
