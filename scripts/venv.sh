@@ -10,12 +10,13 @@ make_venv() {
   fi
   rm -rf "$dir"
   echo "   ($PY -m venv is unavailable here: using virtualenv from PyPI)"
-  if ! "$PY" -m virtualenv --version >/dev/null 2>&1; then
-    "$PY" -m pip install --quiet --user virtualenv ||
-      "$PY" -m pip install --quiet --user --break-system-packages virtualenv || {
-      echo "error: neither '$PY -m venv' nor virtualenv works; install python3-venv or pip" >&2
+  # Into a private directory, not the user's site-packages (shared by every user of "$PY").
+  local pkg=target/virtualenv-pkg
+  if [ ! -d "$pkg/virtualenv" ]; then
+    "$PY" -m pip install --quiet --disable-pip-version-check --target "$pkg" virtualenv || {
+      echo "error: neither '$PY -m venv' nor pip works; install python3-venv" >&2
       return 1
     }
   fi
-  "$PY" -m virtualenv --quiet "$dir"
+  PYTHONPATH=$pkg "$PY" -m virtualenv --quiet "$dir"
 }
