@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts: `make_venv DIR` makes a fresh virtual environment at DIR with "$PY".
 #
 # `python -m venv` needs ensurepip, which Debian's own python3 lacks unless python3-venv is

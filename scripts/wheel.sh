@@ -96,7 +96,7 @@ fi
 
 echo "== wheel: fresh virtual environment target/venv-wheel with the wheel and its test extra"
 make_venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$WHEEL[test]"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${WHEEL}[test]"
 # The suite must see the installed wheel, never the source tree.
 (cd tests && "$VENV/bin/python" - "$VENV" <<'EOF'
 import os, sys
