@@ -5,6 +5,10 @@ Usage: python scripts/check_dist.py DIST_DIR   (run from the repository root by 
 
 from __future__ import annotations
 
+import base64
+import csv
+import hashlib
+import io
 import os
 import subprocess
 import sys
@@ -47,15 +51,27 @@ def check_wheel(path: Path) -> None:
             if z.read(member) != (ROOT / lic).read_bytes():
                 fail(f"{path.name}: {member} differs from the repository's")
         check_metadata(z.read(f"{info}/METADATA").decode(), path.name)
+        # RECORD lists every file with its hash (scripts/normalize_sbom.py rewrites one of them).
+        rows = list(csv.reader(io.StringIO(z.read(f"{info}/RECORD").decode())))
+        if {r[0] for r in rows} != names:
+            fail(f"{path.name}: RECORD does not list exactly the wheel's files")
+        for name, digest, size in rows:
+            if name == f"{info}/RECORD":
+                continue
+            data = z.read(name)
+            want = "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            if digest != want or int(size) != len(data):
+                fail(f"{path.name}: RECORD entry of {name} does not match the file")
         for needed in ("softgrad/py.typed", "softgrad/_core.abi3.so", "softgrad/_core/__init__.pyi"):
             if needed not in names:
                 fail(f"{path.name}: {needed} missing")
-        # Paths are remapped (scripts/wheel.sh): the library names neither the checkout nor ~/.cargo.
-        so = z.read("softgrad/_core.abi3.so")
+        # Paths are remapped (scripts/wheel.sh): no file names the checkout or ~/.cargo.
         cargo_home = os.environ.get("CARGO_HOME") or str(Path.home() / ".cargo")
-        for local in (str(ROOT), cargo_home):
-            if local.encode() in so:
-                fail(f"{path.name}: _core.abi3.so contains the build path {local}")
+        for name in names:
+            data = z.read(name)
+            for local in (str(ROOT), cargo_home):
+                if local.encode() in data:
+                    fail(f"{path.name}: {name} contains the build path {local}")
     print(f"   wheel ok: {path.name} ({path.stat().st_size // 1024} KiB), licenses in {info}/licenses/")
 
 

@@ -41,8 +41,8 @@ echo "== wheel: build tools (maturin, zig, auditwheel) in target/venv-tools"
   "maturin>=1.10,<2" "ziglang<0.18" "auditwheel>=6"
 
 # Reproducible: file times in the wheel and the SBOM's timestamp come from SOURCE_DATE_EPOCH, and
-# the library's panic locations name /softgrad and /cargo instead of this checkout and
-# ~/.cargo. RUSTFLAGS is set, not extended: this wheel runs anywhere (no -C target-cpu; the
+# the library's panic locations (and the SBOM, scripts/normalize_sbom.py) name /softgrad and /cargo
+# instead of this checkout and ~/.cargo, so any checkout builds the same bytes. RUSTFLAGS is set, not extended: this wheel runs anywhere (no -C target-cpu; the
 # kernels dispatch at run time).
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 315532800)}
 CARGO_HOME_DIR=${CARGO_HOME:-$HOME/.cargo}
@@ -55,6 +55,8 @@ build_wheel() { # OUT_DIR [CARGO_TARGET_DIR]
   PATH="$TOOLS/bin:$PATH" CARGO_TARGET_DIR=${2:-$ROOT/target} \
     maturin build --release --zig --compatibility manylinux2014 --target "$TARGET" \
     --out "$1" --quiet
+  # The SBOM names the workspace crates by absolute path: recorded as /softgrad too.
+  "$TOOLS/bin/python" scripts/normalize_sbom.py "$(ls "$1"/*.whl)" "$ROOT"
 }
 
 echo "== wheel: maturin build --release --zig --compatibility manylinux2014 (SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH)"
