@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
-# Every test of softgrad: installs what it needs, then lints, Rust tests and Python tests.
-# Usage: ./scripts/test.sh   (from anywhere; needs Rust and Python >= 3.10)
+# Every test of softgrad: lints, the Rust tests, then the wheel users install (manylinux2014 abi3,
+# built once) tested as installed in a fresh virtual environment at every SIMD level
+# (scripts/wheel.sh). Installs everything it needs from PyPI and rustup.
+# Usage: ./scripts/test.sh   (from anywhere; needs Rust and Python >= 3.10; PYTHON picks the
+# interpreter the virtual environments are made from, default python3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
-echo "== installing softgrad and its test dependencies"
+# shellcheck source=scripts/venv.sh
+. scripts/venv.sh
+
+echo "== installing the Rust lints and the Python lint tools (target/venv-lint)"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
-"$PY" -m pip install --quiet --upgrade "maturin>=1.10,<2"
-"$PY" -m pip install --quiet ".[test]"
+LINT=target/venv-lint
+[ -x "$LINT/bin/python" ] || make_venv "$LINT"
+# numpy: mypy checks the package against NumPy's types.
+"$LINT/bin/python" -m pip install --quiet --disable-pip-version-check "ruff>=0.6" "mypy>=1.10" "numpy>=1.24"
 
 echo "== lint: cargo fmt, cargo clippy, cargo doc, ruff, mypy"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc -p softgrad-core --no-deps --quiet
-"$PY" -m ruff check python tests benches/python
-"$PY" -m ruff format --check python tests benches/python
-"$PY" -m mypy
+"$LINT/bin/python" -m ruff check python tests benches/python scripts
+"$LINT/bin/python" -m ruff format --check python tests benches/python scripts
+"$LINT/bin/python" -m mypy
 
 echo "== cargo test (core), at the best SIMD level and again pinned to AVX2 and to the portable code"
 # Each pinned run asserts that the pin took effect (simd::tests::softgrad_simd_pins_the_level), so a
@@ -25,20 +33,5 @@ cargo test -p softgrad-core --quiet
 SOFTGRAD_SIMD=avx2 cargo test -p softgrad-core --quiet
 SOFTGRAD_SIMD=scalar cargo test -p softgrad-core --quiet
 
-echo "== pytest"
-# Run against the installed package, not the source tree.
-run_pytest() {
-  set +e
-  (cd tests && "$PY" -m pytest -q -p no:cacheprovider --rootdir=.. -c ../pyproject.toml "$@" .)
-  local status=$?
-  set -e
-  if [ "$status" -eq 5 ]; then
-    echo "pytest collected no tests" >&2
-    exit 1
-  fi
-  [ "$status" -eq 0 ] || exit "$status"
-}
-# The kernels dispatch on the CPU: run the suite pinned to the lower levels too (where supported).
-SOFTGRAD_SIMD=scalar run_pytest -x
-SOFTGRAD_SIMD=avx2 run_pytest -x
-run_pytest
+# The Python suite runs against the built wheel, installed: what users get, not the source tree.
+./scripts/wheel.sh

@@ -18,7 +18,8 @@ mod relax;
 
 use pyo3::prelude::*;
 
-#[pymodule]
+// Free-threaded CPython: no GIL needed (statics are OnceLock/Mutex/atomics, kernels already run detached).
+#[pymodule(gil_used = false)]
 #[pyo3(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
