@@ -10,6 +10,7 @@ import pytest
 MODULES = [
     "softgrad.logsumexp",
     "softgrad.softmax",
+    "softgrad.sort",
     "softgrad.autodiff",
     "softgrad.config",
     "softgrad._array",

@@ -17,6 +17,7 @@ from .autodiff import jvp, vjp
 from .config import get_num_threads, set_num_threads, simd_level
 from .logsumexp import logsumexp, smooth_max, smooth_min
 from .softmax import log_softmax, softmax
+from .sort import soft_rank, soft_sort
 
 __all__ = [
     "InternalError",
@@ -30,6 +31,8 @@ __all__ = [
     "simd_level",
     "smooth_max",
     "smooth_min",
+    "soft_rank",
+    "soft_sort",
     "softmax",
     "vjp",
 ]

@@ -1,6 +1,7 @@
 # Hand-written stub of the Rust extension module softgrad._core (checked by mypy.stubtest in
 # tests/test_stubs.py): settings and exceptions here, one submodule (and one stub file) per family.
 from . import logsumexp as logsumexp
+from . import sort as sort
 
 __all__ = [
     "InternalError",
@@ -10,6 +11,7 @@ __all__ = [
     "logsumexp",
     "set_num_threads",
     "simd_level",
+    "sort",
 ]
 __version__: str
 

@@ -13,11 +13,13 @@
 #![allow(clippy::too_many_arguments)]
 
 pub mod logsumexp;
+pub mod sort;
 
 use pyo3::prelude::*;
 
 /// Adds the family submodules to `_core`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     crate::submodule(m, "logsumexp", logsumexp::register)?;
+    crate::submodule(m, "sort", sort::register)?;
     Ok(())
 }

@@ -1,0 +1,359 @@
+//! The per-lane kernels: sort, pool-adjacent-violators, and the `O(n)` derivatives from the blocks.
+//! The maths is in the [module docs](super).
+
+use rayon::prelude::*;
+
+use super::{Op, Reg, Spec};
+use crate::error::{Error, Result};
+use crate::par::Par;
+
+/// One lane's residuals, written by the forward.
+pub(crate) type LaneResMut<'a> = (&'a mut [u32], &'a mut [f64], &'a mut [bool]);
+/// One lane's residuals, read by the derivatives.
+pub(crate) type LaneRes<'a> = (&'a [u32], &'a [f64], &'a [bool]);
+
+/// A block of the isotonic solution in progress: first position, its `z` and `ρ`, size, and two
+/// statistics, `a` over `z` and `b` over `ρ` (sums, or log-sum-exps relative to the first entry so
+/// that ties and near-ties keep every bit), with the value pooling compares.
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    lo: usize,
+    z0: f64,
+    r0: f64,
+    c: f64,
+    a: f64,
+    b: f64,
+    key: f64,
+}
+
+/// `t ln(e^{p/t} + e^{q/t})`, which never overflows.
+#[inline]
+fn lae(p: f64, q: f64, t: f64) -> f64 {
+    let (hi, lo) = if p >= q { (p, q) } else { (q, p) };
+    hi + t * ((lo - hi) / t).exp().ln_1p()
+}
+
+/// A vector of `n` values, or [`Error::Alloc`].
+fn buffer<T: Clone>(func: &'static str, n: usize, fill: T) -> Result<Vec<T>> {
+    crate::par::scratch(func, n, fill)
+}
+
+/// A `u64` whose unsigned order is the descending order of the finite `z` (`-0.0` is `0.0`).
+#[inline]
+fn desc_key(z: f64) -> u64 {
+    let u = (z + 0.0).to_bits();
+    let asc = if u >> 63 == 1 { !u } else { u | (1 << 63) };
+    !asc
+}
+
+impl Spec {
+    /// `(λ/ε, λ)` with `λ = min(ε, 1)`: pooling compares `λ v`, which is finite for any strength.
+    fn scales(&self) -> (f64, f64) {
+        let e = self.strength;
+        if e < 1.0 {
+            (1.0, e)
+        } else {
+            (1.0 / e, 1.0)
+        }
+    }
+
+    /// The block of position `i` alone.
+    fn single(&self, i: usize, z: f64, n: usize) -> Block {
+        let rho = (n - i) as f64;
+        let (a, b) = match (self.op, self.reg) {
+            (Op::Rank, _) => (0.0, rho),
+            (Op::Sort, Reg::L2) => (z, rho),
+            (Op::Sort, Reg::Kl) => (z, 0.0),
+        };
+        Block {
+            lo: i,
+            z0: z,
+            r0: rho,
+            c: 1.0,
+            a,
+            b,
+            key: 0.0,
+        }
+    }
+
+    /// `λ v` of the block (`v` the value of the isotonic solution on it).
+    fn key(&self, blk: &Block, (k1, lam): (f64, f64)) -> f64 {
+        let Block {
+            z0, r0, c, a, b, ..
+        } = *blk;
+        match (self.op, self.reg) {
+            // v = z0/ε + mean(z - z0)/ε - mean ρ
+            (Op::Rank, Reg::L2) => z0 * k1 + (a / c) * k1 - lam * (b / c),
+            // v = z0/ε + LSE((z - z0)/ε) - ln Σρ
+            (Op::Rank, Reg::Kl) => z0 * k1 + lam * a - lam * b.ln(),
+            // v = mean ρ/ε - mean z
+            (Op::Sort, Reg::L2) => (b * k1 - lam * a) / c,
+            // v = r0/ε + LSE((ρ - r0)/ε) - LSE(z)
+            (Op::Sort, Reg::Kl) => r0 * k1 + lam * b - lam * a,
+        }
+    }
+
+    /// `blk` after absorbing `o`, the block right after it.
+    fn merge(&self, blk: &Block, o: &Block) -> Block {
+        let e = self.strength;
+        let (a, b) = match (self.op, self.reg) {
+            (Op::Rank, Reg::L2) => (blk.a + o.a + o.c * (o.z0 - blk.z0), blk.b + o.b),
+            (Op::Rank, Reg::Kl) => (lae(blk.a, o.a + (o.z0 - blk.z0) / e, 1.0), blk.b + o.b),
+            (Op::Sort, Reg::L2) => (blk.a + o.a, blk.b + o.b),
+            (Op::Sort, Reg::Kl) => (
+                lae(blk.a, o.a, 1.0),
+                lae(blk.b, o.b + (o.r0 - blk.r0) / e, 1.0),
+            ),
+        };
+        Block {
+            c: blk.c + o.c,
+            a,
+            b,
+            ..*blk
+        }
+    }
+}
+
+/// Pool-adjacent-violators over `z` (sorted descending): the blocks of the decreasing isotonic
+/// regression, in order. Amortised `O(n)`: each position is pushed once and merged at most once.
+fn pav(spec: &Spec, z: &[f64], stack: &mut Vec<Block>) {
+    let n = z.len();
+    let sc = spec.scales();
+    stack.clear();
+    for (i, &zi) in z.iter().enumerate() {
+        let mut top = spec.single(i, zi, n);
+        top.key = spec.key(&top, sc);
+        while let Some(prev) = stack.last() {
+            if prev.key > top.key {
+                break;
+            }
+            top = spec.merge(prev, &top);
+            top.key = spec.key(&top, sc);
+            stack.pop();
+        }
+        stack.push(top);
+    }
+}
+
+/// Soft sort or rank of one lane (see the module docs), keeping the residuals in `res` if given.
+pub(crate) fn forward_lane(
+    spec: &Spec,
+    x: &[f64],
+    out: &mut [f64],
+    res: Option<LaneResMut<'_>>,
+    par: Par,
+) -> Result<()> {
+    let (func, n, sign, e) = (spec.name(), x.len(), spec.sign(), spec.strength);
+    let mut keys: Vec<u128> = buffer(func, n, 0)?;
+    for (i, (k, &v)) in keys.iter_mut().zip(x).enumerate() {
+        let z = sign * v;
+        if !z.is_finite() {
+            return Err(Error::param(func, "x", "is not finite"));
+        }
+        *k = ((desc_key(z) as u128) << 32) | i as u128;
+    }
+    match par {
+        Par::Seq => keys.sort_unstable(),
+        p => p.install(|| keys.par_sort_unstable())?,
+    }
+    let (mut own_p, mut own_z, mut own_s);
+    let (perm, z, start) = match res {
+        Some(r) => r,
+        None => {
+            own_p = buffer(func, n, 0u32)?;
+            own_z = buffer(func, n, 0.0)?;
+            own_s = buffer(func, n, false)?;
+            (&mut own_p[..], &mut own_z[..], &mut own_s[..])
+        }
+    };
+    for ((p, zk), key) in perm.iter_mut().zip(z.iter_mut()).zip(&keys) {
+        *p = *key as u32;
+        *zk = sign * x[*p as usize] + 0.0;
+    }
+    drop(keys);
+    let mut stack = Vec::new();
+    stack.try_reserve_exact(n).map_err(|_| Error::Alloc {
+        func,
+        bytes: n * std::mem::size_of::<Block>(),
+    })?;
+    pav(spec, z, &mut stack);
+    start.fill(false);
+    let ends = stack.iter().skip(1).map(|b| b.lo).chain([n]);
+    for (blk, hi) in stack.iter().zip(ends) {
+        start[blk.lo] = true;
+        let Block {
+            z0, r0, c, a, b, ..
+        } = *blk;
+        for i in blk.lo..hi {
+            let rho = (n - i) as f64;
+            match (spec.op, spec.reg) {
+                (Op::Rank, Reg::L2) => out[perm[i] as usize] = ((z[i] - z0) - a / c) / e + b / c,
+                (Op::Rank, Reg::Kl) => out[perm[i] as usize] = ((z[i] - z0) / e - a).exp() * b,
+                (Op::Sort, Reg::L2) => out[i] = sign * ((rho - b / c) / e + a / c) + 0.0,
+                (Op::Sort, Reg::Kl) => out[i] = sign * ((rho - r0) / e - b + a) + 0.0,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The blocks recorded by the forward, as ranges.
+fn blocks(start: &[bool]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let n = start.len();
+    let mut lo = 0;
+    std::iter::from_fn(move || {
+        if lo >= n {
+            return None;
+        }
+        let hi = start[lo + 1..]
+            .iter()
+            .position(|&s| s)
+            .map_or(n, |k| lo + 1 + k);
+        let r = lo..hi;
+        lo = hi;
+        Some(r)
+    })
+}
+
+/// `t ln Σ e^{v/t}` of a block, and the weights `e^{(v - that)/t}` (a softmax) written to `p`.
+fn softmax_into(v: impl Iterator<Item = f64> + Clone, t: f64, p: &mut [f64]) -> f64 {
+    let m = v.clone().fold(f64::NEG_INFINITY, f64::max);
+    let mut s = 0.0;
+    for (pi, vi) in p.iter_mut().zip(v.clone()) {
+        *pi = ((vi - m) / t).exp();
+        s += *pi;
+    }
+    p.iter_mut().for_each(|pi| *pi /= s);
+    m + t * s.ln()
+}
+
+/// Per block: the weights `p` (written to `p`) and, for sorts, `ρ_i - c_B` written to `d`.
+fn weights(
+    spec: &Spec,
+    n: usize,
+    z: &[f64],
+    r: std::ops::Range<usize>,
+    p: &mut [f64],
+    d: &mut [f64],
+) {
+    let c = r.len() as f64;
+    let e = spec.strength;
+    let rho = |i: usize| (n - i) as f64;
+    match spec.reg {
+        Reg::L2 => p.fill(1.0 / c),
+        Reg::Kl => {
+            let t = if spec.op == Op::Rank { e } else { 1.0 };
+            softmax_into(z[r.clone()].iter().copied(), t, p);
+        }
+    }
+    if spec.op == Op::Sort {
+        let cb = match spec.reg {
+            Reg::L2 => r.clone().map(rho).sum::<f64>() / c,
+            Reg::Kl => {
+                // ⟨softmax(ρ/ε), ρ⟩ over the block, with `d` as scratch for the weights.
+                softmax_into(r.clone().map(rho), e, d);
+                r.clone().zip(d.iter()).map(|(i, q)| q * rho(i)).sum()
+            }
+        };
+        for (di, i) in d.iter_mut().zip(r) {
+            *di = rho(i) - cb;
+        }
+    }
+}
+
+/// Pullback of one lane for the cotangent `g` (lane order): writes `gx`, returns the lane's part of
+/// the strength cotangent.
+pub(crate) fn vjp_lane(
+    spec: &Spec,
+    (perm, z, start): LaneRes<'_>,
+    g: &[f64],
+    gx: &mut [f64],
+) -> Result<f64> {
+    let (n, sign, e) = (z.len(), spec.sign(), spec.strength);
+    let mut p = buffer(spec.name(), n, 0.0)?;
+    let mut d = buffer(spec.name(), n, 0.0)?;
+    let mut de = 0.0;
+    for r in blocks(start) {
+        let (pb, db) = (&mut p[r.clone()], &mut d[r.clone()]);
+        weights(spec, n, z, r.clone(), pb, db);
+        match spec.op {
+            Op::Rank => {
+                let sum_rho: f64 = r.clone().map(|i| (n - i) as f64).sum();
+                // h = f ⊙ ḡ (f = 1, or the ranks p Σρ for kl), kept in db.
+                for (k, i) in r.clone().enumerate() {
+                    let f = if spec.reg == Reg::Kl {
+                        pb[k] * sum_rho
+                    } else {
+                        1.0
+                    };
+                    db[k] = f * g[perm[i] as usize];
+                }
+                let h: f64 = db.iter().sum();
+                let z0 = z[r.start];
+                for (k, i) in r.clone().enumerate() {
+                    let kk = db[k] - pb[k] * h;
+                    gx[perm[i] as usize] = sign * kk / e;
+                    de += kk * (z[i] - z0);
+                }
+            }
+            Op::Sort => {
+                let gsum: f64 = g[r.clone()].iter().sum();
+                for (k, i) in r.clone().enumerate() {
+                    gx[perm[i] as usize] = pb[k] * gsum;
+                    de += g[i] * db[k];
+                }
+            }
+        }
+    }
+    Ok(match spec.op {
+        Op::Rank => -de / e / e,
+        Op::Sort => -sign * de / e / e,
+    })
+}
+
+/// Tangent of one lane for the tangents `u` (lane order) and `de` (strength), written to `out`.
+pub(crate) fn jvp_lane(
+    spec: &Spec,
+    (perm, z, start): LaneRes<'_>,
+    u: &[f64],
+    de: f64,
+    out: &mut [f64],
+) -> Result<()> {
+    let (n, sign, e) = (z.len(), spec.sign(), spec.strength);
+    let mut p = buffer(spec.name(), n, 0.0)?;
+    let mut d = buffer(spec.name(), n, 0.0)?;
+    for r in blocks(start) {
+        let (pb, db) = (&mut p[r.clone()], &mut d[r.clone()]);
+        weights(spec, n, z, r.clone(), pb, db);
+        match spec.op {
+            Op::Rank => {
+                let sum_rho: f64 = r.clone().map(|i| (n - i) as f64).sum();
+                let z0 = z[r.start];
+                // dθ (centred on the block's first z: the projection removes constants), in db.
+                for (k, i) in r.clone().enumerate() {
+                    db[k] = sign * u[perm[i] as usize] / e - (z[i] - z0) / e * de / e;
+                }
+                let m: f64 = pb.iter().zip(db.iter()).map(|(a, b)| a * b).sum();
+                for (k, i) in r.clone().enumerate() {
+                    let f = if spec.reg == Reg::Kl {
+                        pb[k] * sum_rho
+                    } else {
+                        1.0
+                    };
+                    out[perm[i] as usize] = f * (db[k] - m);
+                }
+            }
+            Op::Sort => {
+                let m: f64 = r
+                    .clone()
+                    .zip(pb.iter())
+                    .map(|(i, q)| q * u[perm[i] as usize])
+                    .sum();
+                for (k, i) in r.clone().enumerate() {
+                    out[i] = m - de * sign * (db[k] / e) / e;
+                }
+            }
+        }
+    }
+    Ok(())
+}

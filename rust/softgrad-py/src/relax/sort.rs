@@ -1,0 +1,158 @@
+//! `softgrad._core.sort`: bindings of soft sorting and ranking (`softgrad_core::relax::sort`).
+//! Arrays are C-contiguous float32/float64 seen as a `layout` `(outer, n, inner)`, sorted or ranked
+//! along `n`; results are flat. The forward's residuals (the sorting permutation, the sorted values
+//! and the blocks of the isotonic solution) stay in Rust, in an opaque [`Residuals`] object that the
+//! derivatives take: they never alias the caller's arrays.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use softgrad_core::par::scratch;
+use softgrad_core::relax::sort::{self as core, Op, Reg, Res, ResMut, Spec};
+use softgrad_core::Layout as CoreLayout;
+
+use crate::call::EnterCore;
+use crate::convert::{par, with_float, Floats, Layout, Out, Threads};
+use crate::errors::core_err;
+
+type Array<'py> = Bound<'py, PyAny>;
+
+/// What a forward keeps for its derivatives (opaque; made by `forward(..., keep=True)`).
+#[pyclass(frozen, module = "softgrad._core.sort")]
+pub struct Residuals {
+    spec: Spec,
+    layout: CoreLayout,
+    perm: Vec<u32>,
+    z: Vec<f64>,
+    start: Vec<bool>,
+}
+
+impl Residuals {
+    fn res(&self) -> Res<'_> {
+        Res {
+            perm: &self.perm,
+            z: &self.z,
+            start: &self.start,
+        }
+    }
+}
+
+fn spec(
+    func: &'static str,
+    rank: bool,
+    reg: &str,
+    strength: f64,
+    descending: bool,
+) -> PyResult<Spec> {
+    let reg = match reg {
+        "l2" => Reg::L2,
+        "kl" => Reg::Kl,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "{func}: regularization must be 'l2' or 'kl', got {other:?}"
+            )))
+        }
+    };
+    let op = if rank { Op::Rank } else { Op::Sort };
+    Ok(Spec {
+        op,
+        reg,
+        strength,
+        descending,
+    })
+}
+
+/// Soft rank (`rank`) or soft sort of `x` along `layout`'s `n`, flat; with `keep`, also the
+/// residuals of `vjp` and `jvp`.
+#[pyfunction(signature = (x, layout, rank, regularization, strength, descending, n_threads=None, keep=false))]
+fn forward<'py>(
+    py: Python<'py>,
+    x: Floats<'py>,
+    layout: Layout,
+    rank: bool,
+    regularization: &str,
+    strength: f64,
+    descending: bool,
+    n_threads: Option<Threads<'py>>,
+    keep: bool,
+) -> PyResult<(Array<'py>, Option<Residuals>)> {
+    let f = if rank { "soft_rank" } else { "soft_sort" };
+    with_float!(f, x, |xs: &[T]| {
+        let (par, sp) = (
+            par(f, n_threads)?,
+            spec(f, rank, regularization, strength, descending)?,
+        );
+        let mut out = Out::<T>::new(py, f, "out", xs.len())?;
+        let mut kept = if keep {
+            let n = xs.len();
+            Some(Residuals {
+                spec: sp,
+                layout: layout.0,
+                perm: scratch(f, n, 0u32).map_err(core_err)?,
+                z: scratch(f, n, 0.0).map_err(core_err)?,
+                start: scratch(f, n, false).map_err(core_err)?,
+            })
+        } else {
+            None
+        };
+        let os = out.slice();
+        let rm = kept.as_mut().map(|r| ResMut {
+            perm: &mut r.perm,
+            z: &mut r.z,
+            start: &mut r.start,
+        });
+        py.enter_core(xs.len(), || core::forward(xs, layout.0, sp, os, rm, par))?;
+        Ok((out.finish()?, kept))
+    })
+}
+
+/// Pullback for the cotangent `g` (flat, the forward's dtype): the `x` cotangent and the strength
+/// cotangent.
+#[pyfunction(signature = (res, g, n_threads=None))]
+fn vjp<'py>(
+    py: Python<'py>,
+    res: Bound<'py, Residuals>,
+    g: Floats<'py>,
+    n_threads: Option<Threads<'py>>,
+) -> PyResult<(Array<'py>, f64)> {
+    let r = res.get();
+    let f = r.spec.name();
+    with_float!(f, g, |gs: &[T]| {
+        let par = par(f, n_threads)?;
+        let mut gx = Out::<T>::new(py, f, "gx", gs.len())?;
+        let gxs = gx.slice();
+        let de = py.enter_core(gs.len(), || {
+            core::vjp(r.res(), gs, r.layout, r.spec, gxs, par)
+        })?;
+        Ok((gx.finish()?, de))
+    })
+}
+
+/// Tangent for the tangents `dx` (flat, the forward's dtype) and `dstrength`.
+#[pyfunction(signature = (res, dx, dstrength, n_threads=None))]
+fn jvp<'py>(
+    py: Python<'py>,
+    res: Bound<'py, Residuals>,
+    dx: Floats<'py>,
+    dstrength: f64,
+    n_threads: Option<Threads<'py>>,
+) -> PyResult<Array<'py>> {
+    let r = res.get();
+    let f = r.spec.name();
+    with_float!(f, dx, |us: &[T]| {
+        let par = par(f, n_threads)?;
+        let mut out = Out::<T>::new(py, f, "out", us.len())?;
+        let os = out.slice();
+        py.enter_core(us.len(), || {
+            core::jvp(r.res(), us, dstrength, r.layout, r.spec, os, par)
+        })?;
+        out.finish()
+    })
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Residuals>()?;
+    m.add_function(wrap_pyfunction!(forward, m)?)?;
+    m.add_function(wrap_pyfunction!(vjp, m)?)?;
+    m.add_function(wrap_pyfunction!(jvp, m)?)?;
+    Ok(())
+}
