@@ -11,6 +11,8 @@ MODULES = [
     "softgrad.logsumexp",
     "softgrad.softmax",
     "softgrad.sort",
+    "softgrad.topk",
+    "softgrad.quantile",
     "softgrad.autodiff",
     "softgrad.config",
     "softgrad._array",

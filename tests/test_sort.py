@@ -266,3 +266,72 @@ def test_pullback_runs_on_the_rust_residuals_only(rng) -> None:
     after = pullback(ct)
     _same(before.x, after.x)
     _same(before.strength, after.strength)
+
+
+# ---------------------------------------------------------------------------------------------
+# soft_topk and soft_quantile
+
+
+@given(x=rows(), data=st.data(), strength=st.floats(0.01, 20.0))
+def test_topk_matches_the_reference_and_is_a_capped_simplex_mask(x, data, strength) -> None:
+    k = data.draw(st.integers(0, x.size))
+    m = call_strict(sg.soft_topk, x, k, strength=strength)
+    np.testing.assert_allclose(m, oracle.soft_topk(x, k, strength=strength), rtol=1e-9, atol=1e-9)
+    assert np.all(m >= -1e-12) and np.all(m <= 1 + 1e-12)
+    np.testing.assert_allclose(m.sum(), k, atol=1e-9 * max(1, x.size))
+
+
+def test_topk_limits_axes_and_errors(rng) -> None:
+    x = rng.standard_normal((4, 30, 3))
+    hard = sg.soft_topk(x, 5, strength=1e-9, axis=1)
+    want = (np.argsort(np.argsort(-x, axis=1), axis=1) < 5).astype(float)
+    np.testing.assert_array_equal(hard, want)
+    np.testing.assert_allclose(sg.soft_topk(x, 5, strength=1e9, axis=1), 5 / 30, atol=1e-6)
+    np.testing.assert_allclose(
+        sg.soft_topk(x, 7, strength=0.3, axis=1), oracle.soft_topk(x, 7, strength=0.3, axis=1), atol=1e-12
+    )
+    np.testing.assert_array_equal(
+        sg.soft_topk(np.array([1.0, 3.0, 3.0, 0.0]), 1, strength=1e-9), [0, 0.5, 0.5, 0]
+    )
+    for bad in (-1, 31):
+        with pytest.raises(ValueError, match=r"^soft_topk: k must be in \[0, n\] = \[0, 30\], got"):
+            sg.soft_topk(x, bad, axis=1)
+    for bad_k in (1.5, True, None):
+        with pytest.raises(TypeError, match=r"^soft_topk: k must be an int"):
+            sg.soft_topk(x, bad_k)
+    with pytest.raises(ValueError, match=r"^soft_topk: strength"):
+        sg.soft_topk(x, 2, strength=0.0)
+    assert sg.soft_topk(x.astype(np.float32), 2).dtype == np.float32
+
+
+@given(x=rows(), q=st.floats(0.0, 1.0), strength=st.floats(0.01, 20.0), reg=st.sampled_from(REGS))
+def test_quantile_matches_the_reference(x, q, strength, reg) -> None:
+    got = call_strict(sg.soft_quantile, x, q, strength=strength, regularization=reg)
+    want = oracle.soft_quantile(x, q, strength=strength, regularization=reg)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * max(1.0, np.abs(x).max()))
+
+
+def test_quantile_shapes_limits_and_errors(rng) -> None:
+    x = rng.standard_normal((4, 30, 3))
+    q = np.array([[0.0, 0.1], [0.5, 1.0]])
+    for axis in (0, 1, -1):
+        got = sg.soft_quantile(x, q, strength=1e-9, axis=axis)
+        want = np.quantile(x, q, axis=axis)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            sg.soft_quantile(x, q, strength=0.7, axis=axis),
+            oracle.soft_quantile(x, q, strength=0.7, axis=axis),
+            rtol=1e-10,
+            atol=1e-12,
+        )
+    np.testing.assert_allclose(sg.soft_quantile(x, 0.9, strength=1e7, axis=1), x.mean(axis=1), atol=1e-5)
+    assert np.ndim(sg.soft_quantile(np.arange(5.0), 0.5)) == 0
+    for bad in (-0.1, 1.5, np.nan, [0.5, 2.0]):
+        with pytest.raises(ValueError, match=r"^soft_quantile: q must be in \[0, 1\]"):
+            sg.soft_quantile(x, bad)
+    with pytest.raises(TypeError, match=r"^soft_quantile: q must be a real"):
+        sg.soft_quantile(x, "a")
+    with pytest.raises(ValueError, match=r"^soft_quantile: x has no values"):
+        sg.soft_quantile(np.zeros((3, 0)), 0.5)
+    assert sg.soft_quantile(x.astype(np.float32), [0.2, 0.4]).dtype == np.float32

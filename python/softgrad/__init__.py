@@ -16,8 +16,10 @@ from ._core import InternalError, SoftgradError, __version__
 from .autodiff import jvp, vjp
 from .config import get_num_threads, set_num_threads, simd_level
 from .logsumexp import logsumexp, smooth_max, smooth_min
+from .quantile import soft_quantile
 from .softmax import log_softmax, softmax
 from .sort import soft_rank, soft_sort
+from .topk import soft_topk
 
 __all__ = [
     "InternalError",
@@ -31,8 +33,10 @@ __all__ = [
     "simd_level",
     "smooth_max",
     "smooth_min",
+    "soft_quantile",
     "soft_rank",
     "soft_sort",
+    "soft_topk",
     "softmax",
     "vjp",
 ]

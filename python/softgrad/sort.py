@@ -52,11 +52,12 @@ class SortCall:
     shape: tuple[int, ...]
     dtype: np.dtype[Any]  # of the result
     x_dtype: np.dtype[Any]  # of the x cotangent
-    rank: bool
+    op: str  # "sort", "rank" or "topk"
     reg: str
     strength: float
     descending: bool
     n_threads: int | None
+    k: int = 0
 
     @classmethod
     def of(
@@ -68,6 +69,7 @@ class SortCall:
         regularization: Any,
         descending: Any,
         n_threads: int | None,
+        op: str,
     ) -> SortCall:
         arr = float_array(x, func, "x")
         s = scalar_param(strength, func, "strength")
@@ -92,13 +94,19 @@ class SortCall:
         dt = result_dtype(arr.dtype)
         xc = plan.arrange(arr, compute_dtype(dt))
         layout = (plan.outer, plan.n, plan.inner)
-        return cls(
-            func, xc, layout, arr.shape, dt, dt, func == "soft_rank", regularization, s, bool(descending), nt
-        )
+        return cls(func, xc, layout, arr.shape, dt, dt, op, regularization, s, bool(descending), nt)
 
     def forward(self, keep: bool) -> tuple[Array, Any]:
         flat, res = _k.forward(
-            self.x, self.layout, self.rank, self.reg, self.strength, self.descending, self.n_threads, keep
+            self.x,
+            self.layout,
+            self.op,
+            self.reg,
+            self.strength,
+            self.descending,
+            self.n_threads,
+            keep,
+            self.k,
         )
         return flat.reshape(self.shape).astype(self.dtype, copy=False), res
 
@@ -107,11 +115,11 @@ class SortCall:
         return np.ascontiguousarray(np.asarray(v).reshape(self.shape), dtype=self.x.dtype)
 
 
-def _call(func: str) -> Any:
+def _call(func: str, op: str) -> Any:
     def make(
         x: ArrayLike, strength: Any, regularization: Any, descending: Any, axis: Any, n_threads: int | None
     ) -> SortCall:
-        return SortCall.of(func, x, axis, strength, regularization, descending, n_threads)
+        return SortCall.of(func, x, axis, strength, regularization, descending, n_threads, op)
 
     return make
 
@@ -127,7 +135,7 @@ def _examples() -> tuple[Example, ...]:
     )
 
 
-@differentiable(params=("x", "strength"), call=_call("soft_sort"), examples=_examples())
+@differentiable(params=("x", "strength"), call=_call("soft_sort", "sort"), examples=_examples())
 def soft_sort(
     x: ArrayLike,
     *,
@@ -201,12 +209,11 @@ def soft_sort(
     >>> softgrad.soft_sort(x, strength=1e-3, descending=True)
     array([2., 1., 0.])
     """
-    return SortCall.of("soft_sort", x, axis, strength, regularization, descending, n_threads).forward(False)[
-        0
-    ]
+    c = SortCall.of("soft_sort", x, axis, strength, regularization, descending, n_threads, "sort")
+    return c.forward(False)[0]
 
 
-@differentiable(params=("x", "strength"), call=_call("soft_rank"), examples=_examples())
+@differentiable(params=("x", "strength"), call=_call("soft_rank", "rank"), examples=_examples())
 def soft_rank(
     x: ArrayLike,
     *,
@@ -276,9 +283,8 @@ def soft_rank(
     >>> softgrad.soft_rank(x, strength=1e-3, descending=True)
     array([2.5, 4. , 1. , 2.5])
     """
-    return SortCall.of("soft_rank", x, axis, strength, regularization, descending, n_threads).forward(False)[
-        0
-    ]
+    c = SortCall.of("soft_rank", x, axis, strength, regularization, descending, n_threads, "rank")
+    return c.forward(False)[0]
 
 
 # ---------------------------------------------------------------------------------------------

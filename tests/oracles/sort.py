@@ -90,3 +90,33 @@ def soft_rank(
     return np.apply_along_axis(
         soft_rank_1d, axis, np.asarray(x, np.float64), strength, regularization, descending
     )
+
+
+def soft_topk_1d(x: Any, k: int, strength: float = 1.0) -> np.ndarray:
+    """Projection of ``x/strength`` onto the capped simplex: the permutahedron of ``(1^k, 0^{n-k})``."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.concatenate([np.ones(k), np.zeros(x.size - k)])
+    return projection(x / strength, w, "l2")
+
+
+def soft_topk(x: Any, k: int, *, strength: float = 1.0, axis: int = -1) -> np.ndarray:
+    return np.apply_along_axis(soft_topk_1d, axis, np.asarray(x, np.float64), k, strength)
+
+
+def soft_quantile(
+    x: Any, q: Any, *, strength: float = 1.0, regularization: str = "l2", axis: int = -1
+) -> np.ndarray:
+    """``np.quantile`` (linear) of the reference soft sort, shaped ``q.shape + x.shape without axis``."""
+    s = soft_sort(x, strength=strength, regularization=regularization, axis=axis)
+    ax = axis % s.ndim
+    n = s.shape[ax]
+    f = np.asarray(q, np.float64) * (n - 1)
+    lo = np.minimum(np.floor(f).astype(int), max(n - 2, 0))
+    hi = np.minimum(lo + 1, n - 1)
+    f = f - lo
+    # np.take puts q's axes at `axis`; np.quantile puts them first
+    src, dst = tuple(range(ax, ax + f.ndim)), tuple(range(f.ndim))
+    a = np.moveaxis(np.take(s, lo, axis=ax), src, dst)
+    b = np.moveaxis(np.take(s, hi, axis=ax), src, dst)
+    fb = f.reshape(f.shape + (1,) * (a.ndim - f.ndim))
+    return (1 - fb) * a + fb * b

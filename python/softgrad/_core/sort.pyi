@@ -12,12 +12,13 @@ class Residuals: ...
 def forward(
     x: NDArray[np.floating[Any]],
     layout: tuple[int, int, int],
-    rank: bool,
+    op: str,
     regularization: str,
     strength: float,
     descending: bool,
     n_threads: int | None = None,
     keep: bool = False,
+    k: int = 0,
 ) -> tuple[NDArray[Any], Residuals | None]: ...
 def vjp(
     res: Residuals,

@@ -36,13 +36,7 @@ impl Residuals {
     }
 }
 
-fn spec(
-    func: &'static str,
-    rank: bool,
-    reg: &str,
-    strength: f64,
-    descending: bool,
-) -> PyResult<Spec> {
+fn spec(func: &'static str, op: Op, reg: &str, strength: f64, descending: bool) -> PyResult<Spec> {
     let reg = match reg {
         "l2" => Reg::L2,
         "kl" => Reg::Kl,
@@ -52,7 +46,6 @@ fn spec(
             )))
         }
     };
-    let op = if rank { Op::Rank } else { Op::Sort };
     Ok(Spec {
         op,
         reg,
@@ -61,25 +54,42 @@ fn spec(
     })
 }
 
-/// Soft rank (`rank`) or soft sort of `x` along `layout`'s `n`, flat; with `keep`, also the
-/// residuals of `vjp` and `jvp`.
-#[pyfunction(signature = (x, layout, rank, regularization, strength, descending, n_threads=None, keep=false))]
+/// Soft sort (`op="sort"`), rank (`"rank"`) or top-`k` mask (`"topk"`) of `x` along `layout`'s
+/// `n`, flat; with `keep`, also the residuals of `vjp` and `jvp`.
+#[pyfunction(signature = (x, layout, op, regularization, strength, descending, n_threads=None, keep=false, k=0))]
 fn forward<'py>(
     py: Python<'py>,
     x: Floats<'py>,
     layout: Layout,
-    rank: bool,
+    op: &str,
     regularization: &str,
     strength: f64,
     descending: bool,
     n_threads: Option<Threads<'py>>,
     keep: bool,
+    k: usize,
 ) -> PyResult<(Array<'py>, Option<Residuals>)> {
-    let f = if rank { "soft_rank" } else { "soft_sort" };
+    let op = match op {
+        "sort" => Op::Sort,
+        "rank" => Op::Rank,
+        "topk" => Op::TopK(k),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "sort.forward: op must be 'sort', 'rank' or 'topk', got {other:?}"
+            )))
+        }
+    };
+    let f = Spec {
+        op,
+        reg: Reg::L2,
+        strength,
+        descending,
+    }
+    .name();
     with_float!(f, x, |xs: &[T]| {
         let (par, sp) = (
             par(f, n_threads)?,
-            spec(f, rank, regularization, strength, descending)?,
+            spec(f, op, regularization, strength, descending)?,
         );
         let mut out = Out::<T>::new(py, f, "out", xs.len())?;
         let mut kept = if keep {

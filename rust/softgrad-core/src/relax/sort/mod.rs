@@ -12,6 +12,10 @@
 //! - **soft sort** `s = σ P(ρ/ε, z)`: the projection of `ρ/ε` onto the permutahedron of `z`,
 //!   `s_i = σ (ρ_i/ε − v_B)` with `v_B = mean_B(ρ/ε − z)` (`l2`) or `LSE_B(ρ/ε) − LSE_B(z)` (`kl`).
 //!
+//! **Soft top-k** is the soft rank with the target `w = (1, …, 1, 0, …, 0)` (`k` ones) for `ρ`:
+//! the projection of `x/ε` onto the capped simplex `{m ∈ [0, 1]ⁿ : Σ m = k}` (l2 only), a
+//! membership mask of the `k` largest values; its derivatives are those of the rank with `w`.
+//!
 //! `σ = +1` ranks ascending (1 = smallest) and sorts descending; `descending` flips each. These are
 //! the values of fast-soft-sort and torchsort for the same regularization and strength.
 //!
@@ -51,6 +55,10 @@ pub enum Op {
     Sort,
     /// `soft_rank`.
     Rank,
+    /// `soft_topk` with this `k`: the rank of the paper with the target `(1, …, 1, 0, …, 0)`
+    /// (`k` ones) instead of `ρ`, whose permutahedron is the capped simplex
+    /// `{m ∈ [0, 1]ⁿ : Σ m = k}` (quadratic regularization only).
+    TopK(usize),
 }
 
 /// The regularization of the projection.
@@ -81,18 +89,41 @@ impl Spec {
         match self.op {
             Op::Sort => "soft_sort",
             Op::Rank => "soft_rank",
+            Op::TopK(_) => "soft_topk",
         }
     }
 
     /// `σ`: the sign applied to `x` before sorting descending.
     pub(crate) fn sign(&self) -> f64 {
         match (self.op, self.descending) {
-            (Op::Rank, false) | (Op::Sort, true) => 1.0,
+            (Op::Rank | Op::TopK(_), false) | (Op::Sort, true) => 1.0,
             _ => -1.0,
         }
     }
 
-    fn check(&self, func: &'static str) -> Result<()> {
+    /// The target of the projection at sorted position `i` of `n`: `ρ_i = n - i`, or for top-k
+    /// `1` for the first `k` positions and `0` after.
+    #[inline]
+    pub(crate) fn w(&self, n: usize, i: usize) -> f64 {
+        match self.op {
+            Op::TopK(k) => f64::from(u8::from(i < k)),
+            _ => (n - i) as f64,
+        }
+    }
+
+    fn check(&self, func: &'static str, layout: Layout) -> Result<()> {
+        if let Op::TopK(k) = self.op {
+            if k > layout.n {
+                return Err(Error::param(
+                    func,
+                    "k",
+                    format!("must be in [0, n] = [0, {}], got {k}", layout.n),
+                ));
+            }
+            if self.reg != Reg::L2 {
+                return Err(Error::param(func, "regularization", "must be 'l2'"));
+            }
+        }
         let e = self.strength;
         if e.is_finite() && e > 0.0 {
             Ok(())
@@ -166,7 +197,7 @@ pub fn forward<T: Real>(
     par: Par,
 ) -> Result<()> {
     let func = spec.name();
-    spec.check(func)?;
+    spec.check(func, layout)?;
     let len = check_layout(func, layout)?;
     Error::check_len(func, "x", x.len(), len)?;
     Error::check_len(func, "out", out.len(), len)?;
@@ -217,7 +248,7 @@ pub fn vjp<T: Real>(
     par: Par,
 ) -> Result<f64> {
     let func = spec.name();
-    spec.check(func)?;
+    spec.check(func, layout)?;
     let len = check_layout(func, layout)?;
     Error::check_len(func, "g", g.len(), len)?;
     Error::check_len(func, "gx", gx.len(), len)?;
@@ -254,7 +285,7 @@ pub fn jvp<T: Real>(
     par: Par,
 ) -> Result<()> {
     let func = spec.name();
-    spec.check(func)?;
+    spec.check(func, layout)?;
     let len = check_layout(func, layout)?;
     Error::check_len(func, "dx", dx.len(), len)?;
     Error::check_len(func, "out", out.len(), len)?;

@@ -59,9 +59,9 @@ impl Spec {
 
     /// The block of position `i` alone.
     fn single(&self, i: usize, z: f64, n: usize) -> Block {
-        let rho = (n - i) as f64;
+        let rho = self.w(n, i);
         let (a, b) = match (self.op, self.reg) {
-            (Op::Rank, _) => (0.0, rho),
+            (Op::Rank | Op::TopK(_), _) => (0.0, rho),
             (Op::Sort, Reg::L2) => (z, rho),
             (Op::Sort, Reg::Kl) => (z, 0.0),
         };
@@ -83,9 +83,9 @@ impl Spec {
         } = *blk;
         match (self.op, self.reg) {
             // v = z0/ε + mean(z - z0)/ε - mean ρ
-            (Op::Rank, Reg::L2) => z0 * k1 + (a / c) * k1 - lam * (b / c),
+            (Op::Rank | Op::TopK(_), Reg::L2) => z0 * k1 + (a / c) * k1 - lam * (b / c),
             // v = z0/ε + LSE((z - z0)/ε) - ln Σρ
-            (Op::Rank, Reg::Kl) => z0 * k1 + lam * a - lam * b.ln(),
+            (Op::Rank | Op::TopK(_), Reg::Kl) => z0 * k1 + lam * a - lam * b.ln(),
             // v = mean ρ/ε - mean z
             (Op::Sort, Reg::L2) => (b * k1 - lam * a) / c,
             // v = r0/ε + LSE((ρ - r0)/ε) - LSE(z)
@@ -97,8 +97,10 @@ impl Spec {
     fn merge(&self, blk: &Block, o: &Block) -> Block {
         let e = self.strength;
         let (a, b) = match (self.op, self.reg) {
-            (Op::Rank, Reg::L2) => (blk.a + o.a + o.c * (o.z0 - blk.z0), blk.b + o.b),
-            (Op::Rank, Reg::Kl) => (lae(blk.a, o.a + (o.z0 - blk.z0) / e, 1.0), blk.b + o.b),
+            (Op::Rank | Op::TopK(_), Reg::L2) => (blk.a + o.a + o.c * (o.z0 - blk.z0), blk.b + o.b),
+            (Op::Rank | Op::TopK(_), Reg::Kl) => {
+                (lae(blk.a, o.a + (o.z0 - blk.z0) / e, 1.0), blk.b + o.b)
+            }
             (Op::Sort, Reg::L2) => (blk.a + o.a, blk.b + o.b),
             (Op::Sort, Reg::Kl) => (
                 lae(blk.a, o.a, 1.0),
@@ -185,10 +187,14 @@ pub(crate) fn forward_lane(
             z0, r0, c, a, b, ..
         } = *blk;
         for i in blk.lo..hi {
-            let rho = (n - i) as f64;
+            let rho = spec.w(n, i);
             match (spec.op, spec.reg) {
-                (Op::Rank, Reg::L2) => out[perm[i] as usize] = ((z[i] - z0) - a / c) / e + b / c,
-                (Op::Rank, Reg::Kl) => out[perm[i] as usize] = ((z[i] - z0) / e - a).exp() * b,
+                (Op::Rank | Op::TopK(_), Reg::L2) => {
+                    out[perm[i] as usize] = ((z[i] - z0) - a / c) / e + b / c
+                }
+                (Op::Rank | Op::TopK(_), Reg::Kl) => {
+                    out[perm[i] as usize] = ((z[i] - z0) / e - a).exp() * b
+                }
                 (Op::Sort, Reg::L2) => out[i] = sign * ((rho - b / c) / e + a / c) + 0.0,
                 (Op::Sort, Reg::Kl) => out[i] = sign * ((rho - r0) / e - b + a) + 0.0,
             }
@@ -238,11 +244,11 @@ fn weights(
 ) {
     let c = r.len() as f64;
     let e = spec.strength;
-    let rho = |i: usize| (n - i) as f64;
+    let rho = |i: usize| spec.w(n, i);
     match spec.reg {
         Reg::L2 => p.fill(1.0 / c),
         Reg::Kl => {
-            let t = if spec.op == Op::Rank { e } else { 1.0 };
+            let t = if spec.op != Op::Sort { e } else { 1.0 };
             softmax_into(z[r.clone()].iter().copied(), t, p);
         }
     }
@@ -277,8 +283,8 @@ pub(crate) fn vjp_lane(
         let (pb, db) = (&mut p[r.clone()], &mut d[r.clone()]);
         weights(spec, n, z, r.clone(), pb, db);
         match spec.op {
-            Op::Rank => {
-                let sum_rho: f64 = r.clone().map(|i| (n - i) as f64).sum();
+            Op::Rank | Op::TopK(_) => {
+                let sum_rho: f64 = r.clone().map(|i| spec.w(n, i)).sum();
                 // h = f ⊙ ḡ (f = 1, or the ranks p Σρ for kl), kept in db.
                 for (k, i) in r.clone().enumerate() {
                     let f = if spec.reg == Reg::Kl {
@@ -306,7 +312,7 @@ pub(crate) fn vjp_lane(
         }
     }
     Ok(match spec.op {
-        Op::Rank => -de / e / e,
+        Op::Rank | Op::TopK(_) => -de / e / e,
         Op::Sort => -sign * de / e / e,
     })
 }
@@ -326,8 +332,8 @@ pub(crate) fn jvp_lane(
         let (pb, db) = (&mut p[r.clone()], &mut d[r.clone()]);
         weights(spec, n, z, r.clone(), pb, db);
         match spec.op {
-            Op::Rank => {
-                let sum_rho: f64 = r.clone().map(|i| (n - i) as f64).sum();
+            Op::Rank | Op::TopK(_) => {
+                let sum_rho: f64 = r.clone().map(|i| spec.w(n, i)).sum();
                 let z0 = z[r.start];
                 // dθ (centred on the block's first z: the projection removes constants), in db.
                 for (k, i) in r.clone().enumerate() {

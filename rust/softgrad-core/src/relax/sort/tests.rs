@@ -4,7 +4,8 @@
 use super::*;
 use crate::relax::testutil::uniform;
 
-const ALL: [(Op, Reg); 4] = [
+const ALL: [(Op, Reg); 5] = [
+    (Op::TopK(3), Reg::L2),
     (Op::Sort, Reg::L2),
     (Op::Sort, Reg::Kl),
     (Op::Rank, Reg::L2),
@@ -243,4 +244,49 @@ fn bad_input_is_refused() {
         Par::Seq,
     )
     .unwrap();
+}
+
+#[test]
+fn topk_is_a_capped_simplex_mask() {
+    let x = [0.3, -1.0, 2.5, 0.7, 0.1, 0.7];
+    let l = Layout::new(1, 6, 1);
+    let m = run(&x, l, spec(Op::TopK(2), Reg::L2, 1e-6, false), Par::Seq);
+    assert_eq!(m, vec![0.0, 0.0, 1.0, 0.5, 0.0, 0.5]); // the tie at 0.7 shares the second place
+    for e in [0.1, 1.0, 10.0] {
+        let m = run(&x, l, spec(Op::TopK(4), Reg::L2, e, false), Par::Seq);
+        assert!((m.iter().sum::<f64>() - 4.0).abs() < 1e-12);
+        assert!(m.iter().all(|&v| (0.0..=1.0).contains(&v)), "{m:?}");
+    }
+    let m = run(&x, l, spec(Op::TopK(4), Reg::L2, 1e9, false), Par::Seq);
+    assert!(m.iter().all(|&v| (v - 4.0 / 6.0).abs() < 1e-6));
+    let m = run(&x, l, spec(Op::TopK(0), Reg::L2, 1.0, false), Par::Seq);
+    assert_eq!(m, vec![0.0; 6]);
+    let mut out = vec![0.0; 6];
+    let err = forward(
+        &x,
+        l,
+        spec(Op::TopK(7), Reg::L2, 1.0, false),
+        &mut out,
+        None,
+        Par::Seq,
+    );
+    assert!(matches!(
+        err,
+        Err(Error::InvalidParameter { name: "k", .. })
+    ));
+    let err = forward(
+        &x,
+        l,
+        spec(Op::TopK(2), Reg::Kl, 1.0, false),
+        &mut out,
+        None,
+        Par::Seq,
+    );
+    assert!(matches!(
+        err,
+        Err(Error::InvalidParameter {
+            name: "regularization",
+            ..
+        })
+    ));
 }
