@@ -43,6 +43,7 @@ mod drive;
 mod pav;
 #[cfg(test)]
 mod tests;
+mod work;
 
 use crate::error::{Error, Result};
 use crate::par::{Layout, Par, Rows};

@@ -1,8 +1,7 @@
 //! The per-lane kernels: sort, pool-adjacent-violators, and the `O(n)` derivatives from the blocks.
 //! The maths is in the [module docs](super).
 
-use rayon::prelude::*;
-
+use super::work::{grow, with_work, Work};
 use super::{Op, Reg, Spec};
 use crate::error::{Error, Result};
 use crate::par::Par;
@@ -15,8 +14,8 @@ pub(crate) type LaneRes<'a> = (&'a [u32], &'a [f64], &'a [bool]);
 /// A block of the isotonic solution in progress: first position, its `z` and `ρ`, size, and two
 /// statistics, `a` over `z` and `b` over `ρ` (sums, or log-sum-exps relative to the first entry so
 /// that ties and near-ties keep every bit), with the value pooling compares.
-#[derive(Debug, Clone, Copy)]
-struct Block {
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Block {
     lo: usize,
     z0: f64,
     r0: f64,
@@ -31,11 +30,6 @@ struct Block {
 fn lae(p: f64, q: f64, t: f64) -> f64 {
     let (hi, lo) = if p >= q { (p, q) } else { (q, p) };
     hi + t * ((lo - hi) / t).exp().ln_1p()
-}
-
-/// A vector of `n` values, or [`Error::Alloc`].
-fn buffer<T: Clone>(func: &'static str, n: usize, fill: T) -> Result<Vec<T>> {
-    crate::par::scratch(func, n, fill)
 }
 
 /// A `u64` whose unsigned order is the descending order of the finite `z` (`-0.0` is `0.0`).
@@ -83,7 +77,7 @@ impl Spec {
         } = *blk;
         match (self.op, self.reg) {
             // v = z0/ε + mean(z - z0)/ε - mean ρ
-            (Op::Rank | Op::TopK(_), Reg::L2) => z0 * k1 + (a / c) * k1 - lam * (b / c),
+            (Op::Rank | Op::TopK(_), Reg::L2) => z0 * k1 + (a * k1 - lam * b) / c,
             // v = z0/ε + LSE((z - z0)/ε) - ln Σρ
             (Op::Rank | Op::TopK(_), Reg::Kl) => z0 * k1 + lam * a - lam * b.ln(),
             // v = mean ρ/ε - mean z
@@ -145,58 +139,99 @@ pub(crate) fn forward_lane(
     res: Option<LaneResMut<'_>>,
     par: Par,
 ) -> Result<()> {
+    with_work(|w| forward_in(spec, x, out, res, par, w))
+}
+
+fn forward_in(
+    spec: &Spec,
+    x: &[f64],
+    out: &mut [f64],
+    res: Option<LaneResMut<'_>>,
+    par: Par,
+    w: &mut Work,
+) -> Result<()> {
     let (func, n, sign, e) = (spec.name(), x.len(), spec.sign(), spec.strength);
-    let mut keys: Vec<u128> = buffer(func, n, 0)?;
-    for (i, (k, &v)) in keys.iter_mut().zip(x).enumerate() {
-        let z = sign * v;
-        if !z.is_finite() {
-            return Err(Error::param(func, "x", "is not finite"));
-        }
-        *k = ((desc_key(z) as u128) << 32) | i as u128;
+    if x.iter().any(|v| !v.is_finite()) {
+        return Err(Error::param(func, "x", "is not finite"));
     }
-    match par {
-        Par::Seq => keys.sort_unstable(),
-        p => p.install(|| keys.par_sort_unstable())?,
-    }
-    let (mut own_p, mut own_z, mut own_s);
+    let mut own = (
+        std::mem::take(&mut w.perm),
+        std::mem::take(&mut w.z),
+        std::mem::take(&mut w.start),
+    );
     let (perm, z, start) = match res {
         Some(r) => r,
         None => {
-            own_p = buffer(func, n, 0u32)?;
-            own_z = buffer(func, n, 0.0)?;
-            own_s = buffer(func, n, false)?;
-            (&mut own_p[..], &mut own_z[..], &mut own_s[..])
+            grow(func, &mut own.0, n)?;
+            grow(func, &mut own.1, n)?;
+            grow(func, &mut own.2, n)?;
+            (&mut own.0[..n], &mut own.1[..n], &mut own.2[..n])
         }
     };
-    for ((p, zk), key) in perm.iter_mut().zip(z.iter_mut()).zip(&keys) {
-        *p = *key as u32;
+    let done = lane_body(spec, x, out, (perm, z, start), par, w, (func, n, sign, e));
+    (w.perm, w.z, w.start) = own;
+    done
+}
+
+#[allow(clippy::type_complexity)]
+fn lane_body(
+    spec: &Spec,
+    x: &[f64],
+    out: &mut [f64],
+    (perm, z, start): LaneResMut<'_>,
+    par: Par,
+    w: &mut Work,
+    (func, n, sign, e): (&'static str, usize, f64, f64),
+) -> Result<()> {
+    w.sort(func, x.iter().map(|&v| desc_key(sign * v)), perm, par)?;
+    for (p, zk) in perm.iter().zip(z.iter_mut()) {
         *zk = sign * x[*p as usize] + 0.0;
     }
-    drop(keys);
-    let mut stack = Vec::new();
-    stack.try_reserve_exact(n).map_err(|_| Error::Alloc {
+    let stack = &mut w.stack;
+    stack.clear();
+    stack.try_reserve(n).map_err(|_| Error::Alloc {
         func,
         bytes: n * std::mem::size_of::<Block>(),
     })?;
-    pav(spec, z, &mut stack);
+    pav(spec, z, stack);
     start.fill(false);
     let ends = stack.iter().skip(1).map(|b| b.lo).chain([n]);
+    let inv_e = 1.0 / e;
     for (blk, hi) in stack.iter().zip(ends) {
         start[blk.lo] = true;
         let Block {
-            z0, r0, c, a, b, ..
+            lo,
+            z0,
+            r0,
+            c,
+            a,
+            b,
+            ..
         } = *blk;
-        for i in blk.lo..hi {
-            let rho = spec.w(n, i);
-            match (spec.op, spec.reg) {
-                (Op::Rank | Op::TopK(_), Reg::L2) => {
-                    out[perm[i] as usize] = ((z[i] - z0) - a / c) / e + b / c
+        // Per block, the output is an affine function of z_i (ranks) or of ρ_i (sorts).
+        let (zs, ps) = (&z[lo..hi], &perm[lo..hi]);
+        match (spec.op, spec.reg) {
+            (Op::Rank | Op::TopK(_), Reg::L2) => {
+                let (shift, mean_w) = (z0 + a / c, b / c);
+                for (&zi, &p) in zs.iter().zip(ps) {
+                    out[p as usize] = (zi - shift) * inv_e + mean_w;
                 }
-                (Op::Rank | Op::TopK(_), Reg::Kl) => {
-                    out[perm[i] as usize] = ((z[i] - z0) / e - a).exp() * b
+            }
+            (Op::Rank | Op::TopK(_), Reg::Kl) => {
+                for (&zi, &p) in zs.iter().zip(ps) {
+                    out[p as usize] = ((zi - z0) * inv_e - a).exp() * b;
                 }
-                (Op::Sort, Reg::L2) => out[i] = sign * ((rho - b / c) / e + a / c) + 0.0,
-                (Op::Sort, Reg::Kl) => out[i] = sign * ((rho - r0) / e - b + a) + 0.0,
+            }
+            (Op::Sort, Reg::L2) => {
+                let (mean_w, mean_z) = (b / c, a / c);
+                for (i, o) in (lo..hi).zip(&mut out[lo..hi]) {
+                    *o = sign * ((spec.w(n, i) - mean_w) * inv_e + mean_z) + 0.0;
+                }
+            }
+            (Op::Sort, Reg::Kl) => {
+                for (i, o) in (lo..hi).zip(&mut out[lo..hi]) {
+                    *o = sign * ((spec.w(n, i) - r0) * inv_e - b + a) + 0.0;
+                }
             }
         }
     }
@@ -275,9 +310,20 @@ pub(crate) fn vjp_lane(
     g: &[f64],
     gx: &mut [f64],
 ) -> Result<f64> {
+    with_work(|w| vjp_in(spec, (perm, z, start), g, gx, w))
+}
+
+fn vjp_in(
+    spec: &Spec,
+    (perm, z, start): LaneRes<'_>,
+    g: &[f64],
+    gx: &mut [f64],
+    w: &mut Work,
+) -> Result<f64> {
     let (n, sign, e) = (z.len(), spec.sign(), spec.strength);
-    let mut p = buffer(spec.name(), n, 0.0)?;
-    let mut d = buffer(spec.name(), n, 0.0)?;
+    grow(spec.name(), &mut w.p, n)?;
+    grow(spec.name(), &mut w.d, n)?;
+    let (p, d) = (&mut w.p[..n], &mut w.d[..n]);
     let mut de = 0.0;
     for r in blocks(start) {
         let (pb, db) = (&mut p[r.clone()], &mut d[r.clone()]);
@@ -325,9 +371,21 @@ pub(crate) fn jvp_lane(
     de: f64,
     out: &mut [f64],
 ) -> Result<()> {
+    with_work(|w| jvp_in(spec, (perm, z, start), u, de, out, w))
+}
+
+fn jvp_in(
+    spec: &Spec,
+    (perm, z, start): LaneRes<'_>,
+    u: &[f64],
+    de: f64,
+    out: &mut [f64],
+    w: &mut Work,
+) -> Result<()> {
     let (n, sign, e) = (z.len(), spec.sign(), spec.strength);
-    let mut p = buffer(spec.name(), n, 0.0)?;
-    let mut d = buffer(spec.name(), n, 0.0)?;
+    grow(spec.name(), &mut w.p, n)?;
+    grow(spec.name(), &mut w.d, n)?;
+    let (p, d) = (&mut w.p[..n], &mut w.d[..n]);
     for r in blocks(start) {
         let (pb, db) = (&mut p[r.clone()], &mut d[r.clone()]);
         weights(spec, n, z, r.clone(), pb, db);

@@ -290,3 +290,70 @@ fn topk_is_a_capped_simplex_mask() {
         })
     ));
 }
+
+#[test]
+#[ignore]
+fn timing_breakdown() {
+    let (rows, n) = (1000, 1000);
+    let x = uniform(rows * n, 1, -3.0, 3.0);
+    let l = Layout::new(rows, n, 1);
+    let mut out = vec![0.0; x.len()];
+    let t = std::time::Instant::now();
+    for _ in 0..5 {
+        forward(
+            &x,
+            l,
+            spec(Op::Rank, Reg::L2, 1.0, false),
+            &mut out,
+            None,
+            Par::Seq,
+        )
+        .unwrap();
+    }
+    eprintln!("rank fwd {:?}", t.elapsed() / 5);
+    let t = std::time::Instant::now();
+    for _ in 0..5 {
+        for r in x.chunks(n) {
+            let mut k: Vec<u128> = r
+                .iter()
+                .enumerate()
+                .map(|(i, v)| ((v.to_bits() as u128) << 32) | i as u128)
+                .collect();
+            k.sort_unstable();
+            std::hint::black_box(&k);
+        }
+    }
+    eprintln!("u128 sort {:?}", t.elapsed() / 5);
+    let t = std::time::Instant::now();
+    for _ in 0..5 {
+        for r in x.chunks(n) {
+            let mut k: Vec<f64> = r.to_vec();
+            k.sort_unstable_by(f64::total_cmp);
+            std::hint::black_box(&k);
+        }
+    }
+    eprintln!("f64 sort {:?}", t.elapsed() / 5);
+    let mut w = super::work::Work::default();
+    let mut perm = vec![0u32; n];
+    let t = std::time::Instant::now();
+    for _ in 0..5 {
+        for r in x.chunks(n) {
+            w.sort("t", r.iter().map(|v| v.to_bits()), &mut perm, Par::Seq)
+                .unwrap();
+        }
+    }
+    eprintln!("radix sort {:?}", t.elapsed() / 5);
+    let t = std::time::Instant::now();
+    for _ in 0..5 {
+        forward(
+            &x,
+            l,
+            spec(Op::Rank, Reg::L2, 1.0, false),
+            &mut out,
+            None,
+            Par::Seq,
+        )
+        .unwrap();
+    }
+    eprintln!("rank fwd {:?}", t.elapsed() / 5);
+}
