@@ -13,6 +13,7 @@ MODULES = [
     "softgrad.sort",
     "softgrad.topk",
     "softgrad.quantile",
+    "softgrad.spearman",
     "softgrad.autodiff",
     "softgrad.config",
     "softgrad._array",

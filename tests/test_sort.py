@@ -335,3 +335,41 @@ def test_quantile_shapes_limits_and_errors(rng) -> None:
     with pytest.raises(ValueError, match=r"^soft_quantile: x has no values"):
         sg.soft_quantile(np.zeros((3, 0)), 0.5)
     assert sg.soft_quantile(x.astype(np.float32), [0.2, 0.4]).dtype == np.float32
+
+
+# ---------------------------------------------------------------------------------------------
+# spearman_loss
+
+
+def test_spearman_loss_is_one_minus_scipy_spearman_at_tiny_strength(rng) -> None:
+    pred = rng.standard_normal((5, 40))
+    target = np.round(pred + rng.standard_normal((5, 40)), 1)  # ties in the target
+    got = sg.spearman_loss(pred, target, strength=1e-9)
+    want = [1 - scipy.stats.spearmanr(p, t).statistic for p, t in zip(pred, target, strict=True)]
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(sg.spearman_loss(pred.T, target.T, axis=0, strength=1e-9), want, atol=1e-12)
+    assert np.ndim(sg.spearman_loss(pred[0], target[0])) == 0
+    assert sg.spearman_loss(np.ones(4), np.arange(4.0)) == 1.0  # undefined correlation: 0
+    _, pullback = sg.vjp(sg.spearman_loss, np.ones(4), np.arange(4.0))
+    np.testing.assert_array_equal(pullback(1.0).pred, 0.0)
+    with pytest.raises(ValueError, match=r"^spearman_loss: target has shape \(3,\), pred has shape \(4,\)"):
+        sg.spearman_loss(np.ones(4), np.ones(3))
+    with pytest.raises(ValueError, match=r"^spearman_loss: strength"):
+        sg.spearman_loss(np.ones(4), np.ones(4), strength=-1.0)
+
+
+def test_training_a_linear_ranker_with_spearman_loss_raises_held_out_spearman() -> None:
+    # A linear model trained by gradient descent on the soft Spearman loss alone (scikit-learn's
+    # load_diabetes is not installed here: a synthetic regression with a monotone, noisy target).
+    rng = np.random.default_rng(0)
+    w_true = rng.standard_normal(8)
+    X = rng.standard_normal((600, 8))
+    y = np.exp(X @ w_true / 2) + 0.3 * rng.standard_normal(600)
+    Xtr, ytr, Xte, yte = X[:400], y[:400], X[400:], y[400:]
+    w = rng.standard_normal(8)
+    held_out = [scipy.stats.spearmanr(Xte @ w, yte).statistic]
+    for _ in range(60):
+        _, pullback = sg.vjp(sg.spearman_loss, Xtr @ w, ytr, strength=0.1)
+        w -= 2.0 * Xtr.T @ pullback(1.0).pred
+        held_out.append(scipy.stats.spearmanr(Xte @ w, yte).statistic)
+    assert held_out[-1] > 0.9 > held_out[0] + 0.3, held_out[::10]

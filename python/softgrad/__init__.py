@@ -19,6 +19,7 @@ from .logsumexp import logsumexp, smooth_max, smooth_min
 from .quantile import soft_quantile
 from .softmax import log_softmax, softmax
 from .sort import soft_rank, soft_sort
+from .spearman import spearman_loss
 from .topk import soft_topk
 
 __all__ = [
@@ -38,5 +39,6 @@ __all__ = [
     "soft_sort",
     "soft_topk",
     "softmax",
+    "spearman_loss",
     "vjp",
 ]
