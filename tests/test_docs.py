@@ -14,6 +14,7 @@ MODULES = [
     "softgrad.topk",
     "softgrad.quantile",
     "softgrad.spearman",
+    "softgrad.metrics",
     "softgrad.autodiff",
     "softgrad.config",
     "softgrad._array",

@@ -16,6 +16,7 @@ from ._core import InternalError, SoftgradError, __version__
 from .autodiff import jvp, vjp
 from .config import get_num_threads, set_num_threads, simd_level
 from .logsumexp import logsumexp, smooth_max, smooth_min
+from .metrics import soft_accuracy, soft_balanced_accuracy, soft_confusion, soft_f1, soft_fbeta
 from .quantile import soft_quantile
 from .softmax import log_softmax, softmax
 from .sort import soft_rank, soft_sort
@@ -34,6 +35,11 @@ __all__ = [
     "simd_level",
     "smooth_max",
     "smooth_min",
+    "soft_accuracy",
+    "soft_balanced_accuracy",
+    "soft_confusion",
+    "soft_f1",
+    "soft_fbeta",
     "soft_quantile",
     "soft_rank",
     "soft_sort",
