@@ -51,7 +51,7 @@ fn bench_sort(c: &mut Criterion) {
                     let s = spec(op, reg);
                     let id = format!("{opname}/{rname}/{outer}x{n}/{name}");
                     g.bench_function(BenchmarkId::from_parameter(id), |b| {
-                        b.iter(|| forward(&x, l, s, &mut out, None, par).unwrap())
+                        b.iter(|| forward(&x, l, s, &mut out, None, None, par).unwrap())
                     });
                 }
             }
@@ -65,11 +65,12 @@ fn bench_sort(c: &mut Criterion) {
                         z: &mut z,
                         start: &mut start,
                     };
-                    forward(&x, l, s, &mut out, Some(r), par).unwrap();
+                    forward(&x, l, s, &mut out, Some(r), None, par).unwrap();
                     let r = Res {
                         perm: &perm,
                         z: &z,
                         start: &start,
+                        lengths: None,
                     };
                     vjp(r, &x, l, s, &mut gx, par).unwrap()
                 })

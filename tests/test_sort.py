@@ -373,3 +373,42 @@ def test_training_a_linear_ranker_with_spearman_loss_raises_held_out_spearman() 
         w -= 2.0 * Xtr.T @ pullback(1.0).pred
         held_out.append(scipy.stats.spearmanr(Xte @ w, yte).statistic)
     assert held_out[-1] > 0.9 > held_out[0] + 0.3, held_out[::10]
+
+
+# ---------------------------------------------------------------------------------------------
+# ragged rows
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+@pytest.mark.parametrize("reg", REGS)
+def test_lengths_make_ragged_rows_equal_to_truncated_rows(name, reg, rng) -> None:
+    fn, ref = OPS[name]
+    x = rng.standard_normal((5, 30, 4))
+    lengths = rng.integers(0, 31, (5, 4))
+    lengths[0, 0], lengths[1, 1] = 0, 30
+    got = fn(x, axis=1, lengths=lengths, strength=0.6, regularization=reg, n_threads=2)
+    for o in range(5):
+        for j in range(4):
+            m = lengths[o, j]
+            want = ref(x[o, :m, j], strength=0.6, regularization=reg) if m else np.zeros(0)
+            np.testing.assert_allclose(got[o, :m, j], want, rtol=1e-9, atol=1e-9)
+            np.testing.assert_array_equal(got[o, m:, j], 0.0)
+    _, pullback = sg.vjp(fn, x, axis=1, lengths=lengths, strength=0.6, regularization=reg)
+    gx = pullback(np.ones_like(x)).x
+    for o in range(5):
+        for j in range(4):
+            np.testing.assert_array_equal(gx[o, lengths[o, j] :, j], 0.0)
+    m = sg.soft_topk(x, 0, axis=1, lengths=lengths)
+    np.testing.assert_array_equal(m, 0.0)
+
+
+def test_lengths_are_checked(rng) -> None:
+    x = rng.standard_normal((3, 5))
+    with pytest.raises(ValueError, match=r"^soft_rank: lengths has shape \(2,\), expected \(3,\)"):
+        sg.soft_rank(x, lengths=[1, 2])
+    with pytest.raises(ValueError, match=r"^soft_sort: lengths must be in \[0, n\] = \[0, 5\]"):
+        sg.soft_sort(x, lengths=[1, 6, 2])
+    with pytest.raises(TypeError, match=r"^soft_sort: lengths must be integers"):
+        sg.soft_sort(x, lengths=[1.0, 2.0, 2.0])
+    with pytest.raises(ValueError, match=r"^soft_topk: k must be in \[0, n\] = \[0, 1\], got 2"):
+        sg.soft_topk(x, 2, lengths=[1, 5, 5])

@@ -58,6 +58,7 @@ class SortCall:
     descending: bool
     n_threads: int | None
     k: int = 0
+    lengths: Array | None = None  # int64, one per lane (the layout's outer * inner), or None
 
     @classmethod
     def of(
@@ -70,6 +71,7 @@ class SortCall:
         descending: Any,
         n_threads: int | None,
         op: str,
+        lengths: Any = None,
     ) -> SortCall:
         arr = float_array(x, func, "x")
         s = scalar_param(strength, func, "strength")
@@ -94,7 +96,8 @@ class SortCall:
         dt = result_dtype(arr.dtype)
         xc = plan.arrange(arr, compute_dtype(dt))
         layout = (plan.outer, plan.n, plan.inner)
-        return cls(func, xc, layout, arr.shape, dt, dt, op, regularization, s, bool(descending), nt)
+        lens = None if lengths is None else _lengths(func, lengths, arr.shape, ax % arr.ndim)
+        return cls(func, xc, layout, arr.shape, dt, dt, op, regularization, s, bool(descending), nt, 0, lens)
 
     def forward(self, keep: bool) -> tuple[Array, Any]:
         flat, res = _k.forward(
@@ -107,6 +110,7 @@ class SortCall:
             self.n_threads,
             keep,
             self.k,
+            self.lengths,
         )
         return flat.reshape(self.shape).astype(self.dtype, copy=False), res
 
@@ -115,11 +119,31 @@ class SortCall:
         return np.ascontiguousarray(np.asarray(v).reshape(self.shape), dtype=self.x.dtype)
 
 
+def _lengths(func: str, lengths: Any, shape: tuple[int, ...], axis: int) -> Array:
+    """``lengths`` checked: integers in ``[0, n]`` with the shape of ``x`` without ``axis``."""
+    arr = np.asarray(lengths)
+    want = shape[:axis] + shape[axis + 1 :]
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{func}: lengths must be integers, got dtype {arr.dtype}")
+    if arr.shape != want:
+        raise ValueError(f"{func}: lengths has shape {arr.shape}, expected {want} (x without axis)")
+    n = shape[axis]
+    if arr.size and (arr.min() < 0 or arr.max() > n):
+        raise ValueError(f"{func}: lengths must be in [0, n] = [0, {n}]")
+    return np.ascontiguousarray(arr.reshape(-1), dtype=np.int64)
+
+
 def _call(func: str, op: str) -> Any:
     def make(
-        x: ArrayLike, strength: Any, regularization: Any, descending: Any, axis: Any, n_threads: int | None
+        x: ArrayLike,
+        strength: Any,
+        regularization: Any,
+        descending: Any,
+        axis: Any,
+        n_threads: int | None,
+        lengths: Any,
     ) -> SortCall:
-        return SortCall.of(func, x, axis, strength, regularization, descending, n_threads, op)
+        return SortCall.of(func, x, axis, strength, regularization, descending, n_threads, op, lengths)
 
     return make
 
@@ -130,6 +154,8 @@ def _examples() -> tuple[Example, ...]:
         Example({"x": (5, 6)}, {"axis": 0, "regularization": "kl"}),
         Example({"x": (2, 3, 8)}, {"axis": 1, "descending": True, "strength": 2.0}),
         Example({"x": (9,)}, {"regularization": "kl", "strength": 0.3, "descending": True}),
+        Example({"x": (3, 7)}, {"lengths": [7, 3, 0], "strength": 0.4}),
+        Example({"x": (4, 2, 3)}, {"axis": 0, "lengths": [[4, 1, 2], [0, 3, 4]], "regularization": "kl"}),
         # 40 values in one block, far from any breakpoint or swap, so that finite differences are exact
         Example({"x": (3, 40)}, {"strength": 100.0}),
     )
@@ -144,6 +170,7 @@ def soft_sort(
     descending: bool = False,
     axis: int = -1,
     n_threads: int | None = None,
+    lengths: ArrayLike | None = None,
 ) -> Any:
     r"""Soft sort along ``axis``: a differentiable relaxation of :func:`numpy.sort`.
 
@@ -171,6 +198,11 @@ def soft_sort(
         The axis to sort along (default ``-1``); any axis, without copying the input.
     n_threads : int, keyword-only, optional
         Threads to use; the result does not depend on it.
+
+    lengths : array_like of int, keyword-only, optional
+        Ragged rows in one call: the shape of ``x`` without ``axis``, each in ``[0, n]``; the slice
+        at that position is its first ``lengths`` values only, and the rest of it is 0 in the
+        result and in every derivative.
 
     Returns
     -------
@@ -209,7 +241,7 @@ def soft_sort(
     >>> softgrad.soft_sort(x, strength=1e-3, descending=True)
     array([2., 1., 0.])
     """
-    c = SortCall.of("soft_sort", x, axis, strength, regularization, descending, n_threads, "sort")
+    c = SortCall.of("soft_sort", x, axis, strength, regularization, descending, n_threads, "sort", lengths)
     return c.forward(False)[0]
 
 
@@ -222,6 +254,7 @@ def soft_rank(
     descending: bool = False,
     axis: int = -1,
     n_threads: int | None = None,
+    lengths: ArrayLike | None = None,
 ) -> Any:
     r"""Soft ranks along ``axis`` (1 = smallest): a differentiable relaxation of ranking.
 
@@ -247,6 +280,9 @@ def soft_rank(
         The axis to rank along (default ``-1``).
     n_threads : int, keyword-only, optional
         Threads to use; the result does not depend on it.
+
+    lengths : array_like of int, keyword-only, optional
+        Ragged rows, as for :func:`soft_sort` (padding ranks are 0).
 
     Returns
     -------
@@ -283,7 +319,7 @@ def soft_rank(
     >>> softgrad.soft_rank(x, strength=1e-3, descending=True)
     array([2.5, 4. , 1. , 2.5])
     """
-    c = SortCall.of("soft_rank", x, axis, strength, regularization, descending, n_threads, "rank")
+    c = SortCall.of("soft_rank", x, axis, strength, regularization, descending, n_threads, "rank", lengths)
     return c.forward(False)[0]
 
 

@@ -18,7 +18,9 @@ from .autodiff import Example, differentiable, rules
 from .sort import SortCall, _forward, _jvp, _pullback
 
 
-def _call(x: ArrayLike, k: Any, strength: Any, axis: Any, n_threads: int | None) -> SortCall:
+def _call(
+    x: ArrayLike, k: Any, strength: Any, axis: Any, n_threads: int | None, lengths: Any = None
+) -> SortCall:
     func = "soft_topk"
     if isinstance(k, bool):
         raise TypeError(f"{func}: k must be an int, got {k!r}")
@@ -26,8 +28,8 @@ def _call(x: ArrayLike, k: Any, strength: Any, axis: Any, n_threads: int | None)
         kk = operator.index(k)
     except TypeError:
         raise TypeError(f"{func}: k must be an int, got {k!r}") from None
-    c = SortCall.of(func, x, axis, strength, "l2", False, n_threads, "topk")
-    n = c.layout[1]
+    c = SortCall.of(func, x, axis, strength, "l2", False, n_threads, "topk", lengths)
+    n = c.layout[1] if c.lengths is None or c.lengths.size == 0 else int(c.lengths.min())
     if not 0 <= kk <= n:
         raise ValueError(f"{func}: k must be in [0, n] = [0, {n}], got {kk}")
     return SortCall(**{**c.__dict__, "k": kk})
@@ -42,6 +44,7 @@ def _call(x: ArrayLike, k: Any, strength: Any, axis: Any, n_threads: int | None)
         Example({"x": (2, 3, 8)}, {"k": 2, "axis": 1, "strength": 2.0}),
         Example({"x": (9,)}, {"k": 1, "strength": 0.3}),
         Example({"x": (3, 40)}, {"k": 10, "strength": 100.0}),
+        Example({"x": (3, 7)}, {"k": 2, "lengths": [7, 3, 2], "strength": 0.4}),
     ),
 )
 def soft_topk(
@@ -51,6 +54,7 @@ def soft_topk(
     strength: float = 1.0,
     axis: int = -1,
     n_threads: int | None = None,
+    lengths: ArrayLike | None = None,
 ) -> Any:
     r"""Soft top-k mask along ``axis``: values in ``[0, 1]`` summing to ``k``, near 1 on the ``k``
     largest entries.
@@ -74,6 +78,9 @@ def soft_topk(
         The axis to select along (default ``-1``).
     n_threads : int, keyword-only, optional
         Threads to use; the result does not depend on it.
+    lengths : array_like of int, keyword-only, optional
+        Ragged rows, as for :func:`softgrad.soft_sort` (each at least ``k``; the mask is 0 on the
+        padding).
 
     Returns
     -------
@@ -105,7 +112,7 @@ def soft_topk(
     >>> softgrad.soft_topk(x, 2, strength=2.0)
     array([0.15, 1.  , 0.  , 0.85])
     """
-    return _call(x, k, strength, axis, n_threads).forward(False)[0]
+    return _call(x, k, strength, axis, n_threads, lengths).forward(False)[0]
 
 
 rules(soft_topk).fwd(_forward)

@@ -19,6 +19,7 @@ def forward(
     n_threads: int | None = None,
     keep: bool = False,
     k: int = 0,
+    lengths: NDArray[np.int64] | None = None,
 ) -> tuple[NDArray[Any], Residuals | None]: ...
 def vjp(
     res: Residuals,

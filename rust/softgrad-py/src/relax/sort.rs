@@ -4,6 +4,7 @@
 //! and the blocks of the isotonic solution) stay in Rust, in an opaque [`Residuals`] object that the
 //! derivatives take: they never alias the caller's arrays.
 
+use numpy::{PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use softgrad_core::par::scratch;
@@ -24,6 +25,7 @@ pub struct Residuals {
     perm: Vec<u32>,
     z: Vec<f64>,
     start: Vec<bool>,
+    lengths: Option<Vec<usize>>,
 }
 
 impl Residuals {
@@ -32,8 +34,27 @@ impl Residuals {
             perm: &self.perm,
             z: &self.z,
             start: &self.start,
+            lengths: self.lengths.as_deref(),
         }
     }
+}
+
+/// The `lengths` argument (int64, one per lane) as sizes; negative values are a `ValueError`.
+fn lengths(func: &str, l: Option<PyReadonlyArray1<'_, i64>>) -> PyResult<Option<Vec<usize>>> {
+    let Some(l) = l else { return Ok(None) };
+    let v: Vec<i64> = if l.is_c_contiguous() {
+        l.as_slice()?.to_vec()
+    } else {
+        l.as_array().to_vec()
+    };
+    v.into_iter()
+        .map(|m| {
+            usize::try_from(m).map_err(|_| {
+                PyValueError::new_err(format!("{func}: lengths must be >= 0, got {m}"))
+            })
+        })
+        .collect::<PyResult<Vec<usize>>>()
+        .map(Some)
 }
 
 fn spec(func: &'static str, op: Op, reg: &str, strength: f64, descending: bool) -> PyResult<Spec> {
@@ -55,8 +76,9 @@ fn spec(func: &'static str, op: Op, reg: &str, strength: f64, descending: bool) 
 }
 
 /// Soft sort (`op="sort"`), rank (`"rank"`) or top-`k` mask (`"topk"`) of `x` along `layout`'s
-/// `n`, flat; with `keep`, also the residuals of `vjp` and `jvp`.
-#[pyfunction(signature = (x, layout, op, regularization, strength, descending, n_threads=None, keep=false, k=0))]
+/// `n`, flat; with `keep`, also the residuals of `vjp` and `jvp`. `lengths` (int64, one per lane)
+/// makes the lanes ragged: lane `j` is its first `lengths[j]` values, the rest of it is 0.
+#[pyfunction(signature = (x, layout, op, regularization, strength, descending, n_threads=None, keep=false, k=0, lengths=None))]
 fn forward<'py>(
     py: Python<'py>,
     x: Floats<'py>,
@@ -68,6 +90,7 @@ fn forward<'py>(
     n_threads: Option<Threads<'py>>,
     keep: bool,
     k: usize,
+    lengths: Option<PyReadonlyArray1<'py, i64>>,
 ) -> PyResult<(Array<'py>, Option<Residuals>)> {
     let op = match op {
         "sort" => Op::Sort,
@@ -86,6 +109,7 @@ fn forward<'py>(
         descending,
     }
     .name();
+    let lengths = self::lengths(f, lengths)?;
     with_float!(f, x, |xs: &[T]| {
         let (par, sp) = (
             par(f, n_threads)?,
@@ -100,6 +124,7 @@ fn forward<'py>(
                 perm: scratch(f, n, 0u32).map_err(core_err)?,
                 z: scratch(f, n, 0.0).map_err(core_err)?,
                 start: scratch(f, n, false).map_err(core_err)?,
+                lengths: lengths.clone(),
             })
         } else {
             None
@@ -110,7 +135,10 @@ fn forward<'py>(
             z: &mut r.z,
             start: &mut r.start,
         });
-        py.enter_core(xs.len(), || core::forward(xs, layout.0, sp, os, rm, par))?;
+        let ls = lengths.as_deref();
+        py.enter_core(xs.len(), || {
+            core::forward(xs, layout.0, sp, os, rm, ls, par)
+        })?;
         Ok((out.finish()?, kept))
     })
 }

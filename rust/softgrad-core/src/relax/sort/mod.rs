@@ -159,6 +159,8 @@ pub struct Res<'a> {
     pub z: &'a [f64],
     /// See [`ResMut::start`].
     pub start: &'a [bool],
+    /// The lanes' lengths given to [`forward`], if any.
+    pub lengths: Option<&'a [usize]>,
 }
 
 fn check_layout(func: &'static str, layout: Layout) -> Result<usize> {
@@ -177,6 +179,41 @@ fn check_layout(func: &'static str, layout: Layout) -> Result<usize> {
     Ok(len)
 }
 
+/// Ragged lanes: `lengths` (one per lane, `layout.outputs()` of them) must be at most `n` (and at
+/// least `k` for top-k).
+fn check_lengths(
+    func: &'static str,
+    spec: &Spec,
+    layout: Layout,
+    lengths: Option<&[usize]>,
+) -> Result<()> {
+    let Some(l) = lengths else { return Ok(()) };
+    Error::check_len(func, "lengths", l.len(), layout.outputs())?;
+    let lo = match spec.op {
+        Op::TopK(k) => k,
+        _ => 0,
+    };
+    match l.iter().position(|&m| m > layout.n || m < lo) {
+        None => Ok(()),
+        Some(i) if l[i] > layout.n => Err(Error::param(
+            func,
+            "lengths",
+            format!(
+                "must be in [0, n] = [0, {}], got {} at lane {i}",
+                layout.n, l[i]
+            ),
+        )),
+        Some(i) => Err(Error::param(
+            func,
+            "k",
+            format!(
+                "must be at most every length, got {lo} > {} at lane {i}",
+                l[i]
+            ),
+        )),
+    }
+}
+
 fn check_res(func: &'static str, len: usize, perm: usize, z: usize, start: usize) -> Result<()> {
     Error::check_len(func, "perm", perm, len)?;
     Error::check_len(func, "z", z, len)?;
@@ -185,6 +222,8 @@ fn check_res(func: &'static str, len: usize, perm: usize, z: usize, start: usize
 
 /// Soft sort or rank of `x` along the middle axis of `layout`, written to `out` (same length).
 /// `res`, if given, receives the residuals of [`vjp`] and [`jvp`] (each the length of `x`).
+/// With `lengths` (one per lane), lane `j` is its first `lengths[j]` values only; the rest of it
+/// is 0 in `out` (and in every derivative).
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for a bad strength, or a non-finite `x` (naming the flat position in
@@ -195,10 +234,12 @@ pub fn forward<T: Real>(
     spec: Spec,
     out: &mut [T],
     res: Option<ResMut<'_>>,
+    lengths: Option<&[usize]>,
     par: Par,
 ) -> Result<()> {
     let func = spec.name();
     spec.check(func, layout)?;
+    check_lengths(func, &spec, layout, lengths)?;
     let len = check_layout(func, layout)?;
     Error::check_len(func, "x", x.len(), len)?;
     Error::check_len(func, "out", out.len(), len)?;
@@ -214,8 +255,17 @@ pub fn forward<T: Real>(
         }
         None => None,
     };
-    let run = drive::each_lane(func, layout, x, out, res, par, |xs, os, r, p| {
-        pav::forward_lane(&spec, xs, os, r, p)
+    let data = (res, lengths.map(|l| Rows::of(l, 1)));
+    let run = drive::each_lane(func, layout, x, out, data, par, |xs, os, (r, l), p| {
+        let m = l.map_or(n, |l| l[0]);
+        os[m..].fill(0.0);
+        let r = r.map(|(p, z, s)| {
+            p[m..].fill(0);
+            z[m..].fill(0.0);
+            s[m..].fill(false);
+            (&mut p[..m], &mut z[..m], &mut s[..m])
+        });
+        pav::forward_lane(&spec, &xs[..m], &mut os[..m], r, p)
     });
     match run {
         Err(Error::InvalidParameter { name: "x", .. }) => {
@@ -254,6 +304,7 @@ pub fn vjp<T: Real>(
     Error::check_len(func, "g", g.len(), len)?;
     Error::check_len(func, "gx", gx.len(), len)?;
     check_res(func, len, res.perm.len(), res.z.len(), res.start.len())?;
+    check_lengths(func, &spec, layout, res.lengths)?;
     let n = layout.n;
     let mut de = crate::par::scratch(func, layout.outputs(), 0.0)?;
     let data = (
@@ -263,11 +314,22 @@ pub fn vjp<T: Real>(
             Rows::of(res.start, n),
         ),
         Rows::of_mut(&mut de[..], 1),
+        res.lengths.map(|l| Rows::of(l, 1)),
     );
-    drive::each_lane(func, layout, g, gx, data, par, |gs, os, (r, d), _| {
-        d[0] = pav::vjp_lane(&spec, r, gs, os)?;
-        Ok(())
-    })?;
+    drive::each_lane(
+        func,
+        layout,
+        g,
+        gx,
+        data,
+        par,
+        |gs, os, ((p, z, s), d, l), _| {
+            let m = l.map_or(n, |l| l[0]);
+            os[m..].fill(0.0);
+            d[0] = pav::vjp_lane(&spec, (&p[..m], &z[..m], &s[..m]), &gs[..m], &mut os[..m])?;
+            Ok(())
+        },
+    )?;
     Ok(de.iter().fold(0.0, |a, b| a + b))
 }
 
@@ -291,13 +353,33 @@ pub fn jvp<T: Real>(
     Error::check_len(func, "dx", dx.len(), len)?;
     Error::check_len(func, "out", out.len(), len)?;
     check_res(func, len, res.perm.len(), res.z.len(), res.start.len())?;
+    check_lengths(func, &spec, layout, res.lengths)?;
     let n = layout.n;
     let data = (
-        Rows::of(res.perm, n),
-        Rows::of(res.z, n),
-        Rows::of(res.start, n),
+        (
+            Rows::of(res.perm, n),
+            Rows::of(res.z, n),
+            Rows::of(res.start, n),
+        ),
+        res.lengths.map(|l| Rows::of(l, 1)),
     );
-    drive::each_lane(func, layout, dx, out, data, par, |us, os, r, _| {
-        pav::jvp_lane(&spec, r, us, dstrength, os)
-    })
+    drive::each_lane(
+        func,
+        layout,
+        dx,
+        out,
+        data,
+        par,
+        |us, os, ((p, z, s), l), _| {
+            let m = l.map_or(n, |l| l[0]);
+            os[m..].fill(0.0);
+            pav::jvp_lane(
+                &spec,
+                (&p[..m], &z[..m], &s[..m]),
+                &us[..m],
+                dstrength,
+                &mut os[..m],
+            )
+        },
+    )
 }

@@ -23,7 +23,7 @@ fn spec(op: Op, reg: Reg, strength: f64, descending: bool) -> Spec {
 
 fn run(x: &[f64], l: Layout, s: Spec, par: Par) -> Vec<f64> {
     let mut out = vec![0.0; x.len()];
-    forward(x, l, s, &mut out, None, par).unwrap();
+    forward(x, l, s, &mut out, None, None, par).unwrap();
     out
 }
 
@@ -39,6 +39,7 @@ impl Owned {
             perm: &self.perm,
             z: &self.z,
             start: &self.start,
+            lengths: None,
         }
     }
 }
@@ -56,7 +57,7 @@ fn run_res(x: &[f64], l: Layout, s: Spec, par: Par) -> (Vec<f64>, Owned) {
         z: &mut o.z,
         start: &mut o.start,
     };
-    forward(x, l, s, &mut out, Some(r), par).unwrap();
+    forward(x, l, s, &mut out, Some(r), None, par).unwrap();
     (out, o)
 }
 
@@ -205,6 +206,7 @@ fn bad_input_is_refused() {
             spec(Op::Rank, Reg::L2, e, false),
             &mut out,
             None,
+            None,
             Par::Seq,
         );
         assert!(matches!(
@@ -221,6 +223,7 @@ fn bad_input_is_refused() {
         spec(Op::Sort, Reg::L2, 1.0, false),
         &mut out,
         None,
+        None,
         Par::Seq,
     )
     .unwrap_err();
@@ -231,6 +234,7 @@ fn bad_input_is_refused() {
         spec(Op::Sort, Reg::L2, 1.0, false),
         &mut out,
         None,
+        None,
         Par::Seq,
     );
     assert!(matches!(err, Err(Error::Shape { .. })));
@@ -240,6 +244,7 @@ fn bad_input_is_refused() {
         Layout::new(3, 0, 2),
         spec(Op::Rank, Reg::Kl, 1.0, false),
         &mut [],
+        None,
         None,
         Par::Seq,
     )
@@ -268,6 +273,7 @@ fn topk_is_a_capped_simplex_mask() {
         spec(Op::TopK(7), Reg::L2, 1.0, false),
         &mut out,
         None,
+        None,
         Par::Seq,
     );
     assert!(matches!(
@@ -279,6 +285,7 @@ fn topk_is_a_capped_simplex_mask() {
         l,
         spec(Op::TopK(2), Reg::Kl, 1.0, false),
         &mut out,
+        None,
         None,
         Par::Seq,
     );
@@ -305,6 +312,7 @@ fn timing_breakdown() {
             l,
             spec(Op::Rank, Reg::L2, 1.0, false),
             &mut out,
+            None,
             None,
             Par::Seq,
         )
@@ -351,9 +359,89 @@ fn timing_breakdown() {
             spec(Op::Rank, Reg::L2, 1.0, false),
             &mut out,
             None,
+            None,
             Par::Seq,
         )
         .unwrap();
     }
     eprintln!("rank fwd {:?}", t.elapsed() / 5);
+}
+
+#[test]
+fn ragged_lanes_equal_truncated_rows_with_zero_padding() {
+    let (outer, n, inner) = (2, 9, 3);
+    let l = Layout::new(outer, n, inner);
+    let x = uniform(l.len("t").unwrap(), 11, -2.0, 2.0);
+    let lengths = [9usize, 0, 4, 1, 7, 2];
+    let g = uniform(x.len(), 12, -1.0, 1.0);
+    for (op, reg) in ALL {
+        let s = spec(op, reg, 0.8, false);
+        if matches!(op, Op::TopK(k) if k > 0) {
+            let mut out = vec![0.0; x.len()];
+            let err = forward(&x, l, s, &mut out, None, Some(&lengths), Par::Seq);
+            assert!(matches!(
+                err,
+                Err(Error::InvalidParameter { name: "k", .. })
+            ));
+            continue;
+        }
+        let len = x.len();
+        let (mut out, mut perm, mut z, mut start) = (
+            vec![9.0; len],
+            vec![0; len],
+            vec![0.0; len],
+            vec![false; len],
+        );
+        let r = ResMut {
+            perm: &mut perm,
+            z: &mut z,
+            start: &mut start,
+        };
+        forward(&x, l, s, &mut out, Some(r), Some(&lengths), Par::Rayon(2)).unwrap();
+        let res = Res {
+            perm: &perm,
+            z: &z,
+            start: &start,
+            lengths: Some(&lengths),
+        };
+        let mut gx = vec![9.0; len];
+        let ge = vjp(res, &g, l, s, &mut gx, Par::Seq).unwrap();
+        let mut want_ge = 0.0;
+        for o in 0..outer {
+            for j in 0..inner {
+                let m = lengths[o * inner + j];
+                let at = |i: usize| (o * n + i) * inner + j;
+                let lane: Vec<f64> = (0..m).map(|i| x[at(i)]).collect();
+                let gl: Vec<f64> = (0..m).map(|i| g[at(i)]).collect();
+                let lm = Layout::new(1, m, 1);
+                let (want, own) = run_res(&lane, lm, s, Par::Seq);
+                let mut gw = vec![0.0; m];
+                want_ge += vjp(own.res(), &gl, lm, s, &mut gw, Par::Seq).unwrap();
+                for i in 0..n {
+                    let (o_want, g_want) = if i < m { (want[i], gw[i]) } else { (0.0, 0.0) };
+                    assert_eq!(out[at(i)], o_want, "{op:?} {reg:?}");
+                    assert_eq!(gx[at(i)], g_want, "{op:?} {reg:?}");
+                }
+            }
+        }
+        assert!((ge - want_ge).abs() < 1e-12 * (1.0 + want_ge.abs()));
+    }
+    let mut out = vec![0.0; x.len()];
+    let bad = [10usize, 0, 0, 0, 0, 0];
+    let err = forward(
+        &x,
+        l,
+        spec(Op::Rank, Reg::L2, 1.0, false),
+        &mut out,
+        None,
+        Some(&bad),
+        Par::Seq,
+    );
+    assert!(matches!(
+        err,
+        Err(Error::InvalidParameter {
+            name: "lengths",
+            ..
+        })
+    ));
 }
