@@ -40,6 +40,7 @@
 //! so results do not depend on the thread count.
 
 mod drive;
+mod grad;
 mod pav;
 #[cfg(test)]
 mod tests;
@@ -326,7 +327,7 @@ pub fn vjp<T: Real>(
         |gs, os, ((p, z, s), d, l), _| {
             let m = l.map_or(n, |l| l[0]);
             os[m..].fill(0.0);
-            d[0] = pav::vjp_lane(&spec, (&p[..m], &z[..m], &s[..m]), &gs[..m], &mut os[..m])?;
+            d[0] = grad::vjp_lane(&spec, (&p[..m], &z[..m], &s[..m]), &gs[..m], &mut os[..m])?;
             Ok(())
         },
     )?;
@@ -373,7 +374,7 @@ pub fn jvp<T: Real>(
         |us, os, ((p, z, s), l), _| {
             let m = l.map_or(n, |l| l[0]);
             os[m..].fill(0.0);
-            pav::jvp_lane(
+            grad::jvp_lane(
                 &spec,
                 (&p[..m], &z[..m], &s[..m]),
                 &us[..m],
