@@ -18,7 +18,12 @@ from .autodiff import jvp, vjp
 from .config import get_buffer_cache, get_num_threads, set_buffer_cache, set_num_threads, simd_level
 from .cross_entropy import softmax_cross_entropy
 from .logsumexp import logsumexp, smooth_max, smooth_min
+from .metrics import soft_accuracy, soft_balanced_accuracy, soft_confusion, soft_f1, soft_fbeta
+from .quantile import soft_quantile
 from .softmax import log_softmax, softmax
+from .sort import soft_rank, soft_sort
+from .spearman import spearman_loss
+from .topk import soft_topk
 
 __all__ = [
     "InternalError",
@@ -34,7 +39,17 @@ __all__ = [
     "simd_level",
     "smooth_max",
     "smooth_min",
+    "soft_accuracy",
+    "soft_balanced_accuracy",
+    "soft_confusion",
+    "soft_f1",
+    "soft_fbeta",
+    "soft_quantile",
+    "soft_rank",
+    "soft_sort",
+    "soft_topk",
     "softmax",
     "softmax_cross_entropy",
+    "spearman_loss",
     "vjp",
 ]

@@ -6,6 +6,7 @@ from numpy.typing import NDArray
 
 from . import cross_entropy as cross_entropy
 from . import logsumexp as logsumexp
+from . import sort as sort
 
 __all__ = [
     "InternalError",
@@ -17,6 +18,7 @@ __all__ = [
     "logsumexp",
     "set_num_threads",
     "simd_level",
+    "sort",
 ]
 __version__: str
 

@@ -14,6 +14,7 @@
 
 pub mod cross_entropy;
 pub mod logsumexp;
+pub mod sort;
 
 use pyo3::prelude::*;
 
@@ -21,5 +22,6 @@ use pyo3::prelude::*;
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     crate::submodule(m, "logsumexp", logsumexp::register)?;
     crate::submodule(m, "cross_entropy", cross_entropy::register)?;
+    crate::submodule(m, "sort", sort::register)?;
     Ok(())
 }

@@ -1,0 +1,192 @@
+//! The derivatives of one lane, `O(n)` from the forward's residuals: the sorting permutation, the
+//! sorted values and the block starts of the isotonic solution. The maths is in the
+//! [module docs](super).
+
+use super::pav::LaneRes;
+use super::work::{grow, with_work, Work};
+use super::{Op, Reg, Spec};
+use crate::error::Result;
+
+/// The blocks recorded by the forward, as ranges.
+fn blocks(start: &[bool]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let n = start.len();
+    let mut lo = 0;
+    std::iter::from_fn(move || {
+        if lo >= n {
+            return None;
+        }
+        let hi = start[lo + 1..]
+            .iter()
+            .position(|&s| s)
+            .map_or(n, |k| lo + 1 + k);
+        let r = lo..hi;
+        lo = hi;
+        Some(r)
+    })
+}
+
+/// `t ln Σ e^{v/t}` of a block, and the weights `e^{(v - that)/t}` (a softmax) written to `p`.
+fn softmax_into(v: impl Iterator<Item = f64> + Clone, t: f64, p: &mut [f64]) -> f64 {
+    let m = v.clone().fold(f64::NEG_INFINITY, f64::max);
+    let mut s = 0.0;
+    for (pi, vi) in p.iter_mut().zip(v.clone()) {
+        *pi = ((vi - m) / t).exp();
+        s += *pi;
+    }
+    p.iter_mut().for_each(|pi| *pi /= s);
+    m + t * s.ln()
+}
+
+/// Per block: the weights `p` (written to `p`) and, for sorts, `ρ_i - c_B` written to `d`.
+fn weights(
+    spec: &Spec,
+    n: usize,
+    z: &[f64],
+    r: std::ops::Range<usize>,
+    p: &mut [f64],
+    d: &mut [f64],
+) {
+    let c = r.len() as f64;
+    let e = spec.strength;
+    let rho = |i: usize| spec.w(n, i);
+    match spec.reg {
+        Reg::L2 => p.fill(1.0 / c),
+        Reg::Kl => {
+            let t = if spec.op != Op::Sort { e } else { 1.0 };
+            softmax_into(z[r.clone()].iter().copied(), t, p);
+        }
+    }
+    if spec.op == Op::Sort {
+        let cb = match spec.reg {
+            Reg::L2 => r.clone().map(rho).sum::<f64>() / c,
+            Reg::Kl => {
+                // ⟨softmax(ρ/ε), ρ⟩ over the block, with `d` as scratch for the weights.
+                softmax_into(r.clone().map(rho), e, d);
+                r.clone().zip(d.iter()).map(|(i, q)| q * rho(i)).sum()
+            }
+        };
+        for (di, i) in d.iter_mut().zip(r) {
+            *di = rho(i) - cb;
+        }
+    }
+}
+
+/// Pullback of one lane for the cotangent `g` (lane order): writes `gx`, returns the lane's part of
+/// the strength cotangent.
+pub(crate) fn vjp_lane(
+    spec: &Spec,
+    (perm, z, start): LaneRes<'_>,
+    g: &[f64],
+    gx: &mut [f64],
+) -> Result<f64> {
+    with_work(|w| vjp_in(spec, (perm, z, start), g, gx, w))
+}
+
+fn vjp_in(
+    spec: &Spec,
+    (perm, z, start): LaneRes<'_>,
+    g: &[f64],
+    gx: &mut [f64],
+    w: &mut Work,
+) -> Result<f64> {
+    let (n, sign, e) = (z.len(), spec.sign(), spec.strength);
+    grow(spec.name(), &mut w.p, n)?;
+    grow(spec.name(), &mut w.d, n)?;
+    let (p, d) = (&mut w.p[..n], &mut w.d[..n]);
+    let mut de = 0.0;
+    for r in blocks(start) {
+        let (pb, db) = (&mut p[r.clone()], &mut d[r.clone()]);
+        weights(spec, n, z, r.clone(), pb, db);
+        match spec.op {
+            Op::Rank | Op::TopK(_) => {
+                let sum_rho: f64 = r.clone().map(|i| spec.w(n, i)).sum();
+                // h = f ⊙ ḡ (f = 1, or the ranks p Σρ for kl), kept in db.
+                for (k, i) in r.clone().enumerate() {
+                    let f = if spec.reg == Reg::Kl {
+                        pb[k] * sum_rho
+                    } else {
+                        1.0
+                    };
+                    db[k] = f * g[perm[i] as usize];
+                }
+                let h: f64 = db.iter().sum();
+                let z0 = z[r.start];
+                for (k, i) in r.clone().enumerate() {
+                    let kk = db[k] - pb[k] * h;
+                    gx[perm[i] as usize] = sign * kk / e;
+                    de += kk * (z[i] - z0);
+                }
+            }
+            Op::Sort => {
+                let gsum: f64 = g[r.clone()].iter().sum();
+                for (k, i) in r.clone().enumerate() {
+                    gx[perm[i] as usize] = pb[k] * gsum;
+                    de += g[i] * db[k];
+                }
+            }
+        }
+    }
+    Ok(match spec.op {
+        Op::Rank | Op::TopK(_) => -de / e / e,
+        Op::Sort => -sign * de / e / e,
+    })
+}
+
+/// Tangent of one lane for the tangents `u` (lane order) and `de` (strength), written to `out`.
+pub(crate) fn jvp_lane(
+    spec: &Spec,
+    (perm, z, start): LaneRes<'_>,
+    u: &[f64],
+    de: f64,
+    out: &mut [f64],
+) -> Result<()> {
+    with_work(|w| jvp_in(spec, (perm, z, start), u, de, out, w))
+}
+
+fn jvp_in(
+    spec: &Spec,
+    (perm, z, start): LaneRes<'_>,
+    u: &[f64],
+    de: f64,
+    out: &mut [f64],
+    w: &mut Work,
+) -> Result<()> {
+    let (n, sign, e) = (z.len(), spec.sign(), spec.strength);
+    grow(spec.name(), &mut w.p, n)?;
+    grow(spec.name(), &mut w.d, n)?;
+    let (p, d) = (&mut w.p[..n], &mut w.d[..n]);
+    for r in blocks(start) {
+        let (pb, db) = (&mut p[r.clone()], &mut d[r.clone()]);
+        weights(spec, n, z, r.clone(), pb, db);
+        match spec.op {
+            Op::Rank | Op::TopK(_) => {
+                let sum_rho: f64 = r.clone().map(|i| spec.w(n, i)).sum();
+                let z0 = z[r.start];
+                // dθ (centred on the block's first z: the projection removes constants), in db.
+                for (k, i) in r.clone().enumerate() {
+                    db[k] = sign * u[perm[i] as usize] / e - (z[i] - z0) / e * de / e;
+                }
+                let m: f64 = pb.iter().zip(db.iter()).map(|(a, b)| a * b).sum();
+                for (k, i) in r.clone().enumerate() {
+                    let f = if spec.reg == Reg::Kl {
+                        pb[k] * sum_rho
+                    } else {
+                        1.0
+                    };
+                    out[perm[i] as usize] = f * (db[k] - m);
+                }
+            }
+            Op::Sort => {
+                let m: f64 = r
+                    .clone()
+                    .zip(pb.iter())
+                    .map(|(i, q)| q * u[perm[i] as usize])
+                    .sum();
+                for (k, i) in r.clone().enumerate() {
+                    out[i] = m - de * sign * (db[k] / e) / e;
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,239 @@
+//! The per-lane kernels: sort, pool-adjacent-violators, and the `O(n)` derivatives from the blocks.
+//! The maths is in the [module docs](super).
+
+use super::work::{grow, with_work, Work};
+use super::{Op, Reg, Spec};
+use crate::error::{Error, Result};
+use crate::par::Par;
+
+/// One lane's residuals, written by the forward.
+pub(crate) type LaneResMut<'a> = (&'a mut [u32], &'a mut [f64], &'a mut [bool]);
+/// One lane's residuals, read by the derivatives.
+pub(crate) type LaneRes<'a> = (&'a [u32], &'a [f64], &'a [bool]);
+
+/// A block of the isotonic solution in progress: first position, its `z` and `ρ`, size, and two
+/// statistics, `a` over `z` and `b` over `ρ` (sums, or log-sum-exps relative to the first entry so
+/// that ties and near-ties keep every bit), with the value pooling compares.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Block {
+    lo: usize,
+    z0: f64,
+    r0: f64,
+    c: f64,
+    a: f64,
+    b: f64,
+    key: f64,
+}
+
+/// `t ln(e^{p/t} + e^{q/t})`, which never overflows.
+#[inline]
+fn lae(p: f64, q: f64, t: f64) -> f64 {
+    let (hi, lo) = if p >= q { (p, q) } else { (q, p) };
+    hi + t * ((lo - hi) / t).exp().ln_1p()
+}
+
+/// A `u64` whose unsigned order is the descending order of the finite `z` (`-0.0` is `0.0`).
+#[inline]
+fn desc_key(z: f64) -> u64 {
+    let u = (z + 0.0).to_bits();
+    let asc = if u >> 63 == 1 { !u } else { u | (1 << 63) };
+    !asc
+}
+
+impl Spec {
+    /// `(λ/ε, λ)` with `λ = min(ε, 1)`: pooling compares `λ v`, which is finite for any strength.
+    fn scales(&self) -> (f64, f64) {
+        let e = self.strength;
+        if e < 1.0 {
+            (1.0, e)
+        } else {
+            (1.0 / e, 1.0)
+        }
+    }
+
+    /// The block of position `i` alone.
+    fn single(&self, i: usize, z: f64, n: usize) -> Block {
+        let rho = self.w(n, i);
+        let (a, b) = match (self.op, self.reg) {
+            (Op::Rank | Op::TopK(_), _) => (0.0, rho),
+            (Op::Sort, Reg::L2) => (z, rho),
+            (Op::Sort, Reg::Kl) => (z, 0.0),
+        };
+        Block {
+            lo: i,
+            z0: z,
+            r0: rho,
+            c: 1.0,
+            a,
+            b,
+            key: 0.0,
+        }
+    }
+
+    /// `λ v` of the block (`v` the value of the isotonic solution on it).
+    fn key(&self, blk: &Block, (k1, lam): (f64, f64)) -> f64 {
+        let Block {
+            z0, r0, c, a, b, ..
+        } = *blk;
+        match (self.op, self.reg) {
+            // v = z0/ε + mean(z - z0)/ε - mean ρ
+            (Op::Rank | Op::TopK(_), Reg::L2) => z0 * k1 + (a * k1 - lam * b) / c,
+            // v = z0/ε + LSE((z - z0)/ε) - ln Σρ
+            (Op::Rank | Op::TopK(_), Reg::Kl) => z0 * k1 + lam * a - lam * b.ln(),
+            // v = mean ρ/ε - mean z
+            (Op::Sort, Reg::L2) => (b * k1 - lam * a) / c,
+            // v = r0/ε + LSE((ρ - r0)/ε) - LSE(z)
+            (Op::Sort, Reg::Kl) => r0 * k1 + lam * b - lam * a,
+        }
+    }
+
+    /// `blk` after absorbing `o`, the block right after it.
+    fn merge(&self, blk: &Block, o: &Block) -> Block {
+        let e = self.strength;
+        let (a, b) = match (self.op, self.reg) {
+            (Op::Rank | Op::TopK(_), Reg::L2) => (blk.a + o.a + o.c * (o.z0 - blk.z0), blk.b + o.b),
+            (Op::Rank | Op::TopK(_), Reg::Kl) => {
+                (lae(blk.a, o.a + (o.z0 - blk.z0) / e, 1.0), blk.b + o.b)
+            }
+            (Op::Sort, Reg::L2) => (blk.a + o.a, blk.b + o.b),
+            (Op::Sort, Reg::Kl) => (
+                lae(blk.a, o.a, 1.0),
+                lae(blk.b, o.b + (o.r0 - blk.r0) / e, 1.0),
+            ),
+        };
+        Block {
+            c: blk.c + o.c,
+            a,
+            b,
+            ..*blk
+        }
+    }
+}
+
+/// Pool-adjacent-violators over `z` (sorted descending): the blocks of the decreasing isotonic
+/// regression, in order. Amortised `O(n)`: each position is pushed once and merged at most once.
+fn pav(spec: &Spec, z: &[f64], stack: &mut Vec<Block>) {
+    let n = z.len();
+    let sc = spec.scales();
+    stack.clear();
+    for (i, &zi) in z.iter().enumerate() {
+        let mut top = spec.single(i, zi, n);
+        top.key = spec.key(&top, sc);
+        while let Some(prev) = stack.last() {
+            if prev.key > top.key {
+                break;
+            }
+            top = spec.merge(prev, &top);
+            top.key = spec.key(&top, sc);
+            stack.pop();
+        }
+        stack.push(top);
+    }
+}
+
+/// Soft sort or rank of one lane (see the module docs), keeping the residuals in `res` if given.
+pub(crate) fn forward_lane(
+    spec: &Spec,
+    x: &[f64],
+    out: &mut [f64],
+    res: Option<LaneResMut<'_>>,
+    par: Par,
+) -> Result<()> {
+    with_work(|w| forward_in(spec, x, out, res, par, w))
+}
+
+fn forward_in(
+    spec: &Spec,
+    x: &[f64],
+    out: &mut [f64],
+    res: Option<LaneResMut<'_>>,
+    par: Par,
+    w: &mut Work,
+) -> Result<()> {
+    let (func, n, sign, e) = (spec.name(), x.len(), spec.sign(), spec.strength);
+    if x.iter().any(|v| !v.is_finite()) {
+        return Err(Error::param(func, "x", "is not finite"));
+    }
+    let mut own = (
+        std::mem::take(&mut w.perm),
+        std::mem::take(&mut w.z),
+        std::mem::take(&mut w.start),
+    );
+    let (perm, z, start) = match res {
+        Some(r) => r,
+        None => {
+            grow(func, &mut own.0, n)?;
+            grow(func, &mut own.1, n)?;
+            grow(func, &mut own.2, n)?;
+            (&mut own.0[..n], &mut own.1[..n], &mut own.2[..n])
+        }
+    };
+    let done = lane_body(spec, x, out, (perm, z, start), par, w, (func, n, sign, e));
+    (w.perm, w.z, w.start) = own;
+    done
+}
+
+#[allow(clippy::type_complexity)]
+fn lane_body(
+    spec: &Spec,
+    x: &[f64],
+    out: &mut [f64],
+    (perm, z, start): LaneResMut<'_>,
+    par: Par,
+    w: &mut Work,
+    (func, n, sign, e): (&'static str, usize, f64, f64),
+) -> Result<()> {
+    w.sort(func, x.iter().map(|&v| desc_key(sign * v)), perm, par)?;
+    for (p, zk) in perm.iter().zip(z.iter_mut()) {
+        *zk = sign * x[*p as usize] + 0.0;
+    }
+    let stack = &mut w.stack;
+    stack.clear();
+    stack.try_reserve(n).map_err(|_| Error::Alloc {
+        func,
+        bytes: n * std::mem::size_of::<Block>(),
+    })?;
+    pav(spec, z, stack);
+    start.fill(false);
+    let ends = stack.iter().skip(1).map(|b| b.lo).chain([n]);
+    let inv_e = 1.0 / e;
+    for (blk, hi) in stack.iter().zip(ends) {
+        start[blk.lo] = true;
+        let Block {
+            lo,
+            z0,
+            r0,
+            c,
+            a,
+            b,
+            ..
+        } = *blk;
+        // Per block, the output is an affine function of z_i (ranks) or of ρ_i (sorts).
+        let (zs, ps) = (&z[lo..hi], &perm[lo..hi]);
+        match (spec.op, spec.reg) {
+            (Op::Rank | Op::TopK(_), Reg::L2) => {
+                let (shift, mean_w) = (z0 + a / c, b / c);
+                for (&zi, &p) in zs.iter().zip(ps) {
+                    out[p as usize] = (zi - shift) * inv_e + mean_w;
+                }
+            }
+            (Op::Rank | Op::TopK(_), Reg::Kl) => {
+                for (&zi, &p) in zs.iter().zip(ps) {
+                    out[p as usize] = ((zi - z0) * inv_e - a).exp() * b;
+                }
+            }
+            (Op::Sort, Reg::L2) => {
+                let (mean_w, mean_z) = (b / c, a / c);
+                for (i, o) in (lo..hi).zip(&mut out[lo..hi]) {
+                    *o = sign * ((spec.w(n, i) - mean_w) * inv_e + mean_z) + 0.0;
+                }
+            }
+            (Op::Sort, Reg::Kl) => {
+                for (i, o) in (lo..hi).zip(&mut out[lo..hi]) {
+                    *o = sign * ((spec.w(n, i) - r0) * inv_e - b + a) + 0.0;
+                }
+            }
+        }
+    }
+    Ok(())
+}
