@@ -13,6 +13,7 @@ MODULES = [
     "softgrad.autodiff",
     "softgrad.config",
     "softgrad._array",
+    "softgrad.fd",
 ]
 
 

@@ -16,15 +16,19 @@ argument, and failures of softgrad itself a subclass of :class:`SoftgradError`.
 from ._core import InternalError, SoftgradError, __version__
 from .autodiff import jvp, vjp
 from .config import get_buffer_cache, get_num_threads, set_buffer_cache, set_num_threads, simd_level
+from .fd import Estimate, gradient, jacobian
 from .logsumexp import logsumexp, smooth_max, smooth_min
 from .softmax import log_softmax, softmax
 
 __all__ = [
+    "Estimate",
     "InternalError",
     "SoftgradError",
     "__version__",
     "get_buffer_cache",
     "get_num_threads",
+    "gradient",
+    "jacobian",
     "jvp",
     "log_softmax",
     "logsumexp",

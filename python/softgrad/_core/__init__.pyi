@@ -4,6 +4,7 @@ from typing import Any
 
 from numpy.typing import NDArray
 
+from . import fd as fd
 from . import logsumexp as logsumexp
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "SoftgradError",
     "__version__",
     "copy",
+    "fd",
     "get_num_threads",
     "logsumexp",
     "set_num_threads",
