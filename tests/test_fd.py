@@ -472,3 +472,17 @@ def test_the_estimate_object() -> None:
 def test_empty_x() -> None:
     assert gradient(lambda v: 1.0, np.zeros(0)).shape == (0,)
     assert jacobian(lambda v: np.ones(3), np.zeros(0)).shape == (3, 0)
+
+
+@pytest.mark.parametrize("wrap", [float, np.float64, np.float32, np.asarray, lambda v: np.asarray([v])[0]])
+def test_every_kind_of_real_scalar_result_is_accepted(wrap: Any) -> None:
+    # float32 values of a float64 x: noise of f at float32's epsilon, which the step must know.
+    noise = float(np.finfo(np.float32).eps) if wrap is np.float32 else None
+    g = gradient(lambda v: wrap(np.sum(v**2)), X5, noise=noise)
+    np.testing.assert_allclose(g, 2 * X5, rtol=1e-4 if wrap is np.float32 else 1e-9)
+    assert gradient(lambda v: 3, X5).tolist() == [0.0] * 5  # an int is a real number too
+
+
+def test_the_jacobian_of_a_scalar_f_is_its_gradient() -> None:
+    np.testing.assert_array_equal(jacobian(comp, X5), gradient(comp, X5))
+    np.testing.assert_array_equal(jacobian(comp, X5, method="forward"), gradient(comp, X5, method="forward"))

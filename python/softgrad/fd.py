@@ -40,6 +40,7 @@ _DEFAULT_ORDER = {"forward": 1, "backward": 1, "central": 2, "complex": 2, "rich
 # Points generated and evaluated per batch when f takes one point at a time (bounds the memory of
 # the points, not the number of calls).
 _SCALAR_BATCH_BYTES = 1 << 22
+_FLOATS = (float, np.float64, np.float32)
 
 
 @dataclass(frozen=True)
@@ -193,9 +194,21 @@ class _Eval:
             )
         return rows
 
-    def one(self, point: NDArray[Any], where: str) -> NDArray[np.float64]:
+    def one(self, point: NDArray[Any], q: int, where: Callable[[int], str]) -> Any:
+        """``f`` at one point (number ``q``): a float for a gradient, else a row of ``m`` values."""
         self.nfev += 1
-        return self._values(self._call(point.reshape(self.shape), where), None, lambda _: where)
+        try:
+            v = self.f(point.reshape(self.shape))
+        except BaseException as exc:
+            if hasattr(exc, "add_note"):
+                exc.add_note(f"softgrad.{self.func}: raised by f at {where(q)}")
+            raise
+        if not self.jac and not self.cplx and type(v) in _FLOATS:  # the common case, fast
+            fv = float(v)
+            if fv - fv == 0.0:  # finite
+                return fv
+        rows = self._values(v, None, lambda _: where(q))
+        return float(rows[0, 0]) if not self.jac else rows
 
     def batch(
         self, points: NDArray[Any], where: Callable[[int], str], offset: int = 0
@@ -256,13 +269,13 @@ def _estimate(
         x0 = xf.copy()
         if cplx:
             x0 = x0.astype(np.result_type(dt, np.complex64))
-        f0 = ev.batch(x0[None], lambda _: "x") if vectorized else ev.one(x0, "x")
-        f0 = f0.reshape(-1)
+        f0 = ev.batch(x0[None], lambda _: "x") if vectorized else ev.one(x0, 0, lambda _: "x")
+        f0 = np.asarray(f0, dtype=np.float64).reshape(-1)
     if vectorized:
         size = npts if batch_size is None else int(batch_size)
     else:
         size = max(1, _SCALAR_BATCH_BYTES // max(1, n * dt.itemsize))
-    chunks = []
+    chunks: list[Any] = []
     for start in range(0, npts, max(size, 1)):
         stop = min(npts, start + size)
         pts = plan.points(start, stop).reshape(stop - start, n)
@@ -273,10 +286,15 @@ def _estimate(
         if vectorized:
             chunks.append(ev.batch(pts, where, start))
         else:
-            chunks.extend(ev.one(p, where(start + r)) for r, p in enumerate(pts))
+            chunks.extend(ev.one(p, start + r, where) for r, p in enumerate(pts))
     out_shape = ev.out_shape if ev.out_shape is not None else ()
     m = math.prod(out_shape)
-    values = np.concatenate(chunks).reshape(-1) if chunks else np.zeros(0)
+    if not chunks:
+        values = np.zeros(0)
+    elif vectorized or ev.jac:
+        values = np.concatenate(chunks).reshape(-1)
+    else:
+        values = np.array(chunks, dtype=np.float64)
     jac, err = plan.assemble(values, m, f0)
     full = (*out_shape, *shape)
     return jac.reshape(full).astype(dt, copy=False), err.reshape(full), ev.nfev, steps.reshape(shape)
