@@ -486,3 +486,57 @@ def test_every_kind_of_real_scalar_result_is_accepted(wrap: Any) -> None:
 def test_the_jacobian_of_a_scalar_f_is_its_gradient() -> None:
     np.testing.assert_array_equal(jacobian(comp, X5), gradient(comp, X5))
     np.testing.assert_array_equal(jacobian(comp, X5, method="forward"), gradient(comp, X5, method="forward"))
+
+
+# ---------------------------------------------------------------------------------------------
+# executors
+
+
+def _rosen_rows(X: NDArray[Any]) -> NDArray[Any]:  # module level: picklable for process pools
+    return np.asarray(np.sum(100.0 * (X[:, 1:] - X[:, :-1] ** 2) ** 2 + (1 - X[:, :-1]) ** 2, axis=1))
+
+
+def _fails_at_negative_first(v: NDArray[Any]) -> float:
+    if v[0] < X5[0] - 1e-7:
+        raise Boom("at", float(v[0]))
+    return float(np.sum(v))
+
+
+@pytest.mark.parametrize("kind", ["threads", "processes"])
+def test_an_executor_gives_the_serial_estimate(kind: str) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    pool: Any = (
+        ThreadPoolExecutor(3)
+        if kind == "threads"
+        else ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"))
+    )
+    with pool:
+        for method in ("forward", "central", "richardson"):
+            want = gradient(rosen, X5, method=method, full_output=True)
+            got = gradient(rosen, X5, method=method, executor=pool, full_output=True)
+            np.testing.assert_array_equal(got.grad, want.grad)
+            assert got.nfev == want.nfev
+            vec = gradient(_rosen_rows, X5, method=method, vectorized=True, batch_size=3, executor=pool)
+            np.testing.assert_array_equal(vec, gradient(_rosen_rows, X5, method=method, vectorized=True))
+        jv = jacobian(_rosen_rows, X5[None], vectorized=True, batch_size=4, executor=pool, bounds=(X5, 9))
+        np.testing.assert_array_equal(jv, jacobian(_rosen_rows, X5[None], vectorized=True, bounds=(X5, 9)))
+        with pytest.raises(Boom) as info:
+            gradient(_fails_at_negative_first, X5, method="central", executor=pool)
+        assert info.value.args[0] == "at"
+        assert any("evaluation point 0" in n for n in getattr(info.value, "__notes__", []))
+        # central: point 0 is x - h e_0
+        with pytest.raises(
+            ValueError, match=r"^gradient: f returned a non-finite value \(nan\) at evaluation point 0 "
+        ):
+            gradient(_nan_below, X5, executor=pool)
+
+
+def _nan_below(v: NDArray[Any]) -> float:
+    return float("nan") if v[0] < X5[0] else float(np.sum(v))
+
+
+def test_executor_must_be_an_executor() -> None:
+    with pytest.raises(TypeError, match=r"^gradient: executor must be a concurrent.futures.Executor"):
+        gradient(comp, X5, executor=map)

@@ -23,7 +23,8 @@ balances truncation (:math:`\propto h^p`) and rounding (:math:`\propto r/h`) err
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,14 +152,6 @@ class _Eval:
         self.out_shape: tuple[int, ...] | None = None if jac else ()
         self.nfev = 0
 
-    def _call(self, arg: NDArray[Any], where: str) -> Any:
-        try:
-            return self.f(arg)
-        except BaseException as exc:
-            if hasattr(exc, "add_note"):
-                exc.add_note(f"softgrad.{self.func}: raised by f at {where}")
-            raise
-
     def _values(self, v: Any, k: int | None, where: Callable[[int], str]) -> NDArray[np.float64]:
         """``v`` (one result, or ``k`` stacked results) as float64 rows of ``m``."""
         arr = np.asarray(v)
@@ -196,13 +189,15 @@ class _Eval:
 
     def one(self, point: NDArray[Any], q: int, where: Callable[[int], str]) -> Any:
         """``f`` at one point (number ``q``): a float for a gradient, else a row of ``m`` values."""
-        self.nfev += 1
         try:
             v = self.f(point.reshape(self.shape))
         except BaseException as exc:
-            if hasattr(exc, "add_note"):
-                exc.add_note(f"softgrad.{self.func}: raised by f at {where(q)}")
+            self._note(exc, where(q))
             raise
+        return self.check_one(v, q, where)
+
+    def check_one(self, v: Any, q: int, where: Callable[[int], str]) -> Any:
+        self.nfev += 1
         if not self.jac and not self.cplx and type(v) in _FLOATS:  # the common case, fast
             fv = float(v)
             if fv - fv == 0.0:  # finite
@@ -214,12 +209,37 @@ class _Eval:
         self, points: NDArray[Any], where: Callable[[int], str], offset: int = 0
     ) -> NDArray[np.float64]:
         k = points.shape[0]
+        try:
+            v = self.f(points.reshape((k, *self.shape)))
+        except BaseException as exc:
+            self._note(exc, where(offset))
+            raise
+        return self.check_batch(v, k, where, offset)
+
+    def check_batch(self, v: Any, k: int, where: Callable[[int], str], offset: int) -> NDArray[np.float64]:
         self.nfev += k
 
         def at(r: int) -> str:
             return where(offset + r)
 
-        return self._values(self._call(points.reshape((k, *self.shape)), at(0)), k, at)
+        return self._values(v, k, at)
+
+    def mapped(
+        self, executor: Executor, args: list[NDArray[Any]], firsts: list[int], where: Callable[[int], str]
+    ) -> Iterator[Any]:
+        """``executor.map(f, args)`` in order; an exception of ``f`` gets a note naming the first
+        point of the argument it came from (``firsts``)."""
+        it = executor.map(self.f, args)
+        for first in firsts:
+            try:
+                yield next(it)
+            except BaseException as exc:
+                self._note(exc, where(first))
+                raise
+
+    def _note(self, exc: BaseException, where: str) -> None:
+        if hasattr(exc, "add_note"):
+            exc.add_note(f"softgrad.{self.func}: raised by f at {where}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,6 +258,7 @@ def _estimate(
     n_steps: Any,
     vectorized: Any,
     batch_size: Any,
+    executor: Any,
 ) -> tuple[NDArray[Any], NDArray[Any], int, NDArray[Any]]:
     xa = _x_param(x, func)
     shape, dt = xa.shape, xa.dtype
@@ -247,6 +268,8 @@ def _estimate(
     noise = 0.0 if noise is None else scalar_param(noise, func, "noise")
     if batch_size is not None and _int_param(batch_size, func, "batch_size") < 1:
         raise ValueError(f"{func}: batch_size must be >= 1, got {batch_size}")
+    if executor is not None and not isinstance(executor, Executor):
+        raise TypeError(f"{func}: executor must be a concurrent.futures.Executor, got {executor!r}")
     if not isinstance(vectorized, (bool, np.bool_)):
         raise TypeError(f"{func}: vectorized must be a bool, got {vectorized!r}")
     if order < 0 or n_steps < 0:
@@ -276,6 +299,7 @@ def _estimate(
     else:
         size = max(1, _SCALAR_BATCH_BYTES // max(1, n * dt.itemsize))
     chunks: list[Any] = []
+    pending: list[tuple[int, NDArray[Any]]] = []  # (first point, points) for the executor
     for start in range(0, npts, max(size, 1)):
         stop = min(npts, start + size)
         pts = plan.points(start, stop).reshape(stop - start, n)
@@ -283,10 +307,22 @@ def _estimate(
             pts = pts.astype(np.result_type(dt, np.complex64))
             q = np.arange(start, stop)
             pts[q - start, q] += 1j * steps[q]
-        if vectorized:
+        if executor is not None:
+            pending.append((start, pts))
+        elif vectorized:
             chunks.append(ev.batch(pts, where, start))
         else:
             chunks.extend(ev.one(p, start + r, where) for r, p in enumerate(pts))
+    if executor is not None and vectorized:
+        args = [p.reshape((len(p), *shape)) for _, p in pending]
+        firsts = [s for s, _ in pending]
+        for (s, p), v in zip(pending, ev.mapped(executor, args, firsts, where), strict=True):
+            chunks.append(ev.check_batch(v, len(p), where, s))
+    elif executor is not None:
+        args = [p.reshape(shape) for _, pts in pending for p in pts]
+        firsts = list(range(len(args)))
+        for qi, v in enumerate(ev.mapped(executor, args, firsts, where)):
+            chunks.append(ev.check_one(v, qi, where))
     out_shape = ev.out_shape if ev.out_shape is not None else ()
     m = math.prod(out_shape)
     if not chunks:
@@ -335,6 +371,12 @@ _PARAMS_DOC = """\
         returns the ``k`` results stacked along the first axis.
     batch_size : int, optional
         With ``vectorized``, at most this many points per call (default: all in one call).
+    executor : concurrent.futures.Executor, optional
+        Spread the evaluations over it (``executor.map``: a thread or process pool, or any
+        ``Executor``; ``f`` must be picklable for processes): one point per task, or with
+        ``vectorized`` one batch of ``batch_size`` points per task (set ``batch_size``, else the
+        whole estimate is one task). ``f(x)``, when needed, is evaluated in the caller's thread.
+        The estimate is identical to the serial one.
     full_output : bool, optional
         Return an :class:`Estimate` (value, error estimate, ``nfev``, steps) instead of the array."""
 
@@ -366,6 +408,7 @@ def gradient(
     n_steps: int = 6,
     vectorized: bool = False,
     batch_size: int | None = None,
+    executor: Executor | None = None,
     full_output: bool = False,
 ) -> Any:
     """Gradient of a scalar function ``f`` at ``x`` from values of ``f`` only.
@@ -429,7 +472,7 @@ def gradient(
         array([1.       , 2.7182817], dtype=float32)
     """
     g, err, nfev, steps = _estimate(
-        "gradient", f, x, method, order, step, bounds, noise, n_steps, vectorized, batch_size
+        "gradient", f, x, method, order, step, bounds, noise, n_steps, vectorized, batch_size, executor
     )
     if not full_output:
         return g
@@ -448,6 +491,7 @@ def jacobian(
     n_steps: int = 6,
     vectorized: bool = False,
     batch_size: int | None = None,
+    executor: Executor | None = None,
     full_output: bool = False,
 ) -> Any:
     """Dense Jacobian of ``f`` at ``x`` from values of ``f`` only.
@@ -492,7 +536,7 @@ def jacobian(
         (2, 2)
     """
     j, err, nfev, steps = _estimate(
-        "jacobian", f, x, method, order, step, bounds, noise, n_steps, vectorized, batch_size
+        "jacobian", f, x, method, order, step, bounds, noise, n_steps, vectorized, batch_size, executor
     )
     if not full_output:
         return j
