@@ -540,3 +540,18 @@ def _nan_below(v: NDArray[Any]) -> float:
 def test_executor_must_be_an_executor() -> None:
     with pytest.raises(TypeError, match=r"^gradient: executor must be a concurrent.futures.Executor"):
         gradient(comp, X5, executor=map)
+
+
+def test_a_dask_local_cluster_gives_the_serial_estimate() -> None:
+    distributed = pytest.importorskip("dask.distributed")  # a benchmark/test-only peer
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        pool = client.get_executor()
+        want = gradient(rosen, X5, method="central", order=4)
+        np.testing.assert_array_equal(gradient(rosen, X5, method="central", order=4, executor=pool), want)
+        vec = gradient(_rosen_rows, X5, vectorized=True, batch_size=4, executor=pool)
+        np.testing.assert_array_equal(vec, gradient(_rosen_rows, X5, vectorized=True))
