@@ -1,3 +1,4 @@
+use super::nodes::place;
 use super::richardson::extrapolate;
 use super::stencil::{auto_step, fornberg};
 use super::*;
@@ -351,4 +352,43 @@ fn assemble_checks_its_arguments() {
     let mut pts = [0.0; 6];
     assert!(plan.points(1, &mut pts).is_err());
     assert!(plan.points(0, &mut pts[..3]).is_err());
+}
+
+#[test]
+fn toward_steps_one_ulp_toward_x_on_either_side_of_zero() {
+    let up = |v: f64| f64::from_bits(v.to_bits() + 1);
+    assert_eq!(1.0f64.toward(0.0), 1.0 - f64::EPSILON / 2.0);
+    assert_eq!(1.0f64.toward(2.0), up(1.0));
+    assert_eq!((-1.0f64).toward(0.0), -(1.0 - f64::EPSILON / 2.0));
+    assert_eq!((-1.0f64).toward(-2.0), -up(1.0));
+    assert_eq!(0.0f64.toward(1.0), f64::from_bits(1));
+    assert_eq!(0.0f64.toward(-1.0), -f64::from_bits(1));
+    assert_eq!(1.0f32.toward(0.0), 1.0 - f32::EPSILON / 2.0);
+    assert_eq!(
+        (-2.0f32).toward(-3.0),
+        -f32::from_bits(2.0f32.to_bits() + 1)
+    );
+}
+
+#[test]
+fn a_node_rounded_past_a_bound_the_dtype_cannot_hold_is_pulled_back_inside() {
+    // 0.1 is not a float32: the nearest float32 is above it.
+    assert!(0.1f32 as f64 > 0.1);
+    let v = place(0.05f32, 0.05, 0.0, 0.1);
+    assert!((v as f64) <= 0.1 && v > 0.09);
+    assert_eq!(v, 0.1f32.toward(0.0));
+    let v = place(-0.05f32, -0.05, -0.1, 0.0);
+    assert!((v as f64) >= -0.1);
+    // x at a float32 upper bound that is not exactly 0.1: forward steps go backward.
+    let x = [0.1f32.toward(0.0)];
+    let o = Options {
+        eps: f32::EPSILON as f64,
+        upper: &[0.1],
+        ..opts(Method::Forward, 2)
+    };
+    let mut seen = vec![];
+    let (g, _, plan) = estimate(&x, &o, |v: &[f64]| v[0] * v[0], &mut seen);
+    assert_eq!(plan.sides(), &[Side::Backward]);
+    assert!(seen.iter().all(|p| p[0] <= 0.1));
+    assert!(close(g[0], 2.0 * x[0] as f64, 1e-4), "{g:?}");
 }
