@@ -421,7 +421,8 @@ def test_complex_step_on_an_f_that_drops_the_imaginary_part_is_detected() -> Non
         (dict(bounds=(1.0, 1.0)), ValueError, "^gradient: bounds must satisfy"),
         (dict(bounds=(np.nan, 1.0)), ValueError, "^gradient: bounds must satisfy"),
         (dict(noise=-1.0), ValueError, "^gradient: noise must be finite and >= 0"),
-        (dict(noise="x"), TypeError, "^gradient: noise must be a real scalar"),
+        (dict(noise="x"), ValueError, "^gradient: noise must be a float or 'estimate', got 'x'"),
+        (dict(noise=[1e-3]), TypeError, "^gradient: noise must be a real scalar"),
         (dict(vectorized=1), TypeError, "^gradient: vectorized must be a bool"),
         (dict(vectorized=True, batch_size=0), ValueError, "^gradient: batch_size must be >= 1"),
     ],
@@ -555,3 +556,37 @@ def test_a_dask_local_cluster_gives_the_serial_estimate() -> None:
         np.testing.assert_array_equal(gradient(rosen, X5, method="central", order=4, executor=pool), want)
         vec = gradient(_rosen_rows, X5, vectorized=True, batch_size=4, executor=pool)
         np.testing.assert_array_equal(vec, gradient(_rosen_rows, X5, vectorized=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# noise
+
+
+def noisy(x: NDArray[Any]) -> Any:
+    """comp plus deterministic noise of standard deviation 1e-6 / sqrt(2) (a fast-spinning phase)."""
+    return comp(x) + 1e-6 * np.sin(1e9 * float(np.sum(x * np.arange(1, x.size + 1))))
+
+
+@pytest.mark.parametrize("vectorized", [False, True])
+def test_an_estimated_noise_sets_the_step(vectorized: bool) -> None:
+    f: Any = (lambda X: np.array([noisy(p) for p in X])) if vectorized else noisy
+    r = gradient(f, X5, noise="estimate", vectorized=vectorized, full_output=True)
+    assert 2e-7 < r.noise < 3e-6
+    assert r.nfev in (10 + 9, 10 + 18)  # central: 2n, plus 9 per ECnoise try
+    plain = gradient(f, X5, vectorized=vectorized)
+    assert relerr(r.grad, comp_grad(X5)) < relerr(plain, comp_grad(X5)) / 10
+    assert relerr(r.grad, comp_grad(X5)) < 1e-2
+    assert np.all(np.abs(r.grad - comp_grad(X5)) < 10 * r.error + 1e-3)
+    given = gradient(f, X5, noise=r.noise, vectorized=vectorized)
+    np.testing.assert_array_equal(given, r.grad)
+
+
+def test_noise_estimate_of_a_jacobian_and_its_errors() -> None:
+    r = jacobian(lambda v: np.array([noisy(v), 2 * noisy(v)]), X5, noise="estimate", full_output=True)
+    assert 4e-7 < r.noise < 6e-6  # the larger of the two outputs' noise
+    with pytest.raises(ValueError, match=r"^gradient: noise must be a float or 'estimate', got 'guess'"):
+        gradient(comp, X5, noise="guess")
+    with pytest.raises(ValueError, match=r"^gradient: noise='estimate' needs room"):
+        gradient(comp, X5, noise="estimate", bounds=(X5, np.inf))
+    with pytest.raises(ValueError, match=r"^gradient: noise could not be estimated"):
+        gradient(lambda v: float(v[0] > 0), np.zeros(1), noise="estimate")  # a jump at x

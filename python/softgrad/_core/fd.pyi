@@ -4,7 +4,7 @@ from typing import Any, final
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Plan"]
+__all__ = ["Plan", "ecnoise"]
 
 @final
 class Plan:
@@ -32,3 +32,5 @@ class Plan:
     def assemble(
         self, values: NDArray[np.float64], m: int, f0: NDArray[np.float64] | None = None
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+
+def ecnoise(values: NDArray[np.float64]) -> tuple[str, float]: ...

@@ -10,8 +10,10 @@
 //! The points are numbered coordinate-major (`i`, then level, then node); with
 //! [`Plan::needs_center`] the caller also evaluates `f(x)`. [`Plan::assemble`] turns the values
 //! (one row of `m` outputs per point) into the `m × n` Jacobian and an error estimate per entry.
+//! [`noise::ecnoise`] measures the noise of `f` for the step rule.
 
 mod nodes;
+pub mod noise;
 pub mod richardson;
 pub mod stencil;
 

@@ -4,6 +4,7 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use softgrad_core::estimate::fd::noise::{ecnoise as core_ecnoise, Noise};
 use softgrad_core::estimate::fd::{self as core, Method, Options, Side};
 
 use crate::call::{guard, EnterCore};
@@ -177,8 +178,24 @@ impl Plan {
     }
 }
 
+/// Moré and Wild's noise estimate from float64 `values` at equally spaced points on a line:
+/// `("level", sigma)`, or `("too_small", 0.0)` / `("too_large", 0.0)` for the spacing.
+#[pyfunction]
+fn ecnoise(values: Floats<'_>) -> PyResult<(&'static str, f64)> {
+    const F: &str = "ecnoise";
+    guard(F, || {
+        let mut v = values.of::<f64>(F, "values")?.slice().to_vec();
+        Ok(match core_ecnoise(&mut v) {
+            Noise::Level(l) => ("level", l),
+            Noise::SpacingTooSmall => ("too_small", 0.0),
+            Noise::SpacingTooLarge => ("too_large", 0.0),
+        })
+    })
+}
+
 /// Adds the bindings to the submodule.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Plan>()?;
+    m.add_function(wrap_pyfunction!(ecnoise, m)?)?;
     Ok(())
 }
