@@ -19,6 +19,7 @@ MODULES = [
     "softgrad.autodiff",
     "softgrad.config",
     "softgrad._array",
+    "softgrad.fd",
 ]
 
 

@@ -17,6 +17,7 @@ from ._core import InternalError, SoftgradError, __version__
 from .autodiff import jvp, vjp
 from .config import get_buffer_cache, get_num_threads, set_buffer_cache, set_num_threads, simd_level
 from .cross_entropy import softmax_cross_entropy
+from .fd import Estimate, gradient, jacobian
 from .logsumexp import logsumexp, smooth_max, smooth_min
 from .metrics import soft_accuracy, soft_balanced_accuracy, soft_confusion, soft_f1, soft_fbeta
 from .quantile import soft_quantile
@@ -26,11 +27,14 @@ from .spearman import spearman_loss
 from .topk import soft_topk
 
 __all__ = [
+    "Estimate",
     "InternalError",
     "SoftgradError",
     "__version__",
     "get_buffer_cache",
     "get_num_threads",
+    "gradient",
+    "jacobian",
     "jvp",
     "log_softmax",
     "logsumexp",

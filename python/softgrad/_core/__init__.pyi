@@ -5,6 +5,7 @@ from typing import Any
 from numpy.typing import NDArray
 
 from . import cross_entropy as cross_entropy
+from . import fd as fd
 from . import logsumexp as logsumexp
 from . import sort as sort
 
@@ -14,6 +15,7 @@ __all__ = [
     "__version__",
     "copy",
     "cross_entropy",
+    "fd",
     "get_num_threads",
     "logsumexp",
     "set_num_threads",

@@ -5,7 +5,8 @@
 //! `softgrad-py` crate.
 //!
 //! The four capabilities of the library, and where they live:
-//! 1. gradient estimation for black boxes (finite differences, colouring, SPSA, seeded perturbations);
+//! 1. gradient estimation for black boxes: [`estimate`] (finite differences; next: colouring, SPSA,
+//!    seeded perturbations);
 //! 2. relaxations with value, VJP and JVP: [`relax`] (log-sum-exp, softmax, smooth max, ...);
 //! 3. second order: sparse preconditioners, PCG, trace and spectrum estimates;
 //! 4. optimizers: zeroth-, first- and second-order state machines with ask/tell.
@@ -15,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod estimate;
 pub mod interrupt;
 pub mod par;
 pub mod real;

@@ -14,6 +14,7 @@ mod call;
 mod config;
 mod convert;
 mod errors;
+mod estimate;
 mod relax;
 
 use pyo3::prelude::*;
@@ -28,6 +29,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     config::register(m)?;
     relax::register(m)?;
+    estimate::register(m)?;
     m.add_function(wrap_pyfunction!(cache::copy, m)?)?;
     // Test and settings hooks: set, not added, to keep them out of `__all__`.
     m.setattr("_buffer_cache", wrap_pyfunction!(cache::_buffer_cache, m)?)?;

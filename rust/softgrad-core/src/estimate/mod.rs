@@ -1,0 +1,8 @@
+//! Gradient estimation for black boxes (capability 1): derivatives of functions that only return
+//! values.
+//!
+//! - [`fd`]: finite differences (forward, backward, central stencils of any even order, complex
+//!   step, Richardson extrapolation): the evaluation points and the assembly of the estimate from
+//!   the values there. The caller (the Python facade) evaluates the function.
+
+pub mod fd;
