@@ -29,6 +29,9 @@ mod grad;
 mod grad_edge_tests;
 #[cfg(test)]
 mod grad_tests;
+mod narrow;
+#[cfg(test)]
+mod narrow_tests;
 mod softmax;
 #[cfg(test)]
 mod softmax_tests;
@@ -239,6 +242,9 @@ pub fn logsumexp<T: Real>(
     }
     if let Some(l) = lse.as_deref() {
         Error::check_len(F, "lse", l.len(), layout.outputs())?;
+    }
+    if narrow::applies(layout) {
+        return narrow::logsumexp(x, b, layout, t, out, sign, lse, par);
     }
     let want_sign = sign.is_some();
     let lanes = (

@@ -1,0 +1,585 @@
+//! The log-sum-exp family over many short contiguous rows, vectorised *across* rows.
+//!
+//! A row of ten values is too short to fill vector lanes along itself, and a per-row kernel pays
+//! its set-up (dispatch, horizontal sums, a scalar `ln`) once per row. These kernels take a task's
+//! rows in blocks of [`W`]: each block is transposed into a small f64 scratch (`n × W`, in L1), so
+//! lane `j` of vector `i` holds element `i` of row `j`, and every pass (maximum, sum of
+//! exponentials, store) runs lane-parallel, one whole task inside one [`vectorize`] call. Outputs
+//! are transposed back.
+//!
+//! Each lane computes its row alone, in the order `i = 0, 1, ...`: a row's bits depend on neither
+//! the rows beside it in its block nor on how rows are split into tasks, so any thread count gives
+//! the same bits. Rows whose maximum is not finite (or, for log-sum-exp, whose sum is not of the
+//! common positive kind) are handed back to the caller's scalar code through a closure, so every
+//! special case keeps the semantics of the per-row path.
+
+use super::math::{exp_shifted_v, log_v};
+use super::vector::{F64x, Isa, Kernel, W};
+use super::{vectorize, Level};
+use crate::real::Real;
+
+/// Widest row these kernels take (their scratch lives on the stack: `MAX_N * W` f64 per buffer).
+pub(crate) const MAX_N: usize = 64;
+
+/// Rows `src[j n..(j + 1) n]`, `j < k` (`k <= W`), transposed into `dst[i W + j]`; lanes `j >= k`
+/// are set to `pad`.
+#[inline(always)]
+fn gather<T: Real>(src: &[T], n: usize, k: usize, pad: f64, dst: &mut [f64; MAX_N * W]) {
+    let dst = &mut dst[..n * W];
+    if k == W {
+        let src = &src[..n * W];
+        for (i, d) in dst.chunks_exact_mut(W).enumerate() {
+            for (j, v) in d.iter_mut().enumerate() {
+                *v = src[j * n + i].to_f64();
+            }
+        }
+    } else {
+        for (i, d) in dst.chunks_exact_mut(W).enumerate() {
+            for (j, v) in d.iter_mut().enumerate() {
+                *v = if j < k { src[j * n + i].to_f64() } else { pad };
+            }
+        }
+    }
+}
+
+/// The inverse of [`gather`] for the first `k` lanes: `dst[j n + i] = src[i W + j]`.
+#[inline(always)]
+fn scatter<T: Real>(src: &[f64; MAX_N * W], n: usize, k: usize, dst: &mut [T]) {
+    let dst = &mut dst[..n * k];
+    for (j, row) in dst.chunks_exact_mut(n).enumerate() {
+        for (i, o) in row.iter_mut().enumerate() {
+            *o = T::from_f64(src[i * W + j]);
+        }
+    }
+}
+
+/// Vector `i` of a transposed block.
+#[inline(always)]
+fn at<V: F64x>(s: &[f64; MAX_N * W], i: usize) -> V {
+    V::load(&s[i * W..i * W + W])
+}
+
+#[inline(always)]
+fn put<V: F64x>(v: V, s: &mut [f64; MAX_N * W], i: usize) {
+    v.store(&mut s[i * W..i * W + W])
+}
+
+/// `s[..k]` as a vector, padded with `pad`.
+#[inline(always)]
+fn lanes<V: F64x, T: Real>(s: &[T], pad: f64) -> V {
+    if s.len() == W {
+        V::load(s)
+    } else {
+        V::load_partial(s, pad)
+    }
+}
+
+/// NaN-propagating maximum of the first `n` vectors of a block.
+#[inline(always)]
+fn max_of<V: F64x>(xt: &[f64; MAX_N * W], n: usize) -> V {
+    let mut m = V::splat(f64::NEG_INFINITY);
+    for i in 0..n {
+        let v: V = at(xt, i);
+        // `max_with` keeps `m` when `v` is NaN: the select lets a NaN in.
+        m = V::select(v.eq(v), m.max_with(v), v);
+    }
+    m
+}
+
+/// `e^d` per lane for `d <= 720` or NaN, as [`exp_shifted_v`], with arguments below -746 (whose
+/// `e^d` rounds to 0, e.g. the `-inf` of a masked entry) sent to 0 without evaluating them: x86
+/// takes a microcode assist of some hundred cycles on every multiply whose result underflows, which
+/// made rows with masked entries several times slower.
+#[inline(always)]
+fn exp_cut<V: F64x>(d: V) -> V {
+    let (zero, cut) = (V::splat(0.0), d.lt(V::splat(-746.0)));
+    V::select(cut, zero, exp_shifted_v(V::select(cut, zero, d)))
+}
+
+/// `ln(1 + r)` per lane for finite `r >= 0`: `ln u - ((u - 1) - r)/u` with `u = 1 + r` corrects
+/// the rounding of `u` (Goldberg, "What every computer scientist should know about floating-point
+/// arithmetic", 1991, Theorem 4 in its additive form).
+#[inline(always)]
+fn log1p_v<V: F64x>(r: V) -> V {
+    let one = V::splat(1.0);
+    let u = one.add(r);
+    log_v(u).sub(u.sub(one).sub(r).div(u))
+}
+
+/// Log-sum-exp of each row of a task; see [`logsumexp`].
+struct Lse<'a, T, F> {
+    x: &'a [T],
+    b: Option<&'a [T]>,
+    n: usize,
+    t: f64,
+    out: &'a mut [T],
+    sign: Option<&'a mut [T]>,
+    lse: Option<&'a mut [f64]>,
+    slow: F,
+}
+
+impl<T: Real, F: FnMut(usize, f64, f64, f64) -> (f64, f64)> Kernel for Lse<'_, T, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Isa>(self) {
+        if self.b.is_some() {
+            self.body::<S::F64, true>()
+        } else {
+            self.body::<S::F64, false>()
+        }
+    }
+}
+
+impl<T: Real, F: FnMut(usize, f64, f64, f64) -> (f64, f64)> Lse<'_, T, F> {
+    #[inline(always)]
+    fn body<V: F64x, const WEIGHTED: bool>(mut self) {
+        let (n, rows, t) = (self.n, self.out.len(), self.t);
+        let (zero, one, ninf) = (V::splat(0.0), V::splat(1.0), V::splat(f64::NEG_INFINITY));
+        let (vt, inv_t) = (V::splat(t), V::splat(1.0 / t));
+        let mut xt = [0.0; MAX_N * W];
+        let mut bt = [0.0; MAX_N * W];
+        for r0 in (0..rows).step_by(W) {
+            let k = (rows - r0).min(W);
+            gather(&self.x[r0 * n..], n, k, 0.0, &mut xt);
+            if WEIGHTED {
+                if let Some(b) = self.b {
+                    gather(&b[r0 * n..], n, k, 1.0, &mut bt);
+                }
+                // Entries of zero weight are -inf: they take no part, whatever their x.
+                for i in 0..n {
+                    let w: V = at(&bt, i);
+                    put(V::select(w.eq(zero), ninf, at(&xt, i)), &mut xt, i);
+                }
+            }
+            let m: V = max_of(&xt, n);
+            // Terms at the maximum add their weight to `sw`, the others `b e^{(x - m)/t}` to `s`.
+            let (mut s, mut sw) = (zero, zero);
+            for i in 0..n {
+                let v: V = at(&xt, i);
+                let w = if WEIGHTED { at(&bt, i) } else { one };
+                let e = exp_cut(v.sub(m).mul(inv_t));
+                let on_max = v.eq(m);
+                let we = if WEIGHTED { w.mul(e) } else { e };
+                s = s.add_where_not(on_max, we);
+                sw = sw.add_where(on_max, w);
+            }
+            // value = m + t (ln1p(s / sw) + ln sw), computed in every lane, kept where the lane
+            // is of the common kind (finite maximum, positive weight there, finite ratio).
+            let r = s.div(sw);
+            let value = m.add(vt.mul(log1p_v(r).add(log_v(sw))));
+            let (ma, sa, swa, ra, va) = (
+                m.to_array(),
+                s.to_array(),
+                sw.to_array(),
+                r.to_array(),
+                value.to_array(),
+            );
+            for j in 0..k {
+                let common =
+                    ma[j].is_finite() && swa[j] > 0.0 && sa[j] >= 0.0 && ra[j] < f64::INFINITY;
+                let (v, sg) = if common {
+                    (va[j], 1.0)
+                } else {
+                    (self.slow)(r0 + j, ma[j], sa[j], swa[j])
+                };
+                self.out[r0 + j] = T::from_f64(v);
+                if let Some(sign) = self.sign.as_deref_mut() {
+                    sign[r0 + j] = T::from_f64(sg);
+                }
+                if let Some(l) = self.lse.as_deref_mut() {
+                    l[r0 + j] = v;
+                }
+            }
+        }
+    }
+}
+
+/// Log-sum-exp of each `n`-long row of `x` (weights `b` beside it), written to `out` (one per row),
+/// with `sign` and the f64 value `lse` if given. For each row, `(m, s, sw)` is its maximum over
+/// entries of non-zero weight, `Σ_{x<m} b e^{(x - m)/t}` and `Σ_{x=m} b`; a row with finite `m`,
+/// `sw > 0`, `s >= 0` and finite `s / sw` gets `m + t (ln1p(s/sw) + ln sw)` and sign 1, any other
+/// row `slow(row, m, s, sw) -> (value, sign)`. `n` must be in `1..=MAX_N`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn logsumexp<T: Real>(
+    level: Level,
+    x: &[T],
+    b: Option<&[T]>,
+    n: usize,
+    t: f64,
+    out: &mut [T],
+    sign: Option<&mut [T]>,
+    lse: Option<&mut [f64]>,
+    slow: impl FnMut(usize, f64, f64, f64) -> (f64, f64),
+) {
+    assert!((1..=MAX_N).contains(&n), "rows::logsumexp: n = {n}");
+    assert_eq!(x.len(), n * out.len(), "rows::logsumexp: length mismatch");
+    if let Some(b) = b {
+        assert_eq!(b.len(), x.len(), "rows::logsumexp: length mismatch");
+    }
+    vectorize(
+        level,
+        Lse {
+            x,
+            b,
+            n,
+            t,
+            out,
+            sign,
+            lse,
+            slow,
+        },
+    )
+}
+
+/// Softmax or log-softmax of each row of a task; see [`softmax`].
+struct Softmax<'a, T, F> {
+    x: &'a [T],
+    n: usize,
+    t: f64,
+    log: bool,
+    out: &'a mut [T],
+    lse: Option<&'a mut [f64]>,
+    slow: F,
+}
+
+impl<T: Real, F: FnMut(&[T], &mut [T]) -> f64> Kernel for Softmax<'_, T, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Isa>(self) {
+        if self.log {
+            self.body::<S::F64, true>()
+        } else {
+            self.body::<S::F64, false>()
+        }
+    }
+}
+
+impl<T: Real, F: FnMut(&[T], &mut [T]) -> f64> Softmax<'_, T, F> {
+    #[inline(always)]
+    fn body<V: F64x, const LOG: bool>(mut self) {
+        let n = self.n;
+        let rows = self.out.len() / n;
+        let zero = V::splat(0.0);
+        let (vt, inv_t) = (V::splat(self.t), V::splat(1.0 / self.t));
+        let mut xt = [0.0; MAX_N * W];
+        for r0 in (0..rows).step_by(W) {
+            let k = (rows - r0).min(W);
+            let (x, out) = (&self.x[r0 * n..], &mut self.out[r0 * n..]);
+            gather(x, n, k, 0.0, &mut xt);
+            let m: V = max_of(&xt, n);
+            let mut s = zero;
+            if LOG {
+                for i in 0..n {
+                    s = s.add(exp_cut(at::<V>(&xt, i).sub(m).mul(inv_t)));
+                }
+                let c = log_v(s);
+                for i in 0..n {
+                    let z = at::<V>(&xt, i).sub(m).mul(inv_t).sub(c);
+                    put(z, &mut xt, i);
+                }
+            } else {
+                for i in 0..n {
+                    let e = exp_cut(at::<V>(&xt, i).sub(m).mul(inv_t));
+                    put(e, &mut xt, i);
+                    s = s.add(e);
+                }
+                let c = V::splat(1.0).div(s);
+                for i in 0..n {
+                    put(at::<V>(&xt, i).mul(c), &mut xt, i);
+                }
+            }
+            scatter(&xt, n, k, out);
+            let l = m.add(vt.mul(log_v(s))).to_array();
+            let ma = m.to_array();
+            for j in 0..k {
+                let lj = if ma[j].is_finite() {
+                    l[j]
+                } else {
+                    (self.slow)(&x[j * n..(j + 1) * n], &mut out[j * n..(j + 1) * n])
+                };
+                if let Some(lse) = self.lse.as_deref_mut() {
+                    lse[r0 + j] = lj;
+                }
+            }
+        }
+    }
+}
+
+/// Softmax (or, with `log`, log-softmax) of each `n`-long row of `x` into `out`, and each row's
+/// `t ln Σ e^{x/t}` into `lse` if given: `e^{(x - m)/t} / s` or `(x - m)/t - ln s` with `m` the
+/// row's maximum and `s = Σ e^{(x - m)/t}`. A row whose maximum is not finite is left to
+/// `slow(row of x, row of out) -> lse`. `n` must be in `1..=MAX_N`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn softmax<T: Real>(
+    level: Level,
+    x: &[T],
+    n: usize,
+    t: f64,
+    log: bool,
+    out: &mut [T],
+    lse: Option<&mut [f64]>,
+    slow: impl FnMut(&[T], &mut [T]) -> f64,
+) {
+    assert!((1..=MAX_N).contains(&n), "rows::softmax: n = {n}");
+    assert_eq!(x.len(), out.len(), "rows::softmax: length mismatch");
+    assert!(out.len().is_multiple_of(n), "rows::softmax: not whole rows");
+    vectorize(
+        level,
+        Softmax {
+            x,
+            n,
+            t,
+            log,
+            out,
+            lse,
+            slow,
+        },
+    )
+}
+
+/// The softmax pullback of each row of a task; see [`softmax_vjp`].
+struct SoftmaxVjp<'a, T> {
+    y: &'a [T],
+    g: &'a [T],
+    n: usize,
+    inv_t: f64,
+    log: bool,
+    dx: &'a mut [T],
+}
+
+impl<T: Real> Kernel for SoftmaxVjp<'_, T> {
+    type Output = f64;
+    #[inline(always)]
+    fn run<S: Isa>(self) -> f64 {
+        if self.log {
+            self.body::<S::F64, true>()
+        } else {
+            self.body::<S::F64, false>()
+        }
+    }
+}
+
+impl<T: Real> SoftmaxVjp<'_, T> {
+    #[inline(always)]
+    fn body<V: F64x, const LOG: bool>(self) -> f64 {
+        let n = self.n;
+        let rows = self.dx.len() / n;
+        let (zero, ninf, nan) = (
+            V::splat(0.0),
+            V::splat(f64::NEG_INFINITY),
+            V::splat(f64::NAN),
+        );
+        let (inv_t, neg_inv_t) = (V::splat(self.inv_t), V::splat(-self.inv_t));
+        let (mut yt, mut gt) = ([0.0; MAX_N * W], [0.0; MAX_N * W]);
+        let mut dt = 0.0;
+        for r0 in (0..rows).step_by(W) {
+            let k = (rows - r0).min(W);
+            gather(&self.y[r0 * n..], n, k, 0.0, &mut yt);
+            gather(&self.g[r0 * n..], n, k, 0.0, &mut gt);
+            let lane_dt = if LOG {
+                // From z = log_softmax: y = e^z, z̃ = z except 0 where y = 0, and the sums
+                // <y, z̃>, Σg, Σ_f g z, Σ_f g over the entries with finite z.
+                let (mut yz, mut sg, mut sgz, mut sgf) = (zero, zero, zero, zero);
+                for i in 0..n {
+                    let (z, g): (V, V) = (at(&yt, i), at(&gt, i));
+                    // z <= 0 (up to rounding), so the unclamped exp is right; NaN stays NaN.
+                    let y = exp_cut(z);
+                    put(y, &mut yt, i);
+                    let finite = ninf.lt(z);
+                    yz = yz.add(y.mul(V::select(y.eq(zero), zero, z)));
+                    sg = sg.add(g);
+                    sgz = sgz.add(V::select(finite, g.mul(z), zero));
+                    sgf = sgf.add(V::select(finite, g, zero));
+                }
+                let coef = V::select(yz.eq(yz), sg, nan);
+                for i in 0..n {
+                    let (y, g): (V, V) = (at(&yt, i), at(&gt, i));
+                    put(g.sub(y.mul(coef)).mul(inv_t), &mut yt, i);
+                }
+                sgz.sub(yz.mul(sgf)).mul(neg_inv_t)
+            } else {
+                // From y = softmax: ℓ̃ = ln y except 0 where y = 0, and <y, ℓ̃>, <y, g>, <y⊙g, ℓ̃>.
+                let (mut yl, mut yg, mut ygl) = (zero, zero, zero);
+                for i in 0..n {
+                    let (y, g): (V, V) = (at(&yt, i), at(&gt, i));
+                    let l = V::select(y.eq(zero), zero, log_v(y));
+                    let yg_i = y.mul(g);
+                    yl = yl.add(y.mul(l));
+                    yg = yg.add(yg_i);
+                    ygl = ygl.add(yg_i.mul(l));
+                }
+                for i in 0..n {
+                    let (y, g): (V, V) = (at(&yt, i), at(&gt, i));
+                    put(y.mul(g.sub(yg)).mul(inv_t), &mut yt, i);
+                }
+                ygl.sub(yg.mul(yl)).mul(neg_inv_t)
+            };
+            scatter(&yt, n, k, &mut self.dx[r0 * n..]);
+            dt = lane_dt.to_array()[..k].iter().fold(dt, |a, &v| a + v);
+        }
+        dt
+    }
+}
+
+/// The softmax (or, with `log`, log-softmax) pullback of each `n`-long row: from the forward's
+/// output `y` and the cotangent `g`, writes `dx` and returns the sum over the rows, in order, of
+/// their temperature cotangents (the formulas of `relax::logsumexp::grad`). `n` must be in
+/// `1..=MAX_N`.
+pub(crate) fn softmax_vjp<T: Real>(
+    level: Level,
+    y: &[T],
+    g: &[T],
+    n: usize,
+    inv_t: f64,
+    log: bool,
+    dx: &mut [T],
+) -> f64 {
+    assert!((1..=MAX_N).contains(&n), "rows::softmax_vjp: n = {n}");
+    assert!(
+        y.len() == dx.len() && g.len() == dx.len() && dx.len().is_multiple_of(n),
+        "rows::softmax_vjp: length mismatch"
+    );
+    vectorize(
+        level,
+        SoftmaxVjp {
+            y,
+            g,
+            n,
+            inv_t,
+            log,
+            dx,
+        },
+    )
+}
+
+/// The per-row inputs of the log-sum-exp pullback: residual `L`, sign `σ` and cotangent `c`.
+pub(crate) struct LseLanes<'a, T> {
+    /// `L` per row.
+    pub(crate) lse: &'a [f64],
+    /// `σ` per row (`None`: +1).
+    pub(crate) sign: Option<&'a [T]>,
+    /// `c` per row.
+    pub(crate) ct: &'a [f64],
+}
+
+/// The log-sum-exp pullback of each row of a task; see [`logsumexp_vjp`].
+struct LseVjp<'a, T> {
+    a: &'a [T],
+    b: Option<&'a [T]>,
+    lanes: LseLanes<'a, T>,
+    n: usize,
+    t: f64,
+    da: &'a mut [T],
+    db: Option<&'a mut [T]>,
+}
+
+impl<T: Real> Kernel for LseVjp<'_, T> {
+    type Output = f64;
+    #[inline(always)]
+    fn run<S: Isa>(self) -> f64 {
+        if self.b.is_some() {
+            self.body::<S::F64, true>()
+        } else {
+            self.body::<S::F64, false>()
+        }
+    }
+}
+
+impl<T: Real> LseVjp<'_, T> {
+    #[inline(always)]
+    fn body<V: F64x, const WEIGHTED: bool>(mut self) -> f64 {
+        let (n, t) = (self.n, self.t);
+        let rows = self.lanes.lse.len();
+        let (zero, ninf) = (V::splat(0.0), V::splat(f64::NEG_INFINITY));
+        let (vt, inv_t) = (V::splat(t), V::splat(1.0 / t));
+        let (mut at_, mut bt) = ([0.0; MAX_N * W], [0.0; MAX_N * W]);
+        let mut dt = 0.0;
+        for r0 in (0..rows).step_by(W) {
+            let k = (rows - r0).min(W);
+            gather(&self.a[r0 * n..], n, k, 0.0, &mut at_);
+            if WEIGHTED {
+                if let Some(b) = self.b {
+                    gather(&b[r0 * n..], n, k, 0.0, &mut bt);
+                }
+            }
+            let r = r0..r0 + k;
+            let l: V = lanes(&self.lanes.lse[r.clone()], 0.0);
+            let sigma: V = self
+                .lanes
+                .sign
+                .map_or(V::splat(1.0), |s| lanes(&s[r.clone()], 1.0));
+            let c: V = lanes(&self.lanes.ct[r], 0.0);
+            // A lane whose sum is empty (σ = 0 or L = -inf) has every derivative c · 0.
+            let empty = V::select(l.eq(ninf), zero, sigma).eq(zero);
+            let c0 = c.mul(zero);
+            let (st, sig_t) = (sigma.mul(vt), sigma);
+            let mut wa = zero;
+            for i in 0..n {
+                let a: V = at(&at_, i);
+                let e = exp_cut(a.sub(l).mul(inv_t).min_with(V::splat(720.0)));
+                let w = if WEIGHTED {
+                    let b: V = at(&bt, i);
+                    let db = c.mul(st.mul(e));
+                    put(V::select(empty, c0, db), &mut bt, i);
+                    V::select(b.eq(zero), zero, sig_t.mul(b).mul(e))
+                } else {
+                    e
+                };
+                put(V::select(empty, c0, c.mul(w)), &mut at_, i);
+                wa = wa.add(V::select(w.eq(zero), zero, w.mul(a)));
+            }
+            scatter(&at_, n, k, &mut self.da[r0 * n..]);
+            if WEIGHTED {
+                if let Some(db) = self.db.as_deref_mut() {
+                    scatter(&bt, n, k, &mut db[r0 * n..]);
+                }
+            }
+            let lane_dt = V::select(empty, c0, c.mul(l.sub(wa).div(vt)));
+            dt = lane_dt.to_array()[..k].iter().fold(dt, |a, &v| a + v);
+        }
+        dt
+    }
+}
+
+/// The log-sum-exp pullback of each `n`-long row of `a` (weights `b`), from each row's residual,
+/// sign and cotangent in `lanes`: writes `da` (and `db` iff `b` is given) and returns the sum over
+/// the rows, in order, of their temperature cotangents (the formulas of
+/// `relax::logsumexp::grad`). `n` must be in `1..=MAX_N`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn logsumexp_vjp<T: Real>(
+    level: Level,
+    a: &[T],
+    b: Option<&[T]>,
+    lanes: LseLanes<'_, T>,
+    n: usize,
+    t: f64,
+    da: &mut [T],
+    db: Option<&mut [T]>,
+) -> f64 {
+    assert!((1..=MAX_N).contains(&n), "rows::logsumexp_vjp: n = {n}");
+    assert_eq!(
+        a.len(),
+        n * lanes.lse.len(),
+        "rows::logsumexp_vjp: length mismatch"
+    );
+    assert_eq!(b.is_some(), db.is_some(), "rows::logsumexp_vjp: b and db");
+    if let (Some(b), Some(db)) = (b, db.as_deref()) {
+        assert!(
+            b.len() == a.len() && db.len() == a.len(),
+            "rows::logsumexp_vjp: length mismatch"
+        );
+    }
+    assert_eq!(da.len(), a.len(), "rows::logsumexp_vjp: length mismatch");
+    vectorize(
+        level,
+        LseVjp {
+            a,
+            b,
+            lanes,
+            n,
+            t,
+            da,
+            db,
+        },
+    )
+}
