@@ -74,6 +74,16 @@ fn lanes<V: F64x, T: Real>(s: &[T], pad: f64) -> V {
     }
 }
 
+/// Stores the first `s.len()` (at most `W`) lanes of `v`.
+#[inline(always)]
+fn store<V: F64x, T: Real>(v: V, s: &mut [T]) {
+    if s.len() == W {
+        v.store(s)
+    } else {
+        v.store_partial(s)
+    }
+}
+
 /// NaN-propagating maximum of the first `n` vectors of a block.
 #[inline(always)]
 fn max_of<V: F64x>(xt: &[f64; MAX_N * W], n: usize) -> V {
@@ -167,21 +177,27 @@ impl<T: Real, F: FnMut(usize, f64, f64, f64) -> (f64, f64)> Lse<'_, T, F> {
             // is of the common kind (finite maximum, positive weight there, finite ratio).
             let r = s.div(sw);
             let value = m.add(vt.mul(log1p_v(r).add(log_v(sw))));
-            let (ma, sa, swa, ra, va) = (
-                m.to_array(),
-                s.to_array(),
-                sw.to_array(),
-                r.to_array(),
-                value.to_array(),
-            );
-            for j in 0..k {
-                let common =
-                    ma[j].is_finite() && swa[j] > 0.0 && sa[j] >= 0.0 && ra[j] < f64::INFINITY;
-                let (v, sg) = if common {
-                    (va[j], 1.0)
-                } else {
-                    (self.slow)(r0 + j, ma[j], sa[j], swa[j])
-                };
+            // Lanes of another kind are marked NaN (a common lane's value never is) and redone.
+            let nan = V::splat(f64::NAN);
+            let value = V::select(zero.lt(sw), value, nan);
+            let value = V::select(r.lt(V::splat(f64::INFINITY)), value, nan);
+            let value = V::select(s.lt(zero), nan, value);
+            let value = V::select(m.sub(m).eq(zero), value, nan);
+            let rows = r0..r0 + k;
+            store(value, &mut self.out[rows.clone()]);
+            if let Some(sign) = self.sign.as_deref_mut() {
+                store(one, &mut sign[rows.clone()]);
+            }
+            if let Some(l) = self.lse.as_deref_mut() {
+                store(value, &mut l[rows]);
+            }
+            let va = value.to_array();
+            if va[..k].iter().all(|v| !v.is_nan()) {
+                continue;
+            }
+            let (ma, sa, swa) = (m.to_array(), s.to_array(), sw.to_array());
+            for j in (0..k).filter(|&j| va[j].is_nan()) {
+                let (v, sg) = (self.slow)(r0 + j, ma[j], sa[j], swa[j]);
                 self.out[r0 + j] = T::from_f64(v);
                 if let Some(sign) = self.sign.as_deref_mut() {
                     sign[r0 + j] = T::from_f64(sg);
