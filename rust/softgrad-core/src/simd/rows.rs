@@ -86,14 +86,39 @@ fn store<V: F64x, T: Real>(v: V, s: &mut [T]) {
 
 /// NaN-propagating maximum of the first `n` vectors of a block.
 #[inline(always)]
-fn max_of<V: F64x>(xt: &[f64; MAX_N * W], n: usize) -> V {
+/// With it, the minimum (NaN lanes unspecified), for [`cut_needed`].
+fn max_of<V: F64x>(xt: &[f64; MAX_N * W], n: usize) -> (V, V) {
     let mut m = V::splat(f64::NEG_INFINITY);
+    let mut lo = V::splat(f64::INFINITY);
     for i in 0..n {
         let v: V = at(xt, i);
         // `max_with` keeps `m` when `v` is NaN: the select lets a NaN in.
         m = V::select(v.eq(v), m.max_with(v), v);
+        lo = lo.min_with(v);
     }
-    m
+    (m, lo)
+}
+
+/// Whether some exponent `(x - m)/t` of a block may fall below -746 (or be NaN), given the lanes'
+/// minima `lo` and maxima `m`: only then is [`exp_cut`] needed (elsewhere it gives the bits of
+/// [`exp_shifted_v`], a little slower).
+#[inline(always)]
+fn cut_needed<V: F64x>(lo: V, m: V, inv_t: V) -> bool {
+    lo.sub(m)
+        .mul(inv_t)
+        .to_array()
+        .iter()
+        .any(|&d| d < -746.0 || d.is_nan())
+}
+
+/// [`exp_cut`] or, where the caller knows no argument is below -746, [`exp_shifted_v`].
+#[inline(always)]
+fn exp_if<V: F64x, const CUT: bool>(d: V) -> V {
+    if CUT {
+        exp_cut(d)
+    } else {
+        exp_shifted_v(d)
+    }
 }
 
 /// `e^d` per lane for `d <= 720` or NaN, as [`exp_shifted_v`], with arguments below -746 (whose
@@ -161,18 +186,12 @@ impl<T: Real, F: FnMut(usize, f64, f64, f64) -> (f64, f64)> Lse<'_, T, F> {
                     put(V::select(w.eq(zero), ninf, at(&xt, i)), &mut xt, i);
                 }
             }
-            let m: V = max_of(&xt, n);
-            // Terms at the maximum add their weight to `sw`, the others `b e^{(x - m)/t}` to `s`.
-            let (mut s, mut sw) = (zero, zero);
-            for i in 0..n {
-                let v: V = at(&xt, i);
-                let w = if WEIGHTED { at(&bt, i) } else { one };
-                let e = exp_cut(v.sub(m).mul(inv_t));
-                let on_max = v.eq(m);
-                let we = if WEIGHTED { w.mul(e) } else { e };
-                s = s.add_where_not(on_max, we);
-                sw = sw.add_where(on_max, w);
-            }
+            let (m, lo): (V, V) = max_of(&xt, n);
+            let (s, sw) = if cut_needed(lo, m, inv_t) {
+                sums::<V, WEIGHTED, true>(&xt, &bt, n, m, inv_t)
+            } else {
+                sums::<V, WEIGHTED, false>(&xt, &bt, n, m, inv_t)
+            };
             // value = m + t (ln1p(s / sw) + ln sw), computed in every lane, kept where the lane
             // is of the common kind (finite maximum, positive weight there, finite ratio).
             let r = s.div(sw);
@@ -208,6 +227,30 @@ impl<T: Real, F: FnMut(usize, f64, f64, f64) -> (f64, f64)> Lse<'_, T, F> {
             }
         }
     }
+}
+
+/// The sums of a block of log-sum-exp: terms at the maximum `m` add their weight to `sw`, the
+/// others `b e^{(x - m)/t}` to `s`.
+#[inline(always)]
+fn sums<V: F64x, const WEIGHTED: bool, const CUT: bool>(
+    xt: &[f64; MAX_N * W],
+    bt: &[f64; MAX_N * W],
+    n: usize,
+    m: V,
+    inv_t: V,
+) -> (V, V) {
+    let (zero, one) = (V::splat(0.0), V::splat(1.0));
+    let (mut s, mut sw) = (zero, zero);
+    for i in 0..n {
+        let v: V = at(xt, i);
+        let w = if WEIGHTED { at(bt, i) } else { one };
+        let e = exp_if::<V, CUT>(v.sub(m).mul(inv_t));
+        let on_max = v.eq(m);
+        let we = if WEIGHTED { w.mul(e) } else { e };
+        s = s.add_where_not(on_max, we);
+        sw = sw.add_where(on_max, w);
+    }
+    (s, sw)
 }
 
 /// Log-sum-exp of each `n`-long row of `x` (weights `b` beside it), written to `out` (one per row),
@@ -275,30 +318,25 @@ impl<T: Real, F: FnMut(&[T], &mut [T]) -> f64> Softmax<'_, T, F> {
     fn body<V: F64x, const LOG: bool>(mut self) {
         let n = self.n;
         let rows = self.out.len() / n;
-        let zero = V::splat(0.0);
         let (vt, inv_t) = (V::splat(self.t), V::splat(1.0 / self.t));
         let mut xt = [0.0; MAX_N * W];
         for r0 in (0..rows).step_by(W) {
             let k = (rows - r0).min(W);
             let (x, out) = (&self.x[r0 * n..], &mut self.out[r0 * n..]);
             gather(x, n, k, 0.0, &mut xt);
-            let m: V = max_of(&xt, n);
-            let mut s = zero;
+            let (m, lo): (V, V) = max_of(&xt, n);
+            let s = if cut_needed(lo, m, inv_t) {
+                exps::<V, LOG, true>(&mut xt, n, m, inv_t)
+            } else {
+                exps::<V, LOG, false>(&mut xt, n, m, inv_t)
+            };
             if LOG {
-                for i in 0..n {
-                    s = s.add(exp_cut(at::<V>(&xt, i).sub(m).mul(inv_t)));
-                }
                 let c = log_v(s);
                 for i in 0..n {
                     let z = at::<V>(&xt, i).sub(m).mul(inv_t).sub(c);
                     put(z, &mut xt, i);
                 }
             } else {
-                for i in 0..n {
-                    let e = exp_cut(at::<V>(&xt, i).sub(m).mul(inv_t));
-                    put(e, &mut xt, i);
-                    s = s.add(e);
-                }
                 let c = V::splat(1.0).div(s);
                 for i in 0..n {
                     put(at::<V>(&xt, i).mul(c), &mut xt, i);
@@ -319,6 +357,25 @@ impl<T: Real, F: FnMut(&[T], &mut [T]) -> f64> Softmax<'_, T, F> {
             }
         }
     }
+}
+
+/// `Σ e^{(x - m)/t}` over a block; unless `LOG`, the terms replace `x` in the block.
+#[inline(always)]
+fn exps<V: F64x, const LOG: bool, const CUT: bool>(
+    xt: &mut [f64; MAX_N * W],
+    n: usize,
+    m: V,
+    inv_t: V,
+) -> V {
+    let mut s = V::splat(0.0);
+    for i in 0..n {
+        let e = exp_if::<V, CUT>(at::<V>(xt, i).sub(m).mul(inv_t));
+        if !LOG {
+            put(e, xt, i);
+        }
+        s = s.add(e);
+    }
+    s
 }
 
 /// Softmax (or, with `log`, log-softmax) of each `n`-long row of `x` into `out`, and each row's
@@ -598,4 +655,50 @@ pub(crate) fn logsumexp_vjp<T: Real>(
             db,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simd::available;
+
+    /// `exp_cut` and `exp_shifted_v` of every `W`-long chunk of `d`, as bits.
+    struct Both<'a>(&'a [f64]);
+
+    impl Kernel for Both<'_> {
+        type Output = Vec<(u64, u64)>;
+        #[inline(always)]
+        fn run<S: Isa>(self) -> Self::Output {
+            let mut out = Vec::new();
+            for c in self.0.chunks_exact(W) {
+                let d = S::F64::load(c);
+                let (a, b) = (exp_cut(d).to_array(), exp_shifted_v(d).to_array());
+                out.extend(a.iter().zip(&b).map(|(a, b)| (a.to_bits(), b.to_bits())));
+            }
+            out
+        }
+    }
+
+    /// A row's bits must not depend on whether its block took the cut: the two agree everywhere.
+    #[test]
+    fn exp_cut_gives_the_bits_of_exp_shifted() {
+        let mut d: Vec<f64> = (0..16_000).map(|i| -800.0 + i as f64 * 0.01).collect();
+        d.extend([
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -746.0,
+            -745.13,
+            -745.14,
+            -708.4,
+            0.0,
+            720.0,
+        ]);
+        d.resize(d.len().next_multiple_of(W), -1.0);
+        for level in available() {
+            for (k, (a, b)) in vectorize(level, Both(&d)).into_iter().enumerate() {
+                let same = a == b || (f64::from_bits(a).is_nan() && f64::from_bits(b).is_nan());
+                assert!(same, "{level:?} d = {}: {a:x} vs {b:x}", d[k]);
+            }
+        }
+    }
 }
