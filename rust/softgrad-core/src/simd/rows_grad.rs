@@ -2,7 +2,7 @@
 //! [`rows`](super)): from the forward's output (softmax, log-softmax) or its residual
 //! (log-sum-exp), with the formulas of `relax::logsumexp::grad`, one lane per row.
 
-use super::{at, exp_cut, gather, lanes, put, scatter, MAX_N};
+use super::{at, cut_needed, exp_cut, exp_if, gather, lanes, put, scatter, MAX_N};
 use crate::real::Real;
 use crate::simd::math::log_v;
 use crate::simd::vector::{F64x, Isa, Kernel, W};
@@ -184,21 +184,19 @@ impl<T: Real> LseVjp<'_, T> {
             let empty = V::select(l.eq(ninf), zero, sigma).eq(zero);
             let c0 = c.mul(zero);
             let (st, sig_t) = (sigma.mul(vt), sigma);
-            let mut wa = zero;
-            for i in 0..n {
-                let a: V = at(&at_, i);
-                let e = exp_cut(a.sub(l).mul(inv_t).min_with(V::splat(720.0)));
-                let w = if WEIGHTED {
-                    let b: V = at(&bt, i);
-                    let db = c.mul(st.mul(e));
-                    put(V::select(empty, c0, db), &mut bt, i);
-                    V::select(b.eq(zero), zero, sig_t.mul(b).mul(e))
-                } else {
-                    e
-                };
-                put(V::select(empty, c0, c.mul(w)), &mut at_, i);
-                wa = wa.add(V::select(w.eq(zero), zero, w.mul(a)));
-            }
+            let lo = (0..n).fold(V::splat(f64::INFINITY), |lo, i| lo.min_with(at(&at_, i)));
+            let lane = LseLane {
+                l,
+                c,
+                empty,
+                st,
+                sig_t,
+            };
+            let wa = if cut_needed(lo, l, inv_t) {
+                lse_pass::<V, WEIGHTED, true>(&mut at_, &mut bt, n, inv_t, lane)
+            } else {
+                lse_pass::<V, WEIGHTED, false>(&mut at_, &mut bt, n, inv_t, lane)
+            };
             scatter(&at_, n, k, &mut self.da[r0 * n..]);
             if WEIGHTED {
                 if let Some(db) = self.db.as_deref_mut() {
@@ -210,6 +208,54 @@ impl<T: Real> LseVjp<'_, T> {
         }
         dt
     }
+}
+
+/// One block's per-lane `L`, `c`, emptiness, `σ t` and `σ`.
+#[derive(Clone, Copy)]
+struct LseLane<V: F64x> {
+    l: V,
+    c: V,
+    empty: V::M,
+    st: V,
+    sig_t: V,
+}
+
+/// One block of the log-sum-exp pullback: `ā` over `a` (and `b̄` over `b`) in place; returns
+/// `Σ w a` per lane.
+#[inline(always)]
+fn lse_pass<V: F64x, const WEIGHTED: bool, const CUT: bool>(
+    at_: &mut [f64; MAX_N * W],
+    bt: &mut [f64; MAX_N * W],
+    n: usize,
+    inv_t: V,
+    lane: LseLane<V>,
+) -> V {
+    let LseLane {
+        l,
+        c,
+        empty,
+        st,
+        sig_t,
+    } = lane;
+    let zero = V::splat(0.0);
+    let c0 = c.mul(zero);
+    let mut wa = zero;
+    for i in 0..n {
+        let a: V = at(at_, i);
+        // An entry of zero weight may lie above `L` (it is not part of the sum): clamp.
+        let e = exp_if::<V, CUT>(a.sub(l).mul(inv_t).min_with(V::splat(720.0)));
+        let w = if WEIGHTED {
+            let b: V = at(bt, i);
+            let db = c.mul(st.mul(e));
+            put(V::select(empty, c0, db), bt, i);
+            V::select(b.eq(zero), zero, sig_t.mul(b).mul(e))
+        } else {
+            e
+        };
+        put(V::select(empty, c0, c.mul(w)), at_, i);
+        wa = wa.add(V::select(w.eq(zero), zero, w.mul(a)));
+    }
+    wa
 }
 
 /// The log-sum-exp pullback of each `n`-long row of `a` (weights `b`), from each row's residual,
