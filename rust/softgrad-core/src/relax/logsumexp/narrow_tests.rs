@@ -40,6 +40,31 @@ fn data(rows: usize, n: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
             4 => w.fill(0.0),
             _ => {}
         }
+        // Sums of the uncommon kinds, each with one maximum at 10: weights cancelling there
+        // (sw = 0), a negative rest smaller or larger than the weight at the maximum (s < 0,
+        // sign +1 or -1), and a weight at the maximum negligible next to the rest (s / sw = inf).
+        match r % 7 {
+            3 if n > 1 => {
+                row[..2].fill(10.0);
+                w[..2].copy_from_slice(&[1.0, -1.0]);
+            }
+            5 => {
+                row[0] = 10.0;
+                w.fill(-0.01);
+                w[0] = 1.0;
+            }
+            6 => {
+                row[0] = 10.0;
+                w.fill(-1e6);
+                w[0] = 1.0;
+            }
+            2 => {
+                row[0] = 10.0;
+                w.fill(1.0);
+                w[0] = 1e-300;
+            }
+            _ => {}
+        }
     }
     (x, b)
 }
