@@ -39,7 +39,12 @@ fn lse_of(x: &[f64], b: Option<&[f64]>, l: Layout) -> (Vec<f64>, Vec<f64>) {
 fn bench_logsumexp(c: &mut Criterion) {
     let mut g = c.benchmark_group("logsumexp");
     g.sample_size(20);
-    for (outer, n) in [(1usize, 10_000_000usize), (10_000, 1000), (200_000, 10)] {
+    for (outer, n) in [
+        (1usize, 10_000_000usize),
+        (10_000, 1000),
+        (200_000, 10),
+        (200_000, 50),
+    ] {
         let x = data(outer * n);
         let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
         let l = Layout::new(outer, n, 1);
@@ -54,6 +59,23 @@ fn bench_logsumexp(c: &mut Criterion) {
             g.bench_function(BenchmarkId::from_parameter(id), |bch| {
                 let mut out = vec![0.0f32; outer];
                 bch.iter(|| logsumexp(&x32, None, l, 1.0, &mut out, None, None, par).unwrap())
+            });
+        }
+    }
+    // Narrow rows with weights (zeros among them) and signs.
+    for (outer, n) in [(200_000usize, 10usize), (200_000, 50)] {
+        let x = data(outer * n);
+        let b: Vec<f64> = x.iter().map(|v| (v.abs() - 2.0).max(0.0)).collect();
+        let l = Layout::new(outer, n, 1);
+        g.throughput(Throughput::Elements(x.len() as u64));
+        for (name, par) in pars() {
+            let id = format!("weighted_{outer}x{n}/f64/{name}");
+            g.bench_function(BenchmarkId::from_parameter(id), |bch| {
+                let (mut out, mut sign) = (vec![0.0; outer], vec![0.0; outer]);
+                bch.iter(|| {
+                    let s = Some(&mut sign[..]);
+                    logsumexp(&x, Some(&b), l, 1.0, &mut out, s, None, par).unwrap()
+                })
             });
         }
     }
@@ -94,6 +116,27 @@ fn bench_softmax(c: &mut Criterion) {
             );
         }
     }
+    // Narrow rows, f64 and f32.
+    for (outer, n) in [(200_000usize, 10usize), (200_000, 50)] {
+        let x = data(outer * n);
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let l = Layout::new(outer, n, 1);
+        g.throughput(Throughput::Elements(x.len() as u64));
+        for (kind, kname) in kinds {
+            for (name, par) in pars() {
+                let id = format!("{kname}/{outer}x{n}/f64/{name}");
+                g.bench_function(BenchmarkId::from_parameter(id), |bch| {
+                    let mut out = vec![0.0; x.len()];
+                    bch.iter(|| softmax(&x, l, 1.0, kind, &mut out, None, par).unwrap())
+                });
+                let id = format!("{kname}/{outer}x{n}/f32/{name}");
+                g.bench_function(BenchmarkId::from_parameter(id), |bch| {
+                    let mut out = vec![0.0f32; x.len()];
+                    bch.iter(|| softmax(&x32, l, 1.0, kind, &mut out, None, par).unwrap())
+                });
+            }
+        }
+    }
     g.finish();
 }
 
@@ -107,6 +150,7 @@ fn bench_pullbacks(c: &mut Criterion) {
     let shapes = [
         ("10000x1000", Layout::new(10_000, 1000, 1)),
         ("200000x10", Layout::new(200_000, 10, 1)),
+        ("200000x50", Layout::new(200_000, 50, 1)),
         ("axis0_1000x10000", Layout::new(1, 1000, 10_000)),
     ];
     let kinds = [
@@ -174,5 +218,44 @@ fn bench_pullbacks(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_logsumexp, bench_softmax, bench_pullbacks);
+/// Value and pullback together on narrow f32 rows (the forward, then its pullback).
+fn bench_narrow_f32_value_and_vjp(c: &mut Criterion) {
+    let mut g = c.benchmark_group("value_and_vjp");
+    g.sample_size(20);
+    for (outer, n) in [(200_000usize, 10usize), (200_000, 50)] {
+        let x: Vec<f32> = data(outer * n).iter().map(|&v| v as f32).collect();
+        let gy: Vec<f32> = data(outer * n).iter().map(|&v| v as f32 / 10.0).collect();
+        let ct = data(outer);
+        let l = Layout::new(outer, n, 1);
+        g.throughput(Throughput::Elements(x.len() as u64));
+        for (name, par) in pars() {
+            let id = format!("logsumexp/{outer}x{n}/f32/{name}");
+            g.bench_function(BenchmarkId::from_parameter(id), |bch| {
+                let (mut out, mut lse) = (vec![0.0f32; outer], vec![0.0; outer]);
+                let mut da = vec![0.0f32; x.len()];
+                bch.iter(|| {
+                    logsumexp(&x, None, l, 1.0, &mut out, None, Some(&mut lse), par).unwrap();
+                    logsumexp_vjp(&x, None, &lse, None, &ct, l, 1.0, &mut da, None, par).unwrap()
+                })
+            });
+            let id = format!("softmax/{outer}x{n}/f32/{name}");
+            g.bench_function(BenchmarkId::from_parameter(id), |bch| {
+                let (mut y, mut dx) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
+                bch.iter(|| {
+                    softmax(&x, l, 1.0, Kind::Softmax, &mut y, None, par).unwrap();
+                    softmax_vjp(&y, &gy, l, 1.0, Kind::Softmax, &mut dx, par).unwrap()
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_logsumexp,
+    bench_softmax,
+    bench_pullbacks,
+    bench_narrow_f32_value_and_vjp
+);
 criterion_main!(benches);

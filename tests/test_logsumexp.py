@@ -607,6 +607,56 @@ def test_softmax_temperature_limits(rng) -> None:
         )
 
 
+@pytest.mark.parametrize("t", [1e-309, 5e-324, 2.2e-308])
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_subnormal_temperature_softmax_is_the_argmax(t: float, axis: int) -> None:
+    """1/t overflows for a subnormal t: the maximum's (x - M)/t must still be 0, not 0 * inf."""
+    x = np.array([[0.0, 1.0, 2.0], [2.0, 0.0, 2.0]])
+    if axis == 0:
+        x = x.T
+    want = np.array([[0.0, 0.0, 1.0], [0.5, 0.0, 0.5]])
+    if axis == 0:
+        want = want.T
+    np.testing.assert_array_equal(call_strict(sg.softmax, x, axis=axis, temperature=t), want)
+    m = x.max(axis=axis, keepdims=True)
+    with np.errstate(over="ignore"):
+        want_log = (x - m) / t - np.log(np.sum(x == m, axis=axis, keepdims=True))
+    np.testing.assert_array_equal(call_strict(sg.log_softmax, x, axis=axis, temperature=t), want_log)
+    np.testing.assert_array_equal(call_strict(sg.softmax, [0.0, 1.0, 2.0], temperature=t), [0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(call_strict(sg.logsumexp, x, axis=axis, temperature=t), [2.0, 2.0])
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("n", [1, 2, 7, 8, 9, 10, 17, 50, 63, 64, 65])
+def test_narrow_rows_match_scipy_and_do_not_depend_on_threads(n: int, dtype: type, rng) -> None:
+    """Many short rows (taken in blocks of rows in SIMD lanes) with special values and weights."""
+    rows = 4001
+    x = (rng.standard_normal((rows, n)) * 4).astype(dtype)
+    x[3, n // 2] = nan
+    x[5, 0] = inf
+    x[7] = -inf
+    x[9, n - 1] = -inf
+    b = rng.uniform(0.1, 2.0, (rows, n)).astype(dtype)
+    b[11] = 0.0
+    b[13, ::2] = 0.0
+    b[15] *= -1
+    for t in (1.0, 0.4):
+        for bb in (None, b):
+            got = call_strict(sg.logsumexp, x, axis=-1, b=bb, temperature=t, return_sign=True)
+            assert_lse_close(got, x, axis=-1, b=bb, temperature=t, dtype=dtype, return_sign=True)
+            for n_threads in (1, 2, 3):
+                again = sg.logsumexp(x, axis=-1, b=bb, temperature=t, return_sign=True, n_threads=n_threads)
+                np.testing.assert_array_equal(again[0], got[0])
+                np.testing.assert_array_equal(again[1], got[1])
+        for log in (False, True):
+            op = sg.log_softmax if log else sg.softmax
+            y = call_strict(op, x, axis=-1, temperature=t)
+            rtol, atol = softmax_tolerance(x, t, dtype, log=log)
+            np.testing.assert_allclose(y, ref_softmax(x, -1, t, log=log), rtol=rtol, atol=atol)
+            for n_threads in (1, 2, 3):
+                np.testing.assert_array_equal(op(x, axis=-1, temperature=t, n_threads=n_threads), y)
+
+
 def test_softmax_zero_dimensional_and_empty() -> None:
     assert call_strict(sg.softmax, 3.0) == sp.softmax(3.0) == 1.0
     assert call_strict(sg.log_softmax, np.float32(3.0)) == 0.0
@@ -631,6 +681,14 @@ BOUNDARY_LAYOUTS = [
     (1, 66, 600),
     (2, 300, 3),
     (1, 40_000, 2),
+    # narrow rows, taken 8 to a block in SIMD lanes up to 64 wide; several parallel tasks
+    (9, 1, 1),
+    (17, 2, 1),
+    (23, 10, 1),
+    (9, 63, 1),
+    (9, 64, 1),
+    (9, 65, 1),
+    (4001, 10, 1),
 ]
 
 

@@ -556,6 +556,16 @@ LAYOUTS = [
     (2, 9, 513),
     (1, 70, 1100),
     (3, 600, 2),
+    # narrow rows (n <= 64) in blocks of 8 rows in SIMD lanes: widths and row counts around the
+    # block, the threshold (64) and several parallel tasks (more than 20 values: `layout_data` then
+    # puts a NaN in, as for the other layouts)
+    (25, 1, 1),
+    (17, 2, 1),
+    (23, 10, 1),
+    (8, 17, 1),
+    (13, 64, 1),
+    (13, 65, 1),
+    (4001, 10, 1),
 ]
 
 

@@ -7,6 +7,7 @@
 //! - [`Par::map_chunks_mut`] / [`Par::map_chunks`]: fixed pieces of one output (or of a [`Split`]
 //!   bundle of inputs and outputs), results in piece order;
 //! - [`Par::map_rows`]: fixed tasks of whole rows, with per-task scratch, results in task order;
+//! - [`Par::map_row_tasks`]: fixed tasks of whole short rows handed over together;
 //! - [`Par::fold_pieces`] / [`Par::fold_chunks`]: one long reduction in [`REDUCE_PIECE`] pieces
 //!   combined left to right;
 //! - [`Par::for_each_lane_block`]: a reduction over a strided axis, in lane blocks (see [`lanes`]).
@@ -258,6 +259,33 @@ impl Par {
         };
         let work = rows.saturating_mul(n);
         match if long { Par::Seq } else { self.for_work(work) } {
+            Par::Seq => tasks.into_iter().map(task).collect(),
+            p => p.install(|| tasks.into_par_iter().map(task).collect())?,
+        }
+    }
+
+    /// Short rows of a `(rows, n)` problem in fixed tasks of whole rows (about `TASK_ELEMS`
+    /// elements each, rounded up to a multiple of `align` rows): `f(range of rows, their slices of
+    /// data)`, results in task order. For kernels that take a task's rows together (in SIMD lanes);
+    /// the tasks depend on `rows`, `n` and `align` only.
+    pub fn map_row_tasks<D: Split, R: Send>(
+        self,
+        func: &'static str,
+        rows: usize,
+        n: usize,
+        align: usize,
+        data: D,
+        f: impl Fn(Range<usize>, D::Item) -> Result<R> + Send + Sync,
+    ) -> Result<Vec<R>> {
+        let per_task = (TASK_ELEMS / n.max(1))
+            .max(1)
+            .next_multiple_of(align.max(1));
+        let tasks = cut(func, data, rows, per_task)?;
+        let task = |(r, d): (Range<usize>, D)| -> Result<R> {
+            check(func)?;
+            f(r, d.item())
+        };
+        match self.for_work(rows.saturating_mul(n)) {
             Par::Seq => tasks.into_iter().map(task).collect(),
             p => p.install(|| tasks.into_par_iter().map(task).collect())?,
         }

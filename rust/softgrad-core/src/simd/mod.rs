@@ -21,6 +21,7 @@ pub(crate) mod contiguous;
 pub(crate) mod math;
 #[cfg(test)]
 pub(crate) mod reference;
+pub(crate) mod rows;
 pub(crate) mod stream;
 pub(crate) mod strided;
 pub(crate) mod vector;

@@ -137,6 +137,9 @@ pub fn softmax_vjp<T: Real>(
     Error::check_len(func, "out", out.len(), len)?;
     Error::check_len(func, "cotangent", g.len(), len)?;
     Error::check_len(func, "dx", dx.len(), len)?;
+    if super::narrow::applies(layout) {
+        return super::narrow::softmax_vjp(out, g, layout, t, kind, dx, par);
+    }
     let (n, inv_t, level) = (layout.n, 1.0 / t, simd::level());
     let parts = if layout.inner == 1 {
         let data = (Rows::of(out, n), Rows::of(g, n), Rows::of_mut(dx, n));
@@ -261,6 +264,9 @@ pub fn logsumexp_vjp<T: Real>(
         (true, Some(db)) => Error::check_len(F, "db", db.len(), len)?,
         (false, None) => {}
         _ => return Err(Error::param(F, "db", "must be given exactly when b is")),
+    }
+    if super::narrow::applies(layout) {
+        return super::narrow::logsumexp_vjp(a, b, lse, sign, ct, layout, t, da, db, par);
     }
     let (n, inv_t, level) = (layout.n, 1.0 / t, simd::level());
     let lanes = (

@@ -20,6 +20,10 @@
 //! direct sum. Where `w = 0` (weights cancel at the maximum) the sum is taken whole, relative to `M`,
 //! which stays finite where scipy's fallback to the unshifted sum overflows.
 //!
+//! Narrow contiguous rows (at most 64 values, the ML shape of many rows of a few classes) take
+//! another route for every op of the family, forward and pullback: blocks of rows in SIMD lanes
+//! (`narrow.rs` over `simd::rows`), with the same special cases and values equal to rounding.
+//!
 //! Rows are reduced in pieces of [`REDUCE_PIECE`] values combined left to right,
 //! `(M_a, w_a, s_a) ⊕ (M_b, w_b, s_b)` rescaling the side with the smaller maximum by
 //! `e^{(M_side - M)/t}`; pieces may be computed on any thread, the combination order never changes.
@@ -30,6 +34,9 @@ mod grad;
 mod grad_edge_tests;
 #[cfg(test)]
 mod grad_tests;
+mod narrow;
+#[cfg(test)]
+mod narrow_tests;
 mod softmax;
 #[cfg(test)]
 mod softmax_tests;
@@ -241,6 +248,9 @@ pub fn logsumexp<T: Real>(
     }
     if let Some(l) = lse.as_deref() {
         Error::check_len(F, "lse", l.len(), layout.outputs())?;
+    }
+    if narrow::applies(layout) {
+        return narrow::logsumexp(x, b, layout, t, out, sign, lse, par);
     }
     let want_sign = sign.is_some();
     let lanes = (

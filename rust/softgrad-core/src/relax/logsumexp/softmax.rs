@@ -60,7 +60,12 @@ pub fn softmax<T: Real>(
     if let Some(l) = lse.as_deref() {
         Error::check_len(func, "lse", l.len(), layout.outputs())?;
     }
-    if layout.inner == 1 {
+    if !(1.0 / t).is_finite() {
+        tiny_temperature(x, layout, t, kind, out, lse);
+        Ok(())
+    } else if super::narrow::applies(layout) {
+        super::narrow::softmax(x, layout, t, kind, out, lse, par)
+    } else if layout.inner == 1 {
         rows(x, layout, t, kind, out, lse, par)
     } else {
         strided(x, layout, t, kind, out, lse, par)
@@ -72,8 +77,51 @@ fn naive_lse(x: impl Iterator<Item = f64>, t: f64) -> f64 {
     t * x.map(|v| (v / t).exp()).sum::<f64>().ln()
 }
 
+/// Any layout at a subnormal temperature, where `1/t` overflows and the kernels' `(x - M) * (1/t)`
+/// would give `0 * inf = NaN` at the maximum: lane by lane with the division `(x - M) / t`
+/// (rare, so plain scalar code).
+fn tiny_temperature<T: Real>(
+    x: &[T],
+    l: Layout,
+    t: f64,
+    kind: Kind,
+    out: &mut [T],
+    mut lse: Option<&mut [f64]>,
+) {
+    for o in 0..l.outer {
+        for j in 0..l.inner {
+            let at = |i: usize| (o * l.n + i) * l.inner + j;
+            let v = |i: usize| x[at(i)].to_f64();
+            let m = (0..l.n).fold(f64::NEG_INFINITY, |a, i| contiguous::pmax(a, v(i)));
+            let lj = if m.is_finite() {
+                let s: f64 = (0..l.n).map(|i| ((v(i) - m) / t).exp()).sum();
+                for i in 0..l.n {
+                    let d = (v(i) - m) / t;
+                    out[at(i)] = T::from_f64(match kind {
+                        Kind::Softmax => d.exp() / s,
+                        Kind::LogSoftmax => d - s.ln(),
+                    });
+                }
+                m + t * s.ln()
+            } else {
+                let lj = naive_lse((0..l.n).map(v), t);
+                for i in 0..l.n {
+                    out[at(i)] = T::from_f64(match kind {
+                        Kind::Softmax => f64::NAN,
+                        Kind::LogSoftmax => (v(i) - lj) / t,
+                    });
+                }
+                lj
+            };
+            if let Some(lse) = lse.as_deref_mut() {
+                lse[o * l.inner + j] = lj;
+            }
+        }
+    }
+}
+
 /// Fills a row whose maximum is not finite, as the unshifted formulas do; returns its residual.
-fn nonfinite_row<T: Real>(x: &[T], t: f64, kind: Kind, out: &mut [T]) -> f64 {
+pub(super) fn nonfinite_row<T: Real>(x: &[T], t: f64, kind: Kind, out: &mut [T]) -> f64 {
     let l = naive_lse(x.iter().map(|v| v.to_f64()), t);
     match kind {
         Kind::Softmax => out.iter_mut().for_each(|o| *o = T::from_f64(f64::NAN)),
