@@ -341,8 +341,9 @@ pub(crate) fn exp_store<T: Real, U: Real>(
     out: &mut [U],
 ) -> f64 {
     assert_eq!(x.len(), out.len(), "exp_store: length mismatch");
-    if let (Some(x), Some(out), Some(_)) = (T::as_f32(x), U::as_f32_mut(out), c32::inv_t32(inv_t)) {
-        // f32 out (an f64 scratch asks for f64 exponentials); `m` the maximum of `x`: an f32 value.
+    if let (Some(x), Some(_)) = (T::as_f32(x), c32::inv_t32(inv_t)) {
+        // `m` the maximum of `x` (or 0 for log-probabilities): an f32 value. Other `m` (a
+        // log-sum-exp residual) cannot be subtracted exactly in f32: the f64 body.
         if (m as f32) as f64 == m {
             return c32::exp_store(level, x, m as f32, inv_t, out);
         }
@@ -372,9 +373,13 @@ impl<T: Real, U: Real> Kernel for LogStore<'_, T, U> {
 }
 
 /// Writes `out = ln x` (the same bits as the scalar [`log`](super::math::log) at every level: the
-/// routine has no fused operations). `out` must be as long as `x`.
+/// routine has no fused operations; `f32` data: [`log32`](super::math32::log32), within an `f32`
+/// ulp). `out` must be as long as `x`.
 pub(crate) fn log_store<T: Real, U: Real>(level: Level, x: &[T], out: &mut [U]) {
     assert_eq!(x.len(), out.len(), "log_store: length mismatch");
+    if let Some(x) = T::as_f32(x) {
+        return c32::log_store(level, x, out);
+    }
     vectorize(level, LogStore { x, out })
 }
 

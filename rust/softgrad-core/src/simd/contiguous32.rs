@@ -11,9 +11,10 @@
 //! temperatures whose `1/t` is not a normal `f32`, take the `f64` bodies.
 
 use super::contiguous::{hsum2, L};
-use super::math32::{exp32_shifted_v, exp32_v};
-use super::vector::{F32x, F64x, Isa, Kernel, W32};
+use super::math32::{exp32_shifted_v, exp32_v, log32_v};
+use super::vector::{F32x, F64x, Isa, Kernel, W, W32};
 use super::{vectorize, Level};
+use crate::real::Real;
 
 const _: () = assert!(L == W32, "a block of the f64 bodies is one f32 vector");
 
@@ -208,14 +209,37 @@ pub(super) fn sum_exp_excl(
     vectorize(level, SumExpExcl { x, b, m, inv_t })
 }
 
-struct ExpStore<'a> {
+struct ExpStore<'a, U> {
     x: &'a [f32],
     m: f32,
     inv_t: f64,
-    out: &'a mut [f32],
+    out: &'a mut [U],
 }
 
-impl Kernel for ExpStore<'_> {
+/// Stores `e` into `out` (`W32` long, or shorter for the tail): as it is into `f32`, widened into
+/// any other element type.
+#[inline(always)]
+fn put<V: F32x, U: Real>(e: V, out: &mut [U]) {
+    if let Some(o) = U::as_f32_mut(out) {
+        if o.len() == W32 {
+            e.store(o)
+        } else {
+            e.store_partial(o)
+        }
+        return;
+    }
+    let (lo, hi) = e.widen();
+    if out.len() == W32 {
+        lo.store(&mut out[..W]);
+        hi.store(&mut out[W..]);
+    } else {
+        let k = out.len().min(W);
+        lo.store_partial(&mut out[..k]);
+        hi.store_partial(&mut out[k..]);
+    }
+}
+
+impl<U: Real> Kernel for ExpStore<'_, U> {
     type Output = f64;
     #[inline(always)]
     fn run<S: Isa>(self) -> f64 {
@@ -227,7 +251,7 @@ impl Kernel for ExpStore<'_> {
     }
 }
 
-impl ExpStore<'_> {
+impl<U: Real> ExpStore<'_, U> {
     #[inline(always)]
     fn body<V: F32x, const UNIT: bool>(self) -> f64 {
         let (x, n) = (self.x, self.x.len());
@@ -238,7 +262,7 @@ impl ExpStore<'_> {
         let mut i = 0;
         while i + W32 <= n {
             let e = exp32_shifted_v::<V, UNIT>(V::load(&x[i..i + W32]), m, t, t_lo);
-            e.store(&mut out[i..i + W32]);
+            put(e, &mut out[i..i + W32]);
             let (e0, e1) = e.widen();
             acc = [acc[0].add(e0), acc[1].add(e1)];
             i += W32;
@@ -247,7 +271,7 @@ impl ExpStore<'_> {
             // Padding lanes are -inf: their exponentials are 0.
             let v = V::load_partial(&x[i..], f32::NEG_INFINITY);
             let e = exp32_shifted_v::<V, UNIT>(v, m, t, t_lo);
-            e.store_partial(&mut out[i..]);
+            put(e, &mut out[i..]);
             let (e0, e1) = e.widen();
             acc = [acc[0].add(e0), acc[1].add(e1)];
         }
@@ -262,9 +286,43 @@ pub(super) fn split(inv_t: f64) -> (f32, f32) {
     (t, (inv_t - t as f64) as f32)
 }
 
-/// [`contiguous::exp_store`](super::contiguous::exp_store) of `f32` data into `f32`, for `m` an
-/// `f32` value and `inv_t` with [`inv_t32`]: each exponential within about an ulp whatever
-/// `|x - m| inv_t` ([`exp32_shifted_v`]).
-pub(super) fn exp_store(level: Level, x: &[f32], m: f32, inv_t: f64, out: &mut [f32]) -> f64 {
+/// [`contiguous::exp_store`](super::contiguous::exp_store) of `f32` data, for `m` an `f32` value
+/// and `inv_t` with [`inv_t32`]: each exponential within about an `f32` ulp whatever `|x - m| inv_t`
+/// ([`exp32_shifted_v`]), stored as it is into `f32`, widened into `f64`.
+pub(super) fn exp_store<U: Real>(
+    level: Level,
+    x: &[f32],
+    m: f32,
+    inv_t: f64,
+    out: &mut [U],
+) -> f64 {
     vectorize(level, ExpStore { x, m, inv_t, out })
+}
+
+struct LogStore<'a, U> {
+    x: &'a [f32],
+    out: &'a mut [U],
+}
+
+impl<U: Real> Kernel for LogStore<'_, U> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Isa>(self) {
+        let (x, n) = (self.x, self.x.len());
+        let out = &mut self.out[..n];
+        let mut i = 0;
+        while i + W32 <= n {
+            put(log32_v(S::F32::load(&x[i..i + W32])), &mut out[i..i + W32]);
+            i += W32;
+        }
+        if i < n {
+            put(log32_v(S::F32::load_partial(&x[i..], 1.0)), &mut out[i..]);
+        }
+    }
+}
+
+/// [`contiguous::log_store`](super::contiguous::log_store) of `f32` data: [`log32_v`], stored as it
+/// is into `f32`, widened into `f64`.
+pub(super) fn log_store<U: Real>(level: Level, x: &[f32], out: &mut [U]) {
+    vectorize(level, LogStore { x, out })
 }

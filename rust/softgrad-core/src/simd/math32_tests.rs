@@ -1,6 +1,6 @@
 //! `exp32` at every supported level: the same bits as its scalar twin, within one ulp of the
 //! correctly rounded `e^x`, special values and subnormal results included.
-use super::math32::{exp32, exp32_v};
+use super::math32::{exp32, exp32_v, log32, log32_v};
 use super::vector::{F32x, Isa, Kernel, W32};
 use super::*;
 
@@ -27,6 +27,7 @@ pub(super) fn ulps32_of(got: f32, want: f64) -> f64 {
 struct Map<'a> {
     x: &'a [f32],
     out: &'a mut [f32],
+    log: bool,
 }
 
 impl Kernel for Map<'_> {
@@ -34,15 +35,103 @@ impl Kernel for Map<'_> {
     #[inline(always)]
     fn run<S: Isa>(self) {
         for (x, o) in self.x.chunks(W32).zip(self.out.chunks_mut(W32)) {
-            exp32_v(S::F32::load_partial(x, 1.0)).store_partial(o);
+            let v = S::F32::load_partial(x, 1.0);
+            if self.log { log32_v(v) } else { exp32_v(v) }.store_partial(o);
         }
     }
 }
 
 pub(super) fn exp32_at(level: Level, x: &[f32]) -> Vec<f32> {
     let mut out = vec![0.0; x.len()];
-    vectorize(level, Map { x, out: &mut out });
+    vectorize(
+        level,
+        Map {
+            x,
+            out: &mut out,
+            log: false,
+        },
+    );
     out
+}
+
+fn log32_at(level: Level, x: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0; x.len()];
+    vectorize(
+        level,
+        Map {
+            x,
+            out: &mut out,
+            log: true,
+        },
+    );
+    out
+}
+
+/// `log32` within one ulp of `ln x` over a dense grid around 1, every binade (normal and
+/// subnormal) at several mantissas, and the special values; the same bits at every level.
+#[test]
+fn log32_is_within_one_ulp_at_every_level() {
+    let mut x = grid(0.5, 2.0, 300_001);
+    x.extend(grid(1e-3, 1e3, 100_001));
+    x.extend(grid(0.999, 1.001, 20_001));
+    for e in -149..=127 {
+        for m in [
+            1.0,
+            1.1,
+            1.3797,
+            std::f64::consts::SQRT_2,
+            1.42,
+            1.7,
+            1.999_999,
+        ] {
+            let v = (m * 2f64.powi(e)) as f32;
+            if v.is_finite() && v > 0.0 {
+                x.push(v);
+            }
+        }
+    }
+    x.extend([
+        f32::MIN_POSITIVE,
+        f32::MAX,
+        f32::from_bits(1),
+        1.0,
+        2.0,
+        0.999_999_9,
+    ]);
+    for level in available() {
+        let got = log32_at(level, &x);
+        let mut worst = (0.0, 0.0f32);
+        for (&v, &g) in x.iter().zip(&got) {
+            assert_eq!(
+                g.to_bits(),
+                log32(v).to_bits(),
+                "{level:?}: log32({v:e}) vs its twin"
+            );
+            let e = ulps32_of(g, (v as f64).ln());
+            if e > worst.0 {
+                worst = (e, v);
+            }
+        }
+        assert!(
+            worst.0 <= 1.0,
+            "{level:?}: log32({:e}) off by {} ulp",
+            worst.1,
+            worst.0
+        );
+        if std::env::var_os("SOFTGRAD_PRINT_ULPS").is_some() {
+            println!("log32 at {level:?}: worst {} ulp at {:e}", worst.0, worst.1);
+        }
+    }
+    let special = [0.0, -0.0, -1.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN];
+    for level in available() {
+        let got = log32_at(level, &special);
+        assert_eq!(got[..2], [f32::NEG_INFINITY; 2], "{level:?}");
+        assert!(
+            got[2].is_nan() && got[4].is_nan() && got[5].is_nan(),
+            "{level:?}"
+        );
+        assert_eq!(got[3], f32::INFINITY, "{level:?}");
+    }
 }
 
 /// A dense grid over `[lo, hi]` in `f32`.

@@ -379,15 +379,18 @@ fn log_store_matches_the_scalar_log() {
             contiguous::log_store(level, &x[..n], &mut out);
             assert_eq!(bits(&out), bits(&scalar[..n]), "{level:?}, n = {n}");
         }
+        // f32 data: the f32 log, stored into f32 or widened into f64.
         let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-        let mut o32 = vec![0.0f32; x.len()];
-        contiguous::log_store(level, &x32, &mut o32);
-        for (i, (&g, &v)) in o32.iter().zip(&x32).enumerate() {
-            let w = math::log(v as f64) as f32;
-            assert!(
-                g.to_bits() == w.to_bits(),
-                "{level:?}: f32 log at {i}: {g} vs {w}"
-            );
+        for n in [0, 1, 15, 16, 17, 33, x.len()] {
+            let (mut o32, mut o64) = (vec![7.0f32; n + 3], vec![7.0f64; n + 3]);
+            contiguous::log_store(level, &x32[..n], &mut o32[..n]);
+            contiguous::log_store(level, &x32[..n], &mut o64[..n]);
+            for (i, &v) in x32[..n].iter().enumerate() {
+                let w = math32::log32(v);
+                assert_eq!(o32[i].to_bits(), w.to_bits(), "{level:?}: f32 log at {i}");
+                assert_eq!(o64[i].to_bits(), (w as f64).to_bits(), "{level:?}: at {i}");
+            }
+            assert!(o32[n..].iter().all(|&v| v == 7.0) && o64[n..].iter().all(|&v| v == 7.0));
         }
     }
 }

@@ -141,8 +141,13 @@ pub(crate) trait F32x: Copy {
     /// `self * 2^k` for integer-valued `k` in `[-151, 128]` and `self` in `[0.5, 2]`, rounded once
     /// (gradual underflow, overflow to `inf`).
     fn scale2(self, k: Self) -> Self;
+    /// For finite `self > 0` in the normal range: `(m, e)` with `self = m 2^e`, `m` in `[1, 2)`
+    /// (other lanes: unspecified values).
+    fn split_exp(self) -> (Self, Self);
     /// `self == o` per lane.
     fn eq(self, o: Self) -> Self::M;
+    /// `self < o` per lane.
+    fn lt(self, o: Self) -> Self::M;
     /// `m ? a : b` per lane.
     fn select(m: Self::M, a: Self, b: Self) -> Self;
     /// The low and high halves, widened to `f64` (exact).
@@ -444,8 +449,20 @@ impl F32x for Lanes32 {
         })
     }
     #[inline(always)]
+    fn split_exp(self) -> (Self, Self) {
+        let m = self
+            .0
+            .map(|x| f32::from_bits((x.to_bits() & 0x007f_ffff) | 0x3f80_0000));
+        let e = self.0.map(|x| ((x.to_bits() >> 23) as i32 - 127) as f32);
+        (Self(m), Self(e))
+    }
+    #[inline(always)]
     fn eq(self, o: Self) -> Self::M {
         std::array::from_fn(|i| self.0[i] == o.0[i])
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> Self::M {
+        std::array::from_fn(|i| self.0[i] < o.0[i])
     }
     #[inline(always)]
     fn select(m: Self::M, a: Self, b: Self) -> Self {

@@ -388,8 +388,25 @@ impl F32x for Y32 {
         })
     }
     #[inline(always)]
+    fn split_exp(self) -> (Self, Self) {
+        let m = y32!(self, self, |x, _y| {
+            let bits = _mm256_castps_si256(x);
+            let mant = _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff));
+            _mm256_castsi256_ps(_mm256_or_si256(mant, _mm256_set1_epi32(0x3f80_0000)))
+        });
+        let e = y32!(self, self, |x, _y| {
+            let biased = _mm256_srli_epi32::<23>(_mm256_castps_si256(x));
+            _mm256_cvtepi32_ps(_mm256_sub_epi32(biased, _mm256_set1_epi32(127)))
+        });
+        (m, e)
+    }
+    #[inline(always)]
     fn eq(self, o: Self) -> Self::M {
         y32!(self, o, |a, b| _mm256_cmp_ps::<_CMP_EQ_OQ>(a, b)).0
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> Self::M {
+        y32!(self, o, |a, b| _mm256_cmp_ps::<_CMP_LT_OQ>(a, b)).0
     }
     #[inline(always)]
     fn select(m: Self::M, a: Self, b: Self) -> Self {

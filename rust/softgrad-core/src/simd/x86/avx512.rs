@@ -303,9 +303,26 @@ impl F32x for Z32 {
         unsafe { Z32(_mm512_scalef_ps(self.0, k.0)) }
     }
     #[inline(always)]
+    fn split_exp(self) -> (Self, Self) {
+        // SAFETY: AVX-512F is available (module note).
+        unsafe {
+            (
+                Z32(_mm512_getmant_ps::<_MM_MANT_NORM_1_2, _MM_MANT_SIGN_SRC>(
+                    self.0,
+                )),
+                Z32(_mm512_getexp_ps(self.0)),
+            )
+        }
+    }
+    #[inline(always)]
     fn eq(self, o: Self) -> Self::M {
         // SAFETY: AVX-512F is available (module note).
         unsafe { _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(self.0, o.0) }
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> Self::M {
+        // SAFETY: AVX-512F is available (module note).
+        unsafe { _mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0, o.0) }
     }
     #[inline(always)]
     fn select(m: Self::M, a: Self, b: Self) -> Self {
