@@ -273,10 +273,11 @@ pub(crate) fn sum_exp_excl<T: Real>(
     if let Some(b) = b {
         assert_eq!(b.len(), x.len(), "sum_exp_excl: length mismatch");
     }
-    if let (Some(x), Some(t)) = (T::as_f32(x), c32::inv_t32(inv_t)) {
-        // `m` is the maximum of `x` whenever the callers have one: an f32 value.
+    if let (Some(x), None, Some(t)) = (T::as_f32(x), b, c32::inv_t32(inv_t)) {
+        // `m` is the maximum of `x` whenever the callers have one: an f32 value. Weighted sums
+        // keep f64 exponentials (signed weights can cancel).
         if (m as f32) as f64 == m {
-            return c32::sum_exp_excl(level, x, b.and_then(T::as_f32), m as f32, t);
+            return c32::sum_exp_excl(level, x, m as f32, t);
         }
     }
     vectorize(level, SumExpExcl { x, b, m, inv_t })

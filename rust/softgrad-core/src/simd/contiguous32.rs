@@ -4,7 +4,8 @@
 //! each result is the same for any thread count and at every level (the `f32` arithmetic rounds
 //! the same way everywhere, see [`F32x`]).
 //!
-//! The sums take `e^{(x - m) inv_t}` with the exponent rounded to `f32` (relative error up to about
+//! Weighted sums keep the `f64` bodies: signed weights can cancel, which would amplify the
+//! rounding of `f32` exponentials. The sums take `e^{(x - m) inv_t}` with the exponent rounded to `f32` (relative error up to about
 //! `|x - m| inv_t` ulps in a term, which the sum averages: terms far below the maximum weigh
 //! little); [`exp_store`], whose outputs are the results, carries the exponent in two parts
 //! ([`exp32_shifted_v`]). `m` must be an `f32` value (the maximum of the data is); other `m`, and
@@ -96,7 +97,6 @@ fn shift<V: F32x, const UNIT: bool>(v: V, m: V, inv_t: V) -> V {
 
 struct SumExpExcl<'a> {
     x: &'a [f32],
-    b: Option<&'a [f32]>,
     m: f32,
     inv_t: f32,
 }
@@ -105,11 +105,10 @@ impl Kernel for SumExpExcl<'_> {
     type Output = (f64, f64);
     #[inline(always)]
     fn run<S: Isa>(self) -> (f64, f64) {
-        match (self.b.is_some(), self.inv_t == 1.0) {
-            (false, false) => self.body::<S::F32, false, false>(),
-            (false, true) => self.body::<S::F32, false, true>(),
-            (true, false) => self.body::<S::F32, true, false>(),
-            (true, true) => self.body::<S::F32, true, true>(),
+        if self.inv_t == 1.0 {
+            self.body::<S::F32, true>()
+        } else {
+            self.body::<S::F32, false>()
         }
     }
 }
@@ -118,8 +117,8 @@ impl Kernel for SumExpExcl<'_> {
 /// so they are exact, and so is their sum in `f64` (the same value as the `f64` body's).
 const COUNT_FLUSH: usize = 1 << 20;
 
-/// The running sums of [`SumExpExcl`]: `s` and `sw` in `f64` lanes, and for unweighted data the
-/// count of entries at the maximum in `f32` lanes (exact; flushed into `sw`).
+/// The running sums of [`SumExpExcl`]: `s` in `f64` lanes, the count of entries at the maximum in
+/// `f32` lanes (exact), flushed into `sw`.
 struct Acc<V: F32x> {
     s: [V::F64; 2],
     sw: [V::F64; 2],
@@ -136,36 +135,22 @@ impl<V: F32x> Acc<V> {
 }
 
 impl SumExpExcl<'_> {
-    /// One vector of values `v` with weights `w`.
+    /// One vector of values `v`.
     #[inline(always)]
-    fn step<V: F32x, const WEIGHTED: bool, const UNIT: bool>(&self, acc: &mut Acc<V>, v: V, w: V) {
-        let (zero, ninf) = (V::splat(0.0), V::splat(f32::NEG_INFINITY));
+    fn step<V: F32x, const UNIT: bool>(&self, acc: &mut Acc<V>, v: V) {
+        let zero = V::splat(0.0);
         let m = V::splat(self.m);
-        let v = if WEIGHTED {
-            V::select(w.eq(zero), ninf, v)
-        } else {
-            v
-        };
         let e = exp32_v(shift::<V, UNIT>(v, m, V::splat(self.inv_t)));
         let at = v.eq(m);
-        // Lanes at the maximum add their weight to sw, the others w e to s.
+        // Lanes at the maximum count 1 in sw, the others add e to s.
         let (e0, e1) = V::select(at, zero, e).widen();
-        if WEIGHTED {
-            let (w0, w1) = V::select(at, zero, w).widen();
-            acc.s = [acc.s[0].add(w0.mul(e0)), acc.s[1].add(w1.mul(e1))];
-            let (a0, a1) = V::select(at, w, zero).widen();
-            acc.sw = [acc.sw[0].add(a0), acc.sw[1].add(a1)];
-        } else {
-            acc.s = [acc.s[0].add(e0), acc.s[1].add(e1)];
-            acc.count = acc.count.add(V::select(at, V::splat(1.0), zero));
-        }
+        acc.s = [acc.s[0].add(e0), acc.s[1].add(e1)];
+        acc.count = acc.count.add(V::select(at, V::splat(1.0), zero));
     }
 
     #[inline(always)]
-    fn body<V: F32x, const WEIGHTED: bool, const UNIT: bool>(self) -> (f64, f64) {
+    fn body<V: F32x, const UNIT: bool>(self) -> (f64, f64) {
         let (x, n) = (self.x, self.x.len());
-        let b = self.b.map(|b| &b[..n]);
-        let one = V::splat(1.0);
         let zero64 = V::F64::splat(0.0);
         let mut acc = Acc {
             s: [zero64; 2],
@@ -175,38 +160,28 @@ impl SumExpExcl<'_> {
         let mut i = 0;
         let mut blocks = 0;
         while i + W32 <= n {
-            let w = b.map_or(one, |b| V::load(&b[i..i + W32]));
-            self.step::<V, WEIGHTED, UNIT>(&mut acc, V::load(&x[i..i + W32]), w);
+            self.step::<V, UNIT>(&mut acc, V::load(&x[i..i + W32]));
             i += W32;
             blocks += 1;
-            if !WEIGHTED && blocks == COUNT_FLUSH {
+            if blocks == COUNT_FLUSH {
                 acc.flush();
                 blocks = 0;
             }
         }
         if i < n {
-            // Padding lanes are -inf (with weight 0): they add nothing.
-            let w = b.map_or(one, |b| V::load_partial(&b[i..], 0.0));
+            // Padding lanes are -inf: they add nothing.
             let v = V::load_partial(&x[i..], f32::NEG_INFINITY);
-            self.step::<V, WEIGHTED, UNIT>(&mut acc, v, w);
+            self.step::<V, UNIT>(&mut acc, v);
         }
-        if !WEIGHTED {
-            acc.flush();
-        }
+        acc.flush();
         (hsum2(acc.s), hsum2(acc.sw))
     }
 }
 
-/// [`contiguous::sum_exp_excl`](super::contiguous::sum_exp_excl) of `f32` data, for `m` an `f32`
-/// value and `inv_t` from [`inv_t32`].
-pub(super) fn sum_exp_excl(
-    level: Level,
-    x: &[f32],
-    b: Option<&[f32]>,
-    m: f32,
-    inv_t: f32,
-) -> (f64, f64) {
-    vectorize(level, SumExpExcl { x, b, m, inv_t })
+/// [`contiguous::sum_exp_excl`](super::contiguous::sum_exp_excl) of unweighted `f32` data, for `m`
+/// an `f32` value and `inv_t` from [`inv_t32`].
+pub(super) fn sum_exp_excl(level: Level, x: &[f32], m: f32, inv_t: f32) -> (f64, f64) {
+    vectorize(level, SumExpExcl { x, m, inv_t })
 }
 
 struct ExpStore<'a, U> {

@@ -27,6 +27,7 @@ pub(crate) mod reference;
 pub(crate) mod reference32;
 pub(crate) mod stream;
 pub(crate) mod strided;
+mod strided32;
 pub(crate) mod vector;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86;

@@ -28,16 +28,14 @@ fn shift(v: f32, m: f32, inv_t: f32) -> f32 {
     }
 }
 
-/// Twin of `contiguous32::sum_exp_excl`.
-pub(crate) fn sum_exp_excl(x: &[f32], b: Option<&[f32]>, m: f32, inv_t: f32) -> (f64, f64) {
+/// Twin of `contiguous32::sum_exp_excl` (unweighted data).
+pub(crate) fn sum_exp_excl(x: &[f32], m: f32, inv_t: f32) -> (f64, f64) {
     let (mut s, mut sw) = ([0.0; W32], [0.0; W32]);
     for (i, &v) in x.iter().enumerate() {
-        let w = b.map_or(1.0, |b| b[i]);
-        let v = if w == 0.0 { f32::NEG_INFINITY } else { v };
         if v == m {
-            sw[i % W32] += w as f64;
+            sw[i % W32] += 1.0;
         } else {
-            s[i % W32] += w as f64 * exp32(shift(v, m, inv_t)) as f64;
+            s[i % W32] += exp32(shift(v, m, inv_t)) as f64;
         }
     }
     (hsum(s), hsum(sw))

@@ -67,16 +67,19 @@ fn f32_max_and_sums_match_their_twins_at_every_level() {
                 }
                 for inv_t in [1.0, 0.37] {
                     let (s, w) = contiguous::sum_exp_excl(level, xs, bs, m, inv_t);
-                    let (ts, tw) = reference32::sum_exp_excl(xs, bs, m as f32, inv_t as f32);
-                    assert_eq!(
-                        (s.to_bits(), w.to_bits()),
-                        (ts.to_bits(), tw.to_bits()),
-                        "{ctx}"
-                    );
+                    if bs.is_none() {
+                        let (ts, tw) = reference32::sum_exp_excl(xs, m as f32, inv_t as f32);
+                        let want = (ts.to_bits(), tw.to_bits());
+                        assert_eq!((s.to_bits(), w.to_bits()), want, "{ctx}");
+                    }
                     let (rs, rw) = reference::sum_exp_excl(xs, bs, m, inv_t);
                     let mass = reference::sum_exp_excl(xs, bs.map(|_| &abs[..]), m, inv_t).0;
-                    // Each exponential within an ulp and its exponent within 2 roundings.
-                    let rel = 4e-7 * (1.0 + 50.0 * inv_t);
+                    // Each exponential within an ulp and its exponent within 2 roundings (f64
+                    // exponentials for weighted data).
+                    let rel = match bs {
+                        None => 4e-7 * (1.0 + 50.0 * inv_t),
+                        Some(_) => 1e-15 * n as f64,
+                    };
                     assert!(near(s, rs, rel, mass), "{ctx}: {s} vs {rs}");
                     assert!(near(w, rw, 1e-15, rw.abs()), "{ctx}: {w} vs {rw}");
                 }
@@ -164,6 +167,112 @@ fn f32_exp_store_special_values() {
         );
         for (&g, &v) in o[1..].iter().zip(&x[1..]) {
             assert_eq!(g.to_bits(), math32::exp32(v - 1.0).to_bits(), "{level:?}");
+        }
+    }
+}
+
+/// The strided `f32` bodies against a per-lane scalar twin (the same bits at every level), lane
+/// shifts at the maximum, above it, `-inf` and NaN; a chunk with a shift that is not an `f32`
+/// value takes the `f64` body (checked against the `f64` reference).
+#[test]
+fn f32_strided_kernels_match_their_twins_at_every_level() {
+    for n in lengths().into_iter().chain([511, 512, 513, 1100]) {
+        let (x, b) = data32(n, 41);
+        let m: Vec<f64> = (0..n)
+            .map(|j| match j % 5 {
+                _ if x[j] == f32::NEG_INFINITY => f64::NEG_INFINITY,
+                _ if x[j].is_nan() => f64::NAN,
+                0 => x[j] as f64,
+                _ => (x[j] + 1.5) as f64,
+            })
+            .collect();
+        let init = uniform(n, 43, 0.0, 3.0);
+        for (bw, inv_t) in [(Some(&b[..]), 0.5), (None, 1.0), (None, 1.0 / 1.3)] {
+            // The twin, lane by lane (weighted data: the f64 reference).
+            let (mut ts, mut tsw) = (init.clone(), init.clone());
+            if bw.is_some() {
+                reference::sum_exp_excl_into(&x, bw, &m, inv_t, &mut ts, &mut tsw);
+            }
+            for j in (0..n).filter(|_| bw.is_none()) {
+                let mj = m[j] as f32;
+                if x[j] == mj {
+                    tsw[j] += 1.0;
+                } else {
+                    let d = if inv_t == 1.0 {
+                        x[j] - mj
+                    } else {
+                        (x[j] - mj) * inv_t as f32
+                    };
+                    ts[j] += math32::exp32(d) as f64;
+                }
+            }
+            for level in available() {
+                let ctx = format!("{level:?} n={n} inv_t={inv_t}");
+                let (mut s, mut sw) = (init.clone(), init.clone());
+                s.push(-7.0);
+                sw.push(-7.0);
+                strided::sum_exp_excl_into(level, &x, bw, &m, inv_t, &mut s[..n], &mut sw[..n]);
+                assert_eq!((s[n], sw[n]), (-7.0, -7.0), "{ctx}: wrote past the end");
+                for j in 0..n {
+                    let close = s[j] == ts[j]
+                        || (s[j].is_nan() && ts[j].is_nan())
+                        || (bw.is_some() && (s[j] - ts[j]).abs() <= 1e-15 * (ts[j].abs() + 4.0));
+                    assert!(close, "{ctx} j={j}: {} vs {}", s[j], ts[j]);
+                    assert_eq!(sw[j].to_bits(), tsw[j].to_bits(), "{ctx} j={j}");
+                }
+            }
+        }
+        // exp_store_into: finite data, shifts at or above the lane.
+        let xs: Vec<f32> = x
+            .iter()
+            .map(|v| if v.is_finite() { *v } else { -3.0 })
+            .collect();
+        let ms: Vec<f64> = xs
+            .iter()
+            .enumerate()
+            .map(|(j, &v)| {
+                if j % 3 == 0 {
+                    v as f64
+                } else {
+                    (v + 2.0) as f64
+                }
+            })
+            .collect();
+        for inv_t in [1.0, 1.0 / 1.3] {
+            let (t, t_lo) = (inv_t as f32, (inv_t - (inv_t as f32) as f64) as f32);
+            let twin: Vec<f32> = (0..n)
+                .map(|j| math32::exp32_shifted(xs[j], ms[j] as f32, t, t_lo))
+                .collect();
+            for level in available() {
+                let ctx = format!("{level:?} n={n} inv_t={inv_t}");
+                let (mut out, mut s) = (vec![7.0f32; n + 1], init.clone());
+                strided::exp_store_into(level, &xs, &ms, inv_t, &mut out[..n], &mut s);
+                assert_eq!(out[n], 7.0, "{ctx}: wrote past the end");
+                for j in 0..n {
+                    assert_eq!(out[j].to_bits(), twin[j].to_bits(), "{ctx} j={j}");
+                    assert_eq!(
+                        s[j].to_bits(),
+                        (init[j] + twin[j] as f64).to_bits(),
+                        "{ctx}"
+                    );
+                }
+            }
+        }
+        // A shift that is not an f32 value: its chunk takes the f64 body.
+        if n > 0 {
+            let mut mx = ms.clone();
+            mx[n - 1] += 1e-9;
+            for level in available() {
+                let (mut out, mut s) = (vec![0.0f32; n], vec![0.0; n]);
+                let (mut rout, mut rs) = (vec![0.0f32; n], vec![0.0; n]);
+                strided::exp_store_into(level, &xs, &mx, 1.0, &mut out, &mut s);
+                reference::exp_store_into(&xs, &mx, 1.0, &mut rout, &mut rs);
+                let last = n - 1;
+                assert!(
+                    (s[last] - rs[last]).abs() <= 1e-15 * rs[last],
+                    "{level:?} n={n}"
+                );
+            }
         }
     }
 }
