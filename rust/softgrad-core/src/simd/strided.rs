@@ -126,19 +126,16 @@ pub(crate) fn sum_exp_excl_into<T: Real>(
 ) {
     let n = x.len();
     if let (Some(x32), None, Some(t)) = (T::as_f32(x), b, inv_t32(inv_t)) {
-        let mut mb = [0.0f32; CHUNK];
         for c0 in (0..n).step_by(CHUNK) {
             let c = c0..(c0 + CHUNK).min(n);
-            if s32::narrow(&m[c.clone()], &mut mb) {
-                let k = s32::SumExpExclInto {
-                    x: &x32[c.clone()],
-                    m: &mb[..c.len()],
-                    inv_t: t,
-                    s: &mut s[c.clone()],
-                    sw: &mut sw[c],
-                };
-                vectorize(level, k);
-            } else {
+            let k = s32::SumExpExclInto {
+                x: &x32[c.clone()],
+                m: &m[c.clone()],
+                inv_t: t,
+                s: &mut s[c.clone()],
+                sw: &mut sw[c.clone()],
+            };
+            if !vectorize(level, k) {
                 let k = SumExpExclInto {
                     x: &x[c.clone()],
                     b: None,
@@ -208,19 +205,16 @@ pub(crate) fn exp_store_into<T: Real>(
     let n = x.len();
     if let (Some(x32), Some(_)) = (T::as_f32(x), inv_t32(inv_t)) {
         let out32 = T::as_f32_mut(out).expect("T is f32");
-        let mut mb = [0.0f32; CHUNK];
         for c0 in (0..n).step_by(CHUNK) {
             let c = c0..(c0 + CHUNK).min(n);
-            if s32::narrow(&m[c.clone()], &mut mb) {
-                let k = s32::ExpStoreInto {
-                    x: &x32[c.clone()],
-                    m: &mb[..c.len()],
-                    inv_t,
-                    out: &mut out32[c.clone()],
-                    s: &mut s[c],
-                };
-                vectorize(level, k);
-            } else {
+            let k = s32::ExpStoreInto {
+                x: &x32[c.clone()],
+                m: &m[c.clone()],
+                inv_t,
+                out: &mut out32[c.clone()],
+                s: &mut s[c.clone()],
+            };
+            if !vectorize(level, k) {
                 let k = ExpStoreInto {
                     x: &x32[c.clone()],
                     m: &m[c.clone()],

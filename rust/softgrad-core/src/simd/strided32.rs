@@ -13,7 +13,9 @@ use super::vector::{F32x, F64x, Isa, Kernel, W, W32};
 pub(super) const CHUNK: usize = 512;
 
 /// `m` narrowed into `buf`; whether every value is an `f32` (bit for bit after widening back).
-pub(super) fn narrow(m: &[f64], buf: &mut [f32; CHUNK]) -> bool {
+/// Called inside the kernels, so that it is compiled for their level.
+#[inline(always)]
+fn narrow(m: &[f64], buf: &mut [f32; CHUNK]) -> bool {
     let mut exact = true;
     for (o, &v) in buf.iter_mut().zip(m) {
         *o = v as f32;
@@ -51,29 +53,36 @@ fn add_into<V: F64x>(acc: &mut [f64], lo: V, hi: V) {
 
 pub(super) struct SumExpExclInto<'a> {
     pub x: &'a [f32],
-    pub m: &'a [f32],
+    /// At most [`CHUNK`] lanes.
+    pub m: &'a [f64],
     pub inv_t: f32,
     pub s: &'a mut [f64],
     pub sw: &'a mut [f64],
 }
 
 impl Kernel for SumExpExclInto<'_> {
-    type Output = ();
+    /// Whether the shifts were `f32` values (else nothing was done).
+    type Output = bool;
     #[inline(always)]
-    fn run<S: Isa>(self) {
-        if self.inv_t == 1.0 {
-            self.body::<S::F32, true>()
-        } else {
-            self.body::<S::F32, false>()
+    fn run<S: Isa>(self) -> bool {
+        let mut mb = [0.0f32; CHUNK];
+        if !narrow(self.m, &mut mb) {
+            return false;
         }
+        if self.inv_t == 1.0 {
+            self.body::<S::F32, true>(&mb)
+        } else {
+            self.body::<S::F32, false>(&mb)
+        }
+        true
     }
 }
 
 impl SumExpExclInto<'_> {
     #[inline(always)]
-    fn body<V: F32x, const UNIT: bool>(self) {
+    fn body<V: F32x, const UNIT: bool>(self, mb: &[f32; CHUNK]) {
         let n = self.x.len();
-        let (x, m) = (self.x, &self.m[..n]);
+        let (x, m) = (self.x, &mb[..n]);
         let (s, sw) = (&mut self.s[..n], &mut self.sw[..n]);
         let inv_t = V::splat(self.inv_t);
         let (zero, one) = (V::splat(0.0), V::splat(1.0));
@@ -96,29 +105,36 @@ impl SumExpExclInto<'_> {
 
 pub(super) struct ExpStoreInto<'a> {
     pub x: &'a [f32],
-    pub m: &'a [f32],
+    /// At most [`CHUNK`] lanes.
+    pub m: &'a [f64],
     pub inv_t: f64,
     pub out: &'a mut [f32],
     pub s: &'a mut [f64],
 }
 
 impl Kernel for ExpStoreInto<'_> {
-    type Output = ();
+    /// Whether the shifts were `f32` values (else nothing was done).
+    type Output = bool;
     #[inline(always)]
-    fn run<S: Isa>(self) {
-        if self.inv_t == 1.0 {
-            self.body::<S::F32, true>()
-        } else {
-            self.body::<S::F32, false>()
+    fn run<S: Isa>(self) -> bool {
+        let mut mb = [0.0f32; CHUNK];
+        if !narrow(self.m, &mut mb) {
+            return false;
         }
+        if self.inv_t == 1.0 {
+            self.body::<S::F32, true>(&mb)
+        } else {
+            self.body::<S::F32, false>(&mb)
+        }
+        true
     }
 }
 
 impl ExpStoreInto<'_> {
     #[inline(always)]
-    fn body<V: F32x, const UNIT: bool>(self) {
+    fn body<V: F32x, const UNIT: bool>(self, mb: &[f32; CHUNK]) {
         let n = self.x.len();
-        let (x, m, out, s) = (self.x, &self.m[..n], &mut self.out[..n], &mut self.s[..n]);
+        let (x, m, out, s) = (self.x, &mb[..n], &mut self.out[..n], &mut self.s[..n]);
         let t = self.inv_t as f32;
         let (t, t_lo) = (V::splat(t), V::splat((self.inv_t - t as f64) as f32));
         let mut j = 0;
