@@ -29,6 +29,7 @@ pub(crate) mod stream;
 pub(crate) mod strided;
 mod strided32;
 pub(crate) mod vector;
+pub(crate) mod vector32;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86;
 
