@@ -251,11 +251,46 @@ fn bench_narrow_f32_value_and_vjp(c: &mut Criterion) {
     g.finish();
 }
 
+/// f32 data (exponentials in f32 lanes): softmax, log-softmax and the softmax pullback.
+fn bench_softmax_f32(c: &mut Criterion) {
+    let mut g = c.benchmark_group("softmax_f32");
+    g.sample_size(20);
+    let x: Vec<f32> = data(10_000_000).iter().map(|&v| v as f32).collect();
+    let ct: Vec<f32> = data(10_000_000).iter().rev().map(|&v| v as f32).collect();
+    g.throughput(Throughput::Elements(x.len() as u64));
+    let l = Layout::new(10_000, 1000, 1);
+    for (kind, kname) in [
+        (Kind::Softmax, "softmax"),
+        (Kind::LogSoftmax, "log_softmax"),
+    ] {
+        let mut y = vec![0.0f32; x.len()];
+        softmax(&x, l, 1.0, kind, &mut y, None, Par::Seq).unwrap();
+        for (name, par) in pars() {
+            g.bench_function(
+                BenchmarkId::from_parameter(format!("{kname}/10000x1000/f32/{name}")),
+                |bch| {
+                    let mut out = vec![0.0f32; x.len()];
+                    bch.iter(|| softmax(&x, l, 1.0, kind, &mut out, None, par).unwrap())
+                },
+            );
+            g.bench_function(
+                BenchmarkId::from_parameter(format!("{kname}_vjp/10000x1000/f32/{name}")),
+                |bch| {
+                    let mut dx = vec![0.0f32; x.len()];
+                    bch.iter(|| softmax_vjp(&y, &ct, l, 1.0, kind, &mut dx, par).unwrap())
+                },
+            );
+        }
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     bench_logsumexp,
     bench_softmax,
     bench_pullbacks,
-    bench_narrow_f32_value_and_vjp
+    bench_narrow_f32_value_and_vjp,
+    bench_softmax_f32
 );
 criterion_main!(benches);

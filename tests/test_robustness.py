@@ -655,10 +655,11 @@ def test_lse_residuals_hold_the_log_sum_exp_in_float64() -> None:
     want = softgrad.logsumexp(x.astype(np.float64), axis=1, temperature=0.5)
     lse = np.full(5, np.nan)
     L.softmax(x.reshape(-1), (5, 300, 1), 0.5, True, lse=lse)
-    np.testing.assert_allclose(lse, want, rtol=1e-12)
+    # float32 exponentials summed in float64: well inside an f32 rounding of the value (3e-8 here)
+    np.testing.assert_allclose(lse, want, rtol=1e-8)
     lse2 = np.full(5, np.nan)
     out, _ = L.logsumexp(x.reshape(-1), None, (5, 300, 1), 0.5, False, lse=lse2)
-    np.testing.assert_allclose(lse2, want, rtol=1e-12)
+    np.testing.assert_allclose(lse2, want, rtol=1e-8)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, want, rtol=1e-6)
 

@@ -5,8 +5,10 @@
 //! the end, so the order of every floating-point sum is fixed by the code (not by the SIMD level or
 //! the thread count). Weighted variants read a weight `b` beside each `x`; an entry whose weight is
 //! zero is masked to `-inf` and contributes nothing, whatever its `x` (as `scipy.special.logsumexp`
-//! does).
+//! does). `f32` data takes the bodies of [`contiguous32`](super::contiguous32): exponentials in
+//! `f32` lanes, the same blocks and order of summation in `f64`.
 
+use super::contiguous32 as c32;
 use super::math::{exp_shifted_v, log_v};
 use super::vector::{F64x, Isa, Kernel, W};
 use super::{dispatch, stream, vectorize, Level};
@@ -43,7 +45,7 @@ fn hsum(a: [f64; L]) -> f64 {
 
 /// The lanes of two accumulators, summed pairwise.
 #[inline(always)]
-fn hsum2<V: F64x>(acc: [V; 2]) -> f64 {
+pub(super) fn hsum2<V: F64x>(acc: [V; 2]) -> f64 {
     let (a, b) = (acc[0].to_array(), acc[1].to_array());
     hsum(std::array::from_fn(|j| if j < W { a[j] } else { b[j - W] }))
 }
@@ -150,6 +152,9 @@ fn max_body<S: Src>(s: S) -> f64 {
 pub(crate) fn max<T: Real>(level: Level, x: &[T], b: Option<&[T]>) -> f64 {
     if let Some(b) = b {
         assert_eq!(b.len(), x.len(), "max: length mismatch");
+    }
+    if let Some(x) = T::as_f32(x) {
+        return c32::max(level, x, b.and_then(T::as_f32));
     }
     dispatch(
         level,
@@ -268,6 +273,13 @@ pub(crate) fn sum_exp_excl<T: Real>(
     if let Some(b) = b {
         assert_eq!(b.len(), x.len(), "sum_exp_excl: length mismatch");
     }
+    if let (Some(x), None, Some(t)) = (T::as_f32(x), b, c32::inv_t32(inv_t)) {
+        // `m` is the maximum of `x` whenever the callers have one: an f32 value. Weighted sums
+        // keep f64 exponentials (signed weights can cancel).
+        if (m as f32) as f64 == m {
+            return c32::sum_exp_excl(level, x, m as f32, t);
+        }
+    }
     vectorize(level, SumExpExcl { x, b, m, inv_t })
 }
 
@@ -330,6 +342,13 @@ pub(crate) fn exp_store<T: Real, U: Real>(
     out: &mut [U],
 ) -> f64 {
     assert_eq!(x.len(), out.len(), "exp_store: length mismatch");
+    if let (Some(x), Some(_)) = (T::as_f32(x), c32::inv_t32(inv_t)) {
+        // `m` the maximum of `x` (or 0 for log-probabilities): an f32 value. Other `m` (a
+        // log-sum-exp residual) cannot be subtracted exactly in f32: the f64 body.
+        if (m as f32) as f64 == m {
+            return c32::exp_store(level, x, m as f32, inv_t, out);
+        }
+    }
     vectorize(level, ExpStore { x, m, inv_t, out })
 }
 
@@ -355,9 +374,13 @@ impl<T: Real, U: Real> Kernel for LogStore<'_, T, U> {
 }
 
 /// Writes `out = ln x` (the same bits as the scalar [`log`](super::math::log) at every level: the
-/// routine has no fused operations). `out` must be as long as `x`.
+/// routine has no fused operations; `f32` data: [`log32`](super::math32::log32), within an `f32`
+/// ulp). `out` must be as long as `x`.
 pub(crate) fn log_store<T: Real, U: Real>(level: Level, x: &[T], out: &mut [U]) {
     assert_eq!(x.len(), out.len(), "log_store: length mismatch");
+    if let Some(x) = T::as_f32(x) {
+        return c32::log_store(level, x, out);
+    }
     vectorize(level, LogStore { x, out })
 }
 

@@ -18,20 +18,30 @@
 //! only architecture-specific routine is a measured hook, the non-temporal stores in `stream`.
 
 pub(crate) mod contiguous;
+mod contiguous32;
 pub(crate) mod math;
+pub(crate) mod math32;
 #[cfg(test)]
 pub(crate) mod reference;
+#[cfg(test)]
+pub(crate) mod reference32;
 pub(crate) mod rows;
 pub(crate) mod stream;
 pub(crate) mod strided;
+mod strided32;
 pub(crate) mod vector;
+pub(crate) mod vector32;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86;
 
 #[cfg(test)]
+mod math32_tests;
+#[cfg(test)]
 mod math_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests32;
 
 /// The scalar `exp`, under the path the relax kernels use (`simd::exp::exp::<FMA>`).
 pub(crate) mod exp {

@@ -1,9 +1,13 @@
 //! Hot loops for reductions over a strided axis: one call handles one row `x[o, i, j0..j0+w]` of an
 //! `(outer, n, inner)` array and updates `w` independent per-lane accumulators, so each output lane
-//! is reduced in the order `i = 0, 1, ...` whatever the thread count.
+//! is reduced in the order `i = 0, 1, ...` whatever the thread count. `f32` data takes the bodies of
+//! [`strided32`](super::strided32) (exponentials in `f32` lanes) for every chunk of lanes whose
+//! shifts are `f32` values.
 
 use super::contiguous::pmax;
+use super::contiguous32::inv_t32;
 use super::math::exp_shifted_v;
+use super::strided32::{self as s32, CHUNK};
 use super::vector::{F64x, Isa, Kernel, W};
 use super::{dispatch, vectorize, Level};
 use crate::real::Real;
@@ -120,6 +124,31 @@ pub(crate) fn sum_exp_excl_into<T: Real>(
     s: &mut [f64],
     sw: &mut [f64],
 ) {
+    let n = x.len();
+    if let (Some(x32), None, Some(t)) = (T::as_f32(x), b, inv_t32(inv_t)) {
+        for c0 in (0..n).step_by(CHUNK) {
+            let c = c0..(c0 + CHUNK).min(n);
+            let k = s32::SumExpExclInto {
+                x: &x32[c.clone()],
+                m: &m[c.clone()],
+                inv_t: t,
+                s: &mut s[c.clone()],
+                sw: &mut sw[c.clone()],
+            };
+            if !vectorize(level, k) {
+                let k = SumExpExclInto {
+                    x: &x[c.clone()],
+                    b: None,
+                    m: &m[c.clone()],
+                    inv_t,
+                    s: &mut s[c.clone()],
+                    sw: &mut sw[c],
+                };
+                vectorize(level, k);
+            }
+        }
+        return;
+    }
     vectorize(
         level,
         SumExpExclInto {
@@ -173,6 +202,31 @@ pub(crate) fn exp_store_into<T: Real>(
     out: &mut [T],
     s: &mut [f64],
 ) {
+    let n = x.len();
+    if let (Some(x32), Some(_)) = (T::as_f32(x), inv_t32(inv_t)) {
+        let out32 = T::as_f32_mut(out).expect("T is f32");
+        for c0 in (0..n).step_by(CHUNK) {
+            let c = c0..(c0 + CHUNK).min(n);
+            let k = s32::ExpStoreInto {
+                x: &x32[c.clone()],
+                m: &m[c.clone()],
+                inv_t,
+                out: &mut out32[c.clone()],
+                s: &mut s[c.clone()],
+            };
+            if !vectorize(level, k) {
+                let k = ExpStoreInto {
+                    x: &x32[c.clone()],
+                    m: &m[c.clone()],
+                    inv_t,
+                    out: &mut out32[c.clone()],
+                    s: &mut s[c],
+                };
+                vectorize(level, k);
+            }
+        }
+        return;
+    }
     vectorize(
         level,
         ExpStoreInto {

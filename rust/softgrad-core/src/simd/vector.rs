@@ -6,11 +6,13 @@
 //! code in an array that LLVM vectorises for the baseline target. A fixed width means a fixed number
 //! of accumulators, so sums are taken in the same order at every level.
 //!
-//! Loads widen `f32` to `f64` and stores narrow, so a kernel over `T: Real` computes in `f64`; a
-//! kernel that only needs operations exact in `f32` (max, add of two `f32` values rounded once) can
-//! compute in [`F32x`] lanes and widen ([`F32x::widen`]) where it accumulates.
+//! Loads widen `f32` to `f64` and stores narrow, so a kernel over `T: Real` computes in `f64`; the
+//! exponential kernels take `f32` data in [`F32x`] lanes instead (see `contiguous32`), whose
+//! operations round once to `f32` at every level, and widen ([`F32x::widen`]) where they accumulate.
 
 use crate::real::Real;
+
+pub(crate) use super::vector32::{F32x, Lanes32};
 
 /// Logical `f64` lanes of an [`F64x`] at every level.
 pub(crate) const W: usize = 8;
@@ -97,27 +99,6 @@ pub(crate) trait F64x: Copy {
     fn add_where_not(self, m: Self::M, o: Self) -> Self {
         Self::select(m, self, self.add(o))
     }
-}
-
-/// [`W32`] lanes of `f32`, for kernels whose arithmetic is exact (or accurate enough) in `f32`.
-#[cfg_attr(not(test), allow(dead_code))] // for soft-DTW and the max-plus kernels (next issues)
-pub(crate) trait F32x: Copy {
-    /// The `f64` vector [`F32x::widen`] gives.
-    type F64: F64x;
-    /// Every lane `v`.
-    fn splat(v: f32) -> Self;
-    /// `s[..W32]`.
-    fn load(s: &[f32]) -> Self;
-    /// `s` (at most `W32` long), the lanes past its end set to `pad`.
-    fn load_partial(s: &[f32], pad: f32) -> Self;
-    /// Stores into `s[..W32]`.
-    fn store(self, s: &mut [f32]);
-    /// `self + o` (rounded once to `f32`).
-    fn add(self, o: Self) -> Self;
-    /// NaN-propagating maximum.
-    fn pmax(self, o: Self) -> Self;
-    /// The low and high halves, widened to `f64` (exact).
-    fn widen(self) -> (Self::F64, Self::F64);
 }
 
 /// Which element type a `T: Real` is, so that loads and stores can use the element's vector
@@ -292,52 +273,5 @@ impl<const N: usize, const FMA: bool> F64x for Lanes<N, FMA> {
     #[inline(always)]
     fn select(m: Self::M, a: Self, b: Self) -> Self {
         Self(std::array::from_fn(|i| if m[i] { a.0[i] } else { b.0[i] }))
-    }
-}
-
-/// [`W32`] lanes of `f32` as an array.
-#[cfg_attr(not(test), allow(dead_code))] // for soft-DTW and the max-plus kernels (next issues)
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Lanes32(pub [f32; W32]);
-
-impl F32x for Lanes32 {
-    type F64 = <Portable as Isa>::F64;
-    #[inline(always)]
-    fn splat(v: f32) -> Self {
-        Self([v; W32])
-    }
-    #[inline(always)]
-    fn load(s: &[f32]) -> Self {
-        Self(s[..W32].try_into().expect("W32 lanes"))
-    }
-    #[inline(always)]
-    fn load_partial(s: &[f32], pad: f32) -> Self {
-        Self(std::array::from_fn(|i| s.get(i).copied().unwrap_or(pad)))
-    }
-    #[inline(always)]
-    fn store(self, s: &mut [f32]) {
-        s[..W32].copy_from_slice(&self.0);
-    }
-    #[inline(always)]
-    fn add(self, o: Self) -> Self {
-        Self(std::array::from_fn(|i| self.0[i] + o.0[i]))
-    }
-    #[inline(always)]
-    fn pmax(self, o: Self) -> Self {
-        Self(std::array::from_fn(|i| {
-            let (a, b) = (self.0[i], o.0[i]);
-            if b > a || b.is_nan() {
-                b
-            } else {
-                a
-            }
-        }))
-    }
-    #[inline(always)]
-    fn widen(self) -> (Self::F64, Self::F64) {
-        (
-            Lanes(std::array::from_fn(|i| self.0[i] as f64)),
-            Lanes(std::array::from_fn(|i| self.0[W + i] as f64)),
-        )
     }
 }

@@ -32,14 +32,12 @@ impl Isa for Avx512 {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Y([__m256d; 2]);
 /// Sixteen `f32` lanes in two AVX registers.
-#[cfg_attr(not(test), allow(dead_code))] // for soft-DTW and the max-plus kernels (next issues)
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Y32([__m256; 2]);
 /// Eight `f64` lanes in one AVX-512 register.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Z(__m512d);
 /// Sixteen `f32` lanes in one AVX-512 register.
-#[cfg_attr(not(test), allow(dead_code))] // for soft-DTW and the max-plus kernels (next issues)
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Z32(__m512);
 

@@ -253,15 +253,50 @@ impl F64x for Y {
     }
 }
 
+/// `[f(a.0[0], b.0[0]), f(a.0[1], b.0[1])]` for `Y32` (no closures, see `y2!`).
+macro_rules! y32 {
+    ($a:expr, $b:expr, |$x:ident, $y:ident| $e:expr) => {{
+        let (a, b) = ($a, $b);
+        // SAFETY: AVX2 and FMA are available (module note).
+        unsafe {
+            Y32([
+                {
+                    let ($x, $y) = (a.0[0], b.0[0]);
+                    $e
+                },
+                {
+                    let ($x, $y) = (a.0[1], b.0[1]);
+                    $e
+                },
+            ])
+        }
+    }};
+}
+
+impl Y32 {
+    /// `2^k` for integer-valued lanes `k` in `[-126, 127]`, built in the exponent bits.
+    #[inline(always)]
+    fn pow2(k: __m256) -> __m256 {
+        // SAFETY: AVX2 is available (module note); `k` is integer-valued, so the conversion is exact.
+        unsafe {
+            let i = _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127));
+            _mm256_castsi256_ps(_mm256_slli_epi32::<23>(i))
+        }
+    }
+}
+
 impl F32x for Y32 {
     type F64 = Y;
+    type M = [__m256; 2];
     #[inline(always)]
     fn splat(v: f32) -> Self {
+        made_at(super::super::Level::Avx2);
         // SAFETY: AVX is available (module note).
         unsafe { Y32([_mm256_set1_ps(v); 2]) }
     }
     #[inline(always)]
     fn load(s: &[f32]) -> Self {
+        made_at(super::super::Level::Avx2);
         let s = &s[..W32];
         // SAFETY: AVX is available (module note); `s` holds sixteen f32.
         unsafe {
@@ -286,22 +321,100 @@ impl F32x for Y32 {
         }
     }
     #[inline(always)]
-    fn add(self, o: Self) -> Self {
-        // SAFETY: AVX is available (module note).
-        Y32(both!(|i| unsafe { _mm256_add_ps(self.0[i], o.0[i]) }))
+    fn store_partial(self, s: &mut [f32]) {
+        let mut buf = [0.0f32; W32];
+        self.store(&mut buf);
+        let n = s.len().min(W32);
+        s[..n].copy_from_slice(&buf[..n]);
     }
     #[inline(always)]
-    fn pmax(self, o: Self) -> Self {
-        // SAFETY: AVX is available (module note).
+    fn add(self, o: Self) -> Self {
+        y32!(self, o, |a, b| _mm256_add_ps(a, b))
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        y32!(self, o, |a, b| _mm256_sub_ps(a, b))
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        y32!(self, o, |a, b| _mm256_mul_ps(a, b))
+    }
+    #[inline(always)]
+    fn mul_add(self, b: Self, c: Self) -> Self {
+        // SAFETY: FMA is available (module note).
         Y32(both!(|i| unsafe {
-            // VMAXPS keeps its second operand on NaN; lanes where `o` is NaN take `o`.
-            let m = _mm256_max_ps(o.0[i], self.0[i]);
-            _mm256_blendv_ps(m, o.0[i], _mm256_cmp_ps::<_CMP_UNORD_Q>(o.0[i], o.0[i]))
+            _mm256_fmadd_ps(self.0[i], b.0[i], c.0[i])
         }))
     }
     #[inline(always)]
-    fn widen(self) -> (Y, Y) {
+    fn neg_mul_add(self, b: Self, c: Self) -> Self {
+        // SAFETY: FMA is available (module note).
+        Y32(both!(|i| unsafe {
+            _mm256_fnmadd_ps(self.0[i], b.0[i], c.0[i])
+        }))
+    }
+    #[inline(always)]
+    fn pmax(self, o: Self) -> Self {
+        // VMAXPS keeps its second operand on NaN; lanes where `o` is NaN take `o`.
+        y32!(self, o, |a, b| {
+            let m = _mm256_max_ps(b, a);
+            _mm256_blendv_ps(m, b, _mm256_cmp_ps::<_CMP_UNORD_Q>(b, b))
+        })
+    }
+    #[inline(always)]
+    fn max_with(self, lo: Self) -> Self {
+        // VMAXPS returns its second operand when either is NaN.
+        y32!(lo, self, |l, x| _mm256_max_ps(l, x))
+    }
+    #[inline(always)]
+    fn min_with(self, hi: Self) -> Self {
+        y32!(hi, self, |h, x| _mm256_min_ps(h, x))
+    }
+    #[inline(always)]
+    fn round(self) -> Self {
+        y32!(self, self, |a, _b| _mm256_round_ps::<ROUND>(a))
+    }
+    #[inline(always)]
+    fn scale2(self, k: Self) -> Self {
+        // `self * 2^k1` is exact (a normal number for `self` in [0.5, 2]), the second factor
+        // rounds once: the bits of the portable level's `scale2`.
+        y32!(self, k, |p, k| {
+            let k1 = _mm256_min_ps(
+                _mm256_max_ps(k, _mm256_set1_ps(-124.0)),
+                _mm256_set1_ps(126.0),
+            );
+            let k2 = _mm256_sub_ps(k, k1);
+            _mm256_mul_ps(_mm256_mul_ps(p, Y32::pow2(k1)), Y32::pow2(k2))
+        })
+    }
+    #[inline(always)]
+    fn split_exp(self) -> (Self, Self) {
+        let m = y32!(self, self, |x, _y| {
+            let bits = _mm256_castps_si256(x);
+            let mant = _mm256_and_si256(bits, _mm256_set1_epi32(0x007f_ffff));
+            _mm256_castsi256_ps(_mm256_or_si256(mant, _mm256_set1_epi32(0x3f80_0000)))
+        });
+        let e = y32!(self, self, |x, _y| {
+            let biased = _mm256_srli_epi32::<23>(_mm256_castps_si256(x));
+            _mm256_cvtepi32_ps(_mm256_sub_epi32(biased, _mm256_set1_epi32(127)))
+        });
+        (m, e)
+    }
+    #[inline(always)]
+    fn eq(self, o: Self) -> Self::M {
+        y32!(self, o, |a, b| _mm256_cmp_ps::<_CMP_EQ_OQ>(a, b)).0
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> Self::M {
+        y32!(self, o, |a, b| _mm256_cmp_ps::<_CMP_LT_OQ>(a, b)).0
+    }
+    #[inline(always)]
+    fn select(m: Self::M, a: Self, b: Self) -> Self {
         // SAFETY: AVX is available (module note).
+        Y32(both!(|i| unsafe { _mm256_blendv_ps(b.0[i], a.0[i], m[i]) }))
+    }
+    #[inline(always)]
+    fn widen(self) -> (Y, Y) {
         let [a, b] = self.0;
         // SAFETY: AVX is available (module note).
         unsafe {

@@ -209,19 +209,23 @@ impl Z {
 
 impl F32x for Z32 {
     type F64 = Z;
+    type M = __mmask16;
     #[inline(always)]
     fn splat(v: f32) -> Self {
+        made_at(super::super::Level::Avx512);
         // SAFETY: AVX-512F is available (module note).
         unsafe { Z32(_mm512_set1_ps(v)) }
     }
     #[inline(always)]
     fn load(s: &[f32]) -> Self {
+        made_at(super::super::Level::Avx512);
         let s = &s[..W32];
         // SAFETY: AVX-512F is available (module note); `s` holds sixteen f32.
         unsafe { Z32(_mm512_loadu_ps(s.as_ptr())) }
     }
     #[inline(always)]
     fn load_partial(s: &[f32], pad: f32) -> Self {
+        made_at(super::super::Level::Avx512);
         let n = s.len().min(W32);
         let k = ((1u32 << n) - 1) as u16;
         // SAFETY: AVX-512F is available (module note); only the first `n` lanes are read.
@@ -234,9 +238,37 @@ impl F32x for Z32 {
         unsafe { _mm512_storeu_ps(s.as_mut_ptr(), self.0) }
     }
     #[inline(always)]
+    fn store_partial(self, s: &mut [f32]) {
+        let n = s.len().min(W32);
+        let k = ((1u32 << n) - 1) as u16;
+        // SAFETY: AVX-512F is available (module note); only the first `n <= s.len()` lanes are
+        // written.
+        unsafe { _mm512_mask_storeu_ps(s.as_mut_ptr(), k, self.0) }
+    }
+    #[inline(always)]
     fn add(self, o: Self) -> Self {
         // SAFETY: AVX-512F is available (module note).
         unsafe { Z32(_mm512_add_ps(self.0, o.0)) }
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        // SAFETY: AVX-512F is available (module note).
+        unsafe { Z32(_mm512_sub_ps(self.0, o.0)) }
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        // SAFETY: AVX-512F is available (module note).
+        unsafe { Z32(_mm512_mul_ps(self.0, o.0)) }
+    }
+    #[inline(always)]
+    fn mul_add(self, b: Self, c: Self) -> Self {
+        // SAFETY: AVX-512F is available (module note).
+        unsafe { Z32(_mm512_fmadd_ps(self.0, b.0, c.0)) }
+    }
+    #[inline(always)]
+    fn neg_mul_add(self, b: Self, c: Self) -> Self {
+        // SAFETY: AVX-512F is available (module note).
+        unsafe { Z32(_mm512_fnmadd_ps(self.0, b.0, c.0)) }
     }
     #[inline(always)]
     fn pmax(self, o: Self) -> Self {
@@ -247,6 +279,55 @@ impl F32x for Z32 {
             let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(o.0, o.0);
             Z32(_mm512_mask_blend_ps(nan, m, o.0))
         }
+    }
+    #[inline(always)]
+    fn max_with(self, lo: Self) -> Self {
+        // VMAXPS returns its second operand when either is NaN.
+        // SAFETY: AVX-512F is available (module note).
+        unsafe { Z32(_mm512_max_ps(lo.0, self.0)) }
+    }
+    #[inline(always)]
+    fn min_with(self, hi: Self) -> Self {
+        // SAFETY: AVX-512F is available (module note).
+        unsafe { Z32(_mm512_min_ps(hi.0, self.0)) }
+    }
+    #[inline(always)]
+    fn round(self) -> Self {
+        // SAFETY: AVX-512F is available (module note).
+        unsafe { Z32(_mm512_roundscale_ps::<ROUND>(self.0)) }
+    }
+    #[inline(always)]
+    fn scale2(self, k: Self) -> Self {
+        // One rounding, as the two factors of the other levels.
+        // SAFETY: AVX-512F is available (module note).
+        unsafe { Z32(_mm512_scalef_ps(self.0, k.0)) }
+    }
+    #[inline(always)]
+    fn split_exp(self) -> (Self, Self) {
+        // SAFETY: AVX-512F is available (module note).
+        unsafe {
+            (
+                Z32(_mm512_getmant_ps::<_MM_MANT_NORM_1_2, _MM_MANT_SIGN_SRC>(
+                    self.0,
+                )),
+                Z32(_mm512_getexp_ps(self.0)),
+            )
+        }
+    }
+    #[inline(always)]
+    fn eq(self, o: Self) -> Self::M {
+        // SAFETY: AVX-512F is available (module note).
+        unsafe { _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(self.0, o.0) }
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> Self::M {
+        // SAFETY: AVX-512F is available (module note).
+        unsafe { _mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0, o.0) }
+    }
+    #[inline(always)]
+    fn select(m: Self::M, a: Self, b: Self) -> Self {
+        // SAFETY: AVX-512F is available (module note).
+        unsafe { Z32(_mm512_mask_blend_ps(m, b.0, a.0)) }
     }
     #[inline(always)]
     fn widen(self) -> (Z, Z) {
