@@ -249,6 +249,16 @@ def test_bounds_are_never_left(method: str, order: int, boxes: list[Any], f32: b
     np.testing.assert_allclose(g[wide], np.exp(x[wide].astype(np.float64)), rtol=tol)
 
 
+def test_a_coordinate_on_its_upper_bound_with_a_tiny_lower_bound_does_not_hang() -> None:
+    # Found by hypothesis: the backward node x - 2 (x / 2) = 0 lies below lo = 1e-300, and was walked
+    # back into the box one ulp at a time (2^70 steps). It is clamped now.
+    lo, x = np.array([1e-300]), np.array([4.3366825117098036e-06])
+    rec = Recorder(lambda v: float(np.sum(np.exp(v))))
+    g = gradient(rec, x, method="richardson", order=2, bounds=(lo, x))
+    assert all(lo[0] <= p[0] <= x[0] for p in rec.points)
+    np.testing.assert_allclose(g, np.exp(x), rtol=1e-5)
+
+
 # ---------------------------------------------------------------------------------------------
 # the evaluation contract
 

@@ -33,13 +33,37 @@ macro_rules! dtype {
 dtype!(f64);
 dtype!(f32);
 
-/// The node `x + d` in `T`, moved toward `x` until inside `[lo, hi]`.
+/// The node `x + d` in `T`, inside `[lo, hi]`: clamped to the box in `f64`, then moved toward `x`
+/// by the ulp or two that rounding to `T` may have put it outside (never past `x`).
+///
+/// Clamping first matters: walking ulp by ulp from a node far outside (`x + d = 0` with `lo = 1e-300`
+/// is 2^70 ulps away) would never end.
 pub(super) fn place<T: Dtype>(x: T, d: f64, lo: f64, hi: f64) -> T {
-    let mut v = T::from_f64(x.to_f64() + d);
-    while v.to_f64() > hi || v.to_f64() < lo {
+    let mut v = T::from_f64((x.to_f64() + d).clamp(lo, hi));
+    while (v.to_f64() > hi || v.to_f64() < lo) && v != x {
         v = v.toward(x);
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::place;
+
+    #[test]
+    fn a_node_far_outside_the_box_is_clamped_at_once() {
+        // x at the upper bound, the lower bound tiny: the node x - 2 (x / 2) = 0 lies 2^70 ulps
+        // below it (this hung before the clamp).
+        let x = 4.336_682_511_709_803_6e-6_f64;
+        assert_eq!(place(x, -x, 1e-300, x), 1e-300);
+        let x32 = x as f32;
+        let v = place(x32, -(x32 as f64), 1e-30, x32 as f64);
+        assert!(v as f64 >= 1e-30 && v < x32, "{v}");
+        // inside: untouched
+        assert_eq!(place(1.0_f64, 0.5, 0.0, 2.0), 1.5);
+        // past the upper bound: on it
+        assert_eq!(place(1.0_f64, 5.0, 0.0, 2.0), 2.0);
+    }
 }
 
 /// The stencil for a coordinate at `x` in `[lo, hi]` and the step it can take: the method's own if
