@@ -46,26 +46,6 @@ pub(super) fn place<T: Dtype>(x: T, d: f64, lo: f64, hi: f64) -> T {
     v
 }
 
-#[cfg(test)]
-mod tests {
-    use super::place;
-
-    #[test]
-    fn a_node_far_outside_the_box_is_clamped_at_once() {
-        // x at the upper bound, the lower bound tiny: the node x - 2 (x / 2) = 0 lies 2^70 ulps
-        // below it (this hung before the clamp).
-        let x = 4.336_682_511_709_803_6e-6_f64;
-        assert_eq!(place(x, -x, 1e-300, x), 1e-300);
-        let x32 = x as f32;
-        let v = place(x32, -(x32 as f64), 1e-30, x32 as f64);
-        assert!(v as f64 >= 1e-30 && v < x32, "{v}");
-        // inside: untouched
-        assert_eq!(place(1.0_f64, 0.5, 0.0, 2.0), 1.5);
-        // past the upper bound: on it
-        assert_eq!(place(1.0_f64, 5.0, 0.0, 2.0), 2.0);
-    }
-}
-
 /// The stencil for a coordinate at `x` in `[lo, hi]` and the step it can take: the method's own if
 /// it fits, else the one-sided stencil on the side with room for it, else the side with the more
 /// room with the step shrunk to fit.
@@ -116,4 +96,24 @@ pub(super) fn choose_side(
         Side::Backward
     };
     (side, up.max(down) / order as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::place;
+
+    #[test]
+    fn a_node_far_outside_the_box_is_clamped_at_once() {
+        // x at the upper bound, the lower bound tiny: the node x - 2 (x / 2) = 0 lies 2^70 ulps
+        // below it (this hung before the clamp).
+        let x = 4.336_682_511_709_803_6e-6_f64;
+        assert_eq!(place(x, -x, 1e-300, x), 1e-300);
+        let x32 = x as f32;
+        let v = place(x32, -(x32 as f64), 1e-30, x32 as f64);
+        assert!(v as f64 >= 1e-30 && v < x32, "{v}");
+        // inside: untouched
+        assert_eq!(place(1.0_f64, 0.5, 0.0, 2.0), 1.5);
+        // past the upper bound: on it
+        assert_eq!(place(1.0_f64, 5.0, 0.0, 2.0), 2.0);
+    }
 }
