@@ -21,6 +21,7 @@ pub mod interrupt;
 pub mod par;
 pub mod real;
 pub mod relax;
+pub mod rng;
 pub mod simd;
 
 pub use error::{Error, Result};

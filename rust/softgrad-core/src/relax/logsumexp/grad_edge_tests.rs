@@ -261,8 +261,8 @@ fn the_determinism_data_reveals_a_reordering() {
         Layout::new(2, 70, 512),
         Layout::new(1, 11_000, 3),
     ] {
-        let (x, _) = inputs(l, 43);
-        let ct: Vec<f64> = uniform(l.outputs(), 44, -2.0, 2.0)
+        let (x, _) = inputs(l, 47);
+        let ct: Vec<f64> = uniform(l.outputs(), 48, -2.0, 2.0)
             .iter()
             .enumerate()
             .map(|(k, v)| v * 10f64.powi((k % 21) as i32 - 10))

@@ -217,8 +217,8 @@ fn empty_layouts_are_fine() {
 #[test]
 fn row_pieces_combine_left_to_right() {
     let (level, inv_t) = (simd::level(), 1.0 / 0.7);
-    let x = uniform(40 * REDUCE_PIECE + 5, 11, -20.0, 20.0);
-    let b = uniform(x.len(), 12, -1.0, 2.0);
+    let x = uniform(40 * REDUCE_PIECE + 5, 15, -20.0, 20.0);
+    let b = uniform(x.len(), 16, -1.0, 2.0);
     let pieces: Vec<Partial> = x
         .chunks(REDUCE_PIECE)
         .zip(b.chunks(REDUCE_PIECE))
