@@ -20,6 +20,7 @@ MODULES = [
     "softgrad.config",
     "softgrad._array",
     "softgrad.fd",
+    "softgrad.zo",
 ]
 
 

@@ -25,12 +25,15 @@ from .softmax import log_softmax, softmax
 from .sort import soft_rank, soft_sort
 from .spearman import spearman_loss
 from .topk import soft_topk
+from .zo import ZOEstimate, apply_seeded_update, spsa_inplace
 
 __all__ = [
     "Estimate",
     "InternalError",
     "SoftgradError",
+    "ZOEstimate",
     "__version__",
+    "apply_seeded_update",
     "get_buffer_cache",
     "get_num_threads",
     "gradient",
@@ -55,5 +58,6 @@ __all__ = [
     "softmax",
     "softmax_cross_entropy",
     "spearman_loss",
+    "spsa_inplace",
     "vjp",
 ]

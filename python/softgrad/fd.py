@@ -319,6 +319,7 @@ def gradient(
     batch_size: int | None = None,
     executor: Executor | None = None,
     full_output: bool = False,
+    **zo: Any,
 ) -> Any:
     """Gradient of a scalar function ``f`` at ``x`` from values of ``f`` only.
 
@@ -330,6 +331,10 @@ def gradient(
         x : array_like
             The point, float32 or float64, any shape. The result has its shape and dtype.
     {params}
+        **zo
+            The randomized methods ``'spsa'``, ``'gaussian'``, ``'sphere'``, ``'coordinate'`` and their
+            options ``n_samples``, ``antithetic``, ``sides`` / ``two_sided``, ``seed``, ``mask``,
+            ``n_threads``: see :mod:`softgrad.zo` (result: :class:`softgrad.zo.ZOEstimate`).
 
         Returns
         -------
@@ -380,6 +385,11 @@ def gradient(
         >>> softgrad.gradient(lambda z: np.exp(z).sum(), np.float32([0.0, 1.0]), method="complex")
         array([1.       , 2.7182817], dtype=float32)
     """
+    if method in ("spsa", "gaussian", "sphere", "coordinate") or zo:  # randomized: softgrad.zo
+        from .zo import _gradient as _zo
+
+        args = dict(order=order, bounds=bounds, noise=noise, vectorized=vectorized, batch_size=batch_size)
+        return _zo(f, x, method=method, step=step, executor=executor, full_output=full_output, **args, **zo)
     g, err, nfev, steps, used = _estimate(
         "gradient", f, x, method, order, step, bounds, noise, n_steps, vectorized, batch_size, executor
     )

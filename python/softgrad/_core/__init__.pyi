@@ -8,6 +8,7 @@ from . import cross_entropy as cross_entropy
 from . import fd as fd
 from . import logsumexp as logsumexp
 from . import sort as sort
+from . import zo as zo
 
 __all__ = [
     "InternalError",
@@ -21,6 +22,7 @@ __all__ = [
     "set_num_threads",
     "simd_level",
     "sort",
+    "zo",
 ]
 __version__: str
 

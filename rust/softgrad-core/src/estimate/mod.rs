@@ -4,5 +4,8 @@
 //! - [`fd`]: finite differences (forward, backward, central stencils of any even order, complex
 //!   step, Richardson extrapolation): the evaluation points and the assembly of the estimate from
 //!   the values there. The caller (the Python facade) evaluates the function.
+//! - [`zo`]: randomized (zeroth-order) estimators along counter-generated directions, and the
+//!   in-place perturbations of MeZO.
 
 pub mod fd;
+pub mod zo;

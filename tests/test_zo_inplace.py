@@ -1,0 +1,277 @@
+"""In-place MeZO steps: ``softgrad.spsa_inplace`` and ``softgrad.apply_seeded_update``. The
+promise tested: x comes back bit for bit wherever the perturbations lost no information (and
+within a few ulp elsewhere), also when f raises or on KeyboardInterrupt; no copy; the same bits
+for any thread count."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+import softgrad
+from softgrad._core import zo as Z
+
+PIECE = 1 << 16
+
+
+def weights(n: int, dtype: Any, seed: int = 0) -> NDArray[Any]:
+    """Like a layer's weights: normal with std 0.02, a few exact zeros."""
+    w = (0.02 * np.random.default_rng(seed).standard_normal(n)).astype(dtype)
+    w[::97] = 0
+    return w
+
+
+def sumsq(v: NDArray[Any]) -> float:
+    return float(np.sum(v.astype(np.float64) ** 2))
+
+
+def z_of(seed: int, n: int, dist: str = "gaussian") -> NDArray[np.float64]:
+    return Z.sample(seed, 0, "normal" if dist == "gaussian" else dist, 0, n)
+
+
+def image(r: NDArray[Any], d: list[NDArray[np.float64]]) -> NDArray[Any]:
+    """The perturbations ``d`` replayed on ``r`` as the core applies them (f64 sum, one rounding)."""
+    for dk in d:
+        r = (r.astype(np.float64) + dk).astype(r.dtype)
+    return r
+
+
+def injective(x0: NDArray[Any], d: list[NDArray[np.float64]]) -> NDArray[np.bool_]:
+    """Where no float within 4 ulp of x0 has the same image as x0."""
+    y = image(x0, d)
+    ok = np.ones(x0.shape, bool)
+    lo, hi = x0.copy(), x0.copy()
+    for _ in range(4):
+        lo = np.nextafter(lo, -np.inf)
+        hi = np.nextafter(hi, np.inf)
+        ok &= (image(lo, d) != y) & (image(hi, d) != y)
+    return ok
+
+
+def check_restored(x: NDArray[Any], x0: NDArray[Any], eps: float, *zs: NDArray[np.float64]) -> float:
+    """x equals x0 bit for bit where the perturbations of every sample (directions ``zs``) were
+    injective, else within 4 ulp of max(|x0|, eps |z|) per sample; returns the fraction restored
+    exactly."""
+    ok = np.ones(x0.shape, bool)
+    for z in zs:
+        ok &= injective(x0, [eps * z, -2.0 * eps * z])
+    assert np.array_equal(x[ok].view(f"u{x.itemsize}"), x0[ok].view(f"u{x.itemsize}"))
+    big = np.maximum(np.abs(x0), np.max([np.abs(eps * z) for z in zs], axis=0).astype(x0.dtype))
+    bound = 4 * len(zs) * np.spacing(big[~ok]).astype(np.float64)
+    assert np.all(np.abs(x[~ok].astype(np.float64) - x0[~ok]) <= bound)
+    return float(np.mean(x == x0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dist", ["gaussian", "rademacher"])
+def test_x_is_restored_exactly_where_information_survives(dtype: Any, dist: str) -> None:
+    n, eps = 2 * PIECE + 123, 1e-3
+    x0 = weights(n, dtype)
+    x = x0.copy()
+    g, seeds = softgrad.spsa_inplace(sumsq, x, eps=eps, seed=1, n_samples=2, dist=dist)
+    frac = check_restored(x, x0, eps, *(z_of(s, n, dist) for s in seeds))
+    assert frac > 0.5, frac  # weights of std 0.02 against eps 1e-3: 5-20 % lossy per sample
+    # The projected gradient of sum x^2 along z is 2 x.z (+ O(eps) in float32 rounding).
+    for k, s in enumerate(seeds):
+        want = 2 * float(np.dot(x0.astype(np.float64), z_of(s, n, dist)))
+        assert g[k] == pytest.approx(want, rel=1e-2 if dtype == np.float32 else 1e-6, abs=1e-2)
+
+
+def test_plain_add_back_would_drift() -> None:
+    """Why restoration solves instead of adding back: x + eps z - 2 eps z + eps z != x often."""
+    x0 = weights(100_000, np.float32)
+    z = z_of(5, x0.size)
+    naive = image(x0, [1e-3 * z, -2e-3 * z, 1e-3 * z])
+    assert np.mean(naive != x0) > 0.1
+    x = x0.copy()
+    Z.apply(x, 5, "gaussian", 1e-3, None)
+    Z.apply(x, 5, "gaussian", -2e-3, None)
+    st = np.array([2.0, 1e-3, -2e-3, 0.0])
+    Z.restore(x, 5, "gaussian", st)
+    assert st[0] == 0
+    assert np.mean(x != x0) < np.mean(naive != x0) / 5
+
+
+@pytest.mark.parametrize("where", ["plus", "minus"])
+@pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
+def test_x_is_restored_when_f_raises(where: str, exc: type[BaseException]) -> None:
+    x0 = weights(10_000, np.float32)
+    x = x0.copy()
+    calls = []
+
+    def f(v: NDArray[Any]) -> float:
+        calls.append(1)
+        if (where == "plus" and len(calls) == 3) or (where == "minus" and len(calls) == 4):
+            raise exc("stop")
+        return sumsq(v)
+
+    with pytest.raises(exc):
+        softgrad.spsa_inplace(f, x, eps=1e-3, seed=3, n_samples=3)
+    seeds = Z.derive_seeds(3, 3)
+    check_restored(x, x0, 1e-3, z_of(seeds[0], x.size), z_of(seeds[1], x.size))
+
+
+def test_x_is_restored_on_a_real_sigint_in_f() -> None:
+    x0 = weights(10_000, np.float64)
+    x = x0.copy()
+
+    def f(v: NDArray[Any]) -> float:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1.0)  # the handler raises KeyboardInterrupt here
+        return sumsq(v)
+
+    with pytest.raises(KeyboardInterrupt):
+        softgrad.spsa_inplace(f, x, eps=1e-3, seed=4)
+    check_restored(x, x0, 1e-3, z_of(Z.derive_seeds(4, 1)[0], x.size))
+
+
+def test_x_is_restored_on_an_interrupt_during_the_passes() -> None:
+    """A signal whose handler raises while the Rust passes run (long passes run on the worker
+    thread; the interrupt surfaces after the pass, whose record is already written)."""
+    n = 1 << 22
+    x0 = weights(n, np.float32)
+    old = signal.getsignal(signal.SIGALRM)
+
+    armed = [False]
+
+    def handler(signum: int, frame: Any) -> None:
+        if armed[0]:  # only while the call runs (the timer may fire after it returned)
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGALRM, handler)
+    try:
+        for delay in [0.001, 0.01, 0.03, 0.07]:
+            x = x0.copy()
+            signal.setitimer(signal.ITIMER_REAL, delay)
+            try:
+                armed[0] = True
+                softgrad.spsa_inplace(lambda v: 0.0, x, eps=1e-3, seed=9, n_samples=4)
+                armed[0] = False
+            except KeyboardInterrupt:
+                armed[0] = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            # Restored (up to the lossy coordinates' few ulp), not left perturbed by ~1e-3.
+            assert np.all(np.abs(x - x0) <= 16 * np.spacing(np.maximum(np.abs(x0), np.float32(1e-2))))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_bits_do_not_depend_on_threads() -> None:
+    n = 3 * PIECE + 5
+    x0 = weights(n, np.float32)
+    outs = []
+    for nt in [1, 2, 3]:
+        x = x0.copy()
+        g, seeds = softgrad.spsa_inplace(sumsq, x, eps=1e-3, seed=8, n_samples=2, n_threads=nt)
+        for gk, s in zip(g, seeds, strict=True):
+            softgrad.apply_seeded_update(x, s, -0.1 * gk, n_threads=nt)
+        outs.append((g, x))
+    for g, x in outs[1:]:
+        np.testing.assert_array_equal(g, outs[0][0])
+        np.testing.assert_array_equal(x, outs[0][1])
+
+
+def test_apply_seeded_update_adds_coeff_z() -> None:
+    x0 = weights(5000, np.float32)
+    x = x0.copy()
+    softgrad.apply_seeded_update(x, 123, -0.25)
+    np.testing.assert_array_equal(x, (x0.astype(np.float64) - 0.25 * z_of(123, 5000)).astype(np.float32))
+    y = np.zeros((10, 3))
+    softgrad.apply_seeded_update(y, 1, 2.0, dist="rademacher")
+    assert set(np.abs(y).ravel().tolist()) == {2.0}
+
+
+def test_seeds_are_reproducible() -> None:
+    x = weights(1000, np.float64)
+    a = softgrad.spsa_inplace(sumsq, x, eps=1e-3, seed=42, n_samples=3)
+    b = softgrad.spsa_inplace(sumsq, x, eps=1e-3, seed=42, n_samples=3)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[1] == b[1] and len(set(a[1])) == 3
+
+
+@pytest.mark.parametrize(
+    "make, exc, match",
+    [
+        (lambda: [1.0, 2.0], TypeError, "ndarray"),
+        (lambda: np.arange(4), TypeError, "float32 or float64"),
+        (lambda: np.zeros((4, 4))[:, 1], TypeError, "C-contiguous"),
+        (lambda: np.zeros(4).astype(np.float16), TypeError, "float32 or float64"),
+    ],
+)
+def test_bad_x_is_refused(make: Any, exc: type[Exception], match: str) -> None:
+    for call in (
+        lambda x: softgrad.spsa_inplace(sumsq, x, eps=1e-3, seed=0),
+        lambda x: softgrad.apply_seeded_update(x, 0, 1.0),
+    ):
+        with pytest.raises(exc, match=match):
+            call(make())
+
+
+def test_read_only_and_unaligned_x_are_refused() -> None:
+    ro = np.zeros(8)
+    ro.flags.writeable = False
+    buf = bytearray(8 * 8 + 1)
+    un = np.ndarray((8,), np.float64, buffer=buf, offset=1)
+    for x, match in [(ro, "read-only"), (un, "aligned")]:
+        with pytest.raises(ValueError, match=f"spsa_inplace: x .*{match}"):
+            softgrad.spsa_inplace(sumsq, x, eps=1e-3, seed=0)
+        with pytest.raises(ValueError, match=f"apply_seeded_update: x .*{match}"):
+            softgrad.apply_seeded_update(x, 0, 1.0)
+
+
+@pytest.mark.parametrize(
+    "kw, exc, match",
+    [
+        (dict(eps=0.0), ValueError, "eps"),
+        (dict(eps=np.inf), ValueError, "eps"),
+        (dict(seed=-1), ValueError, "seed"),
+        (dict(seed=1.5), TypeError, "seed"),
+        (dict(n_samples=0), ValueError, "n_samples"),
+        (dict(dist="cauchy"), ValueError, "dist"),
+        (dict(n_threads=0), ValueError, "n_threads"),
+    ],
+)
+def test_bad_parameters(kw: dict[str, Any], exc: type[Exception], match: str) -> None:
+    x0 = weights(100, np.float64)
+    x = x0.copy()
+    with pytest.raises(exc, match=f"spsa_inplace: {match}"):
+        softgrad.spsa_inplace(sumsq, x, **{"eps": 1e-3, "seed": 0, **kw})
+    np.testing.assert_array_equal(x, x0)
+
+
+def test_bad_values_of_f_restore_x() -> None:
+    x0 = weights(1000, np.float64)
+    for bad in [lambda v: v, lambda v: np.nan, lambda v: "a"]:
+        x = x0.copy()
+        with pytest.raises(ValueError, match="spsa_inplace: f"):
+            softgrad.spsa_inplace(bad, x, eps=1e-3, seed=0)
+        assert np.mean(x == x0) > 0.5
+        assert np.all(np.abs(x - x0) <= 4 * np.spacing(np.maximum(np.abs(x0), 1e-2)))
+    with pytest.raises(TypeError, match="callable"):
+        softgrad.spsa_inplace(3, x0.copy(), eps=1e-3, seed=0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="coeff"):
+        softgrad.apply_seeded_update(x0.copy(), 0, np.nan)
+
+
+def test_f_sees_x_itself_perturbed() -> None:
+    x = np.zeros(50)
+    seen = []
+
+    def f(v: NDArray[Any]) -> float:
+        assert v is x
+        seen.append(v.copy())
+        return 0.0
+
+    g, seeds = softgrad.spsa_inplace(f, x, eps=0.5, seed=2)
+    z = z_of(seeds[0], 50)
+    np.testing.assert_array_equal(seen[0], 0.5 * z)
+    np.testing.assert_array_equal(seen[1], 0.5 * z - 1.0 * z)
+    np.testing.assert_array_equal(x, np.zeros(50))
+    assert g[0] == 0.0
