@@ -20,6 +20,8 @@ MODULES = [
     "softgrad.config",
     "softgrad._array",
     "softgrad.fd",
+    "softgrad.sparse_fd",
+    "softgrad.hessian",
 ]
 
 
