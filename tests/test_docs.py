@@ -21,6 +21,8 @@ MODULES = [
     "softgrad._array",
     "softgrad.fd",
     "softgrad.zo",
+    "softgrad.sparse_fd",
+    "softgrad.hessian",
 ]
 
 

@@ -18,6 +18,7 @@ from .autodiff import jvp, vjp
 from .config import get_buffer_cache, get_num_threads, set_buffer_cache, set_num_threads, simd_level
 from .cross_entropy import softmax_cross_entropy
 from .fd import Estimate, gradient, jacobian
+from .hessian import hessian, hvp
 from .logsumexp import logsumexp, smooth_max, smooth_min
 from .metrics import soft_accuracy, soft_balanced_accuracy, soft_confusion, soft_f1, soft_fbeta
 from .quantile import soft_quantile
@@ -37,6 +38,8 @@ __all__ = [
     "get_buffer_cache",
     "get_num_threads",
     "gradient",
+    "hessian",
+    "hvp",
     "jacobian",
     "jvp",
     "log_softmax",

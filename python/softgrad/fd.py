@@ -22,7 +22,6 @@ balances truncation (:math:`\propto h^p`) and rounding (:math:`\propto r/h`) err
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -31,17 +30,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._core import fd as _k
-from ._fd_eval import _Eval, _noise
-from ._params import _plain, scalar_param
+# The arguments and the evaluation loop live in _fd_estimate.py (re-exported for the sibling modules).
+from ._fd_estimate import (  # noqa: F401
+    _DEFAULT_ORDER,
+    METHODS,
+    _bounds_param,
+    _estimate,
+    _int_param,
+    _method_param,
+    _step_param,
+    _x_param,
+)
 
 __all__ = ["Estimate", "gradient", "jacobian"]
-
-METHODS = ("forward", "backward", "central", "complex", "richardson")
-_DEFAULT_ORDER = {"forward": 1, "backward": 1, "central": 2, "complex": 2, "richardson": 2}
-# Points generated and evaluated per batch when f takes one point at a time (bounds the memory of
-# the points, not the number of calls).
-_SCALAR_BATCH_BYTES = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,10 @@ class Estimate:
     noise : float
         The noise of f the step rule assumed: ``noise`` as given, the estimate with
         ``noise='estimate'``, else 0 (rounding only).
+    hess : ndarray, scipy.sparse.csr_array or None
+        The Hessian from :func:`softgrad.hessian` (the product ``H v`` from :func:`softgrad.hvp`).
+    colours : ndarray or None
+        With a sparsity pattern: the colour of each column (int64, ``0 .. n_colours - 1``).
     """
 
     grad: NDArray[Any] | None
@@ -81,167 +86,8 @@ class Estimate:
     step: NDArray[np.float64]
     method: str
     noise: float = 0.0
-
-
-# ---------------------------------------------------------------------------------------------
-# arguments
-
-
-def _x_param(x: ArrayLike, func: str) -> NDArray[Any]:
-    arr = _plain(x, func, "x")
-    if arr.dtype.kind in "biu":
-        return arr.astype(np.float64)
-    if arr.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"{func}: x must be a float32 or float64 array, got dtype {arr.dtype}")
-    return arr
-
-
-def _method_param(method: Any, func: str) -> str:
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"{func}: method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
-    return method
-
-
-def _int_param(value: Any, func: str, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{func}: {name} must be an int, got {value!r}")
-    return int(value)
-
-
-def _step_param(step: Any, shape: tuple[int, ...], func: str) -> NDArray[np.float64]:
-    if step is None:
-        return np.zeros(0)
-    try:
-        s = np.asarray(step, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"{func}: step must be a positive scalar or an array of x's shape, got {step!r}"
-        ) from None
-    if s.ndim == 0:
-        return s.reshape(1)
-    if s.shape != shape:
-        raise ValueError(f"{func}: step must be a scalar or have x's shape {shape}, got shape {s.shape}")
-    return np.ascontiguousarray(s).ravel()
-
-
-def _bounds_param(bounds: Any, shape: tuple[int, ...], func: str) -> tuple[NDArray[np.float64], ...]:
-    if bounds is None:
-        return np.zeros(0), np.zeros(0)
-    if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
-        raise ValueError(f"{func}: bounds must be a pair (lower, upper), got {bounds!r}")
-    out = []
-    for b in bounds:
-        try:
-            a = np.broadcast_to(np.asarray(b, dtype=np.float64), shape)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"{func}: bounds must be scalars or arrays broadcastable to x's shape {shape}, got {b!r}"
-            ) from None
-        out.append(np.ascontiguousarray(a).ravel())
-    return out[0], out[1]
-
-
-# ---------------------------------------------------------------------------------------------
-# evaluating f
-
-
-def _estimate(
-    func: str,
-    f: Callable[..., Any],
-    x: ArrayLike,
-    method: Any,
-    order: Any,
-    step: Any,
-    bounds: Any,
-    noise: Any,
-    n_steps: Any,
-    vectorized: Any,
-    batch_size: Any,
-    executor: Any,
-) -> tuple[NDArray[Any], NDArray[Any], int, NDArray[Any], float]:
-    xa = _x_param(x, func)
-    shape, dt = xa.shape, xa.dtype
-    method = _method_param(method, func)
-    order = _DEFAULT_ORDER[method] if order is None else _int_param(order, func, "order")
-    n_steps = _int_param(n_steps, func, "n_steps")
-    estimate_noise = isinstance(noise, str)
-    if estimate_noise and noise != "estimate":
-        raise ValueError(f"{func}: noise must be a float or 'estimate', got {noise!r}")
-    noise = 0.0 if noise is None or estimate_noise else scalar_param(noise, func, "noise")
-    if batch_size is not None and _int_param(batch_size, func, "batch_size") < 1:
-        raise ValueError(f"{func}: batch_size must be >= 1, got {batch_size}")
-    if executor is not None and not isinstance(executor, Executor):
-        raise TypeError(f"{func}: executor must be a concurrent.futures.Executor, got {executor!r}")
-    if not isinstance(vectorized, (bool, np.bool_)):
-        raise TypeError(f"{func}: vectorized must be a bool, got {vectorized!r}")
-    if order < 0 or n_steps < 0:
-        name = "order" if order < 0 else "n_steps"
-        raise ValueError(f"{func}: {name} must be >= 0, got {order if order < 0 else n_steps}")
-    xf = np.ascontiguousarray(xa).ravel()
-    lower, upper = _bounds_param(bounds, shape, func)
-    steps_given = _step_param(step, shape, func)
-    plan = _k.Plan(xf, method, order, steps_given, lower, upper, noise, n_steps, func)  # checks all
-    n, npts, cplx = xf.size, plan.n_points, method == "complex"
-    ev = _Eval(f, shape, func, func == "jacobian", cplx)
-    if estimate_noise:
-        nev = _Eval(f, shape, func, func == "jacobian", False)
-        noise = _noise(nev, xf, dt, lower, upper, bool(vectorized), func)
-        ev.nfev = nev.nfev
-        plan = _k.Plan(xf, method, order, steps_given, lower, upper, noise, n_steps, func)
-    steps = plan.steps
-    per = npts // n if n else 1
-
-    def where(q: int) -> str:
-        i = q // per
-        return f"evaluation point {q} (of {npts}: coordinate {i} moved by about {steps[i]:.3g})"
-
-    f0 = None
-    if plan.needs_center or (ev.out_shape is None and npts == 0):
-        x0 = xf.copy()
-        if cplx:
-            x0 = x0.astype(np.result_type(dt, np.complex64))
-        f0 = ev.batch(x0[None], lambda _: "x") if vectorized else ev.one(x0, 0, lambda _: "x")
-        f0 = np.asarray(f0, dtype=np.float64).reshape(-1)
-    if vectorized:
-        size = npts if batch_size is None else int(batch_size)
-    else:
-        size = max(1, _SCALAR_BATCH_BYTES // max(1, n * dt.itemsize))
-    chunks: list[Any] = []
-    pending: list[tuple[int, NDArray[Any]]] = []  # (first point, points) for the executor
-    for start in range(0, npts, max(size, 1)):
-        stop = min(npts, start + size)
-        pts = plan.points(start, stop).reshape(stop - start, n)
-        if cplx:  # point q moves coordinate q by i h_q
-            pts = pts.astype(np.result_type(dt, np.complex64))
-            q = np.arange(start, stop)
-            pts[q - start, q] += 1j * steps[q]
-        if executor is not None:
-            pending.append((start, pts))
-        elif vectorized:
-            chunks.append(ev.batch(pts, where, start))
-        else:
-            chunks.extend(ev.one(p, start + r, where) for r, p in enumerate(pts))
-    if executor is not None and vectorized:
-        args = [p.reshape((len(p), *shape)) for _, p in pending]
-        firsts = [s for s, _ in pending]
-        for (s, p), v in zip(pending, ev.mapped(executor, args, firsts, where), strict=True):
-            chunks.append(ev.check_batch(v, len(p), where, s))
-    elif executor is not None:
-        args = [p.reshape(shape) for _, pts in pending for p in pts]
-        firsts = list(range(len(args)))
-        for qi, v in enumerate(ev.mapped(executor, args, firsts, where)):
-            chunks.append(ev.check_one(v, qi, where))
-    out_shape = ev.out_shape if ev.out_shape is not None else ()
-    m = math.prod(out_shape)
-    if not chunks:
-        values = np.zeros(0)
-    elif vectorized or ev.jac:
-        values = np.concatenate(chunks).reshape(-1)
-    else:
-        values = np.array(chunks, dtype=np.float64)
-    jac, err = plan.assemble(values, m, f0)
-    full = (*out_shape, *shape)
-    return jac.reshape(full).astype(dt, copy=False), err.reshape(full), ev.nfev, steps.reshape(shape), noise
+    hess: Any = None
+    colours: NDArray[np.int64] | None = None
 
 
 _PARAMS_DOC = """\
@@ -285,7 +131,25 @@ _PARAMS_DOC = """\
         ``Executor``; ``f`` must be picklable for processes): one point per task, or with
         ``vectorized`` one batch of ``batch_size`` points per task (set ``batch_size``, else the
         whole estimate is one task). ``f(x)``, when needed, is evaluated in the caller's thread.
-        The estimate is identical to the serial one.
+        The estimate is identical to the serial one. For a cluster, ``dask.distributed``'s
+        ``Client(...).get_executor()`` is one (tested with a ``LocalCluster`` of processes); Ray's
+        ``ray.util.multiprocessing.Pool`` is not an ``Executor``, but wrapping a Ray remote
+        function in a ``concurrent.futures.Executor`` subclass whose ``submit`` returns
+        ``ray_ref.future()`` is enough (not tested here).
+    nan_policy : {'raise', 'omit'}, optional
+        What a non-finite value of ``f`` (NaN or ±inf) does. ``'raise'`` (default): a
+        ``ValueError`` naming the evaluation point (``x`` untouched). ``'omit'``: the value is left
+        out and the entry it served is estimated from the others: Fornberg's weights on the
+        remaining nodes of its stencil and ``f(x)`` (evaluated once more if the method had not
+        needed it), so a central difference becomes one-sided and each node left out lowers the
+        accuracy order by one; ``'richardson'`` keeps the longest run of consecutive steps whose
+        stencils are whole (and only if none is, Fornberg's weights on every finite node of every
+        step). An entry left with
+        fewer than two values, the complex step (one value per entry) and a non-finite ``f(x)``
+        still raise. ``noise='estimate'`` needs finite values.
+    progress : bool, optional
+        Show a tqdm progress bar of the evaluations (needs ``tqdm``: ``pip install
+        'softgrad[progress]'``; an ``ImportError`` says so if it is missing).
     full_output : bool, optional
         Return an :class:`Estimate` (value, error estimate, ``nfev``, steps) instead of the array."""
 
@@ -319,6 +183,8 @@ def gradient(
     batch_size: int | None = None,
     executor: Executor | None = None,
     full_output: bool = False,
+    nan_policy: str = "raise",
+    progress: bool = False,
     **zo: Any,
 ) -> Any:
     """Gradient of a scalar function ``f`` at ``x`` from values of ``f`` only.
@@ -391,7 +257,20 @@ def gradient(
         args = dict(order=order, bounds=bounds, noise=noise, vectorized=vectorized, batch_size=batch_size)
         return _zo(f, x, method=method, step=step, executor=executor, full_output=full_output, **args, **zo)
     g, err, nfev, steps, used = _estimate(
-        "gradient", f, x, method, order, step, bounds, noise, n_steps, vectorized, batch_size, executor
+        "gradient",
+        f,
+        x,
+        method,
+        order,
+        step,
+        bounds,
+        noise,
+        n_steps,
+        vectorized,
+        batch_size,
+        executor,
+        nan_policy,
+        progress,
     )
     if not full_output:
         return g
@@ -412,8 +291,12 @@ def jacobian(
     batch_size: int | None = None,
     executor: Executor | None = None,
     full_output: bool = False,
+    nan_policy: str = "raise",
+    progress: bool = False,
+    sparsity: Any = None,
+    colouring: str = "auto",
 ) -> Any:
-    """Dense Jacobian of ``f`` at ``x`` from values of ``f`` only.
+    """Jacobian of ``f`` at ``x`` from values of ``f`` only.
 
         Parameters
         ----------
@@ -423,13 +306,26 @@ def jacobian(
         x : array_like
             The point, float32 or float64, any shape.
     {params}
+        sparsity : scipy.sparse matrix or array_like of bool, optional
+            The pattern of the Jacobian, shape ``(m, x.size)`` with ``m`` the number of outputs:
+            entries outside it are known to be zero. The columns are coloured so that no two
+            columns of a colour share a row, and all columns of a colour are moved at once (each by
+            its own step and stencil, one-sided where ``bounds`` require): ``order * n_colours``
+            evaluations for ``'central'`` instead of ``order * n`` (6 for a tridiagonal Jacobian
+            of any size). The result is a ``scipy.sparse.csr_array`` with exactly this pattern
+            (explicit zeros of a sparse matrix are not part of it). Needs scipy.
+        colouring : {{'auto', 'smallest_last', 'largest_first', 'natural'}}, optional
+            The vertex ordering of the greedy column colouring; ``'auto'`` (default) tries the
+            three and keeps the fewest colours (``'natural'`` is scipy's ``group_columns``).
 
         Returns
         -------
-        jac : ndarray or Estimate
+        jac : ndarray, scipy.sparse.csr_array or Estimate
             The Jacobian, shape ``out_shape + x.shape`` (``(m, n)`` for vectors, as scipy's
-            ``approx_derivative``), x's dtype: ``jac[j, i] = d f_j / d x_i``. With ``full_output`` an
-            :class:`Estimate` whose ``.jac`` it is.
+            ``approx_derivative``), x's dtype: ``jac[j, i] = d f_j / d x_i``; with ``sparsity`` a
+            CSR array of shape ``(m, x.size)``. With ``full_output`` an :class:`Estimate` whose
+            ``.jac`` it is (and ``.error`` a CSR array of the same pattern, ``.colours`` the colour
+            of each column).
 
     {raises}
 
@@ -440,7 +336,17 @@ def jacobian(
 
         Notes
         -----
-        One evaluation of ``f`` serves every output, so the counts are those of :func:`gradient`.
+        One evaluation of ``f`` serves every output, so the counts are those of :func:`gradient`
+        (with ``sparsity``, with ``n_colours`` in place of ``n``). A sparse Jacobian equals the
+        dense one on its pattern, bit for bit, when ``f`` truly has that pattern.
+
+        References
+        ----------
+        A. R. Curtis, M. J. D. Powell and J. K. Reid, "On the estimation of sparse Jacobian
+        matrices", J. Inst. Math. Appl. 13 (1974). D. W. Matula and L. L. Beck, "Smallest-last
+        ordering and clustering and graph coloring algorithms", J. ACM 30 (1983). A. H.
+        Gebremedhin, F. Manne and A. Pothen, "What color is your Jacobian? Graph coloring for
+        computing derivatives", SIAM Review 47 (2005).
 
         Examples
         --------
@@ -453,9 +359,56 @@ def jacobian(
                [0., 2.]])
         >>> softgrad.jacobian(polar, np.array([2.0, 0.0]), method="complex").shape
         (2, 2)
+
+        A tridiagonal Jacobian from 3 colours, 6 evaluations:
+
+        >>> def tri(v):
+        ...     return v**2 + np.r_[v[1:], 0.0] - np.r_[0.0, v[:-1]]
+        >>> pattern = np.abs(np.subtract.outer(np.arange(1000), np.arange(1000))) <= 1
+        >>> r = softgrad.jacobian(tri, np.ones(1000), sparsity=pattern, full_output=True)
+        >>> r.nfev, int(r.colours.max()) + 1, r.jac.nnz
+        (6, 3, 2998)
+        >>> r.jac[:3, :3].toarray().round(8)
+        array([[ 2.,  1.,  0.],
+               [-1.,  2.,  1.],
+               [ 0., -1.,  2.]])
     """
+    if sparsity is not None:
+        from .sparse_fd import sparse_jacobian
+
+        return sparse_jacobian(
+            f,
+            x,
+            method,
+            order,
+            step,
+            bounds,
+            noise,
+            n_steps,
+            vectorized,
+            batch_size,
+            executor,
+            nan_policy,
+            progress,
+            sparsity,
+            colouring,
+            full_output,
+        )
     j, err, nfev, steps, used = _estimate(
-        "jacobian", f, x, method, order, step, bounds, noise, n_steps, vectorized, batch_size, executor
+        "jacobian",
+        f,
+        x,
+        method,
+        order,
+        step,
+        bounds,
+        noise,
+        n_steps,
+        vectorized,
+        batch_size,
+        executor,
+        nan_policy,
+        progress,
     )
     if not full_output:
         return j

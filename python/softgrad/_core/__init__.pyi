@@ -4,6 +4,7 @@ from typing import Any
 
 from numpy.typing import NDArray
 
+from . import colour as colour
 from . import cross_entropy as cross_entropy
 from . import fd as fd
 from . import logsumexp as logsumexp
@@ -14,6 +15,7 @@ __all__ = [
     "InternalError",
     "SoftgradError",
     "__version__",
+    "colour",
     "copy",
     "cross_entropy",
     "fd",

@@ -12,13 +12,18 @@
 //! (one row of `m` outputs per point) into the `m × n` Jacobian and an error estimate per entry.
 //! [`noise::ecnoise`] measures the noise of `f` for the step rule.
 
+mod assemble;
+pub mod hessian;
 mod nodes;
 pub mod noise;
 pub mod richardson;
+pub mod sparse;
 pub mod stencil;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_sparse;
 
 use crate::error::{Error, Result};
 use crate::real::Real;
@@ -73,6 +78,7 @@ pub struct Options<'a> {
 /// The evaluation points of one estimate and how to combine the values there.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    func: &'static str,
     method: Method,
     order: usize,
     n: usize,
@@ -211,6 +217,7 @@ impl Plan {
             _ => o.order,
         };
         let mut plan = Plan {
+            func: o.func,
             method: o.method,
             order: o.order,
             n,
@@ -321,85 +328,6 @@ impl Plan {
                 *o = T::from_f64(v);
             }
             row[q / block] = T::from_f64(self.nodes[q]);
-        }
-        Ok(())
-    }
-
-    /// The `m × n` Jacobian (row-major) into `jac` and an estimate of each entry's error into `err`,
-    /// from `values` (`n_points × m`, row-major: the outputs of `f` at each point; imaginary parts
-    /// for the complex step) and `f0` (the `m` outputs at `x`, needed if [`Plan::needs_center`]).
-    ///
-    /// The error estimate is Ridders' for Richardson extrapolation; otherwise the rounding error
-    /// `max(eps·|f|, noise) · Σ|w|` of the stencil (`eps·|d|` for the complex step), which the
-    /// automatic step makes of the order of the truncation error, which is not estimated.
-    pub fn assemble(
-        &self,
-        f0: Option<&[f64]>,
-        values: &[f64],
-        m: usize,
-        jac: &mut [f64],
-        err: &mut [f64],
-    ) -> Result<()> {
-        const F: &str = "assemble";
-        Error::check_len(F, "values", values.len(), self.n_points() * m)?;
-        Error::check_len(F, "jac", jac.len(), self.n * m)?;
-        Error::check_len(F, "err", err.len(), self.n * m)?;
-        let f0 = match f0 {
-            Some(f) => {
-                Error::check_len(F, "f0", f.len(), m)?;
-                f
-            }
-            None if self.needs_center() => {
-                return Err(Error::param(F, "f0", "is needed by a one-sided stencil"))
-            }
-            None => &[],
-        };
-        let (levels, per) = (self.levels, self.per);
-        let mut d = [0.0; richardson::MAX_LEVELS];
-        let mut floor = [0.0; richardson::MAX_LEVELS];
-        for i in 0..self.n {
-            let center = self.sides[i].uses_center();
-            for j in 0..m {
-                for l in 0..levels {
-                    let w = &self.weights[((i * levels + l) * (per + 1))..][..per + 1];
-                    let q0 = (i * levels + l) * per;
-                    // Σ w_k (v_k − ref): the weights of a real stencil sum to zero, so the
-                    // differences (exact for close values) carry no rounding of their own.
-                    let reference = match (self.method, center) {
-                        (Method::Complex, _) => 0.0,
-                        (_, true) => f0[j],
-                        (_, false) => values[q0 * m + j],
-                    };
-                    let (mut s, mut big, mut wsum) = (0.0, 0.0_f64, 0.0);
-                    if center {
-                        big = f0[j].abs();
-                        wsum = w[0].abs();
-                    }
-                    for (k, wk) in w[1..].iter().enumerate() {
-                        let v = values[(q0 + k) * m + j];
-                        s += wk * (v - reference);
-                        big = big.max(v.abs());
-                        wsum += wk.abs();
-                    }
-                    d[l] = s;
-                    floor[l] = if self.method == Method::Complex {
-                        self.eps * s.abs()
-                    } else {
-                        (self.eps * big).max(self.noise) * wsum
-                    };
-                }
-                let (v, e) = if self.method == Method::Richardson {
-                    let (p0, dp) = match self.sides[i] {
-                        Side::Central => (self.order as f64, 2.0),
-                        _ => (self.order as f64, 1.0),
-                    };
-                    richardson::extrapolate(&d[..levels], RATIO, p0, dp, &floor[..levels])
-                } else {
-                    (d[0], floor[0])
-                };
-                jac[j * self.n + i] = v;
-                err[j * self.n + i] = e;
-            }
         }
         Ok(())
     }

@@ -4,11 +4,14 @@
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use softgrad_core::estimate::fd::hessian::HessianPlan as CoreHessianPlan;
 use softgrad_core::estimate::fd::noise::{ecnoise as core_ecnoise, Noise};
+use softgrad_core::estimate::fd::sparse::SparsePlan as CoreSparsePlan;
 use softgrad_core::estimate::fd::{self as core, Method, Options, Side};
 
+use super::colour::{ordering, ordering_name, pattern};
 use crate::call::{guard, EnterCore};
-use crate::convert::{with_float, Floats, Out};
+use crate::convert::{with_float, Floats, Input, Out};
 
 type Array<'py> = Bound<'py, PyAny>;
 
@@ -16,6 +19,8 @@ type Array<'py> = Bound<'py, PyAny>;
 fn public_name(func: &str) -> &'static str {
     match func {
         "jacobian" => "jacobian",
+        "hessian" => "hessian",
+        "hvp" => "hvp",
         _ => "gradient",
     }
 }
@@ -65,29 +70,12 @@ impl Plan {
         func: &str,
     ) -> PyResult<Self> {
         let f = public_name(func);
-        let method = method_of(f, method)?;
         let float32 = matches!(x, Floats::F32(_));
+        let args = Args::of(
+            f, method, order, step, lower, upper, noise, n_steps, float32,
+        )?;
         with_float!(f, x, |xs: &[T]| {
-            let (step, lower, upper) = (
-                step.of::<f64>(f, "step")?,
-                lower.of::<f64>(f, "lower")?,
-                upper.of::<f64>(f, "upper")?,
-            );
-            let options = Options {
-                func: f,
-                method,
-                order,
-                step: step.slice(),
-                lower: lower.slice(),
-                upper: upper.slice(),
-                noise,
-                levels: n_steps,
-                eps: if float32 {
-                    f32::EPSILON as f64
-                } else {
-                    f64::EPSILON
-                },
-            };
+            let options = args.options(f);
             let plan = py.enter_core(xs.len(), || core::Plan::new(xs, &options))?;
             Ok(Plan { plan, float32 })
         })
@@ -155,13 +143,15 @@ impl Plan {
 
     /// The `m × n` Jacobian and its error estimate (flat float64) from `values` (float64,
     /// `n_points × m`) and `f0` (float64, `m`; required if `needs_center`).
-    #[pyo3(signature = (values, m, f0=None))]
+    /// With `omit`, values that are not finite are left out (`nan_policy="omit"`).
+    #[pyo3(signature = (values, m, f0=None, omit=false))]
     fn assemble<'py>(
         &self,
         py: Python<'py>,
         values: Floats<'py>,
         m: usize,
         f0: Option<Floats<'py>>,
+        omit: bool,
     ) -> PyResult<(Array<'py>, Array<'py>)> {
         const F: &str = "assemble";
         guard(F, || {
@@ -172,8 +162,392 @@ impl Plan {
             let mut err = Out::<f64>::new(py, F, "err", len)?;
             let (vs, f0s) = (values.slice(), f0.as_ref().map(|a| a.slice()));
             let (js, es) = (jac.slice(), err.slice());
-            py.enter_core(vs.len(), || self.plan.assemble(f0s, vs, m, js, es))?;
+            py.enter_core(vs.len(), || {
+                if omit {
+                    self.plan.assemble_omitting(f0s, vs, m, js, es)
+                } else {
+                    self.plan.assemble(f0s, vs, m, js, es)
+                }
+            })?;
             Ok((jac.finish()?, err.finish()?))
+        })
+    }
+}
+
+/// The checked arguments shared by the plans of a derivative estimate.
+struct Args<'py> {
+    method: Method,
+    order: usize,
+    step: Input<'py, f64>,
+    lower: Input<'py, f64>,
+    upper: Input<'py, f64>,
+    noise: f64,
+    n_steps: usize,
+    float32: bool,
+}
+
+impl<'py> Args<'py> {
+    #[allow(clippy::too_many_arguments)]
+    fn of(
+        f: &'static str,
+        method: &str,
+        order: usize,
+        step: Floats<'py>,
+        lower: Floats<'py>,
+        upper: Floats<'py>,
+        noise: f64,
+        n_steps: usize,
+        float32: bool,
+    ) -> PyResult<Self> {
+        Ok(Args {
+            method: method_of(f, method)?,
+            order,
+            step: step.of::<f64>(f, "step")?,
+            lower: lower.of::<f64>(f, "lower")?,
+            upper: upper.of::<f64>(f, "upper")?,
+            noise,
+            n_steps,
+            float32,
+        })
+    }
+
+    fn options(&self, f: &'static str) -> Options<'_> {
+        Options {
+            func: f,
+            method: self.method,
+            order: self.order,
+            step: self.step.slice(),
+            lower: self.lower.slice(),
+            upper: self.upper.slice(),
+            noise: self.noise,
+            levels: self.n_steps,
+            eps: eps(self.float32),
+        }
+    }
+}
+
+fn eps(float32: bool) -> f64 {
+    if float32 {
+        f32::EPSILON as f64
+    } else {
+        f64::EPSILON
+    }
+}
+
+/// Points `start..stop` of a plan with `n_points` points of `n` coordinates, flat, in the dtype.
+#[allow(clippy::too_many_arguments)]
+fn points_of<'py>(
+    py: Python<'py>,
+    float32: bool,
+    n_points: usize,
+    n: usize,
+    start: usize,
+    stop: usize,
+    write32: impl FnOnce(&mut [f32]) -> softgrad_core::Result<()> + Send,
+    write64: impl FnOnce(&mut [f64]) -> softgrad_core::Result<()> + Send,
+) -> PyResult<Array<'py>> {
+    const F: &str = "points";
+    if start > stop || stop > n_points {
+        return Err(PyValueError::new_err(format!(
+            "points: need start <= stop <= {n_points}, got {start}..{stop}"
+        )));
+    }
+    let len = (stop - start) * n;
+    if float32 {
+        let mut out = Out::<f32>::new(py, F, "points", len)?;
+        let o = out.slice();
+        py.enter_core(len, || write32(o))?;
+        out.finish()
+    } else {
+        let mut out = Out::<f64>::new(py, F, "points", len)?;
+        let o = out.slice();
+        py.enter_core(len, || write64(o))?;
+        out.finish()
+    }
+}
+
+/// A sparse Jacobian (`kind="jacobian"`: column colouring of the `m × n` pattern) or a sparse
+/// Hessian from a gradient (`kind="hessian"`: star colouring of the symmetric `n × n` pattern) by
+/// colouring; the other arguments as [`Plan`]'s. `colouring`: "auto", "smallest_last",
+/// "largest_first" or "natural".
+#[derive(Debug)]
+#[pyclass(frozen, module = "softgrad._core.fd")]
+pub struct SparsePlan {
+    plan: CoreSparsePlan,
+    float32: bool,
+}
+
+#[pymethods]
+impl SparsePlan {
+    /// A `#[pyfunction]`'s parameters are its Python signature.
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (x, method, order, step, lower, upper, noise, n_steps, indptr, indices, m, kind="jacobian", colouring="auto", func="jacobian"))]
+    fn new<'py>(
+        py: Python<'py>,
+        x: Floats<'py>,
+        method: &str,
+        order: usize,
+        step: Floats<'py>,
+        lower: Floats<'py>,
+        upper: Floats<'py>,
+        noise: f64,
+        n_steps: usize,
+        indptr: Bound<'py, PyAny>,
+        indices: Bound<'py, PyAny>,
+        m: usize,
+        kind: &str,
+        colouring: &str,
+        func: &str,
+    ) -> PyResult<Self> {
+        let f = public_name(func);
+        let float32 = matches!(x, Floats::F32(_));
+        let args = Args::of(
+            f, method, order, step, lower, upper, noise, n_steps, float32,
+        )?;
+        let o = ordering(f, colouring)?;
+        let hessian = match kind {
+            "jacobian" => false,
+            "hessian" => true,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "{f}: kind must be 'jacobian' or 'hessian', got {other:?}"
+                )))
+            }
+        };
+        with_float!(f, x, |xs: &[T]| {
+            let p = pattern(py, f, &indptr, &indices, m, xs.len())?;
+            let options = args.options(f);
+            let plan = py.enter_core(xs.len() + p.nnz(), || {
+                if hessian {
+                    CoreSparsePlan::hessian(xs, &options, p, o)
+                } else {
+                    CoreSparsePlan::jacobian(xs, &options, p, o)
+                }
+            })?;
+            Ok(SparsePlan { plan, float32 })
+        })
+    }
+
+    /// Number of evaluation points, not counting `x`.
+    #[getter]
+    fn n_points(&self) -> usize {
+        self.plan.n_points()
+    }
+
+    /// Whether `f(x)` is needed too.
+    #[getter]
+    fn needs_center(&self) -> bool {
+        self.plan.plan().needs_center()
+    }
+
+    /// The number of colours.
+    #[getter]
+    fn n_colours(&self) -> usize {
+        self.plan.n_colours()
+    }
+
+    /// The ordering of the colouring.
+    #[getter]
+    fn ordering(&self) -> &'static str {
+        ordering_name(self.plan.ordering())
+    }
+
+    /// The colour of each column (int64).
+    #[getter]
+    fn colours<'py>(&self, py: Python<'py>) -> Bound<'py, numpy::PyArray1<i64>> {
+        let c: Vec<i64> = self.plan.colours().iter().map(|&c| i64::from(c)).collect();
+        numpy::PyArray1::from_vec(py, c)
+    }
+
+    /// The pattern as CSR `(indptr, indices)` (int64, sorted, no duplicates): the order of the
+    /// entries that `assemble` returns.
+    #[getter]
+    fn csr<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> (
+        Bound<'py, numpy::PyArray1<i64>>,
+        Bound<'py, numpy::PyArray1<i64>>,
+    ) {
+        let p = self.plan.pattern();
+        let ptr: Vec<i64> = p.row_ptr().iter().map(|&v| v as i64).collect();
+        let idx: Vec<i64> = p.col_idx().iter().map(|&v| i64::from(v)).collect();
+        (
+            numpy::PyArray1::from_vec(py, ptr),
+            numpy::PyArray1::from_vec(py, idx),
+        )
+    }
+
+    /// The step of each column, float64.
+    #[getter]
+    fn steps<'py>(&self, py: Python<'py>) -> PyResult<Array<'py>> {
+        const F: &str = "steps";
+        guard(F, || {
+            let s = self.plan.plan().steps();
+            let mut out = Out::<f64>::new(py, F, "steps", s.len())?;
+            out.slice().copy_from_slice(s);
+            out.finish()
+        })
+    }
+
+    /// Points `start..stop`, flat (dtype of `x`).
+    fn points<'py>(&self, py: Python<'py>, start: usize, stop: usize) -> PyResult<Array<'py>> {
+        guard("points", || {
+            let p = &self.plan;
+            points_of(
+                py,
+                self.float32,
+                p.n_points(),
+                p.plan().n(),
+                start,
+                stop,
+                |o| p.points(start, o),
+                |o| p.points(start, o),
+            )
+        })
+    }
+
+    /// The entries (CSR order of `csr`) and their error estimates (float64) from `values`
+    /// (`n_points × m`) and `f0` (`m`, required if `needs_center`).
+    #[pyo3(signature = (values, f0=None, omit=false))]
+    fn assemble<'py>(
+        &self,
+        py: Python<'py>,
+        values: Floats<'py>,
+        f0: Option<Floats<'py>>,
+        omit: bool,
+    ) -> PyResult<(Array<'py>, Array<'py>)> {
+        const F: &str = "assemble";
+        guard(F, || {
+            let values = values.of::<f64>(F, "values")?;
+            let f0 = f0.map(|a| a.of::<f64>(F, "f0")).transpose()?;
+            let nnz = self.plan.pattern().nnz();
+            let mut data = Out::<f64>::new(py, F, "data", nnz)?;
+            let mut err = Out::<f64>::new(py, F, "err", nnz)?;
+            let (vs, f0s) = (values.slice(), f0.as_ref().map(|a| a.slice()));
+            let (ds, es) = (data.slice(), err.slice());
+            py.enter_core(vs.len(), || self.plan.assemble(f0s, vs, ds, es, omit))?;
+            Ok((data.finish()?, err.finish()?))
+        })
+    }
+}
+
+/// A Hessian from values of `f`: dense, or on the symmetric pattern of CSR arrays `indptr`,
+/// `indices` (int64). `step`: empty (automatic), one, or one per coordinate.
+#[derive(Debug)]
+#[pyclass(frozen, module = "softgrad._core.fd")]
+pub struct HessianPlan {
+    plan: CoreHessianPlan,
+    float32: bool,
+}
+
+#[pymethods]
+impl HessianPlan {
+    /// A `#[pyfunction]`'s parameters are its Python signature.
+    #[new]
+    #[pyo3(signature = (x, step, noise, indptr=None, indices=None, func="hessian"))]
+    fn new<'py>(
+        py: Python<'py>,
+        x: Floats<'py>,
+        step: Floats<'py>,
+        noise: f64,
+        indptr: Option<Bound<'py, PyAny>>,
+        indices: Option<Bound<'py, PyAny>>,
+        func: &str,
+    ) -> PyResult<Self> {
+        let f = public_name(func);
+        let float32 = matches!(x, Floats::F32(_));
+        let step = step.of::<f64>(f, "step")?;
+        with_float!(f, x, |xs: &[T]| {
+            let p = match (&indptr, &indices) {
+                (Some(a), Some(b)) => Some(pattern(py, f, a, b, xs.len(), xs.len())?),
+                (None, None) => None,
+                _ => {
+                    return Err(PyValueError::new_err(format!(
+                        "{f}: indptr and indices go together"
+                    )))
+                }
+            };
+            let st = step.slice();
+            let plan = py.enter_core(xs.len(), || {
+                CoreHessianPlan::new(f, xs, st, noise, eps(float32), p.as_ref())
+            })?;
+            Ok(HessianPlan { plan, float32 })
+        })
+    }
+
+    /// Number of evaluation points, not counting `x` (always needed).
+    #[getter]
+    fn n_points(&self) -> usize {
+        self.plan.n_points()
+    }
+
+    /// Entries of the result (`n²` dense).
+    #[getter]
+    fn nnz(&self) -> usize {
+        self.plan.nnz()
+    }
+
+    /// The step of each coordinate, float64.
+    #[getter]
+    fn steps<'py>(&self, py: Python<'py>) -> PyResult<Array<'py>> {
+        const F: &str = "steps";
+        guard(F, || {
+            let s = self.plan.steps();
+            let mut out = Out::<f64>::new(py, F, "steps", s.len())?;
+            out.slice().copy_from_slice(s);
+            out.finish()
+        })
+    }
+
+    /// The coordinates point `q` moves: `(i, j)`, `j = -1` for one.
+    fn moved(&self, q: usize) -> PyResult<(i64, i64)> {
+        if q >= self.plan.n_points() {
+            return Err(PyValueError::new_err(format!(
+                "moved: q must be < {}, got {q}",
+                self.plan.n_points()
+            )));
+        }
+        let (i, j) = self.plan.moved(q);
+        Ok((i as i64, j.map_or(-1, |j| j as i64)))
+    }
+
+    /// Points `start..stop`, flat (dtype of `x`).
+    fn points<'py>(&self, py: Python<'py>, start: usize, stop: usize) -> PyResult<Array<'py>> {
+        guard("points", || {
+            let p = &self.plan;
+            points_of(
+                py,
+                self.float32,
+                p.n_points(),
+                p.n(),
+                start,
+                stop,
+                |o| p.points(start, o),
+                |o| p.points(start, o),
+            )
+        })
+    }
+
+    /// The Hessian (`n × n` flat, or the pattern's entries) and its error estimate, float64,
+    /// from `f0 = f(x)` and the float64 `values` at the points.
+    fn assemble<'py>(
+        &self,
+        py: Python<'py>,
+        f0: f64,
+        values: Floats<'py>,
+    ) -> PyResult<(Array<'py>, Array<'py>)> {
+        const F: &str = "assemble";
+        guard(F, || {
+            let values = values.of::<f64>(F, "values")?;
+            let nnz = self.plan.nnz();
+            let mut h = Out::<f64>::new(py, F, "hess", nnz)?;
+            let mut err = Out::<f64>::new(py, F, "err", nnz)?;
+            let vs = values.slice();
+            let (hs, es) = (h.slice(), err.slice());
+            py.enter_core(vs.len(), || self.plan.assemble(f0, vs, hs, es))?;
+            Ok((h.finish()?, err.finish()?))
         })
     }
 }
@@ -196,6 +570,8 @@ fn ecnoise(values: Floats<'_>) -> PyResult<(&'static str, f64)> {
 /// Adds the bindings to the submodule.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Plan>()?;
+    m.add_class::<SparsePlan>()?;
+    m.add_class::<HessianPlan>()?;
     m.add_function(wrap_pyfunction!(ecnoise, m)?)?;
     Ok(())
 }
