@@ -20,6 +20,8 @@ MODULES = [
     "softgrad.config",
     "softgrad._array",
     "softgrad.fd",
+    "softgrad.precond",
+    "softgrad.linalg.cg",
 ]
 
 
