@@ -23,6 +23,8 @@ MODULES = [
     "softgrad.zo",
     "softgrad.sparse_fd",
     "softgrad.hessian",
+    "softgrad.precond",
+    "softgrad.linalg.cg",
 ]
 
 

@@ -7,6 +7,7 @@ from numpy.typing import NDArray
 from . import colour as colour
 from . import cross_entropy as cross_entropy
 from . import fd as fd
+from . import linalg as linalg
 from . import logsumexp as logsumexp
 from . import sort as sort
 from . import zo as zo
@@ -20,6 +21,7 @@ __all__ = [
     "cross_entropy",
     "fd",
     "get_num_threads",
+    "linalg",
     "logsumexp",
     "set_num_threads",
     "simd_level",

@@ -40,6 +40,16 @@ pub enum Error {
         /// The public function that was interrupted.
         func: &'static str,
     },
+    /// A factorisation met a pivot it cannot use (maps to `softgrad.SoftgradError`).
+    #[error("{func}: breakdown at row {row} (pivot {pivot})")]
+    Breakdown {
+        /// The public function that failed.
+        func: &'static str,
+        /// The row whose pivot failed.
+        row: usize,
+        /// The pivot met.
+        pivot: f64,
+    },
     /// A thread pool could not be built (maps to `softgrad.SoftgradError`).
     #[error("could not build a thread pool with {threads} threads: {msg}")]
     ThreadPool {

@@ -8,7 +8,9 @@
 //! 1. gradient estimation for black boxes: [`estimate`] (finite differences; next: colouring, SPSA,
 //!    seeded perturbations);
 //! 2. relaxations with value, VJP and JVP: [`relax`] (log-sum-exp, softmax, smooth max, ...);
-//! 3. second order: sparse preconditioners, PCG, trace and spectrum estimates;
+//! 3. second order: [`linalg`] (a borrowed CSR view, Jacobi / block-Jacobi / SSOR / IC(0) /
+//!    ILU(0) preconditioners, level-scheduled triangular solves, preconditioned CG; next: Lanczos,
+//!    Hutchinson, Steihaug-CG, polynomial preconditioners);
 //! 4. optimizers: zeroth-, first- and second-order state machines with ask/tell.
 //!
 //! Shared infrastructure: [`error`] (one error enum), [`par`] (deterministic parallelism) and
@@ -18,6 +20,7 @@
 pub mod error;
 pub mod estimate;
 pub mod interrupt;
+pub mod linalg;
 pub mod par;
 pub mod real;
 pub mod relax;

@@ -1,0 +1,216 @@
+//! Zero-fill incomplete factorisations: ILU(0) and IC(0) (incomplete Cholesky).
+//!
+//! **ILU(0)** (Saad, *Iterative Methods for Sparse Linear Systems*, 2nd ed., Algorithm 10.4, the
+//! IKJ variant): `A ≈ L U` with `L` unit lower and `U` upper triangular, both restricted to the
+//! pattern of `A`, such that `(L U)_ij = a_ij` on that pattern. Every diagonal entry must be stored.
+//!
+//! **IC(0)** for symmetric positive definite `A`: `A ≈ L Lᵀ` on the pattern of `A`. For symmetric
+//! `A` the ILU(0) factors satisfy `U = D L̂ᵀ` (`D` = diag `U`), so `L = L̂ D^{1/2}`; this is how it
+//! is computed, and the upper solve uses `Lᵀ` itself so that `M = L Lᵀ` is exactly symmetric.
+//! A pivot `u_ii ≤ 0` is a breakdown (`A` is not an H-matrix, e.g.): the factorisation either
+//! fails naming the row, or is retried on `A + α diag(A)` with `α` doubling from the given shift
+//! (Manteuffel, "An incomplete factorization technique for positive definite linear systems",
+//! Math. Comp. 34, 1980).
+
+use crate::error::{Error, Result};
+use crate::linalg::csr::{Csr, Index};
+use crate::linalg::op::LinOp;
+use crate::linalg::positive;
+use crate::linalg::tri::{Pattern, TriPair};
+use crate::par::{scratch, Par};
+use crate::real::Real;
+
+/// How IC(0) handles a breakdown (a non-positive pivot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnBreakdown {
+    /// Fail with [`Error::Breakdown`] naming the row.
+    Raise,
+    /// Retry with a doubling relative diagonal shift.
+    Shift,
+}
+
+/// The in-place ILU(0) of `vals` on `pat` (values of `A`, diagonal scaled by `1 + shift`).
+/// `spd` requires positive pivots (IC(0)), else non-zero ones.
+fn factor(func: &'static str, pat: &Pattern, vals: &mut [f64], spd: bool) -> Result<()> {
+    let n = pat.n();
+    let mut pos = scratch(func, n, usize::MAX)?;
+    for i in 0..n {
+        if i % 4096 == 0 {
+            crate::interrupt::check(func)?;
+        }
+        let (s, d, e) = (pat.indptr[i], pat.diag[i], pat.indptr[i + 1]);
+        for k in s..e {
+            pos[pat.indices[k] as usize] = k;
+        }
+        for k in s..d {
+            let j = pat.indices[k] as usize;
+            let lij = vals[k] / vals[pat.diag[j]];
+            vals[k] = lij;
+            for kk in pat.diag[j] + 1..pat.indptr[j + 1] {
+                let c = pat.indices[kk] as usize;
+                let at = pos[c];
+                if at != usize::MAX {
+                    vals[at] -= lij * vals[kk];
+                }
+            }
+        }
+        for k in s..e {
+            pos[pat.indices[k] as usize] = usize::MAX;
+        }
+        let u = vals[d];
+        let bad = if spd { !positive(u) } else { u == 0.0 };
+        if bad || !u.is_finite() {
+            return Err(Error::Breakdown {
+                func,
+                row: i,
+                pivot: u,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The values of `a` on its own pattern, the diagonal multiplied by `1 + shift`.
+fn values<I: Index, T: Real>(
+    func: &'static str,
+    a: &Csr<'_, I, T>,
+    pat: &Pattern,
+    shift: f64,
+) -> Result<Vec<f64>> {
+    let mut v = scratch(func, a.nnz(), 0.0)?;
+    for (o, x) in v.iter_mut().zip(a.data()) {
+        *o = x.to_f64();
+    }
+    if shift != 0.0 {
+        for &d in &pat.diag {
+            v[d] *= 1.0 + shift;
+        }
+    }
+    Ok(v)
+}
+
+/// An incomplete factorisation applying `M⁻¹ = U⁻¹ L⁻¹`.
+#[derive(Debug, Clone)]
+pub struct Incomplete {
+    tri: TriPair,
+    shift: f64,
+}
+
+impl Incomplete {
+    /// ILU(0) of `a` (every diagonal entry stored; a zero pivot is an [`Error::Breakdown`]).
+    pub fn ilu0<I: Index, T: Real>(a: &Csr<'_, I, T>) -> Result<Incomplete> {
+        const F: &str = "ilu0";
+        let pat = Pattern::of(F, a)?;
+        let mut v = values(F, a, &pat, 0.0)?;
+        factor(F, &pat, &mut v, false)?;
+        Ok(Incomplete {
+            tri: TriPair::new(F, pat, v, true, None, 1.0)?,
+            shift: 0.0,
+        })
+    }
+
+    /// IC(0) of `a` (assumed symmetric: only the values below the diagonal are used; the caller
+    /// checks symmetry). The diagonal must be positive. With `shift > 0` the factorisation is of
+    /// `A + shift · diag(A)`; on a breakdown, `on_breakdown` either fails or retries with the
+    /// shift doubled (from `1e-3` if it was 0), up to 60 times.
+    pub fn ic0<I: Index, T: Real>(
+        a: &Csr<'_, I, T>,
+        shift: f64,
+        on_breakdown: OnBreakdown,
+    ) -> Result<Incomplete> {
+        const F: &str = "ic0";
+        if !(shift >= 0.0 && shift.is_finite()) {
+            return Err(Error::param(
+                F,
+                "shift",
+                format!("must be >= 0 and finite, got {shift}"),
+            ));
+        }
+        let pat = Pattern::of(F, a)?;
+        let data = a.data();
+        if let Some(i) = (0..pat.n()).find(|&i| !positive(data[pat.diag[i]].to_f64())) {
+            return Err(Error::param(
+                F,
+                "A",
+                format!(
+                    "must have a positive diagonal, got A[{i}, {i}] = {:?}",
+                    data[pat.diag[i]]
+                ),
+            ));
+        }
+        let mut shift = shift;
+        let mut tries = 0;
+        let v = loop {
+            let mut v = values(F, a, &pat, shift)?;
+            // Symmetric A: the strict upper part is the transpose of the lower one.
+            mirror_lower(&pat, &mut v, |x| x);
+            match factor(F, &pat, &mut v, true) {
+                Ok(()) => break v,
+                Err(e @ Error::Breakdown { .. })
+                    if on_breakdown == OnBreakdown::Shift && tries < 60 =>
+                {
+                    let _ = e;
+                    tries += 1;
+                    shift = if shift == 0.0 { 1e-3 } else { 2.0 * shift };
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let mut v = v;
+        // L = L̂ D^{1/2}: scale column j of the strict lower part by sqrt(u_jj), then the diagonal.
+        for i in 0..pat.n() {
+            for k in pat.indptr[i]..pat.diag[i] {
+                let j = pat.indices[k] as usize;
+                v[k] *= v[pat.diag[j]].sqrt();
+            }
+        }
+        for &d in &pat.diag {
+            v[d] = v[d].sqrt();
+        }
+        mirror_lower(&pat, &mut v, |x| x);
+        Ok(Incomplete {
+            tri: TriPair::new(F, pat, v, false, None, 1.0)?,
+            shift,
+        })
+    }
+
+    /// The relative diagonal shift used (IC(0); 0 when none was needed).
+    pub fn shift(&self) -> f64 {
+        self.shift
+    }
+
+    /// The triangular solver (its values are the factors on `A`'s pattern: ILU(0)'s unit `L`
+    /// below the diagonal and `U` on and above it; IC(0)'s `L` on and below, `Lᵀ` above).
+    pub fn tri(&self) -> &TriPair {
+        &self.tri
+    }
+
+    /// The same, mutable (to tune the level schedule).
+    pub fn tri_mut(&mut self) -> &mut TriPair {
+        &mut self.tri
+    }
+}
+
+/// Sets each strict-upper value `v[(i, c)]` to `f(v[(c, i)])`, or 0 where `(c, i)` is not stored.
+fn mirror_lower(pat: &Pattern, v: &mut [f64], f: impl Fn(f64) -> f64) {
+    for i in 0..pat.n() {
+        for k in pat.diag[i] + 1..pat.indptr[i + 1] {
+            let c = pat.indices[k] as usize;
+            let row = &pat.indices[pat.indptr[c]..pat.diag[c]];
+            v[k] = match row.binary_search(&(i as u32)) {
+                Ok(p) => f(v[pat.indptr[c] + p]),
+                Err(_) => 0.0,
+            };
+        }
+    }
+}
+
+impl LinOp for Incomplete {
+    fn dim(&self) -> usize {
+        self.tri.pattern().n()
+    }
+
+    fn apply(&self, x: &[f64], y: &mut [f64], par: Par) -> Result<()> {
+        self.tri.solve("Preconditioner.solve", x, y, par)
+    }
+}
