@@ -8,7 +8,7 @@
 //! 1. gradient estimation for black boxes: [`estimate`] (finite differences; next: colouring, SPSA,
 //!    seeded perturbations);
 //! 2. relaxations with value, VJP and JVP: [`relax`] (log-sum-exp, softmax, smooth max, ...);
-//! 3. second order: sparse preconditioners, PCG, trace and spectrum estimates;
+//! 3. second order: [`linalg`] (sparse preconditioners, PCG, trace and spectrum estimates);
 //! 4. optimizers: zeroth-, first- and second-order state machines with ask/tell.
 //!
 //! Shared infrastructure: [`error`] (one error enum), [`par`] (deterministic parallelism) and
@@ -18,6 +18,7 @@
 pub mod error;
 pub mod estimate;
 pub mod interrupt;
+pub mod linalg;
 pub mod par;
 pub mod real;
 pub mod relax;
