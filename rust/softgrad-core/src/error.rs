@@ -50,6 +50,22 @@ pub enum Error {
         /// The pivot met.
         pivot: f64,
     },
+    /// A linear operator returned NaN or infinity (maps to `softgrad.SoftgradError`).
+    #[error("{func}: {name} returned a non-finite value (NaN or inf)")]
+    NonFinite {
+        /// The public function that called the operator.
+        func: &'static str,
+        /// The operator, as the caller named it (`matvec`, `M`).
+        name: &'static str,
+    },
+    /// A linear operator failed (a Python callback raised: the bindings re-raise its exception).
+    #[error("{func}: {name} failed")]
+    Operator {
+        /// The public function that called the operator.
+        func: &'static str,
+        /// The operator, as the caller named it.
+        name: &'static str,
+    },
     /// A thread pool could not be built (maps to `softgrad.SoftgradError`).
     #[error("could not build a thread pool with {threads} threads: {msg}")]
     ThreadPool {

@@ -9,7 +9,7 @@
 //!    seeded perturbations);
 //! 2. relaxations with value, VJP and JVP: [`relax`] (log-sum-exp, softmax, smooth max, ...);
 //! 3. second order: [`linalg`] (a borrowed CSR view, Jacobi / block-Jacobi / SSOR / IC(0) /
-//!    ILU(0) preconditioners, level-scheduled triangular solves, preconditioned CG; next: Lanczos,
+//!    ILU(0) preconditioners, level-scheduled triangular solves, preconditioned CG, Lanczos,
 //!    Hutchinson, Steihaug-CG, polynomial preconditioners);
 //! 4. optimizers: zeroth-, first- and second-order state machines with ask/tell.
 //!

@@ -7,7 +7,12 @@
 //! - [`jacobi`], [`ssor`], [`ilu`]: the preconditioners (Jacobi, block Jacobi, SSOR, IC(0),
 //!   ILU(0)), each applying `M⁻¹`;
 //! - [`tri`]: the level-scheduled sparse triangular solves behind SSOR, IC(0) and ILU(0);
-//! - [`cg`]: preconditioned conjugate gradients.
+//! - [`cg`]: preconditioned conjugate gradients;
+//! - [`lanczos`]: extreme eigenpairs of a symmetric operator (full reorthogonalisation, implicit QL
+//!   on the tridiagonal matrix, locking of converged pairs);
+//! - [`hutchinson`]: randomized estimates of the diagonal and the trace;
+//! - [`steihaug`]: truncated CG for the trust-region subproblem (Steihaug–Toint);
+//! - [`poly`]: polynomial preconditioners (Chebyshev, Neumann) applied through the operator.
 //!
 //! **Substrate.** faer 0.24 has CSR types, products, triangular solves and a CG. It was measured
 //! against this module on the 2-D Poisson matrix (see the commit that introduced it): it adds
@@ -20,10 +25,14 @@
 
 pub mod cg;
 pub mod csr;
+pub mod hutchinson;
 pub mod ilu;
 pub mod jacobi;
+pub mod lanczos;
 pub mod op;
+pub mod poly;
 pub mod ssor;
+pub mod steihaug;
 #[cfg(test)]
 mod tests;
 pub mod tri;
