@@ -19,6 +19,7 @@ from .config import get_buffer_cache, get_num_threads, set_buffer_cache, set_num
 from .cross_entropy import softmax_cross_entropy
 from .fd import Estimate, gradient, jacobian
 from .logsumexp import logsumexp, smooth_max, smooth_min
+from .maxplus import maxplus_matmul, maxplus_matvec, minplus_matmul, tropical_power
 from .metrics import soft_accuracy, soft_balanced_accuracy, soft_confusion, soft_f1, soft_fbeta
 from .quantile import soft_quantile
 from .softmax import log_softmax, softmax
@@ -38,6 +39,9 @@ __all__ = [
     "jvp",
     "log_softmax",
     "logsumexp",
+    "maxplus_matmul",
+    "maxplus_matvec",
+    "minplus_matmul",
     "set_buffer_cache",
     "set_num_threads",
     "simd_level",
@@ -55,5 +59,6 @@ __all__ = [
     "softmax",
     "softmax_cross_entropy",
     "spearman_loss",
+    "tropical_power",
     "vjp",
 ]

@@ -7,6 +7,7 @@ from numpy.typing import NDArray
 from . import cross_entropy as cross_entropy
 from . import fd as fd
 from . import logsumexp as logsumexp
+from . import maxplus as maxplus
 from . import sort as sort
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "fd",
     "get_num_threads",
     "logsumexp",
+    "maxplus",
     "set_num_threads",
     "simd_level",
     "sort",
