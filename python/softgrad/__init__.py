@@ -21,6 +21,7 @@ from .cross_entropy import softmax_cross_entropy
 from .fd import Estimate, gradient, jacobian
 from .hessian import hessian, hvp
 from .logsumexp import logsumexp, smooth_max, smooth_min
+from .maxplus import maxplus_matmul, maxplus_matvec, minplus_matmul, tropical_power
 from .metrics import soft_accuracy, soft_balanced_accuracy, soft_confusion, soft_f1, soft_fbeta
 from .quantile import soft_quantile
 from .softmax import log_softmax, softmax
@@ -46,6 +47,9 @@ __all__ = [
     "linalg",
     "log_softmax",
     "logsumexp",
+    "maxplus_matmul",
+    "maxplus_matvec",
+    "minplus_matmul",
     "precond",
     "set_buffer_cache",
     "set_num_threads",
@@ -65,5 +69,6 @@ __all__ = [
     "softmax_cross_entropy",
     "spearman_loss",
     "spsa_inplace",
+    "tropical_power",
     "vjp",
 ]

@@ -9,6 +9,7 @@ from . import cross_entropy as cross_entropy
 from . import fd as fd
 from . import linalg as linalg
 from . import logsumexp as logsumexp
+from . import maxplus as maxplus
 from . import sort as sort
 from . import zo as zo
 
@@ -23,6 +24,7 @@ __all__ = [
     "get_num_threads",
     "linalg",
     "logsumexp",
+    "maxplus",
     "set_num_threads",
     "simd_level",
     "sort",

@@ -1,0 +1,258 @@
+//! Tropical (max-plus and min-plus) matrix products, batched, with the argmax.
+//!
+//! `C[i,j] = max_k A[i,k] + B[k,j]` (max-plus; `min` for min-plus): matrix multiplication over the
+//! semiring `(ℝ ∪ {-∞}, max, +)`, whose products are longest paths (shortest ones for min-plus),
+//! Viterbi decoding and the hard limit of the log-semiring product. See Butkovič, *Max-linear
+//! Systems: Theory and Algorithms*, Springer 2010.
+//!
+//! **Semantics.** `-∞` (`+∞` for min-plus) is the semiring zero and absorbs: `-∞ + +∞` counts as
+//! `-∞` in max-plus (`+∞` in min-plus), never NaN. A NaN anywhere in row `i` of `A` or column `j` of
+//! `B` makes `C[i,j]` NaN. An empty inner dimension (`k = 0`) gives the zero (`-∞`, or the
+//! integer type's `MIN`/`MAX`). Integer sums saturate at the type's bounds, so integer results are
+//! the exact product clipped to the type's range (never wrapped). The argmax is the smallest `k`
+//! reaching the optimum (`0` when every candidate is the zero or NaN; `-1` when `k = 0`).
+//!
+//! **Layout.** A batch of `batch` products `(m × k) ⊗ (k × n)`; product `b` reads `A` at
+//! `a.offsets[b]` with strides `(row_stride, col_stride)` (any order: transposed views need no
+//! copy) and `B` likewise, so broadcast operands are shared, not repeated. `C` is row-major
+//! `(batch, m, n)`.
+//!
+//! **Kernel and determinism.** A blocked, register-tiled kernel (`kernel.rs`) over the
+//! `simd::vector` lanes, one source for every level; tasks are fixed blocks of rows. Every output is
+//! a maximum of sums each rounded once, so results (argmax included) are identical bit for bit at
+//! every SIMD level and thread count.
+
+mod kernel;
+mod lanes;
+#[cfg(test)]
+mod tests;
+
+pub use lanes::Tropical;
+
+use crate::error::{Error, Result};
+use crate::par::{Par, Rows};
+use crate::simd;
+
+/// Which semiring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Semiring {
+    /// `(max, +)`, zero `-∞`: longest paths.
+    MaxPlus,
+    /// `(min, +)`, zero `+∞`: shortest paths.
+    MinPlus,
+}
+
+impl Semiring {
+    /// The public name of the product.
+    pub fn name(self) -> &'static str {
+        match self {
+            Semiring::MaxPlus => "maxplus_matmul",
+            Semiring::MinPlus => "minplus_matmul",
+        }
+    }
+}
+
+/// The sizes of a batched product: `batch` products of `(m × k)` by `(k × n)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// Products in the batch.
+    pub batch: usize,
+    /// Rows of `A` and `C`.
+    pub m: usize,
+    /// The inner dimension.
+    pub k: usize,
+    /// Columns of `B` and `C`.
+    pub n: usize,
+}
+
+/// One operand: the matrices of a batch inside one buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Matrices<'a, T> {
+    /// The buffer.
+    pub data: &'a [T],
+    /// Where the matrix of each product of the batch starts (repeated for broadcast operands).
+    pub offsets: &'a [usize],
+    /// Elements between consecutive rows.
+    pub row_stride: usize,
+    /// Elements between consecutive columns.
+    pub col_stride: usize,
+}
+
+impl<T> Matrices<'_, T> {
+    /// Fails unless there is one offset per product and every `rows × cols` matrix lies inside
+    /// `data`.
+    fn check(
+        &self,
+        func: &'static str,
+        (name, offsets): (&'static str, &'static str),
+        batch: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Result<()> {
+        Error::check_len(func, offsets, self.offsets.len(), batch)?;
+        if rows == 0 || cols == 0 {
+            return Ok(());
+        }
+        let last = (rows - 1).checked_mul(self.row_stride).and_then(|r| {
+            (cols - 1)
+                .checked_mul(self.col_stride)
+                .and_then(|c| r.checked_add(c))
+        });
+        for &o in self.offsets {
+            match last.and_then(|l| l.checked_add(o)) {
+                Some(end) if end < self.data.len() => {}
+                _ => {
+                    return Err(Error::param(
+                        func,
+                        name,
+                        format!(
+                            "does not fit its buffer: a {rows} x {cols} matrix at offset {o} with strides ({}, {}) in {} elements",
+                            self.row_stride,
+                            self.col_stride,
+                            self.data.len()
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `C = A ⊗ B` over `semiring` for each product of the batch, into `out` (`batch * m * n`,
+/// row-major) and, if given, the argmax into `argmax` (same length): see the module notes.
+pub fn matmul<T: Tropical>(
+    semiring: Semiring,
+    a: Matrices<'_, T>,
+    b: Matrices<'_, T>,
+    shape: Shape,
+    out: &mut [T],
+    argmax: Option<&mut [i64]>,
+    par: Par,
+) -> Result<()> {
+    matmul_at(simd::level(), semiring, a, b, shape, out, argmax, par)
+}
+
+/// [`matmul`] with the kernel compiled for `level` (tests pin each level).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul_at<T: Tropical>(
+    level: simd::Level,
+    semiring: Semiring,
+    a: Matrices<'_, T>,
+    b: Matrices<'_, T>,
+    shape: Shape,
+    out: &mut [T],
+    argmax: Option<&mut [i64]>,
+    par: Par,
+) -> Result<()> {
+    let f = semiring.name();
+    let Shape { batch, m, k, n } = shape;
+    let len = batch
+        .checked_mul(m)
+        .and_then(|v| v.checked_mul(n))
+        .ok_or_else(|| Error::param(f, "out", "has more than usize::MAX elements"))?;
+    a.check(f, ("a", "a_offsets"), batch, m, k)?;
+    b.check(f, ("b", "b_offsets"), batch, k, n)?;
+    Error::check_len(f, "out", out.len(), len)?;
+    if let Some(arg) = argmax.as_deref() {
+        Error::check_len(f, "argmax", arg.len(), len)?;
+    }
+    if len == 0 {
+        return Ok(());
+    }
+    let zero = match semiring {
+        Semiring::MaxPlus => T::LOWEST,
+        Semiring::MinPlus => T::HIGHEST,
+    };
+    if k == 0 {
+        out.fill(zero);
+        if let Some(arg) = argmax {
+            arg.fill(-1);
+        }
+        return Ok(());
+    }
+    match semiring {
+        Semiring::MaxPlus => drive::<T, true>(f, level, a, b, shape, out, argmax, par),
+        Semiring::MinPlus => drive::<T, false>(f, level, a, b, shape, out, argmax, par),
+    }
+}
+
+/// Fixed tasks of whole rows of `C` (the `batch * m` rows in order), each cut at product
+/// boundaries and computed by [`kernel::rows`], then NaN propagated.
+#[allow(clippy::too_many_arguments)]
+fn drive<T: Tropical, const MAX: bool>(
+    f: &'static str,
+    level: simd::Level,
+    a: Matrices<'_, T>,
+    b: Matrices<'_, T>,
+    shape: Shape,
+    out: &mut [T],
+    argmax: Option<&mut [i64]>,
+    par: Par,
+) -> Result<()> {
+    let Shape { m, k, n, .. } = shape;
+    let work = k.saturating_mul(n);
+    let data = (Rows::of_mut(out, n), argmax.map(|g| Rows::of_mut(g, n)));
+    let (a, b) = (&a, &b);
+    par.map_row_tasks(f, shape.batch * m, work, 64, data, |r, (mut c, mut g)| {
+        let mut i = r.start;
+        while i < r.end {
+            let (bi, i0) = (i / m, i % m);
+            let i1 = m.min(i0 + (r.end - i));
+            let h = i1 - i0;
+            let (cs, rest) = c.split_at_mut(h * n);
+            c = rest;
+            let gs = match g {
+                Some(gg) => {
+                    let (x, y) = gg.split_at_mut(h * n);
+                    g = Some(y);
+                    Some(x)
+                }
+                None => None,
+            };
+            let offs = (a.offsets[bi], b.offsets[bi]);
+            T::rows::<MAX>(f, a, b, offs, shape, i0..i1, cs, gs, level)?;
+            if T::FLOAT {
+                propagate_nan(a, b, offs, shape, i0..i1, cs);
+            }
+            i += h;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// Sets `C[i,j]` to NaN where row `i` of `A` or column `j` of `B` holds a NaN (the kernel lets NaN
+/// sums lose, as `-∞ + +∞` must).
+fn propagate_nan<T: Tropical>(
+    a: &Matrices<'_, T>,
+    b: &Matrices<'_, T>,
+    (ao, bo): (usize, usize),
+    shape: Shape,
+    rows: std::ops::Range<usize>,
+    c: &mut [T],
+) {
+    let (k, n) = (shape.k, shape.n);
+    let mut cols: Option<Vec<bool>> = None;
+    for p in 0..k {
+        let base = bo + p * b.row_stride;
+        for j in 0..n {
+            if b.data[base + j * b.col_stride].is_nan() {
+                cols.get_or_insert_with(|| vec![false; n])[j] = true;
+            }
+        }
+    }
+    for (r, i) in rows.enumerate() {
+        let base = ao + i * a.row_stride;
+        let row = &mut c[r * n..][..n];
+        if (0..k).any(|p| a.data[base + p * a.col_stride].is_nan()) {
+            row.fill(T::nan());
+        } else if let Some(cols) = &cols {
+            for (o, &bad) in row.iter_mut().zip(cols) {
+                if bad {
+                    *o = T::nan();
+                }
+            }
+        }
+    }
+}
