@@ -12,6 +12,7 @@ MODULES = [
     "softgrad.softmax",
     "softgrad.cross_entropy",
     "softgrad.sort",
+    "softgrad.soft_dtw",
     "softgrad.topk",
     "softgrad.quantile",
     "softgrad.spearman",

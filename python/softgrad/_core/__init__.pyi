@@ -7,6 +7,7 @@ from numpy.typing import NDArray
 from . import cross_entropy as cross_entropy
 from . import fd as fd
 from . import logsumexp as logsumexp
+from . import soft_dtw as soft_dtw
 from . import sort as sort
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "logsumexp",
     "set_num_threads",
     "simd_level",
+    "soft_dtw",
     "sort",
 ]
 __version__: str

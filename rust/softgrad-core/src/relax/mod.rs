@@ -2,12 +2,14 @@
 //!
 //! - [`logsumexp`]: the log-sum-exp family: `t ln Σ b e^{x/t}` (the smooth maximum, with sign and
 //!   weights), `softmax(x/t)` and `log_softmax(x/t)`, and the pullbacks of all three.
+//! - [`soft_dtw`]: soft dynamic time warping between time series, and its gradient.
 //! - [`sort`]: soft sorting and ranking (projections onto the permutahedron, by isotonic regression).
 //!
 //! Arrays are row-major and reduced over the middle axis of an `(outer, n, inner)` [`Layout`], which
 //! covers any single axis, any run of adjacent axes and the whole array without copying.
 
 pub mod logsumexp;
+pub mod soft_dtw;
 pub mod sort;
 #[cfg(test)]
 pub(crate) mod testutil;

@@ -14,6 +14,7 @@
 
 pub mod cross_entropy;
 pub mod logsumexp;
+pub mod soft_dtw;
 pub mod sort;
 
 use pyo3::prelude::*;
@@ -23,5 +24,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     crate::submodule(m, "logsumexp", logsumexp::register)?;
     crate::submodule(m, "cross_entropy", cross_entropy::register)?;
     crate::submodule(m, "sort", sort::register)?;
+    crate::submodule(m, "soft_dtw", soft_dtw::register)?;
     Ok(())
 }
