@@ -13,6 +13,7 @@ MODULES = [
     "softgrad.cross_entropy",
     "softgrad.sort",
     "softgrad.maxplus",
+    "softgrad.soft_dtw",
     "softgrad.topk",
     "softgrad.quantile",
     "softgrad.spearman",

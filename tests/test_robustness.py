@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 import softgrad
 from softgrad._core import cross_entropy as X
 from softgrad._core import logsumexp as L
+from softgrad._core import soft_dtw as D
 
 # ---------------------------------------------------------------------------------------------
 # running a scenario in its own interpreter
@@ -409,6 +410,7 @@ class Case:
     float64_only: tuple[str, ...] = field(default=())  # residuals and cotangents
     core_func: str = ""  # the name the core's errors carry (a regex), if not `func`
     module: Any = L  # the `_core` submodule of the binding
+    scale: str | None = "temperature"  # the positive scalar parameter, if any
 
     def call(self, **replace: Any) -> Any:
         return getattr(self.module, self.binding)(**{**self.kwargs, **replace})
@@ -499,6 +501,20 @@ def cases(dtype: type[np.floating[Any]]) -> list[Case]:
             module=X,
         )
     )
+    lens = np.full(4, 6, np.int64)
+    sx, sy = x[:24].copy(), g[:24].copy()
+    res.append(
+        Case(
+            "forward",
+            "soft_dtw",
+            dict(x=sx, y=sy, n=lens, m=lens, d=1, gamma=t),
+            ("x", "y"),
+            module=D,
+            scale="gamma",
+        )
+    )
+    _, kept = D.forward(sx, sy, lens, lens, 1, t, keep=True)
+    res.append(Case("vjp", "soft_dtw", dict(res=kept, g=sx[:4].copy()), ("g",), module=D, scale=None))
     return res
 
 
@@ -545,8 +561,14 @@ def read_only(a: NDArray[Any]) -> NDArray[Any]:
 
 
 def test_every_binding_has_a_case() -> None:
-    for m in (L, X):
-        bound = {name for name in dir(m) if not name.startswith("_") and callable(getattr(m, name))}
+    for m in (L, X, D):
+        bound = {
+            name
+            for name in dir(m)
+            if not name.startswith("_")
+            and callable(getattr(m, name))
+            and not isinstance(getattr(m, name), type)
+        }
         assert bound == {c.binding for c in cases(np.float64) if c.module is m}
 
 
@@ -617,13 +639,14 @@ def test_a_wrong_dtype_is_a_type_error_naming_function_and_argument(case: Case) 
 def test_core_parameter_errors_are_value_errors(case: Case) -> None:
     core_func = case.core_func or case.func
     for t in (0.0, -1.0, float("nan"), float("inf")):
-        with pytest.raises(ValueError, match=rf"^{core_func}: temperature must be finite and > 0"):
-            case.call(temperature=t)
+        if case.scale is not None:
+            with pytest.raises(ValueError, match=rf"^{core_func}: {case.scale} must be finite and > 0"):
+                case.call(**{case.scale: t})
     if "layout" in case.kwargs:  # lengths that disagree with the layout
         outer, n, inner = case.kwargs["layout"]
         with pytest.raises(ValueError, match=rf"^{core_func}: \w+ has .*length"):
             case.call(layout=(outer, n + 1, inner))
-    else:
+    elif "n" in case.kwargs:
         with pytest.raises(ValueError, match=rf"^{core_func}: "):
             case.call(n=case.kwargs["n"] + 1)
 

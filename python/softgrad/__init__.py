@@ -24,6 +24,7 @@ from .logsumexp import logsumexp, smooth_max, smooth_min
 from .maxplus import maxplus_matmul, maxplus_matvec, minplus_matmul, tropical_power
 from .metrics import soft_accuracy, soft_balanced_accuracy, soft_confusion, soft_f1, soft_fbeta
 from .quantile import soft_quantile
+from .soft_dtw import soft_dtw, soft_dtw_alignment, soft_dtw_divergence
 from .softmax import log_softmax, softmax
 from .sort import soft_rank, soft_sort
 from .spearman import spearman_loss
@@ -59,6 +60,9 @@ __all__ = [
     "soft_accuracy",
     "soft_balanced_accuracy",
     "soft_confusion",
+    "soft_dtw",
+    "soft_dtw_alignment",
+    "soft_dtw_divergence",
     "soft_f1",
     "soft_fbeta",
     "soft_quantile",

@@ -10,6 +10,7 @@ from . import fd as fd
 from . import linalg as linalg
 from . import logsumexp as logsumexp
 from . import maxplus as maxplus
+from . import soft_dtw as soft_dtw
 from . import sort as sort
 from . import zo as zo
 
@@ -27,6 +28,7 @@ __all__ = [
     "maxplus",
     "set_num_threads",
     "simd_level",
+    "soft_dtw",
     "sort",
     "zo",
 ]
