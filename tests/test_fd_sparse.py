@@ -245,3 +245,43 @@ def test_the_colour_bindings_check_their_arrays() -> None:
         C.star_colouring(np.array([0, 1, 1], np.int64), np.array([1], np.int64), 2)
     with pytest.raises(ValueError, match=r"^jacobian: colouring must be one of"):
         C.column_colouring(ptr, idx, 2, 2, "best")
+
+
+def test_the_plan_bindings_check_their_arguments() -> None:
+    from softgrad._core import fd as K
+
+    x = np.linspace(0, 1, 4)
+    e, ptr, idx = np.zeros(0), np.arange(5, dtype=np.int64), np.arange(4, dtype=np.int64)
+    p = K.SparsePlan(x, "central", 2, e, e, e, 0.0, 6, ptr, idx, 4)
+    assert (
+        p.n_points == 2 and p.n_colours == 1 and p.ordering in ("smallest_last", "largest_first", "natural")
+    )
+    with pytest.raises(TypeError, match=r"^jacobian: x must be a float32 or float64 ndarray, got float16"):
+        K.SparsePlan(x.astype(np.float16), "central", 2, e, e, e, 0.0, 6, ptr, idx, 4)
+    with pytest.raises(ValueError, match=r"^jacobian: kind must be 'jacobian' or 'hessian'"):
+        K.SparsePlan(x, "central", 2, e, e, e, 0.0, 6, ptr, idx, 4, "laplacian")
+    with pytest.raises(ValueError, match=r"^points: need start <= stop <= 2, got 0..3"):
+        p.points(0, 3)
+    with pytest.raises(ValueError, match=r"^assemble: values has length 3, expected 8"):
+        p.assemble(np.zeros(3))
+    h = K.HessianPlan(x, e, 0.0)
+    assert h.n_points == 2 * 4 + 4 * 3 and h.nnz == 16 and h.csr is None and h.moved(9) == (0, 1)
+    with pytest.raises(ValueError, match=r"^hessian: indptr and indices go together"):
+        K.HessianPlan(x, e, 0.0, ptr)
+    with pytest.raises(ValueError, match=r"^assemble: values must be finite, got NaN at 0"):
+        h.assemble(0.0, np.full(h.n_points, np.nan))
+    with pytest.raises(ValueError, match=r"^moved: q must be < 20"):
+        h.moved(20)
+
+
+def test_two_threads_at_once_get_the_serial_results() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = 300
+    xs = [np.random.default_rng(s).uniform(-1, 1, n) for s in range(4)]
+    pattern = banded(n, 1)
+    want = [jacobian(tri, x, sparsity=pattern).toarray() for x in xs]
+    with ThreadPoolExecutor(2) as pool:
+        got = list(pool.map(lambda x: jacobian(tri, x, sparsity=pattern).toarray(), xs))
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)

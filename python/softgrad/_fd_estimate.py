@@ -5,7 +5,6 @@ argument, builds the Rust plan, evaluates ``f`` at its points (``_fd_eval``) and
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
@@ -93,7 +92,7 @@ def _bounds_param(bounds: Any, shape: tuple[int, ...], func: str) -> tuple[NDArr
 
 def _estimate(
     func: str,
-    f: Callable[..., Any],
+    f: Any,  # checked by _Eval: callable
     x: ArrayLike,
     method: Any,
     order: Any,
@@ -110,7 +109,8 @@ def _estimate(
     jac: bool | None = None,
 ) -> Any:
     """The estimate of ``func`` (dense: ``(jac, err, nfev, steps, noise)``); with ``sparse`` (a
-    callable ``(plan_args, ev, ...) -> result``, :mod:`softgrad.sparse_fd`) whatever it returns."""
+    callable ``plan_args -> SparsePlan``, :mod:`softgrad.sparse_fd`) the plan and the values,
+    ``(plan, values, f0, omit, ev, out_shape, noise)``, for the caller to assemble."""
     xa = _x_param(x, func)
     shape, dt = xa.shape, xa.dtype
     method = _method_param(method, func)
@@ -136,10 +136,8 @@ def _estimate(
     steps_given = _step_param(step, shape, func)
     jac = func != "gradient" if jac is None else jac
     args = (xf, method, order, steps_given, lower, upper, noise, n_steps)
-    if sparse is not None:
-        make = sparse(args)  # checks the pattern before f is called
-    else:
-        _k.Plan(*args, func)  # checks every argument before f is called
+    # Built (and so every argument checked) before f is called; again if the noise was estimated.
+    plan: Any = sparse(args) if sparse is not None else _k.Plan(*args, func)
     cplx = method == "complex"
     ev = _Eval(f, shape, func, jac, cplx, omit)
     if estimate_noise:
@@ -147,7 +145,7 @@ def _estimate(
         noise = _noise(nev, xf, dt, lower, upper, bool(vectorized), func)
         ev.nfev = nev.nfev
         args = (xf, method, order, steps_given, lower, upper, noise, n_steps)
-    plan: Any = make(args) if sparse is not None else _k.Plan(*args, func)
+        plan = sparse(args) if sparse is not None else _k.Plan(*args, func)
     steps = plan.steps
     n, npts = xf.size, plan.n_points
     per = npts // max(1, n if sparse is None else plan.n_colours)

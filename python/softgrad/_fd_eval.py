@@ -26,7 +26,7 @@ class _Eval:
 
     def __init__(
         self,
-        f: Callable[..., Any],
+        f: Any,  # checked: callable
         shape: tuple[int, ...],
         func: str,
         jac: bool,

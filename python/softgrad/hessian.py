@@ -35,20 +35,8 @@ from .fd import Estimate
 __all__ = ["hessian", "hvp"]
 
 
-def _symmetric_pattern(sparsity: Any, n: int, func: str) -> tuple[Any, Any]:
-    """The pattern made symmetric, with its diagonal, as CSR int64 arrays."""
-    from .sparse_fd import _scipy_sparse, pattern_csr
-
-    indptr, indices, _, _ = pattern_csr(sparsity, (n, n), func)
-    sp = _scipy_sparse(func)
-    a = sp.csr_array((np.ones(indices.size, bool), indices, indptr), shape=(n, n))
-    s = sp.csr_array(a + a.T + sp.eye_array(n, dtype=bool, format="csr"))
-    s.sort_indices()
-    return s.indptr.astype(np.int64), s.indices.astype(np.int64)
-
-
 def hessian(
-    f: Callable[..., Any],
+    f: Callable[..., Any] | None,
     x: ArrayLike,
     *,
     sparsity: Any = None,
@@ -69,9 +57,9 @@ def hessian(
 
     Parameters
     ----------
-    f : callable
-        ``f(x) -> float`` (the evaluation contract of :func:`softgrad.gradient`). Not called when
-        ``grad`` is given.
+    f : callable or None
+        ``f(x) -> float`` (the evaluation contract of :func:`softgrad.gradient`). Not called (and
+        may be ``None``) when ``grad`` is given.
     x : array_like
         The point, float32 or float64, any shape (``n = x.size``).
     sparsity : scipy.sparse matrix or array_like of bool, optional
@@ -202,8 +190,10 @@ def hessian(
     if sparsity is None:
         plan = _k.HessianPlan(xf, steps_given, noise_f, None, None, func)
     else:
-        indptr, indices = _symmetric_pattern(sparsity, n, func)
-        plan = _k.HessianPlan(xf, steps_given, noise_f, indptr, indices, func)
+        from .sparse_fd import pattern_csr
+
+        ptr0, idx0, _, _ = pattern_csr(sparsity, (n, n), func)
+        plan = _k.HessianPlan(xf, steps_given, noise_f, ptr0, idx0, func)
     if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) < 1):
         raise ValueError(f"{func}: batch_size must be >= 1, got {batch_size}")
     if not isinstance(vectorized, (bool, np.bool_)):
@@ -236,6 +226,9 @@ def hessian(
         from .sparse_fd import _scipy_sparse
 
         sp = _scipy_sparse(func)
+        csr = plan.csr
+        assert csr is not None  # a sparse plan
+        indptr, indices = csr
         hess = sp.csr_array((h.astype(dt, copy=False), indices, indptr), shape=(n, n))
         error = sp.csr_array((err, indices.copy(), indptr.copy()), shape=(n, n))
     if not full_output:
@@ -258,7 +251,7 @@ def _sparse_from_grad(
     nan_policy: Any,
     progress: Any,
 ) -> tuple[Any, Any, int, NDArray[np.float64], NDArray[np.int64]]:
-    from .sparse_fd import ORDERINGS, _scipy_sparse, sparse_plan
+    from .sparse_fd import ORDERINGS, _scipy_sparse, pattern_csr, sparse_plan
 
     func = "hessian"
     if not isinstance(colouring, str) or colouring not in ORDERINGS:
@@ -266,14 +259,10 @@ def _sparse_from_grad(
             f"{func}: colouring must be one of {', '.join(map(repr, ORDERINGS))}, got {colouring!r}"
         )
     n = xa.size
-    indptr, indices = _symmetric_pattern(sparsity, n, func)
+    indptr, indices, _, _ = pattern_csr(sparsity, (n, n), func)
 
-    def make(args: tuple[Any, ...]) -> Any:
+    def sparse(args: tuple[Any, ...]) -> Any:  # the pattern made symmetric with its diagonal
         return sparse_plan(args, indptr, indices, n, "hessian", colouring, func)
-
-    def sparse(args: tuple[Any, ...]) -> Callable[[tuple[Any, ...]], Any]:
-        make(args)
-        return make
 
     plan, values, f0, omit, ev, out_shape, _ = _estimate(
         func, grad, xa, method, order, step, None, noise, 6, vectorized, batch_size, executor,
@@ -290,7 +279,7 @@ def _sparse_from_grad(
 
 
 def hvp(
-    f: Callable[..., Any],
+    f: Callable[..., Any] | None,
     x: ArrayLike,
     v: ArrayLike,
     *,
@@ -307,8 +296,8 @@ def hvp(
 
     Parameters
     ----------
-    f : callable
-        ``f(x) -> float``; not called when ``grad`` is given.
+    f : callable or None
+        ``f(x) -> float``; not called (and may be ``None``) when ``grad`` is given.
     x, v : array_like
         The point (float32 or float64) and the direction (x's shape).
     grad : callable, optional

@@ -31,27 +31,38 @@ def _scipy_sparse(func: str) -> Any:
 
 def pattern_csr(sparsity: Any, shape: tuple[int, int] | None, func: str) -> tuple[Any, Any, int, int]:
     """``sparsity`` (scipy.sparse or an array of bools) as CSR ``(indptr, indices, m, n)`` (int64,
-    explicit zeros dropped); ``shape`` the one it must have (``None``: any 2-d)."""
-    sp = _scipy_sparse(func)
-    if sp.issparse(sparsity):
-        a = sp.csr_array(sparsity, copy=True)
-        a.eliminate_zeros()
+    explicit zeros dropped; rows may be unsorted or repeat a column: the core sorts and dedups);
+    ``shape`` the one it must have (``None``: any 2-d)."""
+    if hasattr(sparsity, "tocsr") and hasattr(sparsity, "nnz"):  # scipy.sparse, without importing it
+        a = sparsity.tocsr()
+        if a.ndim != 2:
+            raise ValueError(f"{func}: sparsity must be 2-d, got shape {a.shape}")
+        m, n = a.shape
+        indptr, indices, data = np.asarray(a.indptr), np.asarray(a.indices), np.asarray(a.data)
+        keep = data != 0
+        if not keep.all():
+            rows = np.repeat(np.arange(m), np.diff(indptr))[keep]
+            indices = indices[keep]
+            indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=m))])
     else:
         try:
             arr = np.asarray(sparsity)
         except (TypeError, ValueError):
             raise TypeError(f"{func}: sparsity must be a scipy.sparse matrix or an array of bools") from None
-        if arr.dtype.kind not in "biuf" or arr.ndim != 2:
-            raise (TypeError if arr.dtype.kind not in "biuf" else ValueError)(
-                f"{func}: sparsity must be a 2-d scipy.sparse matrix or array of bools, got "
-                f"{'dtype ' + str(arr.dtype) if arr.dtype.kind not in 'biuf' else 'shape ' + str(arr.shape)}"
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{func}: sparsity must be a 2-d scipy.sparse matrix or array of bools, got dtype {arr.dtype}"
             )
-        a = sp.csr_array(arr != 0)
-    if a.ndim != 2 or (shape is not None and a.shape != shape):
-        want = "2-d" if shape is None else f"shape {shape}"
-        raise ValueError(f"{func}: sparsity must have {want}, got shape {a.shape}")
-    m, n = a.shape
-    return a.indptr.astype(np.int64), a.indices.astype(np.int64), int(m), int(n)
+        if arr.ndim != 2:
+            raise ValueError(
+                f"{func}: sparsity must be a 2-d scipy.sparse matrix or array of bools, got shape {arr.shape}"
+            )
+        m, n = arr.shape
+        rows, indices = np.nonzero(arr)
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=m))])
+    if shape is not None and (m, n) != shape:
+        raise ValueError(f"{func}: sparsity must have shape {shape}, got shape {(m, n)}")
+    return indptr.astype(np.int64), indices.astype(np.int64), int(m), int(n)
 
 
 def sparse_plan(
@@ -129,12 +140,8 @@ def sparse_jacobian(
     if ncols != n:
         raise ValueError(f"{func}: sparsity must have x.size = {n} columns, got shape ({m}, {ncols})")
 
-    def make(args: tuple[Any, ...]) -> Any:
+    def sparse(args: tuple[Any, ...]) -> Any:
         return sparse_plan(args, indptr, indices, m, "jacobian", colouring, func)
-
-    def sparse(args: tuple[Any, ...]) -> Callable[[tuple[Any, ...]], Any]:
-        make(args)  # checks the arguments and the pattern before f is called
-        return make
 
     plan, values, f0, omit, ev, out_shape, used = _estimate(
         func, f, x, method, order, step, bounds, noise, n_steps, vectorized, batch_size, executor,

@@ -2,8 +2,10 @@
 //! is built once per estimate from the flat float32/float64 `x`; the facade evaluates `f` at its
 //! points (in batches) and hands the values back to [`Plan::assemble`].
 
+use numpy::PyArray1;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use softgrad_core::estimate::colour::Pattern;
 use softgrad_core::estimate::fd::hessian::HessianPlan as CoreHessianPlan;
 use softgrad_core::estimate::fd::noise::{ecnoise as core_ecnoise, Noise};
 use softgrad_core::estimate::fd::sparse::SparsePlan as CoreSparsePlan;
@@ -14,6 +16,8 @@ use crate::call::{guard, EnterCore};
 use crate::convert::{with_float, Floats, Input, Out};
 
 type Array<'py> = Bound<'py, PyAny>;
+/// A pattern as CSR arrays `(indptr, indices)`.
+type Csr<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>);
 
 /// The public function a plan serves, for messages (the core wants a `&'static str`).
 fn public_name(func: &str) -> &'static str {
@@ -266,6 +270,13 @@ fn points_of<'py>(
     }
 }
 
+/// A pattern as CSR `(indptr, indices)`, int64.
+fn csr_of<'py>(py: Python<'py>, p: &Pattern) -> Csr<'py> {
+    let ptr: Vec<i64> = p.row_ptr().iter().map(|&v| v as i64).collect();
+    let idx: Vec<i64> = p.col_idx().iter().map(|&v| i64::from(v)).collect();
+    (PyArray1::from_vec(py, ptr), PyArray1::from_vec(py, idx))
+}
+
 /// A sparse Jacobian (`kind="jacobian"`: column colouring of the `m × n` pattern) or a sparse
 /// Hessian from a gradient (`kind="hessian"`: star colouring of the symmetric `n × n` pattern) by
 /// colouring; the other arguments as [`Plan`]'s. `colouring`: "auto", "smallest_last",
@@ -355,28 +366,16 @@ impl SparsePlan {
 
     /// The colour of each column (int64).
     #[getter]
-    fn colours<'py>(&self, py: Python<'py>) -> Bound<'py, numpy::PyArray1<i64>> {
+    fn colours<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
         let c: Vec<i64> = self.plan.colours().iter().map(|&c| i64::from(c)).collect();
-        numpy::PyArray1::from_vec(py, c)
+        PyArray1::from_vec(py, c)
     }
 
     /// The pattern as CSR `(indptr, indices)` (int64, sorted, no duplicates): the order of the
     /// entries that `assemble` returns.
     #[getter]
-    fn csr<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> (
-        Bound<'py, numpy::PyArray1<i64>>,
-        Bound<'py, numpy::PyArray1<i64>>,
-    ) {
-        let p = self.plan.pattern();
-        let ptr: Vec<i64> = p.row_ptr().iter().map(|&v| v as i64).collect();
-        let idx: Vec<i64> = p.col_idx().iter().map(|&v| i64::from(v)).collect();
-        (
-            numpy::PyArray1::from_vec(py, ptr),
-            numpy::PyArray1::from_vec(py, idx),
-        )
+    fn csr<'py>(&self, py: Python<'py>) -> Csr<'py> {
+        csr_of(py, self.plan.pattern())
     }
 
     /// The step of each column, float64.
@@ -433,8 +432,8 @@ impl SparsePlan {
     }
 }
 
-/// A Hessian from values of `f`: dense, or on the symmetric pattern of CSR arrays `indptr`,
-/// `indices` (int64). `step`: empty (automatic), one, or one per coordinate.
+/// A Hessian from values of `f`: dense, or on the pattern of CSR arrays `indptr`, `indices`
+/// (int64) made symmetric with its diagonal. `step`: empty (automatic), one, or one per coordinate.
 #[derive(Debug)]
 #[pyclass(frozen, module = "softgrad._core.fd")]
 pub struct HessianPlan {
@@ -487,6 +486,12 @@ impl HessianPlan {
     #[getter]
     fn nnz(&self) -> usize {
         self.plan.nnz()
+    }
+
+    /// The symmetrised pattern as CSR `(indptr, indices)` (int64), `None` for a dense plan.
+    #[getter]
+    fn csr<'py>(&self, py: Python<'py>) -> Option<Csr<'py>> {
+        self.plan.pattern().map(|p| csr_of(py, p))
     }
 
     /// The step of each coordinate, float64.

@@ -38,6 +38,8 @@ pub struct HessianPlan {
     slots: Vec<u32>,
     nnz: usize,
     dense: bool,
+    /// The symmetrised pattern (sparse results).
+    pattern: Option<Pattern>,
     eps: f64,
     noise: f64,
 }
@@ -49,8 +51,8 @@ pub fn hessian_step(x: f64, eps: f64, noise: f64) -> f64 {
 
 impl HessianPlan {
     /// The plan at `x`: `step` one or one per coordinate (empty: automatic), `noise` the absolute
-    /// noise of `f` (0: rounding only), `eps` the precision of the dtype; `pattern` a symmetric
-    /// `n × n` pattern or `None` (dense).
+    /// noise of `f` (0: rounding only), `eps` the precision of the dtype; `pattern` an `n × n`
+    /// pattern, made symmetric with its diagonal ([`Pattern::symmetrised`]), or `None` (dense).
     ///
     /// Errors ([`Error::InvalidParameter`] naming `func`): `x` not finite, a step not positive
     /// and finite or too small to move `x`, a negative noise, a pattern not symmetric or of the
@@ -96,6 +98,7 @@ impl HessianPlan {
             slots: Vec::new(),
             nnz: n * n,
             dense: pattern.is_none(),
+            pattern: None,
             eps,
             noise,
         };
@@ -138,22 +141,14 @@ impl HessianPlan {
                 }
             }
             Some(p) => {
-                if !p.is_symmetric() || p.n() != n {
+                if p.m() != n || p.n() != n {
                     return Err(Error::param(
                         func,
                         "sparsity",
-                        format!(
-                            "must be a symmetric ({n}, {n}) pattern, got shape ({}, {}){}",
-                            p.m(),
-                            p.n(),
-                            if p.m() == p.n() && p.n() == n {
-                                " not symmetric"
-                            } else {
-                                ""
-                            }
-                        ),
+                        format!("must have shape ({n}, {n}), got ({}, {})", p.m(), p.n()),
                     ));
                 }
+                let p = &p.symmetrised(func)?;
                 let mut index = std::collections::HashMap::new();
                 for i in 0..n {
                     for &j in p.row(i) {
@@ -174,6 +169,7 @@ impl HessianPlan {
                     }
                 }
                 plan.nnz = p.nnz();
+                plan.pattern = Some(p.clone());
             }
         }
         Ok(plan)
@@ -190,6 +186,10 @@ impl HessianPlan {
     /// The step of each coordinate.
     pub fn steps(&self) -> &[f64] {
         &self.steps
+    }
+    /// The (symmetrised) pattern of a sparse result.
+    pub fn pattern(&self) -> Option<&Pattern> {
+        self.pattern.as_ref()
     }
     /// Entries of the result: `n²` dense, the pattern's otherwise.
     pub fn nnz(&self) -> usize {

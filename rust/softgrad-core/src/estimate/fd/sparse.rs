@@ -66,12 +66,12 @@ impl SparsePlan {
         Ok(Self::with(plan, pattern, colour, k, o, sources))
     }
 
-    /// The plan of the sparse Hessian `∇g` at `x` from a gradient `g`, with the symmetric `n × n`
-    /// pattern `pattern` (its diagonal included) and a star colouring in `ordering` (`None`: the
-    /// fewest colours of the three orderings).
+    /// The plan of the sparse Hessian `∇g` at `x` from a gradient `g`, with the pattern of
+    /// `pattern + patternᵀ + I` (`n × n`) and a star colouring in `ordering` (`None`: the fewest
+    /// colours of the three orderings).
     ///
     /// Errors: those of [`Plan::new`]; [`Error::InvalidParameter`] naming `sparsity` if the
-    /// pattern is not symmetric or not `n × n`.
+    /// pattern is not `n × n`.
     pub fn hessian<T: Dtype>(
         x: &[T],
         options: &Options<'_>,
@@ -80,6 +80,7 @@ impl SparsePlan {
     ) -> Result<Self> {
         check_columns(options.func, &pattern, x.len())?;
         let f = options.func;
+        let pattern = pattern.symmetrised(f)?;
         let (colour, k, o) = match ordering {
             Some(o) => {
                 let (c, k) = colour::star_colouring(f, &pattern, o)?;
