@@ -480,6 +480,26 @@ def cases(dtype: type[np.floating[Any]]) -> list[Case]:
                 float64_only=("lse", "ct"),
             )
         )
+    if hasattr(L, "logsumexp_weights"):  # reverse mode over contiguous rows (test_logsumexp_fused.py)
+        rl = (outer * inner, n, 1)
+        _, _, p, h = L.logsumexp_weights(x, rl, t, False)
+        res.append(
+            Case(
+                "logsumexp_weights",
+                "logsumexp",
+                dict(a=x, layout=rl, temperature=t, return_sign=True),
+                ("a",),
+            )
+        )
+        res.append(
+            Case(
+                "logsumexp_vjp_weights",
+                "logsumexp_vjp",
+                dict(p=p, h=h, ct=ct, layout=rl, temperature=t),
+                ("p", "h", "ct"),
+                float64_only=("h", "ct"),
+            )
+        )
     xent = dict(logits=x, sample_weight=np.abs(ct).astype(dtype), layout=layout, temperature=t)
     xent.update(label_smoothing=0.1, grad_scale=0.5, grad=True, losses=True)
     cls = rng.integers(0, n, outer * inner)

@@ -22,7 +22,7 @@ forward-mode rules combine the same kernels with NumPy reductions.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -286,12 +286,28 @@ def smooth_min(
 _LseResiduals = tuple[AxisCall, Array, Array | None]
 
 
-def _lse_forward(c: AxisCall) -> tuple[Any, _LseResiduals]:
-    """Value and residuals ``(call with private inputs, lse, sign)`` of a reduction.
+class _Weights(NamedTuple):
+    """Residuals of unweighted rows: the call (for shapes only: its input is never read again), the
+    pullback's weights ``p = e^{(a - L)/t}`` and per-row temperature terms ``h``
+    (``_core.logsumexp_weights``)."""
 
-    longdouble input: the value in longdouble (NumPy), the residuals (so the derivatives) in float64.
+    c: AxisCall
+    p: Array
+    h: Array
+
+
+def _lse_forward(c: AxisCall) -> tuple[Any, _LseResiduals | _Weights]:
+    """Value and residuals of a reduction.
+
+    Unweighted contiguous rows (``inner == 1``): the forward also computes the pullback's weights
+    while each row is in cache, so the pullback is one scaling pass and no copy of the input is
+    kept. Otherwise ``(call with private inputs, lse, sign)``. longdouble input: the value in
+    longdouble (NumPy), the residuals (so the derivatives) in float64.
     """
     c.require_real("vjp")
+    if c.b is None and c.plan.inner == 1 and c.plan.n > 0:
+        out, sgn, p, h = _k.logsumexp_weights(c.x, c.layout, c.t, c.return_sign, c.n_threads)
+        return (_lse_numpy(c) if c.numpy_path else _lse_result(c, out, sgn)), _Weights(c, p, h)
     c = c.private_inputs()
     lse = np.empty(c.lanes)
     # Weighted sums keep their sign: the derivatives of a negative sum are those of log|S|.
@@ -305,9 +321,13 @@ def _lse_forward(c: AxisCall) -> tuple[Any, _LseResiduals]:
     return value, (c, lse, sign_res)
 
 
-def _lse_pullback(res: _LseResiduals, ct: Any) -> tuple[Any, Any, Any]:
-    c, lse, sgn = res
+def _lse_pullback(res: _LseResiduals | _Weights, ct: Any) -> tuple[Any, Any, Any]:
     ctf = np.ascontiguousarray(np.asarray(ct, dtype=np.float64).reshape(-1))
+    if isinstance(res, _Weights):
+        c, p, h = res
+        da, dt = _k.logsumexp_vjp_weights(p, h, ctf, c.layout, c.t, c.n_threads)
+        return c.from_layout(da, c.a_shape, c.a_dtype), None, cast(dt, c.dtype)
+    c, lse, sgn = res
     da, db, dt = _k.logsumexp_vjp(c.x, c.b, lse, sgn, ctf, c.layout, c.t, c.n_threads)
     ga = c.from_layout(da, c.a_shape, c.a_dtype)
     gb = None
@@ -322,19 +342,19 @@ rules(smooth_max).fwd(_lse_forward)
 
 
 @rules(smooth_max).bwd
-def _smooth_max_bwd(res: _LseResiduals, ct: Any) -> tuple[Any, Any]:
+def _smooth_max_bwd(res: _LseResiduals | _Weights, ct: Any) -> tuple[Any, Any]:
     da, _, dt = _lse_pullback(res, ct)
     return da, dt
 
 
 @rules(smooth_min).fwd
-def _smooth_min_fwd(c: AxisCall) -> tuple[Any, _LseResiduals]:
+def _smooth_min_fwd(c: AxisCall) -> tuple[Any, _LseResiduals | _Weights]:
     value, res = _lse_forward(c)
     return -value, res
 
 
 @rules(smooth_min).bwd
-def _smooth_min_bwd(res: _LseResiduals, ct: Any) -> tuple[Any, Any]:
+def _smooth_min_bwd(res: _LseResiduals | _Weights, ct: Any) -> tuple[Any, Any]:
     # smooth_min(x, t) = -L(-x, t): d/dx = dL/da, d/dt = -dL/dt.
     da, _, dt = _lse_pullback(res, ct)
     return da, -dt

@@ -66,7 +66,9 @@ def softmax_vjp(x: Any, g: Any, layout: Layout, t: float, log: bool) -> tuple[Ar
         gsum = G.sum(axis=1, keepdims=True)
         dx = (G - y * gsum) / t
         xbar = np.sum(y * xs, axis=1, keepdims=True)
-        centred = np.where(np.isneginf(X), 0.0, X - xbar)
+        # A lane whose output is NaN (all -inf, or a NaN or +inf entry) has a NaN xbar and a NaN
+        # temperature cotangent, as its input cotangent is NaN (and as JAX's is: NaN propagates).
+        centred = np.where(np.isneginf(X) & ~np.isnan(xbar), 0.0, X - xbar)
         dt = -float(np.sum(G * centred)) / t**2
     return dx.reshape(-1), dt
 

@@ -4,7 +4,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["logsumexp", "logsumexp_vjp", "softmax", "softmax_vjp"]
+__all__ = [
+    "logsumexp",
+    "logsumexp_vjp",
+    "logsumexp_vjp_weights",
+    "logsumexp_weights",
+    "softmax",
+    "softmax_vjp",
+]
 
 def logsumexp(
     a: NDArray[np.floating[Any]],
@@ -42,3 +49,18 @@ def logsumexp_vjp(
     temperature: float,
     n_threads: int | None = None,
 ) -> tuple[NDArray[Any], NDArray[Any] | None, float]: ...
+def logsumexp_weights(
+    a: NDArray[np.floating[Any]],
+    layout: tuple[int, int, int],
+    temperature: float,
+    return_sign: bool,
+    n_threads: int | None = None,
+) -> tuple[NDArray[Any], NDArray[Any] | None, NDArray[Any], NDArray[np.float64]]: ...
+def logsumexp_vjp_weights(
+    p: NDArray[np.floating[Any]],
+    h: NDArray[np.float64],
+    ct: NDArray[np.float64],
+    layout: tuple[int, int, int],
+    temperature: float,
+    n_threads: int | None = None,
+) -> tuple[NDArray[Any], float]: ...

@@ -20,7 +20,10 @@ use crate::real::Real;
 
 #[path = "rows_grad.rs"]
 mod grad;
+#[path = "rows_weights.rs"]
+mod weights;
 pub(crate) use grad::{logsumexp_vjp, softmax_vjp, LseLanes};
+pub(crate) use weights::weights as logsumexp_weights;
 
 /// Widest row these kernels take (their scratch lives on the stack: `MAX_N * W` f64 per buffer).
 pub(crate) const MAX_N: usize = 64;

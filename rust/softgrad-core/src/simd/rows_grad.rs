@@ -142,6 +142,7 @@ struct LseVjp<'a, T> {
     t: f64,
     da: &'a mut [T],
     db: Option<&'a mut [T]>,
+    dt_rows: Option<&'a mut [f64]>,
 }
 
 impl<T: Real> Kernel for LseVjp<'_, T> {
@@ -204,6 +205,10 @@ impl<T: Real> LseVjp<'_, T> {
                 }
             }
             let lane_dt = V::select(empty, c0, c.mul(l.sub(wa).div(vt)));
+            if let Some(d) = self.dt_rows.as_deref_mut() {
+                let la = lane_dt.to_array();
+                d[r0..r0 + k].copy_from_slice(&la[..k]);
+            }
             dt = lane_dt.to_array()[..k].iter().fold(dt, |a, &v| a + v);
         }
         dt
@@ -272,6 +277,7 @@ pub(crate) fn logsumexp_vjp<T: Real>(
     t: f64,
     da: &mut [T],
     db: Option<&mut [T]>,
+    dt_rows: Option<&mut [f64]>,
 ) -> f64 {
     assert!((1..=MAX_N).contains(&n), "rows::logsumexp_vjp: n = {n}");
     assert_eq!(
@@ -287,6 +293,13 @@ pub(crate) fn logsumexp_vjp<T: Real>(
         );
     }
     assert_eq!(da.len(), a.len(), "rows::logsumexp_vjp: length mismatch");
+    if let Some(d) = dt_rows.as_deref() {
+        assert_eq!(
+            d.len(),
+            lanes.lse.len(),
+            "rows::logsumexp_vjp: length mismatch"
+        );
+    }
     vectorize(
         level,
         LseVjp {
@@ -297,6 +310,7 @@ pub(crate) fn logsumexp_vjp<T: Real>(
             t,
             da,
             db,
+            dt_rows,
         },
     )
 }

@@ -154,10 +154,80 @@ fn logsumexp_vjp<'py>(
     })
 }
 
+/// Log-sum-exp of the contiguous rows of `a` (unweighted, `layout` with `inner == 1`) for reverse
+/// mode: `(out, sign or None, p, h)`, with the pullback's residuals `p` (dtype and length of `a`:
+/// the input cotangent of a unit cotangent) and `h` (float64, one per row: the temperature
+/// cotangent of a unit cotangent).
+#[pyfunction(signature = (a, layout, temperature, return_sign, n_threads=None))]
+fn logsumexp_weights<'py>(
+    py: Python<'py>,
+    a: Floats<'py>,
+    layout: Layout,
+    temperature: f64,
+    return_sign: bool,
+    n_threads: Option<Threads<'py>>,
+) -> PyResult<(Array<'py>, Option<Array<'py>>, Array<'py>, Array<'py>)> {
+    const F: &str = "logsumexp";
+    with_float!(F, a, |xs: &[T]| {
+        let (par, n) = (par(F, n_threads)?, layout.0.outputs());
+        let mut out = Out::<T>::new(py, F, "out", n)?;
+        let mut sign = return_sign
+            .then(|| Out::<T>::new(py, F, "sign", n))
+            .transpose()?;
+        let mut p = Out::<T>::new(py, F, "p", xs.len())?;
+        let mut h = Out::<f64>::new(py, F, "h", n)?;
+        let (os, ss, ps, hs) = (
+            out.slice(),
+            sign.as_mut().map(|s| s.slice()),
+            p.slice(),
+            h.slice(),
+        );
+        py.enter_core(xs.len(), || {
+            core::logsumexp_weights(xs, layout.0, temperature, os, ss, ps, hs, par)
+        })?;
+        Ok((
+            out.finish()?,
+            sign.map(Out::finish).transpose()?,
+            p.finish()?,
+            h.finish()?,
+        ))
+    })
+}
+
+/// Pullback of log-sum-exp for one float64 cotangent `ct` per row, from the residuals `p`, `h` of
+/// `logsumexp_weights` (same `layout` and `temperature`): `(da, dt)`.
+#[pyfunction(signature = (p, h, ct, layout, temperature, n_threads=None))]
+fn logsumexp_vjp_weights<'py>(
+    py: Python<'py>,
+    p: Floats<'py>,
+    h: Floats<'py>,
+    ct: Floats<'py>,
+    layout: Layout,
+    temperature: f64,
+    n_threads: Option<Threads<'py>>,
+) -> PyResult<(Array<'py>, f64)> {
+    const F: &str = "logsumexp_vjp";
+    with_float!(F, p, |ps: &[T]| {
+        let (par, h, ct) = (
+            par(F, n_threads)?,
+            h.of::<f64>(F, "h")?,
+            ct.of::<f64>(F, "ct")?,
+        );
+        let mut da = Out::<T>::new(py, F, "da", ps.len())?;
+        let (hs, cs, das) = (h.slice(), ct.slice(), da.slice());
+        let dt = py.enter_core(ps.len(), || {
+            core::logsumexp_vjp_weights(ps, hs, cs, layout.0, temperature, das, par)
+        })?;
+        Ok((da.finish()?, dt))
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(logsumexp, m)?)?;
     m.add_function(wrap_pyfunction!(softmax, m)?)?;
     m.add_function(wrap_pyfunction!(softmax_vjp, m)?)?;
     m.add_function(wrap_pyfunction!(logsumexp_vjp, m)?)?;
+    m.add_function(wrap_pyfunction!(logsumexp_weights, m)?)?;
+    m.add_function(wrap_pyfunction!(logsumexp_vjp_weights, m)?)?;
     Ok(())
 }

@@ -29,6 +29,7 @@
 //! `e^{(M_side - M)/t}`; pieces may be computed on any thread, the combination order never changes.
 
 pub mod cross_entropy;
+mod fused;
 mod grad;
 #[cfg(test)]
 mod grad_edge_tests;
@@ -42,6 +43,7 @@ mod softmax;
 mod softmax_tests;
 
 pub use cross_entropy::softmax_cross_entropy;
+pub use fused::{logsumexp_vjp_weights, logsumexp_weights};
 pub use grad::{logsumexp_vjp, softmax_vjp};
 pub use softmax::{softmax, Kind};
 

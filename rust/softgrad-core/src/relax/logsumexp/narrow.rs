@@ -143,7 +143,7 @@ pub(super) fn logsumexp_vjp<T: Real>(
         data,
         |_, ((a, b), (lse, sign, ct), (da, db))| {
             let lanes = LseLanes { lse, sign, ct };
-            Ok(rows::logsumexp_vjp(level, a, b, lanes, n, t, da, db))
+            Ok(rows::logsumexp_vjp(level, a, b, lanes, n, t, da, db, None))
         },
     )?;
     Ok(parts.into_iter().fold(0.0, |a, b| a + b))

@@ -320,7 +320,8 @@ fn every_level_agrees_with_the_scalar_level() {
             };
             let mut da = vec![0.0; x.len()];
             let mut db = bb.map(|_| vec![0.0; x.len()]);
-            let dt = krows::logsumexp_vjp(level, &x, bb, lanes, n, t, &mut da, db.as_deref_mut());
+            let dt =
+                krows::logsumexp_vjp(level, &x, bb, lanes, n, t, &mut da, db.as_deref_mut(), None);
             res.extend([da, db.unwrap_or_default(), vec![dt]]);
         }
         res
