@@ -195,3 +195,27 @@ def test_random_spd_systems(n: int, density: float, seed: int) -> None:
         res = linalg.cg(A, b, M=M, rtol=1e-12)
         assert res.success, res.message
         np.testing.assert_allclose(res.x, want, rtol=1e-8, atol=1e-9)
+
+
+def test_ctrl_c_stops_a_long_solve() -> None:
+    from test_robustness import run_script
+
+    r = run_script(
+        """
+import threading, time, _thread, numpy as np, scipy.sparse as sp
+from softgrad import linalg, precond
+t = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(300, 300))
+A = (sp.kron(sp.identity(300), t) + sp.kron(t, sp.identity(300))).tocsr()
+b = np.ones(A.shape[0])
+threading.Timer(0.5, _thread.interrupt_main).start()
+t0 = time.monotonic()
+try:
+    linalg.cg(A, b, M=precond.jacobi(A), rtol=0.0, maxiter=10**7)
+    print("NOT INTERRUPTED")
+except KeyboardInterrupt:
+    print("INTERRUPTED", time.monotonic() - t0)
+""",
+        timeout=120,
+    )
+    assert "INTERRUPTED" in r.out and "NOT" not in r.out, r
+    assert float(r.out.split("INTERRUPTED")[1].split()[0]) < 10.0, r

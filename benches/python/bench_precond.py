@@ -5,7 +5,7 @@ Problems (rtol 1e-8 on ||r|| / ||b||, b standard normal with a fixed seed):
 - ``poisson``: the 5-point Laplacian on a 500 x 500 grid (250 000 unknowns), the issue's case;
 - ``aniso``: the same with the y-couplings weighted by 0.01 (400 x 400);
 - ``logreg``: the Hessian of an L2-regularised logistic regression, ``Xᵀ D X + λ I`` with a sparse
-  ``X`` (not an M-matrix: AMG's coarsening assumptions do not hold).
+  ``X`` whose features have unequal scales (not an M-matrix: AMG's coarsening assumptions do not hold).
 
 Solvers: scipy ``cg`` + a Jacobi ``LinearOperator``; scipy ``spilu(drop_tol=0, fill_factor=1)`` +
 ``cg`` (capped at ``maxiter=3000``, Poisson only unless ``--spilu-all``); pyamg
@@ -20,6 +20,8 @@ interleaved so that slow phases of a shared machine hit all of them.
 from __future__ import annotations
 
 import argparse
+import builtins
+import functools
 import os
 import statistics
 import time
@@ -53,6 +55,7 @@ def logreg(n_samples: int, n_features: int, per_row: int, lam: float, seed: int 
     rows = np.repeat(np.arange(n_samples), per_row)
     cols = rng.integers(0, n_features, n_samples * per_row)
     X = sp.csr_array((rng.standard_normal(rows.size), (rows, cols)), shape=(n_samples, n_features))
+    X = X @ sp.diags_array(10.0 ** rng.uniform(-1.5, 1.5, n_features))  # features on unequal scales
     w = rng.standard_normal(n_features) * 0.5
     p = 1 / (1 + np.exp(-(X @ w)))
     H = (X.T @ sp.diags_array(p * (1 - p)) @ X + lam * sp.identity(n_features)).tocsr()
@@ -117,8 +120,8 @@ def problems(spilu_all: bool) -> list[tuple[str, Any, list[str]]]:
             ["scipy spilu+CG"] if spilu_all else [],
         ),
         (
-            "logistic Hessian XᵀDX+λI (X 200 000 x 40 000, 4 nnz/row, λ=1e-3)",
-            logreg(200_000, 40_000, 4, 1e-3),
+            "logistic Hessian XᵀDX+λI (X 200 000 x 40 000, 4 nnz/row, scales 10^±1.5, λ=1e-4)",
+            logreg(200_000, 40_000, 4, 1e-4),
             ["scipy spilu+CG"] if spilu_all else [],
         ),
     ]
@@ -130,6 +133,7 @@ def main() -> None:
     ap.add_argument("--spilu-all", action="store_true", help="run spilu+CG on every problem (slow)")
     ap.add_argument("--skip-spilu", action="store_true")
     args = ap.parse_args()
+    print = functools.partial(builtins.print, flush=True)
     solvers: dict[str, Run] = {
         "scipy CG + Jacobi": scipy_jacobi,
         "scipy spilu+CG": scipy_spilu,

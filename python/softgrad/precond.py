@@ -99,9 +99,8 @@ class Preconditioner:
     array([0.5, 0.5, 0.5, 0.5])
     """
 
-    def __init__(self, core: Any, dtype: Any = np.float64) -> None:
+    def __init__(self, core: Any) -> None:
         self._core = core
-        self._source_dtype = np.dtype(dtype)
 
     @property
     def kind(self) -> str:
@@ -152,10 +151,10 @@ class Preconditioner:
     def as_linear_operator(self) -> Any:
         """This :math:`M^{-1}` as a :class:`scipy.sparse.linalg.LinearOperator`, for ``M=`` in
         :func:`scipy.sparse.linalg.cg`, ``gmres``, ``minres``, ... (``rmatvec`` is the same
-        operator for the symmetric preconditioners; ILU(0)'s is not provided)."""
+        operator for the symmetric preconditioners: all but ILU(0), whose is not provided)."""
         import scipy.sparse.linalg as spla  # type: ignore[import-untyped]
 
-        symmetric = self.kind in ("jacobi", "ssor", "ic0")
+        symmetric = self.kind != "ilu0"
         return spla.LinearOperator(
             self.shape,
             matvec=self.solve,
@@ -177,8 +176,10 @@ class Preconditioner:
         return f"<Preconditioner {self.kind} of shape ({n}, {n}), nnz={self.nnz}{extra}>"
 
 
-def _made(core: Any, data: NDArray[Any]) -> Preconditioner:
-    return Preconditioner(core, data.dtype)
+def _made(core: Any) -> Preconditioner:
+    """The Python face of a ``_core.linalg.Preconditioner`` (each constructor's last line; a new
+    kind of preconditioner is one more function here returning ``_made(_k.<kind>(...))``)."""
+    return Preconditioner(core)
 
 
 def _int_param(value: Any, func: str, name: str) -> int:
@@ -215,7 +216,7 @@ def jacobi(A: Any) -> Preconditioner:
     array([1., 2., 3.])
     """
     ip, ix, d, n = _csr(A, "jacobi", transpose_ok=True)
-    return _made(_k.jacobi(ip, ix, d, n), d)
+    return _made(_k.jacobi(ip, ix, d, n))
 
 
 def block_jacobi(A: Any, block_size: int) -> Preconditioner:
@@ -254,7 +255,7 @@ def block_jacobi(A: Any, block_size: int) -> Preconditioner:
     if not 1 <= bs <= 4096:
         raise ValueError(f"block_jacobi: block_size must be in 1..=4096, got {bs}")
     ip, ix, d, n = _csr(A, "block_jacobi")
-    return _made(_k.block_jacobi(ip, ix, d, n, bs), d)
+    return _made(_k.block_jacobi(ip, ix, d, n, bs))
 
 
 def ssor(A: Any, omega: float = 1.0, *, check: bool = True) -> Preconditioner:
@@ -303,7 +304,7 @@ def ssor(A: Any, omega: float = 1.0, *, check: bool = True) -> Preconditioner:
     chk = flag_param(check, "ssor", "check")
     w = scalar_param(omega, "ssor", "omega")
     ip, ix, d, n = _csr(A, "ssor", transpose_ok=chk)
-    return _made(_k.ssor(ip, ix, d, n, w, chk), d)
+    return _made(_k.ssor(ip, ix, d, n, w, chk))
 
 
 def ic0(A: Any, *, shift: float = 0.0, on_breakdown: str = "raise", check: bool = True) -> Preconditioner:
@@ -368,7 +369,7 @@ def ic0(A: Any, *, shift: float = 0.0, on_breakdown: str = "raise", check: bool 
     if on_breakdown not in ("raise", "shift"):
         raise ValueError(f"ic0: on_breakdown must be 'raise' or 'shift', got {on_breakdown!r}")
     ip, ix, d, n = _csr(A, "ic0", transpose_ok=chk)
-    return _made(_k.ic0(ip, ix, d, n, s, on_breakdown, chk), d)
+    return _made(_k.ic0(ip, ix, d, n, s, on_breakdown, chk))
 
 
 def ilu0(A: Any) -> Preconditioner:
@@ -407,4 +408,4 @@ def ilu0(A: Any) -> Preconditioner:
     True
     """
     ip, ix, d, n = _csr(A, "ilu0")
-    return _made(_k.ilu0(ip, ix, d, n), d)
+    return _made(_k.ilu0(ip, ix, d, n))

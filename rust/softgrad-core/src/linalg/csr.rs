@@ -255,3 +255,59 @@ impl<I: Index, T: Real> LinOp for Csr<'_, I, T> {
         self.apply_dot(x, y, x, par).map(|_| ())
     }
 }
+
+/// An owned copy of a checked [`Csr`] (values in `f64`), for operators that outlive the caller's
+/// arrays (a preconditioner that applies `A`, e.g. a polynomial in `A`).
+#[derive(Debug, Clone)]
+pub struct CsrBuf {
+    n: usize,
+    indptr: Vec<usize>,
+    indices: Vec<usize>,
+    data: Vec<f64>,
+}
+
+impl CsrBuf {
+    /// Copies `a` (fallibly: [`Error::Alloc`] naming `func`).
+    pub fn of<I: Index, T: Real>(func: &'static str, a: &Csr<'_, I, T>) -> Result<CsrBuf> {
+        let mut indptr = crate::par::scratch(func, a.n + 1, 0usize)?;
+        let mut indices = crate::par::scratch(func, a.nnz(), 0usize)?;
+        let mut data = crate::par::scratch(func, a.nnz(), 0.0)?;
+        for (o, p) in indptr.iter_mut().zip(a.indptr) {
+            *o = p.ix();
+        }
+        for ((o, v), (c, x)) in indices
+            .iter_mut()
+            .zip(data.iter_mut())
+            .zip(a.indices.iter().zip(a.data))
+        {
+            *o = c.ix();
+            *v = x.to_f64();
+        }
+        Ok(CsrBuf {
+            n: a.n,
+            indptr,
+            indices,
+            data,
+        })
+    }
+
+    /// The borrowed view (already checked).
+    pub fn view(&self) -> Csr<'_, usize, f64> {
+        Csr {
+            n: self.n,
+            indptr: &self.indptr,
+            indices: &self.indices,
+            data: &self.data,
+        }
+    }
+}
+
+impl LinOp for CsrBuf {
+    fn dim(&self) -> usize {
+        self.n
+    }
+
+    fn apply(&self, x: &[f64], y: &mut [f64], par: Par) -> Result<()> {
+        self.view().apply(x, y, par)
+    }
+}

@@ -3,7 +3,8 @@
 //!
 //! - [`op`]: the [`LinOp`] trait every matrix, preconditioner and callback implements;
 //! - [`csr`]: [`Csr`], a borrowed view of a caller's CSR arrays (`i32`/`i64` indices, `f32`/`f64`
-//!   values, checked once, never copied), its fused matrix-vector product and symmetry check;
+//!   values, checked once, never copied), its fused matrix-vector product and symmetry check,
+//!   and [`CsrBuf`], an owned copy for operators that outlive the caller's arrays;
 //! - [`jacobi`], [`ssor`], [`ilu`]: the preconditioners (Jacobi, block Jacobi, SSOR, IC(0),
 //!   ILU(0)), each applying `M⁻¹`;
 //! - [`tri`]: the level-scheduled sparse triangular solves behind SSOR, IC(0) and ILU(0);
@@ -38,7 +39,7 @@ mod tests;
 pub mod tri;
 pub mod vec;
 
-pub use csr::{Csr, Index};
+pub use csr::{Csr, CsrBuf, Index};
 pub use op::LinOp;
 
 /// `x > 0` (false for NaN): positive pivots, curvatures and diagonals.

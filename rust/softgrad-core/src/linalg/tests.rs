@@ -333,3 +333,12 @@ fn cg_reports_non_convergence_and_indefinite_matrices() {
     assert_eq!((r.status, r.iterations), (CgStatus::Converged, 0));
     assert!(x.iter().all(|&v| v == 0.0));
 }
+
+#[test]
+fn an_owned_copy_applies_the_same_product() {
+    let (ip, ix, v) = poisson(30, 0.2);
+    let a = Csr::new("t", 900, &ip, &ix, &v).unwrap();
+    let b = super::csr::CsrBuf::of("t", &a).unwrap();
+    let x = xs(900);
+    assert_eq!(apply(&b, &x, Par::Rayon(2)), apply(&a, &x, Par::Seq));
+}
