@@ -23,9 +23,13 @@ def assert_same(x: Any, y: Any) -> None:
     assert np.asarray(x).dtype == np.asarray(y).dtype
 
 
+# past MR, the 64-row tasks, KC = 256 and NC = 512; n = 1 takes the row kernel
+SIZES = [(1, 1, 1), (7, 3, 5), (9, 300, 33), (70, 5, 530), (65, 257, 17), (130, 70, 1), (3, 1000, 1)]
+
+
 @pytest.mark.parametrize(("op", "mx"), OPS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(("m", "k", "n"), [(1, 1, 1), (7, 3, 5), (9, 300, 33), (70, 5, 530), (65, 257, 17)])
+@pytest.mark.parametrize(("m", "k", "n"), SIZES)
 def test_matches_the_broadcast_reference(op: Any, mx: bool, dtype: Any, m: int, k: int, n: int, rng) -> None:
     a = rng.standard_normal((m, k)).astype(dtype)
     b = rng.standard_normal((k, n)).astype(dtype)
@@ -215,6 +219,12 @@ def test_matvec_and_tropical_power_find_shortest_paths(rng) -> None:
     for _ in range(n):
         x = sg.maxplus_matvec(w.T, x, minplus=True)
     np.testing.assert_allclose(x, d[0])
+    # batched matvec, broadcast; transposed matrices take the blocked kernel, the same values
+    ab = rng.standard_normal((2, 9, 70))
+    xv = rng.standard_normal(70)
+    want = (ab + xv).max(axis=-1)
+    assert_same(sg.maxplus_matvec(ab, xv), want)
+    assert_same(sg.maxplus_matvec(np.swapaxes(np.swapaxes(ab, -1, -2).copy(), -1, -2), xv), want)
     # longest paths in a DAG (upper triangular): max-plus power
     g = np.triu(rng.uniform(0, 1, (6, 6)), 1)
     g[g == 0] = -np.inf

@@ -75,9 +75,17 @@ def _operand(x: Array, dt: np.dtype[Any]) -> tuple[Array, tuple[int, int]]:
     return np.ascontiguousarray(x), (k, 1)
 
 
+_ONE_PRODUCT = np.zeros(1, np.int64)
+_ONE_PRODUCT.flags.writeable = False
+
+
 def _matrix_index(batch_shape: tuple[int, ...], full: tuple[int, ...]) -> Array:
     """For each product of the broadcast batch ``full``, which matrix of an operand with batch shape
     ``batch_shape`` it reads (int64, C order)."""
+    if not full:
+        return _ONE_PRODUCT
+    if batch_shape == full:
+        return np.arange(math.prod(full), dtype=np.int64)
     own = np.arange(math.prod(batch_shape), dtype=np.int64).reshape(batch_shape)
     return np.ascontiguousarray(np.broadcast_to(own, full)).reshape(-1)
 
@@ -123,7 +131,8 @@ class MatmulCall:
                 f"{func}: shapes {x.shape} (a) and {y.shape} (b) do not match: inner dimension {k} != {k2}"
             )
         try:
-            batch = np.broadcast_shapes(x2.shape[:-2], y2.shape[:-2])
+            sa, sb = x2.shape[:-2], y2.shape[:-2]
+            batch = sa if sa == sb else np.broadcast_shapes(sa, sb)
         except ValueError:
             raise ValueError(
                 f"{func}: shapes {x.shape} (a) and {y.shape} (b) do not match: batch dimensions "

@@ -215,6 +215,20 @@ pub trait Tropical:
         arg: Option<&mut [i64]>,
         level: Level,
     ) -> Result<()>;
+    #[doc(hidden)]
+    /// Runs the matrix-vector kernel for this type (see `kernel::gemv`).
+    #[allow(clippy::too_many_arguments)]
+    fn gemv<const MAX: bool>(
+        func: &'static str,
+        a: &Matrices<'_, Self>,
+        b: &Matrices<'_, Self>,
+        offs: (usize, usize),
+        k: usize,
+        rows: Range<usize>,
+        c: &mut [Self],
+        arg: Option<&mut [i64]>,
+        level: Level,
+    ) -> Result<()>;
 }
 
 impl Lanes for f64 {
@@ -250,6 +264,19 @@ impl Tropical for f64 {
         level: Level,
     ) -> Result<()> {
         super::kernel::rows::<Self, MAX>(func, a, b, offs, shape, rows, c, arg, level)
+    }
+    fn gemv<const MAX: bool>(
+        func: &'static str,
+        a: &Matrices<'_, Self>,
+        b: &Matrices<'_, Self>,
+        offs: (usize, usize),
+        k: usize,
+        rows: Range<usize>,
+        c: &mut [Self],
+        arg: Option<&mut [i64]>,
+        level: Level,
+    ) -> Result<()> {
+        super::kernel::gemv::<Self, MAX>(func, a, b, offs, k, rows, c, arg, level)
     }
     fn to_index(self) -> i64 {
         self as i64
@@ -290,6 +317,19 @@ impl Tropical for f32 {
     ) -> Result<()> {
         super::kernel::rows::<Self, MAX>(func, a, b, offs, shape, rows, c, arg, level)
     }
+    fn gemv<const MAX: bool>(
+        func: &'static str,
+        a: &Matrices<'_, Self>,
+        b: &Matrices<'_, Self>,
+        offs: (usize, usize),
+        k: usize,
+        rows: Range<usize>,
+        c: &mut [Self],
+        arg: Option<&mut [i64]>,
+        level: Level,
+    ) -> Result<()> {
+        super::kernel::gemv::<Self, MAX>(func, a, b, offs, k, rows, c, arg, level)
+    }
     fn to_index(self) -> i64 {
         self as i64
     }
@@ -329,6 +369,19 @@ impl Tropical for i64 {
     ) -> Result<()> {
         super::kernel::rows::<Self, MAX>(func, a, b, offs, shape, rows, c, arg, level)
     }
+    fn gemv<const MAX: bool>(
+        func: &'static str,
+        a: &Matrices<'_, Self>,
+        b: &Matrices<'_, Self>,
+        offs: (usize, usize),
+        k: usize,
+        rows: Range<usize>,
+        c: &mut [Self],
+        arg: Option<&mut [i64]>,
+        level: Level,
+    ) -> Result<()> {
+        super::kernel::gemv::<Self, MAX>(func, a, b, offs, k, rows, c, arg, level)
+    }
     fn to_index(self) -> i64 {
         self
     }
@@ -367,6 +420,19 @@ impl Tropical for i32 {
         level: Level,
     ) -> Result<()> {
         super::kernel::rows::<Self, MAX>(func, a, b, offs, shape, rows, c, arg, level)
+    }
+    fn gemv<const MAX: bool>(
+        func: &'static str,
+        a: &Matrices<'_, Self>,
+        b: &Matrices<'_, Self>,
+        offs: (usize, usize),
+        k: usize,
+        rows: Range<usize>,
+        c: &mut [Self],
+        arg: Option<&mut [i64]>,
+        level: Level,
+    ) -> Result<()> {
+        super::kernel::gemv::<Self, MAX>(func, a, b, offs, k, rows, c, arg, level)
     }
     fn to_index(self) -> i64 {
         self as i64

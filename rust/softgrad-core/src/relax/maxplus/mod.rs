@@ -211,7 +211,11 @@ fn drive<T: Tropical, const MAX: bool>(
                 None => None,
             };
             let offs = (a.offsets[bi], b.offsets[bi]);
-            T::rows::<MAX>(f, a, b, offs, shape, i0..i1, cs, gs, level)?;
+            if n == 1 && a.col_stride == 1 {
+                T::gemv::<MAX>(f, a, b, offs, k, i0..i1, cs, gs, level)?;
+            } else {
+                T::rows::<MAX>(f, a, b, offs, shape, i0..i1, cs, gs, level)?;
+            }
             if T::FLOAT {
                 propagate_nan(a, b, offs, shape, i0..i1, cs);
             }

@@ -255,6 +255,46 @@ fn strided_and_broadcast_operands() {
     let b = floats(k * n, 12, |v| v);
     let b = contiguous(&b, &[0, 0, 0], n);
     check(Semiring::MaxPlus, a, b, Shape { batch: 3, m, k, n });
+    // Matrix-vector products: A transposed (the blocked kernel), A contiguous (the row kernel),
+    // with a strided vector.
+    let x = floats(3 * k, 13, |v| v);
+    let x = Matrices {
+        data: &x[..],
+        offsets: &[0, 0, 0],
+        row_stride: 3,
+        col_stride: 1,
+    };
+    check(
+        Semiring::MinPlus,
+        a,
+        x,
+        Shape {
+            batch: 3,
+            m,
+            k,
+            n: 1,
+        },
+    );
+    let ac = floats(2 * m * k, 14, |v| v as f32);
+    let ac = contiguous(&ac, &[m * k, 0, m * k], k);
+    let x32 = floats(3 * k, 15, |v| v as f32);
+    let x32 = Matrices {
+        data: &x32[..],
+        offsets: &[0, 1, 2],
+        row_stride: 3,
+        col_stride: 1,
+    };
+    check(
+        Semiring::MaxPlus,
+        ac,
+        x32,
+        Shape {
+            batch: 3,
+            m,
+            k,
+            n: 1,
+        },
+    );
 }
 
 #[test]
