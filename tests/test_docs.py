@@ -13,6 +13,7 @@ MODULES = [
     "softgrad.cross_entropy",
     "softgrad.sort",
     "softgrad.soft_dtw",
+    "softgrad.soft_maxplus",
     "softgrad.topk",
     "softgrad.quantile",
     "softgrad.spearman",

@@ -8,6 +8,7 @@ from . import cross_entropy as cross_entropy
 from . import fd as fd
 from . import logsumexp as logsumexp
 from . import soft_dtw as soft_dtw
+from . import soft_maxplus as soft_maxplus
 from . import sort as sort
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "set_num_threads",
     "simd_level",
     "soft_dtw",
+    "soft_maxplus",
     "sort",
 ]
 __version__: str

@@ -15,6 +15,7 @@
 pub mod cross_entropy;
 pub mod logsumexp;
 pub mod soft_dtw;
+pub mod soft_maxplus;
 pub mod sort;
 
 use pyo3::prelude::*;
@@ -25,5 +26,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     crate::submodule(m, "cross_entropy", cross_entropy::register)?;
     crate::submodule(m, "sort", sort::register)?;
     crate::submodule(m, "soft_dtw", soft_dtw::register)?;
+    crate::submodule(m, "soft_maxplus", soft_maxplus::register)?;
     Ok(())
 }
