@@ -14,6 +14,7 @@ MODULES = [
     "softgrad.sort",
     "softgrad.maxplus",
     "softgrad.soft_dtw",
+    "softgrad.soft_maxplus",
     "softgrad.topk",
     "softgrad.quantile",
     "softgrad.spearman",

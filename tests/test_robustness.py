@@ -25,6 +25,7 @@ import softgrad
 from softgrad._core import cross_entropy as X
 from softgrad._core import logsumexp as L
 from softgrad._core import soft_dtw as D
+from softgrad._core import soft_maxplus as M
 
 # ---------------------------------------------------------------------------------------------
 # running a scenario in its own interpreter
@@ -535,6 +536,14 @@ def cases(dtype: type[np.floating[Any]]) -> list[Case]:
     )
     _, kept = D.forward(sx, sy, lens, lens, 1, t, keep=True)
     res.append(Case("vjp", "soft_dtw", dict(res=kept, g=sx[:4].copy()), ("g",), module=D, scale=None))
+    ma, mb, idx = x[:12].copy(), g[:20].copy(), np.zeros(1, np.int64)
+    mp = dict(a=ma, b=mb, a_index=idx, b_index=idx, m=3, k=4, n=5, temperature=t, min=False)
+    res.append(Case("forward", "soft_maxplus_matmul", mp, ("a", "b"), module=M))
+    _, mkept = M.forward(ma, mb, idx, idx, 3, 4, 5, t, False, keep=True)
+    mg = g[:15].copy()
+    res.append(Case("vjp", "soft_maxplus_matmul", dict(res=mkept, g=mg), ("g",), module=M, scale=None))
+    mt = dict(res=mkept, da=ma.copy(), db=mb.copy(), dt=0.5)
+    res.append(Case("jvp", "soft_maxplus_matmul", mt, ("da", "db"), module=M, scale=None))
     return res
 
 
@@ -581,7 +590,7 @@ def read_only(a: NDArray[Any]) -> NDArray[Any]:
 
 
 def test_every_binding_has_a_case() -> None:
-    for m in (L, X, D):
+    for m in (L, X, D, M):
         bound = {
             name
             for name in dir(m)

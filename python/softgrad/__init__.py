@@ -25,6 +25,7 @@ from .maxplus import maxplus_matmul, maxplus_matvec, minplus_matmul, tropical_po
 from .metrics import soft_accuracy, soft_balanced_accuracy, soft_confusion, soft_f1, soft_fbeta
 from .quantile import soft_quantile
 from .soft_dtw import soft_dtw, soft_dtw_alignment, soft_dtw_divergence
+from .soft_maxplus import soft_maxplus_matmul, soft_minplus_matmul
 from .softmax import log_softmax, softmax
 from .sort import soft_rank, soft_sort
 from .spearman import spearman_loss
@@ -65,6 +66,8 @@ __all__ = [
     "soft_dtw_divergence",
     "soft_f1",
     "soft_fbeta",
+    "soft_maxplus_matmul",
+    "soft_minplus_matmul",
     "soft_quantile",
     "soft_rank",
     "soft_sort",

@@ -11,6 +11,7 @@ from . import linalg as linalg
 from . import logsumexp as logsumexp
 from . import maxplus as maxplus
 from . import soft_dtw as soft_dtw
+from . import soft_maxplus as soft_maxplus
 from . import sort as sort
 from . import zo as zo
 
@@ -29,6 +30,7 @@ __all__ = [
     "set_num_threads",
     "simd_level",
     "soft_dtw",
+    "soft_maxplus",
     "sort",
     "zo",
 ]

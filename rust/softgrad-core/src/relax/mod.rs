@@ -4,6 +4,7 @@
 //!   weights), `softmax(x/t)` and `log_softmax(x/t)`, and the pullbacks of all three.
 //! - [`maxplus`]: tropical (max-plus / min-plus) matrix products, batched, with the argmax.
 //! - [`soft_dtw`]: soft dynamic time warping between time series, and its gradient.
+//! - [`soft_maxplus`]: the log-semiring (soft max-plus / min-plus) matrix product, and its derivatives.
 //! - [`sort`]: soft sorting and ranking (projections onto the permutahedron, by isotonic regression).
 //!
 //! Arrays are row-major and reduced over the middle axis of an `(outer, n, inner)` [`Layout`], which
@@ -12,6 +13,7 @@
 pub mod logsumexp;
 pub mod maxplus;
 pub mod soft_dtw;
+pub mod soft_maxplus;
 pub mod sort;
 #[cfg(test)]
 pub(crate) mod testutil;

@@ -16,6 +16,7 @@ pub mod cross_entropy;
 pub mod logsumexp;
 pub mod maxplus;
 pub mod soft_dtw;
+pub mod soft_maxplus;
 pub mod sort;
 
 use pyo3::prelude::*;
@@ -27,5 +28,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     crate::submodule(m, "sort", sort::register)?;
     crate::submodule(m, "maxplus", maxplus::register)?;
     crate::submodule(m, "soft_dtw", soft_dtw::register)?;
+    crate::submodule(m, "soft_maxplus", soft_maxplus::register)?;
     Ok(())
 }
