@@ -32,7 +32,7 @@ fn bench_rng(c: &mut Criterion) {
 fn bench_inplace(c: &mut Criterion) {
     let mut g = c.benchmark_group("zo_inplace");
     g.sample_size(10);
-    let n = 1 << 24;
+    let n = 1 << 22;
     let mut x: Vec<f32> = uniform_vec(n, 1, -0.05, 0.05)
         .iter()
         .map(|v| *v as f32)

@@ -83,11 +83,18 @@ def interleaved(fs: list[Callable[[], Any]], repeat: int) -> list[float]:
     return best
 
 
-def memory_table(n: int) -> None:
-    print(f"\n1. peak memory of spsa_inplace, n = {n:.3g} float32 ({4 * n / 1e9:.2f} GB)")
+def weights(n: int) -> np.ndarray:
+    """n float32 values ~ N(0, 0.02^2), like a layer's weights (no float64 temporary of n)."""
     x = np.empty(n, np.float32)
-    x[:] = 0.02  # touch every page
-    x[::3] = -0.01
+    for i in range(0, n, 1 << 24):
+        m = min(n, i + (1 << 24)) - i
+        x[i : i + m] = 0.02 * np.random.default_rng(i).standard_normal(m)
+    return x
+
+
+def memory_table(n: int) -> None:
+    print(f"\n1. peak memory of spsa_inplace, n = {n:.3g} float32 weights ({4 * n / 1e9:.2f} GB)")
+    x = weights(n)
     rss0 = vm("VmRSS")
     ok = reset_hwm()
     hwm0 = vm("VmHWM")
@@ -111,10 +118,7 @@ def memory_table(n: int) -> None:
 
 def bandwidth_table(n: int, repeat: int) -> None:
     print(f"\n2. one pass over n = {n:.3g} float32 weights ~ N(0, 0.02^2) (GB/s = 2 * 4n bytes / time)")
-    x = np.empty(n, np.float32)
-    for i in range(0, n, 1 << 24):  # without a float64 temporary of n
-        m = min(n, i + (1 << 24)) - i
-        x[i : i + m] = 0.02 * np.random.default_rng(i).standard_normal(m)
+    x = weights(n)
     gb = 2 * x.nbytes / 1e9
     st, bits = np.zeros(4), np.zeros((n + 7) // 8, np.uint8)
     runs: list[tuple[str, Callable[[], Any]]] = [("np.add(x, 0, out=x)", lambda: np.add(x, 0, out=x))]
