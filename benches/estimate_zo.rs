@@ -7,7 +7,7 @@
 //! or coordinates × points).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use softgrad_core::estimate::zo::inplace::{apply, restore, Dist};
+use softgrad_core::estimate::zo::inplace::{apply, bits_len, restore, Dist, Record};
 use softgrad_core::estimate::zo::{Method, Options, Plan};
 use softgrad_core::rng::{uniform_vec, Stream};
 use softgrad_core::Par;
@@ -32,7 +32,7 @@ fn bench_rng(c: &mut Criterion) {
 fn bench_inplace(c: &mut Criterion) {
     let mut g = c.benchmark_group("zo_inplace");
     g.sample_size(10);
-    let n = 1 << 24;
+    let n = 1 << 22;
     let mut x: Vec<f32> = uniform_vec(n, 1, -0.05, 0.05)
         .iter()
         .map(|v| *v as f32)
@@ -46,10 +46,21 @@ fn bench_inplace(c: &mut Criterion) {
             let par = Par::from_threads(Some(threads)).unwrap();
             let id = format!("{name}/f32/t{threads}");
             g.bench_function(BenchmarkId::new("apply", &id), |b| {
-                b.iter(|| apply(&mut x, 3, dist, 1e-3, par).unwrap())
+                b.iter(|| apply(&mut x, 3, dist, 1e-3, None, par).unwrap())
+            });
+            // With the side bits spsa_inplace keeps (second step: recovers x first).
+            let mut bits = vec![0u8; bits_len(n)];
+            g.bench_function(BenchmarkId::new("apply_recorded", &id), |b| {
+                b.iter(|| {
+                    let record = Record {
+                        bits: &mut bits,
+                        prior: &[1e-3],
+                    };
+                    apply(&mut x, 3, dist, -2e-3, Some(record), par).unwrap()
+                })
             });
             g.bench_function(BenchmarkId::new("restore", &id), |b| {
-                b.iter(|| restore(&mut x, 3, dist, &[1e-3, -2e-3], par).unwrap())
+                b.iter(|| restore(&mut x, 3, dist, &[1e-3, -2e-3], Some(&mut bits), par).unwrap())
             });
         }
     }

@@ -40,10 +40,16 @@ def apply(
     dist: str,
     coeff: float,
     state: NDArray[np.float64] | None = None,
+    bits: NDArray[np.uint8] | None = None,
     n_threads: int | None = None,
 ) -> None: ...
 def restore(
-    x: NDArray[Any], seed: int, dist: str, state: NDArray[np.float64], n_threads: int | None = None
+    x: NDArray[Any],
+    seed: int,
+    dist: str,
+    state: NDArray[np.float64],
+    bits: NDArray[np.uint8] | None = None,
+    n_threads: int | None = None,
 ) -> None: ...
 def derive_seeds(seed: int, n: int) -> list[int]: ...
 def sample(seed: int, stream: int, dist: str, start: int, n: int) -> NDArray[np.float64]: ...

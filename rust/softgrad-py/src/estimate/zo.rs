@@ -6,7 +6,7 @@ use numpy::{
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use softgrad_core::estimate::zo::inplace::{self, Dist, Float as InplaceFloat};
+use softgrad_core::estimate::zo::inplace::{self, Dist, Float as InplaceFloat, Record};
 use softgrad_core::estimate::zo::{self as core, Method, Options};
 use softgrad_core::rng::{derive_seed, Stream};
 
@@ -226,9 +226,11 @@ fn steps_of(func: &str, state: &[f64]) -> PyResult<Vec<f64>> {
 }
 
 /// `x ← x + coeff z(seed)` in place; with `state`, the step is recorded there (`[count, c_1, …]`)
-/// before the call returns, so an interrupt never leaves `x` and the record disagreeing.
+/// before the call returns, so an interrupt never leaves `x` and the record disagreeing; with `bits`
+/// (uint8, `ceil(n / 8)`; needs `state`), the bit the steps lose is kept for `restore`.
 #[pyfunction]
-#[pyo3(signature = (x, seed, dist, coeff, state=None, n_threads=None))]
+#[pyo3(signature = (x, seed, dist, coeff, state=None, bits=None, n_threads=None))]
+#[allow(clippy::too_many_arguments)]
 fn apply<'py>(
     py: Python<'py>,
     x: Floats<'py>,
@@ -236,6 +238,7 @@ fn apply<'py>(
     dist: &str,
     coeff: f64,
     state: Option<PyReadwriteArray1<'py, f64>>,
+    bits: Option<PyReadwriteArray1<'py, u8>>,
     n_threads: Option<Threads<'py>>,
 ) -> PyResult<()> {
     const F: &str = "apply_seeded_update";
@@ -245,22 +248,35 @@ fn apply<'py>(
             "{F}: coeff must be finite, got {coeff}"
         )));
     }
-    let mut state = state;
-    let st: Option<&mut [f64]> = match state.as_mut() {
+    let (mut state, mut bits) = (state, bits);
+    let (st, prior): (Option<&mut [f64]>, Vec<f64>) = match state.as_mut() {
         Some(s) => {
             let s = s.as_slice_mut()?;
-            let k = steps_of(F, s)?.len();
-            if k + 1 >= s.len() {
+            let prior = steps_of(F, s)?;
+            if prior.len() + 1 >= s.len() {
                 return Err(PyValueError::new_err(format!("{F}: state is full")));
             }
-            Some(s)
+            (Some(s), prior)
+        }
+        None => (None, Vec::new()),
+    };
+    let bs: Option<&mut [u8]> = match bits.as_mut() {
+        Some(b) if st.is_some() => Some(b.as_slice_mut()?),
+        Some(_) => {
+            return Err(PyValueError::new_err(format!(
+                "{F}: bits need a state (the steps already applied)"
+            )))
         }
         None => None,
     };
     inplace_float!(F, x, |xs| {
         let n = xs.len();
         py.enter_core(n, move || {
-            inplace::apply(xs, seed, dist, coeff, par)?;
+            let record = bs.map(|bits| Record {
+                bits,
+                prior: &prior,
+            });
+            inplace::apply(xs, seed, dist, coeff, record, par)?;
             if let Some(s) = st {
                 let k = s[0] as usize;
                 s[k + 1] = coeff;
@@ -271,30 +287,32 @@ fn apply<'py>(
     })
 }
 
-/// Undoes the steps recorded in `state` (see [`inplace::restore`]) and clears the record.
+/// Undoes the steps recorded in `state` (see [`inplace::restore`]; with the `bits` that `apply`
+/// kept) and clears the record.
 #[pyfunction]
-#[pyo3(signature = (x, seed, dist, state, n_threads=None))]
+#[pyo3(signature = (x, seed, dist, state, bits=None, n_threads=None))]
 fn restore<'py>(
     py: Python<'py>,
     x: Floats<'py>,
     seed: u64,
     dist: &str,
     mut state: PyReadwriteArray1<'py, f64>,
+    bits: Option<PyReadwriteArray1<'py, u8>>,
     n_threads: Option<Threads<'py>>,
 ) -> PyResult<()> {
     const F: &str = "spsa_inplace";
     let (dist, par) = (dist_of(F, dist)?, par(F, n_threads)?);
     let s = state.as_slice_mut()?;
     let steps = steps_of(F, s)?;
-    if steps.len() > 8 {
-        return Err(PyValueError::new_err(format!(
-            "{F}: at most 8 steps can be undone"
-        )));
-    }
+    let mut bits = bits;
+    let bs: Option<&mut [u8]> = match bits.as_mut() {
+        Some(b) => Some(b.as_slice_mut()?),
+        None => None,
+    };
     inplace_float!(F, x, |xs| {
         let n = xs.len();
-        py.enter_core(n, || {
-            inplace::restore(xs, seed, dist, &steps, par)?;
+        py.enter_core(n, move || {
+            inplace::restore(xs, seed, dist, &steps, bs, par)?;
             s[0] = 0.0;
             Ok(())
         })
