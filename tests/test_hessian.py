@@ -250,3 +250,23 @@ def test_the_callers_x_is_never_modified_and_f_gets_copies() -> None:
 def test_hessian_is_exported_and_documented() -> None:
     assert softgrad.hessian is hessian and softgrad.hvp is hvp
     assert "Abramowitz" in (hessian.__doc__ or "") and "4n evaluations" in (hvp.__doc__ or "")
+
+
+def test_hostile_x_read_only_strided_integer_2d_empty() -> None:
+    ro = X6.copy()
+    ro.flags.writeable = False
+    np.testing.assert_array_equal(hessian(rosen, ro), hessian(rosen, X6))
+    strided = np.repeat(X6, 2)[::2]
+    np.testing.assert_array_equal(hessian(rosen, strided), hessian(rosen, X6))
+    assert hessian(lambda v: float(np.sum(v**2)), [1, 2]).dtype == np.float64
+    x2 = X6.reshape(2, 3)
+    H2 = hessian(lambda v: rosen(v.ravel()), x2)
+    assert H2.shape == (2, 3, 2, 3)
+    np.testing.assert_array_equal(H2.reshape(6, 6), hessian(rosen, X6))
+    assert hessian(lambda v: 1.0, np.zeros(0)).shape == (0, 0)
+    assert hvp(lambda v: 1.0, np.zeros(0), np.zeros(0)).shape == (0,)
+    h32 = hessian(None, X6.astype(np.float32), grad=rosen_der, sparsity=tridiag_pattern(6))
+    assert h32.dtype == np.float32
+    np.testing.assert_allclose(
+        h32.toarray(), rosen_hess(X6.astype(np.float32)) * tridiag_pattern(6), rtol=2e-2
+    )

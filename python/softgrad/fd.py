@@ -144,9 +144,8 @@ _PARAMS_DOC = """\
         needed it), so a central difference becomes one-sided and each node left out lowers the
         accuracy order by one; ``'richardson'`` keeps the longest run of consecutive steps whose
         stencils are whole (and only if none is, Fornberg's weights on every finite node of every
-        step). An entry left with
-        fewer than two values, the complex step (one value per entry) and a non-finite ``f(x)``
-        still raise. ``noise='estimate'`` needs finite values.
+        step). An entry left with fewer than two values, the complex step (one value per entry)
+        and a non-finite ``f(x)`` still raise. ``noise='estimate'`` needs finite values.
     progress : bool, optional
         Show a tqdm progress bar of the evaluations (needs ``tqdm``: ``pip install
         'softgrad[progress]'``; an ``ImportError`` says so if it is missing).
@@ -257,21 +256,9 @@ def gradient(
         args = dict(order=order, bounds=bounds, noise=noise, vectorized=vectorized, batch_size=batch_size)
         return _zo(f, x, method=method, step=step, executor=executor, full_output=full_output, **args, **zo)
     g, err, nfev, steps, used = _estimate(
-        "gradient",
-        f,
-        x,
-        method,
-        order,
-        step,
-        bounds,
-        noise,
-        n_steps,
-        vectorized,
-        batch_size,
-        executor,
-        nan_policy,
-        progress,
-    )
+        "gradient", f, x, method, order, step, bounds, noise, n_steps, vectorized, batch_size, executor,
+        nan_policy, progress,
+    )  # fmt: skip
     if not full_output:
         return g
     return Estimate(grad=g, jac=None, error=err, nfev=nfev, step=steps, method=method, noise=used)
@@ -377,39 +364,13 @@ def jacobian(
         from .sparse_fd import sparse_jacobian
 
         return sparse_jacobian(
-            f,
-            x,
-            method,
-            order,
-            step,
-            bounds,
-            noise,
-            n_steps,
-            vectorized,
-            batch_size,
-            executor,
-            nan_policy,
-            progress,
-            sparsity,
-            colouring,
-            full_output,
-        )
+            f, x, method, order, step, bounds, noise, n_steps, vectorized, batch_size, executor,
+            nan_policy, progress, sparsity, colouring, full_output,
+        )  # fmt: skip
     j, err, nfev, steps, used = _estimate(
-        "jacobian",
-        f,
-        x,
-        method,
-        order,
-        step,
-        bounds,
-        noise,
-        n_steps,
-        vectorized,
-        batch_size,
-        executor,
-        nan_policy,
-        progress,
-    )
+        "jacobian", f, x, method, order, step, bounds, noise, n_steps, vectorized, batch_size, executor,
+        nan_policy, progress,
+    )  # fmt: skip
     if not full_output:
         return j
     return Estimate(grad=None, jac=j, error=err, nfev=nfev, step=steps, method=method, noise=used)

@@ -107,13 +107,18 @@ def hessian(
     Notes
     -----
     Evaluations from values: ``1 + 2n + 2p`` with ``p`` the off-diagonal pairs, so ``n^2 + n + 1``
-    dense and ``1 + 2n + 2 nnz_offdiag / 2`` sparse (``4n - 1`` for a tridiagonal Hessian), instead
+    dense and ``1 + 2n + nnz_offdiag`` sparse (``4n - 1`` for a tridiagonal Hessian), instead
     of ``n^2 + n + 1``. Why no colouring reduces this: one value of ``f`` is one number, and the
     ``n + p`` unknowns of ``H`` each need one symmetric pair of values (the pair cancels the
     gradient's terms and the third-order ones) — the seven-point formula shares the pairs
     ``f(x ± a_i e_i)`` between the diagonal and every pair, so ``2(n + p) + 1`` is the least a
-    second-order scheme can do. With ``grad`` a colouring does reduce the count: ``order * n_colours``
-    evaluations of ``grad`` for ``'central'`` (6 for a tridiagonal Hessian, 4 for an arrowhead).
+    scheme of symmetric pairs can do (grouping coordinates would only give sums of entries). With
+    ``grad`` a colouring does reduce the count: ``order * n_colours`` evaluations of ``grad`` for
+    ``'central'`` (6 for a tridiagonal Hessian, 4 for an arrowhead).
+
+    The rounding error of a second difference is about :math:`\\epsilon |f| / h^2`: from values,
+    the absolute error grows with the size of ``f`` itself (a sum of many terms), not of ``H``;
+    ``grad=`` avoids that.
 
     numdifftools' ``Hessian`` (dense, Richardson) and scipy (which has no Hessian; its
     ``approx_derivative`` of an analytic gradient is the ``grad=`` route) are the peers; neither

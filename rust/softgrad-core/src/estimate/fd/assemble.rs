@@ -104,6 +104,10 @@ impl Plan {
             (0..per).all(|k| v(l * per + k).is_finite())
                 && (!uses_center || center.is_some_and(f64::is_finite))
         };
+        // One level (all but Richardson), every value finite: the common case, without the tableau.
+        if levels == 1 && whole(0) {
+            return Ok(self.level(i, 0, &v, center.unwrap_or(0.0)));
+        }
         let mut d = [0.0; richardson::MAX_LEVELS];
         let mut floor = [0.0; richardson::MAX_LEVELS];
         let mut ok = [false; richardson::MAX_LEVELS];
