@@ -1,15 +1,21 @@
-"""soft_rank / soft_sort: softgrad against fast-soft-sort's algorithm, side by side in one process.
+"""soft_rank: softgrad against torchsort (the peer of PEERS.md) and np.argsort (the floor), side by
+side in one process.
 
-The peers named in PEERS.md are torchsort (needs torch, ~4 GB: not installed here) and fast-soft-sort
-(not on PyPI). This benchmark therefore compares against a faithful re-implementation of
-fast-soft-sort's NumPy/Numba code path (``numpy_ops.SoftRank`` / ``SoftSort``: argsort, PAV in a
-Numba-compiled loop, rows looped in Python as its PyTorch/JAX wrappers do). Without Numba it falls
-back to the same algorithm with a pure-Python PAV and says so. ``np.argsort`` of the same array is the
-floor (the PAV pass is linear after the sort).
+torchsort needs torch (install both into the benchmark environment only, see PEERS.md); without it
+the peer is a faithful re-implementation of fast-soft-sort's NumPy/Numba code path (``numpy_ops``:
+argsort, PAV in a Numba-compiled loop, rows looped in Python as its wrappers do), and the output says
+so. Before timing, the values and the x cotangents are checked equal to the peer's for the same
+parameterisation (l2, strength 1, float64). ``np.argsort`` of the same array is the floor: the PAV
+pass is linear after the sort.
 
-    python benches/python/bench_sort.py [--repeat 5] [--markdown]
+    PYTHONPATH=/work/venvs/bench/lib/python3.11/site-packages python benches/python/bench_sort.py \\
+        [--repeat 7] [--markdown]
 
-Times are best of ``--repeat`` runs, peer and softgrad interleaved so slow phases hit both.
+Times are the best of ``--repeat`` runs (the median is printed too), every contender run once per
+repeat in turn, so that a slow phase of a shared machine hits them all. ``--cpu`` measures the CPU
+time of the process instead (all its threads), everything on one thread (softgrad ``n_threads=1``,
+torch ``set_num_threads(1)``): on a loaded machine, where wall times say more about the neighbours,
+a comparison of the work each does.
 """
 
 from __future__ import annotations
@@ -25,16 +31,25 @@ import numpy as np
 import softgrad as sg
 
 try:
+    import torch
+    import torchsort
+
+    PEER = f"torchsort {getattr(torchsort, '__version__', '?')} (torch {torch.__version__}, CPU)"
+except ImportError:  # pragma: no cover - depends on the environment
+    torch = None
+    torchsort = None
+
+try:
     import numba
 
     njit: Callable[..., Any] = numba.njit
-    PEER = f"fast-soft-sort algorithm (NumPy + Numba {numba.__version__} PAV, rows looped in Python)"
+    NUMPY_PEER = f"fast-soft-sort algorithm (NumPy + Numba {numba.__version__} PAV, rows looped in Python)"
 except ImportError:  # pragma: no cover - depends on the environment
 
     def njit(f: Callable[..., Any]) -> Callable[..., Any]:
         return f
 
-    PEER = "fast-soft-sort algorithm (NumPy + pure-Python PAV: Numba is not installed)"
+    NUMPY_PEER = "fast-soft-sort algorithm (NumPy + pure-Python PAV: Numba is not installed)"
 
 
 # --- fast-soft-sort's PAV (isotonic regression, decreasing), as in its numpy_ops.py -------------
@@ -121,15 +136,26 @@ class _SoftRankL2:
         return (v - ret[self.inv]) * self.scale
 
 
-def peer_rank(x: np.ndarray, strength: float = 1.0, grad: np.ndarray | None = None) -> Any:
+def numpy_peer(x: np.ndarray, grad: np.ndarray | None = None) -> Any:
     out = np.empty_like(x)
     gx = np.empty_like(x) if grad is not None else None
     for i in range(x.shape[0]):
-        op = _SoftRankL2(x[i], strength)
+        op = _SoftRankL2(x[i], 1.0)
         out[i] = op.compute()
         if gx is not None and grad is not None:
             gx[i] = op.vjp(grad[i])
     return out if gx is None else (out, gx)
+
+
+def torch_peer(x: Any, grad: Any | None = None) -> Any:
+    """torchsort's soft_rank on a CPU tensor (l2, strength 1); with ``grad``, also the x cotangent."""
+    if grad is None:
+        with torch.no_grad():
+            return torchsort.soft_rank(x, regularization="l2", regularization_strength=1.0)
+    xr = x.detach().requires_grad_(True)
+    out = torchsort.soft_rank(xr, regularization="l2", regularization_strength=1.0)
+    out.backward(grad)
+    return out, xr.grad
 
 
 def softgrad_rank(x: np.ndarray, grad: np.ndarray | None = None) -> Any:
@@ -139,78 +165,13 @@ def softgrad_rank(x: np.ndarray, grad: np.ndarray | None = None) -> Any:
     return out, pullback(grad).x
 
 
-def best(f: Callable[[], Any], results: list[float]) -> Any:
-    t = time.perf_counter()
-    r = f()
-    results.append(time.perf_counter() - t)
-    return r
+CLOCK = time.perf_counter
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--markdown", action="store_true")
-    args = ap.parse_args()
-    rng = np.random.default_rng(0)
-    shapes = [(1000, 1000), (100_000, 32), (1, 1_000_000)]
-    print(f"peer: {PEER}; torchsort not installed (needs torch, ~4 GB)")
-    print(
-        f"softgrad {sg.__version__}, {sg.get_num_threads()} threads, SIMD {sg.simd_level()}, "
-        f"load {os.getloadavg()[0]:.1f}; soft_rank l2, strength 1, float64; best of {args.repeat}"
-    )
-    rows = []
-    peer_rank(rng.standard_normal((2, 10)), grad=np.ones((2, 10)))  # compile
-    for shape in shapes:
-        x = rng.standard_normal(shape)
-        g = rng.standard_normal(shape)
-        want = peer_rank(x)
-        np.testing.assert_allclose(softgrad_rank(x), want, rtol=1e-9, atol=1e-9)
-        _, gp = peer_rank(x, grad=g)
-        np.testing.assert_allclose(softgrad_rank(x, g)[1], gp, rtol=1e-8, atol=1e-9)
-        for label, grad in (("fwd", None), ("fwd+bwd", g)):
-            tp: list[float] = []
-            ts: list[float] = []
-            t1: list[float] = []
-            ta: list[float] = []
-            for _ in range(args.repeat):
-                best(lambda x=x, grad=grad: peer_rank(x, grad=grad), tp)
-                best(lambda x=x, grad=grad: softgrad_rank(x, grad), ts)
-                with sg_threads(1):
-                    best(lambda x=x, grad=grad: softgrad_rank(x, grad), t1)
-                best(lambda x=x: np.argsort(x, axis=-1), ta)
-            rows.append((f"{shape} {label}", min(tp), min(ts), min(t1), min(ta)))
-    head = [
-        "case",
-        "peer ms",
-        "softgrad ms",
-        "ratio",
-        "softgrad 1 thread ms",
-        "np.argsort ms",
-        "softgrad / argsort",
-    ]
-    lines = []
-    for name, tp_, ts_, t1_, ta_ in rows:
-        lines.append(
-            [
-                name,
-                f"{1e3 * tp_:.1f}",
-                f"{1e3 * ts_:.2f}",
-                f"{tp_ / ts_:.1f}x",
-                f"{1e3 * t1_:.2f}",
-                f"{1e3 * ta_:.2f}",
-                f"{ts_ / ta_:.2f}",
-            ]
-        )
-    if args.markdown:
-        print("| " + " | ".join(head) + " |")
-        print("|" + "---|" * len(head))
-        for ln in lines:
-            print("| " + " | ".join(ln) + " |")
-    else:
-        widths = [max(len(h), *(len(ln[i]) for ln in lines)) for i, h in enumerate(head)]
-        print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
-        for ln in lines:
-            print("  ".join(c.ljust(w) for c, w in zip(ln, widths, strict=True)))
+def timed(f: Callable[[], Any], into: list[float]) -> None:
+    t = CLOCK()
+    f()
+    into.append(CLOCK() - t)
 
 
 class sg_threads:
@@ -223,6 +184,108 @@ class sg_threads:
 
     def __exit__(self, *exc: Any) -> None:
         sg.set_num_threads(self.old)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--shapes", default="1000x1000,1x1000000,100000x32")
+    ap.add_argument(
+        "--cpu", action="store_true", help="process CPU time, one thread each (see the module docs)"
+    )
+    args = ap.parse_args()
+    if args.cpu:
+        global CLOCK
+        CLOCK = time.process_time
+        sg.set_num_threads(1)
+        if torch is not None:
+            torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
+    if torchsort is not None:
+        peer_name = PEER + f", {torch.get_num_threads()} torch threads"
+    else:
+        peer_name = NUMPY_PEER + " -- torchsort is not installed (see PEERS.md)"
+        numpy_peer(rng.standard_normal((2, 10)), grad=np.ones((2, 10)))  # compile
+    print(f"peer: {peer_name}")
+    print(
+        f"softgrad {sg.__version__}, {sg.get_num_threads()} threads, SIMD {sg.simd_level()}, "
+        f"load {os.getloadavg()[0]:.1f}; soft_rank l2, strength 1, float64; "
+        f"best (median) of {args.repeat}" + ("; process CPU time, one thread each" if args.cpu else "")
+    )
+    rows = []
+    for shape in shapes:
+        x = rng.standard_normal(shape)
+        g = rng.standard_normal(shape)
+        if torchsort is not None:
+            xt, gt = torch.from_numpy(x), torch.from_numpy(g)
+
+            def peer(grad: Any, xt: Any = xt, gt: Any = gt) -> Any:
+                return torch_peer(xt, None if grad is None else gt)
+
+            want = torch_peer(xt).numpy()
+            _, gp = torch_peer(xt, gt)
+            gp = gp.numpy()
+        else:
+
+            def peer(grad: Any, x: Any = x) -> Any:
+                return numpy_peer(x, grad)
+
+            want = numpy_peer(x)
+            gp = numpy_peer(x, grad=g)[1]
+        # the same values and cotangents as the peer, for the same parameterisation
+        np.testing.assert_allclose(softgrad_rank(x), want, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(softgrad_rank(x, g)[1], gp, rtol=1e-8, atol=1e-9)
+        for label, grad in (("fwd", None), ("fwd+bwd", g)):
+            tp: list[float] = []
+            ts: list[float] = []
+            t1: list[float] = []
+            ta: list[float] = []
+            for _ in range(args.repeat):
+                timed(lambda grad=grad, peer=peer: peer(grad), tp)
+                timed(lambda x=x, grad=grad: softgrad_rank(x, grad), ts)
+                with sg_threads(1):
+                    timed(lambda x=x, grad=grad: softgrad_rank(x, grad), t1)
+                timed(lambda x=x: np.argsort(x, axis=-1), ta)
+            rows.append((f"{shape} {label}", tp, ts, t1, ta))
+    head = [
+        "case",
+        "peer ms",
+        "softgrad ms",
+        "peer / softgrad",
+        "softgrad 1 thread ms",
+        "np.argsort ms",
+        "softgrad / argsort",
+        "1 thread / argsort",
+    ]
+    lines = []
+    for name, tp, ts, t1, ta in rows:
+        b = [min(v) for v in (tp, ts, t1, ta)]
+        md = [float(np.median(v)) for v in (tp, ts, t1, ta)]
+        lines.append(
+            [
+                name,
+                f"{1e3 * b[0]:.1f} ({1e3 * md[0]:.1f})",
+                f"{1e3 * b[1]:.2f} ({1e3 * md[1]:.2f})",
+                f"{b[0] / b[1]:.1f}x",
+                f"{1e3 * b[2]:.2f} ({1e3 * md[2]:.2f})",
+                f"{1e3 * b[3]:.2f} ({1e3 * md[3]:.2f})",
+                f"{b[1] / b[3]:.2f}",
+                f"{b[2] / b[3]:.2f}",
+            ]
+        )
+    if args.markdown:
+        print("| " + " | ".join(head) + " |")
+        print("|" + "---|" * len(head))
+        for ln in lines:
+            print("| " + " | ".join(ln) + " |")
+    else:
+        widths = [max(len(h), *(len(ln[i]) for ln in lines)) for i, h in enumerate(head)]
+        print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
+        for ln in lines:
+            print("  ".join(c.ljust(w) for c, w in zip(ln, widths, strict=True)))
+    print(f"load after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

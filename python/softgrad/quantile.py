@@ -25,16 +25,28 @@ class _QuantileCall:
     c: SortCall
     axis: int
     q_shape: tuple[int, ...]
-    lo: Array
+    lo: Array  # (outer, len(q), inner): the two neighbours in each (compacted) slice and the weight
     hi: Array
     frac: Array
+    empty: Array | None  # (outer, 1, inner): slices with no values (NaN quantiles), if ragged
 
     @classmethod
     def of(
-        cls, x: ArrayLike, q: Any, strength: Any, regularization: Any, axis: Any, n_threads: int | None
+        cls,
+        x: ArrayLike,
+        q: Any,
+        strength: Any,
+        regularization: Any,
+        axis: Any,
+        n_threads: int | None,
+        lengths: Any = None,
+        mask: Any = None,
+        nan_policy: Any = "raise",
     ) -> _QuantileCall:
         func = "soft_quantile"
-        c = SortCall.of(func, x, axis, strength, regularization, False, n_threads, "sort")
+        c = SortCall.of(
+            func, x, axis, strength, regularization, False, n_threads, "sort", lengths, mask, nan_policy
+        )
         try:
             qa = np.asarray(q)
         except (TypeError, ValueError):
@@ -45,53 +57,58 @@ class _QuantileCall:
         if not np.all((qa >= 0.0) & (qa <= 1.0)):  # NaN fails too
             bad = qa[~((qa >= 0.0) & (qa <= 1.0))].flat[0]
             raise ValueError(f"{func}: q must be in [0, 1], got {bad}")
-        n = c.layout[1]
+        outer, n, inner = c.layout
         if n == 0:
             raise ValueError(f"{func}: x has no values along axis {axis}")
-        pos = qa.reshape(-1) * (n - 1)
-        lo = np.minimum(np.floor(pos).astype(np.int64), max(n - 2, 0))
-        hi = np.minimum(lo + 1, n - 1)
-        frac = pos - lo
-        return cls(c, int(axis) % len(c.shape), qa.shape, lo, hi, frac)
+        m = np.full((1, 1, 1), n) if c.lengths is None else c.lengths.reshape(outer, 1, inner)
+        pos = qa.reshape(1, -1, 1) * (m - 1)
+        lo = np.maximum(np.minimum(np.floor(pos).astype(np.int64), np.maximum(m - 2, 0)), 0)
+        hi = np.minimum(lo + 1, np.maximum(m - 1, 0))
+        frac = np.where(m > 0, pos - lo, 0.0)
+        full = (outer, qa.size, inner)
+        lo, hi, frac = (np.broadcast_to(a, full) for a in (lo, hi, frac))
+        empty = None if c.lengths is None or m.min() > 0 else m == 0
+        return cls(c, int(axis) % len(c.shape), qa.shape, lo, hi, frac, empty)
 
-    def interpolate(self, flat: Array) -> Array:
-        """Values at the quantile positions of a flat ``(outer, n, inner)`` array, shaped as
-        ``np.quantile`` returns them: ``q.shape + x.shape without axis``."""
-        outer, n, inner = self.c.layout
-        s3 = flat.reshape(outer, n, inner)
-        f = self.frac[None, :, None]
-        v = (1.0 - f) * s3[:, self.lo, :] + f * s3[:, self.hi, :]
+    def interpolate(self, flat: Array, nan: bool = True) -> Array:
+        """Values at the quantile positions of a flat ``(outer, n, inner)`` array (compacted as
+        ``x`` is), shaped as ``np.quantile`` returns them: ``q.shape + x.shape without axis``; NaN
+        for an empty slice (0 without ``nan``: tangents)."""
+        s3 = flat.reshape(self.c.layout)
+        f = self.frac
+        v = (1.0 - f) * np.take_along_axis(s3, self.lo, axis=1) + f * np.take_along_axis(s3, self.hi, axis=1)
+        if self.empty is not None:
+            v = np.where(self.empty, np.nan if nan else 0.0, v)
         shape, ax = self.c.shape, self.axis
-        v = v.reshape((*shape[:ax], len(self.lo), *shape[ax + 1 :]))
+        v = v.reshape((*shape[:ax], self.lo.shape[1], *shape[ax + 1 :]))
         v = np.moveaxis(v, ax, 0).reshape(self.q_shape + shape[:ax] + shape[ax + 1 :])
         out: Array = v.astype(self.c.dtype, copy=False)
         return out
 
     def scatter(self, ct: Any) -> Array:
         """The adjoint of :meth:`interpolate`: a cotangent of the quantiles as a flat array of the
-        layout (in the compute dtype)."""
+        layout (compacted, in the compute dtype)."""
         outer, n, inner = self.c.layout
         shape, ax = self.c.shape, self.axis
-        g = np.asarray(ct, dtype=np.float64).reshape((len(self.lo), *shape[:ax], *shape[ax + 1 :]))
-        g3 = np.moveaxis(g, 0, ax).reshape(outer, len(self.lo), inner)
+        g = np.asarray(ct, dtype=np.float64).reshape((self.lo.shape[1], *shape[:ax], *shape[ax + 1 :]))
+        g3 = np.moveaxis(g, 0, ax).reshape(outer, self.lo.shape[1], inner)
+        if self.empty is not None:
+            g3 = np.where(self.empty, 0.0, g3)
         out = np.zeros((outer, n, inner))
-        for j, (lo, hi, fj) in enumerate(zip(self.lo, self.hi, self.frac, strict=True)):
-            out[:, lo, :] += (1.0 - fj) * g3[:, j, :]
-            out[:, hi, :] += fj * g3[:, j, :]
+        o, i = np.arange(outer)[:, None, None], np.arange(inner)[None, None, :]
+        np.add.at(out, (o, self.lo, i), (1.0 - self.frac) * g3)
+        np.add.at(out, (o, self.hi, i), self.frac * g3)
         return np.ascontiguousarray(out.reshape(-1), dtype=self.c.x.dtype)
 
     def value(self) -> Any:
-        flat, _ = _k.forward(
-            self.c.x, self.c.layout, "sort", self.c.reg, self.c.strength, False, self.c.n_threads
-        )
-        v = self.interpolate(flat)
+        v = self.interpolate(self.c.kernel(False)[0])
         return v[()] if v.ndim == 0 else v
 
 
 @differentiable(
     params=("x", "strength"),
-    call=lambda x, q, strength, regularization, axis, n_threads: _QuantileCall.of(
-        x, q, strength, regularization, axis, n_threads
+    call=lambda x, q, strength, regularization, axis, n_threads, lengths, mask, nan_policy: _QuantileCall.of(
+        x, q, strength, regularization, axis, n_threads, lengths, mask, nan_policy
     ),
     examples=(
         Example({"x": (4, 7)}, {"q": 0.3, "strength": 0.5}),
@@ -99,6 +116,10 @@ class _QuantileCall:
         Example({"x": (2, 3, 8)}, {"q": [[0.25], [1.0]], "axis": 1, "strength": 2.0}),
         Example({"x": (9,)}, {"q": 0.5, "strength": 0.3}),
         Example({"x": (3, 40)}, {"q": [0.0, 0.77], "strength": 100.0}),
+        Example({"x": (4, 6)}, {"q": [0.3, 1.0], "lengths": [6, 2, 1, 4], "strength": 0.5}),
+        Example(
+            {"x": (6, 3)}, {"q": 0.6, "axis": 0, "mask": (np.arange(18).reshape(6, 3) % 4 != 1).tolist()}
+        ),
     ),
 )
 def soft_quantile(
@@ -109,6 +130,9 @@ def soft_quantile(
     regularization: str = "l2",
     axis: int = -1,
     n_threads: int | None = None,
+    lengths: ArrayLike | None = None,
+    mask: ArrayLike | None = None,
+    nan_policy: str = "raise",
 ) -> Any:
     r"""Soft ``q``-quantiles along ``axis``: :func:`numpy.quantile` of the soft sort.
 
@@ -131,6 +155,12 @@ def soft_quantile(
         The axis of the slices (default ``-1``).
     n_threads : int, keyword-only, optional
         Threads to use; the result does not depend on it.
+    lengths, mask : keyword-only, optional
+        Ragged slices, as for :func:`softgrad.soft_sort`: each slice's quantiles are those of its
+        kept values (``m`` of them, interpolated at :math:`q (m - 1)`); a slice with none gives NaN
+        (derivative 0), as :func:`numpy.nanquantile` does.
+    nan_policy : {"raise", "omit"}, keyword-only
+        ``"omit"`` leaves NaN out of their slice: with a tiny strength, :func:`numpy.nanquantile`.
 
     Returns
     -------
@@ -153,12 +183,13 @@ def soft_quantile(
     >>> softgrad.soft_quantile(x, [0.25, 0.75], strength=1e-3)
     array([1.5, 4. ])
     """
-    return _QuantileCall.of(x, q, strength, regularization, axis, n_threads).value()
+    return _QuantileCall.of(
+        x, q, strength, regularization, axis, n_threads, lengths, mask, nan_policy
+    ).value()
 
 
 def _forward(qc: _QuantileCall) -> tuple[Any, tuple[_QuantileCall, Any]]:
-    c = qc.c
-    flat, res = _k.forward(c.x, c.layout, "sort", c.reg, c.strength, False, c.n_threads, True)
+    flat, res = qc.c.kernel(True)
     v = qc.interpolate(flat)
     return (v[()] if v.ndim == 0 else v), (qc, res)
 
@@ -167,17 +198,16 @@ def _pullback(res: tuple[_QuantileCall, Any], ct: Any) -> tuple[Any, Any]:
     qc, r = res
     c = qc.c
     gx, ge = _k.vjp(r, qc.scatter(ct), c.n_threads)
-    return gx.reshape(c.shape).astype(c.x_dtype, copy=False), cast(ge, c.dtype)
+    return c.restore(gx).astype(c.x_dtype, copy=False), cast(ge, c.dtype)
 
 
 def _jvp(qc: _QuantileCall, tangents: dict[str, Any]) -> tuple[Any, Any]:
     c = qc.c
-    flat, r = _k.forward(c.x, c.layout, "sort", c.reg, c.strength, False, c.n_threads, True)
-    assert r is not None  # keep=True
+    flat, r = c.kernel(True)
     dx = tangents.get("x")
     u = np.zeros(c.x.shape, c.x.dtype) if dx is None else c.arranged(dx)
     tan = _k.jvp(r, u, float(tangents.get("strength", 0.0)), c.n_threads)
-    v, t = qc.interpolate(flat), qc.interpolate(tan)
+    v, t = qc.interpolate(flat), qc.interpolate(tan, nan=False)
     return (v[()] if v.ndim == 0 else v), (t.reshape(()) if t.ndim == 0 else t)
 
 

@@ -59,6 +59,10 @@ class SortCall:
     n_threads: int | None
     k: int = 0
     lengths: Array | None = None  # int64, one per lane (the layout's outer * inner), or None
+    # Non-prefix masks: per lane, the positions of the kept values first (a stable argsort of the
+    # mask, (outer, n, inner)); ``x`` is then compacted by it and results are scattered back.
+    order: Array | None = None
+    nan_at: Array | None = None  # bool (outer, n, inner): NaN omitted by nan_policy="omit"
 
     @classmethod
     def of(
@@ -72,6 +76,8 @@ class SortCall:
         n_threads: int | None,
         op: str,
         lengths: Any = None,
+        mask: Any = None,
+        nan_policy: Any = "raise",
     ) -> SortCall:
         arr = float_array(x, func, "x")
         s = scalar_param(strength, func, "strength")
@@ -84,23 +90,26 @@ class SortCall:
         nt = threads_param(n_threads, func)
         if arr.ndim == 0:
             raise ValueError(f"{func}: x must have at least one dimension, got a scalar")
-        if isinstance(axis, (bool, np.bool_)):
-            raise TypeError(f"{func}: axis must be an int, got {axis!r}")
-        try:
-            ax = operator.index(axis)
-        except TypeError:
-            raise TypeError(f"{func}: axis must be an int, got {axis!r}") from None
-        if not -arr.ndim <= ax < arr.ndim:
-            raise ValueError(f"{func}: axis {ax} is out of bounds for array of dimension {arr.ndim}")
-        plan = Plan.of(arr.shape, (ax % arr.ndim,))
+        ax = axis_of(func, arr.ndim, axis)
+        plan = Plan.of(arr.shape, (ax,))
         dt = result_dtype(arr.dtype)
         xc = plan.arrange(arr, compute_dtype(dt))
         layout = (plan.outer, plan.n, plan.inner)
-        lens = None if lengths is None else _lengths(func, lengths, arr.shape, ax % arr.ndim)
-        return cls(func, xc, layout, arr.shape, dt, dt, op, regularization, s, bool(descending), nt, 0, lens)
+        r = _Ragged.of(func, xc.reshape(layout), arr.shape, ax, lengths, mask, nan_policy)
+        xc = r.compact(xc)
+        return cls(
+            func, xc, layout, arr.shape, dt, dt, op, regularization, s, bool(descending), nt, 0,
+            r.lengths, r.order, r.nan_at,
+        )  # fmt: skip
 
     def forward(self, keep: bool) -> tuple[Array, Any]:
-        flat, res = _k.forward(
+        """The result in the shape of ``x`` (and the residuals, with ``keep``)."""
+        flat, res = self.kernel(keep)
+        return self.restore(flat, nan=True).astype(self.dtype, copy=False), res
+
+    def kernel(self, keep: bool) -> tuple[Array, Any]:
+        """The kernel's flat result, compacted as ``x`` is (and the residuals, with ``keep``)."""
+        return _k.forward(
             self.x,
             self.layout,
             self.op,
@@ -112,11 +121,122 @@ class SortCall:
             self.k,
             self.lengths,
         )
-        return flat.reshape(self.shape).astype(self.dtype, copy=False), res
 
     def arranged(self, v: Any) -> Array:
-        """A cotangent or tangent of the shape of ``x`` as a C-contiguous array of the compute dtype."""
-        return np.ascontiguousarray(np.asarray(v).reshape(self.shape), dtype=self.x.dtype)
+        """A cotangent or tangent of the shape of ``x`` as a C-contiguous array of the compute dtype
+        (compacted as ``x`` is)."""
+        a = np.ascontiguousarray(np.asarray(v).reshape(self.shape), dtype=self.x.dtype)
+        if self.order is None:
+            return a
+        return np.take_along_axis(a.reshape(self.layout), self.order, axis=1).reshape(-1)
+
+    def restore(self, flat: Array, nan: bool = False) -> Array:
+        """A flat result of the kernels (compacted as ``x`` is) in the shape of ``x``: scattered
+        back to the kept positions (0 at the others) and, with ``nan``, NaN where ``nan_policy``
+        omitted a NaN."""
+        if self.order is not None:
+            out = np.empty(self.layout, flat.dtype)
+            np.put_along_axis(out, self.order, flat.reshape(self.layout), axis=1)
+            flat = out
+        if nan and self.nan_at is not None:
+            flat = np.where(self.nan_at, np.nan, flat.reshape(self.layout)).astype(flat.dtype, copy=False)
+        return flat.reshape(self.shape)
+
+
+_NAN_POLICIES = ("raise", "omit")
+
+
+@dataclass(frozen=True)
+class _Ragged:
+    """Which values of each lane take part: from ``lengths`` (a prefix per lane), ``mask`` (any
+    subset) and ``nan_policy="omit"`` (all but the NaN), as the kernels' per-lane ``lengths`` plus,
+    when the kept values are not a prefix, the ``order`` that moves them to the front."""
+
+    lengths: Array | None = None
+    order: Array | None = None
+    nan_at: Array | None = None
+
+    @classmethod
+    def of(
+        cls,
+        func: str,
+        x3: Array,
+        shape: tuple[int, ...],
+        axis: int,
+        lengths: Any,
+        mask: Any,
+        nan_policy: Any,
+    ) -> _Ragged:
+        nan_policy_of(func, nan_policy)
+        if lengths is not None and mask is not None:
+            raise ValueError(f"{func}: give lengths or mask, not both")
+        layout = x3.shape
+        keep = None if mask is None else _mask(func, mask, shape, axis).reshape(layout)
+        nan_at = None
+        if nan_policy == "omit":
+            isnan = np.isnan(x3)
+            if isnan.any():
+                nan_at = isnan
+                if lengths is not None:
+                    lens = _lengths(func, lengths, shape, axis).reshape(layout[0], 1, layout[2])
+                    keep, lengths = np.arange(layout[1])[None, :, None] < lens, None
+                keep = ~isnan if keep is None else keep & ~isnan
+        if keep is None:
+            return cls(None if lengths is None else _lengths(func, lengths, shape, axis), None, nan_at)
+        lens = np.ascontiguousarray(keep.sum(axis=1, dtype=np.int64).reshape(-1))
+        if layout[1] < 2 or bool(np.all(keep[:, 1:, :] <= keep[:, :-1, :])):  # a prefix per lane
+            return cls(lens, None, nan_at)
+        return cls(lens, np.argsort(~keep, axis=1, kind="stable"), nan_at)
+
+    def compact(self, xc: Array) -> Array:
+        """``x`` (flat, the layout) with each lane's kept values moved to its front."""
+        if self.order is None:
+            return xc
+        x3 = xc.reshape(self.order.shape)
+        return np.ascontiguousarray(np.take_along_axis(x3, self.order, axis=1).reshape(-1))
+
+
+def _mask(func: str, mask: Any, shape: tuple[int, ...], axis: int) -> Array:
+    """``mask`` checked: booleans of the shape of ``x``."""
+    arr = np.asarray(mask)
+    if arr.dtype != np.bool_:
+        raise TypeError(f"{func}: mask must be booleans, got dtype {arr.dtype}")
+    if arr.shape != shape:
+        raise ValueError(f"{func}: mask has shape {arr.shape}, expected {shape} (the shape of x)")
+    return arr
+
+
+def axis_of(func: str, ndim: int, axis: Any) -> int:
+    """``axis`` checked and made non-negative."""
+    if isinstance(axis, (bool, np.bool_)):
+        raise TypeError(f"{func}: axis must be an int, got {axis!r}")
+    try:
+        ax = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"{func}: axis must be an int, got {axis!r}") from None
+    if not -ndim <= ax < ndim:
+        raise ValueError(f"{func}: axis {ax} is out of bounds for array of dimension {ndim}")
+    return ax % ndim
+
+
+def keep_of(func: str, shape: tuple[int, ...], axis: int, lengths: Any, mask: Any) -> Array:
+    """The values a ``lengths`` or ``mask`` argument keeps, as booleans of ``shape``."""
+    if lengths is not None and mask is not None:
+        raise ValueError(f"{func}: give lengths or mask, not both")
+    if mask is not None:
+        return _mask(func, mask, shape, axis)
+    if lengths is None:
+        return np.ones(shape, bool)
+    lens = _lengths(func, lengths, shape, axis).reshape((*shape[:axis], 1, *shape[axis + 1 :]))
+    pos = np.arange(shape[axis]).reshape((-1,) + (1,) * (len(shape) - axis - 1))
+    return np.broadcast_to(pos < lens, shape)
+
+
+def nan_policy_of(func: str, nan_policy: Any) -> str:
+    """``nan_policy`` checked."""
+    if not isinstance(nan_policy, str) or nan_policy not in _NAN_POLICIES:
+        raise ValueError(f"{func}: nan_policy must be 'raise' or 'omit', got {nan_policy!r}")
+    return nan_policy
 
 
 def _lengths(func: str, lengths: Any, shape: tuple[int, ...], axis: int) -> Array:
@@ -142,8 +262,12 @@ def _call(func: str, op: str) -> Any:
         axis: Any,
         n_threads: int | None,
         lengths: Any,
+        mask: Any,
+        nan_policy: Any,
     ) -> SortCall:
-        return SortCall.of(func, x, axis, strength, regularization, descending, n_threads, op, lengths)
+        return SortCall.of(
+            func, x, axis, strength, regularization, descending, n_threads, op, lengths, mask, nan_policy
+        )
 
     return make
 
@@ -171,6 +295,8 @@ def soft_sort(
     axis: int = -1,
     n_threads: int | None = None,
     lengths: ArrayLike | None = None,
+    mask: ArrayLike | None = None,
+    nan_policy: str = "raise",
 ) -> Any:
     r"""Soft sort along ``axis``: a differentiable relaxation of :func:`numpy.sort`.
 
@@ -203,6 +329,17 @@ def soft_sort(
         Ragged rows in one call: the shape of ``x`` without ``axis``, each in ``[0, n]``; the slice
         at that position is its first ``lengths`` values only, and the rest of it is 0 in the
         result and in every derivative.
+    mask : array_like of bool, keyword-only, optional
+        The alternative to ``lengths`` (not both): booleans of the shape of ``x``; each slice is
+        its ``True`` values only, wherever they are. A masked-out value takes no part in its
+        slice's sort: it gets 0 in the result and in every derivative (its value is never read,
+        so it may be NaN), and the sorted values fill the slice's kept positions in order. A mask
+        that keeps a prefix of every slice is the same call as ``lengths``; any other is served by
+        moving the kept values to the front of their slice (one copy of ``x``).
+    nan_policy : {"raise", "omit"}, keyword-only
+        ``"raise"`` (default): NaN in ``x`` is a ``ValueError`` naming its position. ``"omit"``:
+        each NaN is masked out as by ``mask`` (as ``scipy.stats.rankdata(nan_policy="omit")``), and
+        its position of the result is NaN (derivative 0). Infinities are refused either way.
 
     Returns
     -------
@@ -214,9 +351,12 @@ def soft_sort(
     TypeError
         Non-real ``x``; non-scalar ``strength``; non-int ``axis``; non-bool ``descending``.
     ValueError
-        ``strength`` not finite and positive; unknown ``regularization``; ``axis`` out of bounds;
-        a scalar ``x``; NaN or infinite values in ``x`` (the message gives the first one's flat
-        index in C order of ``x`` moved so that ``axis`` is contiguous: for ``axis=-1``, of ``x``).
+        ``strength`` not finite and positive; unknown ``regularization`` or ``nan_policy``;
+        ``axis`` out of bounds; a scalar ``x``; infinite values in ``x``, or NaN unless
+        ``nan_policy="omit"`` (the message gives the first one's flat index in C order of ``x``
+        moved so that ``axis`` is contiguous: for ``axis=-1``, of ``x``; with a mask that is not a
+        prefix, of ``x`` with each slice's kept values moved to its front); ``lengths`` and
+        ``mask`` both given, or of the wrong shape.
 
     Notes
     -----
@@ -241,7 +381,19 @@ def soft_sort(
     >>> softgrad.soft_sort(x, strength=1e-3, descending=True)
     array([2., 1., 0.])
     """
-    c = SortCall.of("soft_sort", x, axis, strength, regularization, descending, n_threads, "sort", lengths)
+    c = SortCall.of(
+        "soft_sort",
+        x,
+        axis,
+        strength,
+        regularization,
+        descending,
+        n_threads,
+        "sort",
+        lengths,
+        mask,
+        nan_policy,
+    )
     return c.forward(False)[0]
 
 
@@ -255,6 +407,8 @@ def soft_rank(
     axis: int = -1,
     n_threads: int | None = None,
     lengths: ArrayLike | None = None,
+    mask: ArrayLike | None = None,
+    nan_policy: str = "raise",
 ) -> Any:
     r"""Soft ranks along ``axis`` (1 = smallest): a differentiable relaxation of ranking.
 
@@ -283,6 +437,12 @@ def soft_rank(
 
     lengths : array_like of int, keyword-only, optional
         Ragged rows, as for :func:`soft_sort` (padding ranks are 0).
+    mask : array_like of bool, keyword-only, optional
+        The values to rank, as for :func:`soft_sort`: a masked-out value gets rank 0 and the kept
+        ones of a slice are ranked among themselves (``1 .. m``).
+    nan_policy : {"raise", "omit"}, keyword-only
+        As for :func:`soft_sort`: with ``"omit"`` the NaN of a slice are left out of its ranking
+        and ranked NaN.
 
     Returns
     -------
@@ -319,7 +479,19 @@ def soft_rank(
     >>> softgrad.soft_rank(x, strength=1e-3, descending=True)
     array([2.5, 4. , 1. , 2.5])
     """
-    c = SortCall.of("soft_rank", x, axis, strength, regularization, descending, n_threads, "rank", lengths)
+    c = SortCall.of(
+        "soft_rank",
+        x,
+        axis,
+        strength,
+        regularization,
+        descending,
+        n_threads,
+        "rank",
+        lengths,
+        mask,
+        nan_policy,
+    )
     return c.forward(False)[0]
 
 
@@ -335,7 +507,7 @@ def _forward(c: SortCall) -> tuple[Any, tuple[SortCall, Any]]:
 def _pullback(res: tuple[SortCall, Any], ct: Any) -> tuple[Any, Any]:
     c, r = res
     gx, ge = _k.vjp(r, c.arranged(ct), c.n_threads)
-    return gx.reshape(c.shape).astype(c.x_dtype, copy=False), cast(ge, c.dtype)
+    return c.restore(gx).astype(c.x_dtype, copy=False), cast(ge, c.dtype)
 
 
 def _jvp(c: SortCall, tangents: dict[str, Any]) -> tuple[Any, Any]:
@@ -344,7 +516,7 @@ def _jvp(c: SortCall, tangents: dict[str, Any]) -> tuple[Any, Any]:
     u = np.zeros(c.x.shape, c.x.dtype) if dx is None else c.arranged(dx)
     ds = float(tangents.get("strength", 0.0))
     tan = _k.jvp(r, u, ds, c.n_threads)
-    return out, tan.reshape(c.shape).astype(c.dtype, copy=False)
+    return out, c.restore(tan).astype(c.dtype, copy=False)
 
 
 for _op in (soft_sort, soft_rank):

@@ -19,7 +19,14 @@ from .sort import SortCall, _forward, _jvp, _pullback
 
 
 def _call(
-    x: ArrayLike, k: Any, strength: Any, axis: Any, n_threads: int | None, lengths: Any = None
+    x: ArrayLike,
+    k: Any,
+    strength: Any,
+    axis: Any,
+    n_threads: int | None,
+    lengths: Any = None,
+    mask: Any = None,
+    nan_policy: Any = "raise",
 ) -> SortCall:
     func = "soft_topk"
     if isinstance(k, bool):
@@ -28,7 +35,7 @@ def _call(
         kk = operator.index(k)
     except TypeError:
         raise TypeError(f"{func}: k must be an int, got {k!r}") from None
-    c = SortCall.of(func, x, axis, strength, "l2", False, n_threads, "topk", lengths)
+    c = SortCall.of(func, x, axis, strength, "l2", False, n_threads, "topk", lengths, mask, nan_policy)
     n = c.layout[1] if c.lengths is None or c.lengths.size == 0 else int(c.lengths.min())
     if not 0 <= kk <= n:
         raise ValueError(f"{func}: k must be in [0, n] = [0, {n}], got {kk}")
@@ -45,6 +52,14 @@ def _call(
         Example({"x": (9,)}, {"k": 1, "strength": 0.3}),
         Example({"x": (3, 40)}, {"k": 10, "strength": 100.0}),
         Example({"x": (3, 7)}, {"k": 2, "lengths": [7, 3, 2], "strength": 0.4}),
+        Example(
+            {"x": (2, 5)},
+            {
+                "k": 2,
+                "mask": [[True, False, True, True, False], [False, True, True, True, True]],
+                "strength": 0.4,
+            },
+        ),
     ),
 )
 def soft_topk(
@@ -55,6 +70,8 @@ def soft_topk(
     axis: int = -1,
     n_threads: int | None = None,
     lengths: ArrayLike | None = None,
+    mask: ArrayLike | None = None,
+    nan_policy: str = "raise",
 ) -> Any:
     r"""Soft top-k mask along ``axis``: values in ``[0, 1]`` summing to ``k``, near 1 on the ``k``
     largest entries.
@@ -81,6 +98,11 @@ def soft_topk(
     lengths : array_like of int, keyword-only, optional
         Ragged rows, as for :func:`softgrad.soft_sort` (each at least ``k``; the mask is 0 on the
         padding).
+    mask : array_like of bool, keyword-only, optional
+        The candidates, as for :func:`softgrad.soft_sort` (at least ``k`` per slice): a masked-out
+        value is never selected (0, derivative 0).
+    nan_policy : {"raise", "omit"}, keyword-only
+        As for :func:`softgrad.soft_sort`: with ``"omit"`` NaN are not candidates and get NaN.
 
     Returns
     -------
@@ -112,7 +134,7 @@ def soft_topk(
     >>> softgrad.soft_topk(x, 2, strength=2.0)
     array([0.15, 1.  , 0.  , 0.85])
     """
-    return _call(x, k, strength, axis, n_threads, lengths).forward(False)[0]
+    return _call(x, k, strength, axis, n_threads, lengths, mask, nan_policy).forward(False)[0]
 
 
 rules(soft_topk).fwd(_forward)

@@ -2,7 +2,7 @@
 //! sorted values and the block starts of the isotonic solution. The maths is in the
 //! [module docs](super).
 
-use super::pav::LaneRes;
+use super::pav::{diff_over, LaneRes};
 use super::work::{grow, with_work, Work};
 use super::{Op, Reg, Spec};
 use crate::error::Result;
@@ -114,7 +114,7 @@ fn vjp_in(
                 for (k, i) in r.clone().enumerate() {
                     let kk = db[k] - pb[k] * h;
                     gx[perm[i] as usize] = sign * kk / e;
-                    de += kk * (z[i] - z0);
+                    de += kk * diff_over(z[i], z0, e);
                 }
             }
             Op::Sort => {
@@ -127,7 +127,7 @@ fn vjp_in(
         }
     }
     Ok(match spec.op {
-        Op::Rank | Op::TopK(_) => -de / e / e,
+        Op::Rank | Op::TopK(_) => -de / e,
         Op::Sort => -sign * de / e / e,
     })
 }
@@ -164,7 +164,7 @@ fn jvp_in(
                 let z0 = z[r.start];
                 // dθ (centred on the block's first z: the projection removes constants), in db.
                 for (k, i) in r.clone().enumerate() {
-                    db[k] = sign * u[perm[i] as usize] / e - (z[i] - z0) / e * de / e;
+                    db[k] = sign * u[perm[i] as usize] / e - diff_over(z[i], z0, e) * de / e;
                 }
                 let m: f64 = pb.iter().zip(db.iter()).map(|(a, b)| a * b).sum();
                 for (k, i) in r.clone().enumerate() {

@@ -32,6 +32,18 @@ fn lae(p: f64, q: f64, t: f64) -> f64 {
     hi + t * ((lo - hi) / t).exp().ln_1p()
 }
 
+/// `(a - b)/ε` for finite `a`, `b` without an intermediate overflow (`a - b` can reach ±3.6e308):
+/// the difference of halves, doubled after the division (exact scalings by 2).
+#[inline]
+pub(crate) fn diff_over(a: f64, b: f64, e: f64) -> f64 {
+    let d = a - b;
+    if d.is_finite() {
+        d / e
+    } else {
+        (a * 0.5 - b * 0.5) / e * 2.0
+    }
+}
+
 /// A `u64` whose unsigned order is the descending order of the finite `z` (`-0.0` is `0.0`).
 #[inline]
 fn desc_key(z: f64) -> u64 {
@@ -40,7 +52,26 @@ fn desc_key(z: f64) -> u64 {
     !asc
 }
 
+/// The four formulas of the isotonic regression (top-k is a rank). Passed as a constant to the
+/// `#[inline(always)]` helpers below so that each has its own monomorphic PAV loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    RankL2,
+    RankKl,
+    SortL2,
+    SortKl,
+}
+
 impl Spec {
+    fn kind(&self) -> Kind {
+        match (self.op, self.reg) {
+            (Op::Rank | Op::TopK(_), Reg::L2) => Kind::RankL2,
+            (Op::Rank | Op::TopK(_), Reg::Kl) => Kind::RankKl,
+            (Op::Sort, Reg::L2) => Kind::SortL2,
+            (Op::Sort, Reg::Kl) => Kind::SortKl,
+        }
+    }
+
     /// `(λ/ε, λ)` with `λ = min(ε, 1)`: pooling compares `λ v`, which is finite for any strength.
     fn scales(&self) -> (f64, f64) {
         let e = self.strength;
@@ -52,12 +83,13 @@ impl Spec {
     }
 
     /// The block of position `i` alone.
-    fn single(&self, i: usize, z: f64, n: usize) -> Block {
+    #[inline(always)]
+    fn single(&self, kind: Kind, i: usize, z: f64, n: usize) -> Block {
         let rho = self.w(n, i);
-        let (a, b) = match (self.op, self.reg) {
-            (Op::Rank | Op::TopK(_), _) => (0.0, rho),
-            (Op::Sort, Reg::L2) => (z, rho),
-            (Op::Sort, Reg::Kl) => (z, 0.0),
+        let (a, b) = match kind {
+            Kind::RankL2 | Kind::RankKl => (0.0, rho),
+            Kind::SortL2 => (z, rho),
+            Kind::SortKl => (z, 0.0),
         };
         Block {
             lo: i,
@@ -71,32 +103,35 @@ impl Spec {
     }
 
     /// `λ v` of the block (`v` the value of the isotonic solution on it).
-    fn key(&self, blk: &Block, (k1, lam): (f64, f64)) -> f64 {
+    #[inline(always)]
+    fn key(&self, kind: Kind, blk: &Block, (k1, lam): (f64, f64)) -> f64 {
         let Block {
             z0, r0, c, a, b, ..
         } = *blk;
-        match (self.op, self.reg) {
+        match kind {
             // v = z0/ε + mean(z - z0)/ε - mean ρ
-            (Op::Rank | Op::TopK(_), Reg::L2) => z0 * k1 + (a * k1 - lam * b) / c,
+            Kind::RankL2 => z0 * k1 + (a * k1 - lam * b) / c,
             // v = z0/ε + LSE((z - z0)/ε) - ln Σρ
-            (Op::Rank | Op::TopK(_), Reg::Kl) => z0 * k1 + lam * a - lam * b.ln(),
+            Kind::RankKl => z0 * k1 + lam * a - lam * b.ln(),
             // v = mean ρ/ε - mean z
-            (Op::Sort, Reg::L2) => (b * k1 - lam * a) / c,
+            Kind::SortL2 => (b * k1 - lam * a) / c,
             // v = r0/ε + LSE((ρ - r0)/ε) - LSE(z)
-            (Op::Sort, Reg::Kl) => r0 * k1 + lam * b - lam * a,
+            Kind::SortKl => r0 * k1 + lam * b - lam * a,
         }
     }
 
     /// `blk` after absorbing `o`, the block right after it.
-    fn merge(&self, blk: &Block, o: &Block) -> Block {
+    #[inline(always)]
+    fn merge(&self, kind: Kind, blk: &Block, o: &Block) -> Block {
         let e = self.strength;
-        let (a, b) = match (self.op, self.reg) {
-            (Op::Rank | Op::TopK(_), Reg::L2) => (blk.a + o.a + o.c * (o.z0 - blk.z0), blk.b + o.b),
-            (Op::Rank | Op::TopK(_), Reg::Kl) => {
-                (lae(blk.a, o.a + (o.z0 - blk.z0) / e, 1.0), blk.b + o.b)
-            }
-            (Op::Sort, Reg::L2) => (blk.a + o.a, blk.b + o.b),
-            (Op::Sort, Reg::Kl) => (
+        let (a, b) = match kind {
+            Kind::RankL2 => (blk.a + o.a + o.c * (o.z0 - blk.z0), blk.b + o.b),
+            Kind::RankKl => (
+                lae(blk.a, o.a + diff_over(o.z0, blk.z0, e), 1.0),
+                blk.b + o.b,
+            ),
+            Kind::SortL2 => (blk.a + o.a, blk.b + o.b),
+            Kind::SortKl => (
                 lae(blk.a, o.a, 1.0),
                 lae(blk.b, o.b + (o.r0 - blk.r0) / e, 1.0),
             ),
@@ -113,18 +148,28 @@ impl Spec {
 /// Pool-adjacent-violators over `z` (sorted descending): the blocks of the decreasing isotonic
 /// regression, in order. Amortised `O(n)`: each position is pushed once and merged at most once.
 fn pav(spec: &Spec, z: &[f64], stack: &mut Vec<Block>) {
+    match spec.kind() {
+        Kind::RankL2 => pav_of(spec, Kind::RankL2, z, stack),
+        Kind::RankKl => pav_of(spec, Kind::RankKl, z, stack),
+        Kind::SortL2 => pav_of(spec, Kind::SortL2, z, stack),
+        Kind::SortKl => pav_of(spec, Kind::SortKl, z, stack),
+    }
+}
+
+#[inline(always)]
+fn pav_of(spec: &Spec, kind: Kind, z: &[f64], stack: &mut Vec<Block>) {
     let n = z.len();
     let sc = spec.scales();
     stack.clear();
     for (i, &zi) in z.iter().enumerate() {
-        let mut top = spec.single(i, zi, n);
-        top.key = spec.key(&top, sc);
+        let mut top = spec.single(kind, i, zi, n);
+        top.key = spec.key(kind, &top, sc);
         while let Some(prev) = stack.last() {
             if prev.key > top.key {
                 break;
             }
-            top = spec.merge(prev, &top);
-            top.key = spec.key(&top, sc);
+            top = spec.merge(kind, prev, &top);
+            top.key = spec.key(kind, &top, sc);
             stack.pop();
         }
         stack.push(top);
@@ -196,7 +241,10 @@ fn lane_body(
     pav(spec, z, stack);
     start.fill(false);
     let ends = stack.iter().skip(1).map(|b| b.lo).chain([n]);
+    // `d/ε` as a product with 1/ε, except for a subnormal ε, where 1/ε is inf and 0 · inf (a
+    // singleton block's offset) would be NaN.
     let inv_e = 1.0 / e;
+    let over_e = |d: f64| if inv_e.is_finite() { d * inv_e } else { d / e };
     for (blk, hi) in stack.iter().zip(ends) {
         start[blk.lo] = true;
         let Block {
@@ -214,23 +262,23 @@ fn lane_body(
             (Op::Rank | Op::TopK(_), Reg::L2) => {
                 let (shift, mean_w) = (z0 + a / c, b / c);
                 for (&zi, &p) in zs.iter().zip(ps) {
-                    out[p as usize] = (zi - shift) * inv_e + mean_w;
+                    out[p as usize] = over_e(zi - shift) + mean_w;
                 }
             }
             (Op::Rank | Op::TopK(_), Reg::Kl) => {
                 for (&zi, &p) in zs.iter().zip(ps) {
-                    out[p as usize] = ((zi - z0) * inv_e - a).exp() * b;
+                    out[p as usize] = (diff_over(zi, z0, e) - a).exp() * b;
                 }
             }
             (Op::Sort, Reg::L2) => {
                 let (mean_w, mean_z) = (b / c, a / c);
                 for (i, o) in (lo..hi).zip(&mut out[lo..hi]) {
-                    *o = sign * ((spec.w(n, i) - mean_w) * inv_e + mean_z) + 0.0;
+                    *o = sign * (over_e(spec.w(n, i) - mean_w) + mean_z) + 0.0;
                 }
             }
             (Op::Sort, Reg::Kl) => {
                 for (i, o) in (lo..hi).zip(&mut out[lo..hi]) {
-                    *o = sign * ((spec.w(n, i) - r0) * inv_e - b + a) + 0.0;
+                    *o = sign * (over_e(spec.w(n, i) - r0) - b + a) + 0.0;
                 }
             }
         }
