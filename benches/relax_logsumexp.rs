@@ -5,7 +5,9 @@
 //! level.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use softgrad_core::relax::logsumexp::{logsumexp, logsumexp_vjp, softmax, softmax_vjp, Kind};
+use softgrad_core::relax::logsumexp::{
+    logsumexp, logsumexp_vjp, logsumexp_vjp_weights, logsumexp_weights, softmax, softmax_vjp, Kind,
+};
 use softgrad_core::{Layout, Par};
 
 fn data(n: usize) -> Vec<f64> {
@@ -218,11 +220,41 @@ fn bench_pullbacks(c: &mut Criterion) {
     g.finish();
 }
 
-/// Value and pullback together on narrow f32 rows (the forward, then its pullback).
+/// Value and pullback together on narrow f32 rows (the forward, then its pullback); for
+/// log-sum-exp also the reverse-mode pair `vjp` runs on rows (`logsumexp_weights`, then
+/// `logsumexp_vjp_weights`), at f32 and f64 and on wide rows too.
 fn bench_narrow_f32_value_and_vjp(c: &mut Criterion) {
     let mut g = c.benchmark_group("value_and_vjp");
     g.sample_size(20);
-    for (outer, n) in [(200_000usize, 10usize), (200_000, 50)] {
+    for (outer, n) in [(200_000usize, 10usize), (200_000, 50), (10_000, 1000)] {
+        let x = data(outer * n);
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let ct = data(outer);
+        let l = Layout::new(outer, n, 1);
+        g.throughput(Throughput::Elements(x.len() as u64));
+        for (name, par) in pars() {
+            let id = format!("logsumexp_weights/{outer}x{n}/f64/{name}");
+            g.bench_function(BenchmarkId::from_parameter(id), |bch| {
+                let (mut out, mut h) = (vec![0.0; outer], vec![0.0; outer]);
+                let (mut p, mut da) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+                bch.iter(|| {
+                    logsumexp_weights(&x, l, 1.0, &mut out, None, &mut p, &mut h, par).unwrap();
+                    logsumexp_vjp_weights(&p, &h, &ct, l, 1.0, &mut da, par).unwrap()
+                })
+            });
+            let id = format!("logsumexp_weights/{outer}x{n}/f32/{name}");
+            g.bench_function(BenchmarkId::from_parameter(id), |bch| {
+                let (mut out, mut h) = (vec![0.0f32; outer], vec![0.0; outer]);
+                let (mut p, mut da) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
+                bch.iter(|| {
+                    logsumexp_weights(&x32, l, 1.0, &mut out, None, &mut p, &mut h, par).unwrap();
+                    logsumexp_vjp_weights(&p, &h, &ct, l, 1.0, &mut da, par).unwrap()
+                })
+            });
+        }
+        if n > 50 {
+            continue;
+        }
         let x: Vec<f32> = data(outer * n).iter().map(|&v| v as f32).collect();
         let gy: Vec<f32> = data(outer * n).iter().map(|&v| v as f32 / 10.0).collect();
         let ct = data(outer);

@@ -15,9 +15,12 @@ Derivatives. With :math:`S = \sum_i b_i e^{a_i/t}`, :math:`L = t \log|S|`,
     \frac{\partial L}{\partial t} = \frac{L - \sum_i w_i a_i}{t}.
 
 Entries at ``-inf`` and entries with zero weight carry zero weight; where ``L = -inf`` every
-derivative is zero. The pullbacks run in Rust for every layout (the residuals are the forward's
-per-slice log-sum-exp and a private copy of the input where it is the caller's memory); the
-forward-mode rules combine the same kernels with NumPy reductions.
+derivative is zero. The pullbacks run in Rust for every layout. Over unweighted contiguous rows
+(``axis=-1``, the ML shape) the forward also computes the pullback's weights :math:`e_i` and the
+temperature term of each row while the row is in cache, so the pullback is one scaling pass and the
+input is not kept; otherwise the residuals are the forward's per-slice log-sum-exp and a private
+copy of the input where it is the caller's memory. The forward-mode rules combine the same kernels
+with NumPy reductions.
 """
 
 from __future__ import annotations
