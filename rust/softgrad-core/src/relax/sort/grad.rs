@@ -114,7 +114,8 @@ fn vjp_in(
                 for (k, i) in r.clone().enumerate() {
                     let kk = db[k] - pb[k] * h;
                     gx[perm[i] as usize] = sign * kk / e;
-                    de += kk * diff_over(z[i], z0, e);
+                    // halves: z - z0 can overflow (±1e308); exact scalings by 2 otherwise
+                    de += kk * (z[i] * 0.5 - z0 * 0.5);
                 }
             }
             Op::Sort => {
@@ -127,7 +128,7 @@ fn vjp_in(
         }
     }
     Ok(match spec.op {
-        Op::Rank | Op::TopK(_) => -de / e,
+        Op::Rank | Op::TopK(_) => -(de / e / e) * 2.0,
         Op::Sort => -sign * de / e / e,
     })
 }
