@@ -2,16 +2,16 @@
 //! is built once per estimate from the flat float32/float64 `x`; the facade evaluates `f` at its
 //! points (in batches) and hands the values back to [`Plan::assemble`].
 
+mod hessian;
+mod sparse;
+
 use numpy::PyArray1;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use softgrad_core::estimate::colour::Pattern;
-use softgrad_core::estimate::fd::hessian::HessianPlan as CoreHessianPlan;
 use softgrad_core::estimate::fd::noise::{ecnoise as core_ecnoise, Noise};
-use softgrad_core::estimate::fd::sparse::SparsePlan as CoreSparsePlan;
 use softgrad_core::estimate::fd::{self as core, Method, Options, Side};
 
-use super::colour::{ordering, ordering_name, pattern};
 use crate::call::{guard, EnterCore};
 use crate::convert::{with_float, Floats, Input, Out};
 
@@ -277,286 +277,6 @@ fn csr_of<'py>(py: Python<'py>, p: &Pattern) -> Csr<'py> {
     (PyArray1::from_vec(py, ptr), PyArray1::from_vec(py, idx))
 }
 
-/// A sparse Jacobian (`kind="jacobian"`: column colouring of the `m × n` pattern) or a sparse
-/// Hessian from a gradient (`kind="hessian"`: star colouring of the symmetric `n × n` pattern) by
-/// colouring; the other arguments as [`Plan`]'s. `colouring`: "auto", "smallest_last",
-/// "largest_first" or "natural".
-#[derive(Debug)]
-#[pyclass(frozen, module = "softgrad._core.fd")]
-pub struct SparsePlan {
-    plan: CoreSparsePlan,
-    float32: bool,
-}
-
-#[pymethods]
-impl SparsePlan {
-    /// A `#[pyfunction]`'s parameters are its Python signature.
-    #[new]
-    #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (x, method, order, step, lower, upper, noise, n_steps, indptr, indices, m, kind="jacobian", colouring="auto", func="jacobian"))]
-    fn new<'py>(
-        py: Python<'py>,
-        x: Floats<'py>,
-        method: &str,
-        order: usize,
-        step: Floats<'py>,
-        lower: Floats<'py>,
-        upper: Floats<'py>,
-        noise: f64,
-        n_steps: usize,
-        indptr: Bound<'py, PyAny>,
-        indices: Bound<'py, PyAny>,
-        m: usize,
-        kind: &str,
-        colouring: &str,
-        func: &str,
-    ) -> PyResult<Self> {
-        let f = public_name(func);
-        let float32 = matches!(x, Floats::F32(_));
-        let args = Args::of(
-            f, method, order, step, lower, upper, noise, n_steps, float32,
-        )?;
-        let o = ordering(f, colouring)?;
-        let hessian = match kind {
-            "jacobian" => false,
-            "hessian" => true,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "{f}: kind must be 'jacobian' or 'hessian', got {other:?}"
-                )))
-            }
-        };
-        with_float!(f, x, |xs: &[T]| {
-            let p = pattern(py, f, &indptr, &indices, m, xs.len())?;
-            let options = args.options(f);
-            let plan = py.enter_core(xs.len() + p.nnz(), || {
-                if hessian {
-                    CoreSparsePlan::hessian(xs, &options, p, o)
-                } else {
-                    CoreSparsePlan::jacobian(xs, &options, p, o)
-                }
-            })?;
-            Ok(SparsePlan { plan, float32 })
-        })
-    }
-
-    /// Number of evaluation points, not counting `x`.
-    #[getter]
-    fn n_points(&self) -> usize {
-        self.plan.n_points()
-    }
-
-    /// Whether `f(x)` is needed too.
-    #[getter]
-    fn needs_center(&self) -> bool {
-        self.plan.plan().needs_center()
-    }
-
-    /// The number of colours.
-    #[getter]
-    fn n_colours(&self) -> usize {
-        self.plan.n_colours()
-    }
-
-    /// The ordering of the colouring.
-    #[getter]
-    fn ordering(&self) -> &'static str {
-        ordering_name(self.plan.ordering())
-    }
-
-    /// The colour of each column (int64).
-    #[getter]
-    fn colours<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        let c: Vec<i64> = self.plan.colours().iter().map(|&c| i64::from(c)).collect();
-        PyArray1::from_vec(py, c)
-    }
-
-    /// The pattern as CSR `(indptr, indices)` (int64, sorted, no duplicates): the order of the
-    /// entries that `assemble` returns.
-    #[getter]
-    fn csr<'py>(&self, py: Python<'py>) -> Csr<'py> {
-        csr_of(py, self.plan.pattern())
-    }
-
-    /// The step of each column, float64.
-    #[getter]
-    fn steps<'py>(&self, py: Python<'py>) -> PyResult<Array<'py>> {
-        const F: &str = "steps";
-        guard(F, || {
-            let s = self.plan.plan().steps();
-            let mut out = Out::<f64>::new(py, F, "steps", s.len())?;
-            out.slice().copy_from_slice(s);
-            out.finish()
-        })
-    }
-
-    /// Points `start..stop`, flat (dtype of `x`).
-    fn points<'py>(&self, py: Python<'py>, start: usize, stop: usize) -> PyResult<Array<'py>> {
-        guard("points", || {
-            let p = &self.plan;
-            points_of(
-                py,
-                self.float32,
-                p.n_points(),
-                p.plan().n(),
-                start,
-                stop,
-                |o| p.points(start, o),
-                |o| p.points(start, o),
-            )
-        })
-    }
-
-    /// The entries (CSR order of `csr`) and their error estimates (float64) from `values`
-    /// (`n_points × m`) and `f0` (`m`, required if `needs_center`).
-    #[pyo3(signature = (values, f0=None, omit=false))]
-    fn assemble<'py>(
-        &self,
-        py: Python<'py>,
-        values: Floats<'py>,
-        f0: Option<Floats<'py>>,
-        omit: bool,
-    ) -> PyResult<(Array<'py>, Array<'py>)> {
-        const F: &str = "assemble";
-        guard(F, || {
-            let values = values.of::<f64>(F, "values")?;
-            let f0 = f0.map(|a| a.of::<f64>(F, "f0")).transpose()?;
-            let nnz = self.plan.pattern().nnz();
-            let mut data = Out::<f64>::new(py, F, "data", nnz)?;
-            let mut err = Out::<f64>::new(py, F, "err", nnz)?;
-            let (vs, f0s) = (values.slice(), f0.as_ref().map(|a| a.slice()));
-            let (ds, es) = (data.slice(), err.slice());
-            py.enter_core(vs.len(), || self.plan.assemble(f0s, vs, ds, es, omit))?;
-            Ok((data.finish()?, err.finish()?))
-        })
-    }
-}
-
-/// A Hessian from values of `f`: dense, or on the pattern of CSR arrays `indptr`, `indices`
-/// (int64) made symmetric with its diagonal. `step`: empty (automatic), one, or one per coordinate.
-#[derive(Debug)]
-#[pyclass(frozen, module = "softgrad._core.fd")]
-pub struct HessianPlan {
-    plan: CoreHessianPlan,
-    float32: bool,
-}
-
-#[pymethods]
-impl HessianPlan {
-    /// A `#[pyfunction]`'s parameters are its Python signature.
-    #[new]
-    #[pyo3(signature = (x, step, noise, indptr=None, indices=None, func="hessian"))]
-    fn new<'py>(
-        py: Python<'py>,
-        x: Floats<'py>,
-        step: Floats<'py>,
-        noise: f64,
-        indptr: Option<Bound<'py, PyAny>>,
-        indices: Option<Bound<'py, PyAny>>,
-        func: &str,
-    ) -> PyResult<Self> {
-        let f = public_name(func);
-        let float32 = matches!(x, Floats::F32(_));
-        let step = step.of::<f64>(f, "step")?;
-        with_float!(f, x, |xs: &[T]| {
-            let p = match (&indptr, &indices) {
-                (Some(a), Some(b)) => Some(pattern(py, f, a, b, xs.len(), xs.len())?),
-                (None, None) => None,
-                _ => {
-                    return Err(PyValueError::new_err(format!(
-                        "{f}: indptr and indices go together"
-                    )))
-                }
-            };
-            let st = step.slice();
-            let plan = py.enter_core(xs.len(), || {
-                CoreHessianPlan::new(f, xs, st, noise, eps(float32), p.as_ref())
-            })?;
-            Ok(HessianPlan { plan, float32 })
-        })
-    }
-
-    /// Number of evaluation points, not counting `x` (always needed).
-    #[getter]
-    fn n_points(&self) -> usize {
-        self.plan.n_points()
-    }
-
-    /// Entries of the result (`n²` dense).
-    #[getter]
-    fn nnz(&self) -> usize {
-        self.plan.nnz()
-    }
-
-    /// The symmetrised pattern as CSR `(indptr, indices)` (int64), `None` for a dense plan.
-    #[getter]
-    fn csr<'py>(&self, py: Python<'py>) -> Option<Csr<'py>> {
-        self.plan.pattern().map(|p| csr_of(py, p))
-    }
-
-    /// The step of each coordinate, float64.
-    #[getter]
-    fn steps<'py>(&self, py: Python<'py>) -> PyResult<Array<'py>> {
-        const F: &str = "steps";
-        guard(F, || {
-            let s = self.plan.steps();
-            let mut out = Out::<f64>::new(py, F, "steps", s.len())?;
-            out.slice().copy_from_slice(s);
-            out.finish()
-        })
-    }
-
-    /// The coordinates point `q` moves: `(i, j)`, `j = -1` for one.
-    fn moved(&self, q: usize) -> PyResult<(i64, i64)> {
-        if q >= self.plan.n_points() {
-            return Err(PyValueError::new_err(format!(
-                "moved: q must be < {}, got {q}",
-                self.plan.n_points()
-            )));
-        }
-        let (i, j) = self.plan.moved(q);
-        Ok((i as i64, j.map_or(-1, |j| j as i64)))
-    }
-
-    /// Points `start..stop`, flat (dtype of `x`).
-    fn points<'py>(&self, py: Python<'py>, start: usize, stop: usize) -> PyResult<Array<'py>> {
-        guard("points", || {
-            let p = &self.plan;
-            points_of(
-                py,
-                self.float32,
-                p.n_points(),
-                p.n(),
-                start,
-                stop,
-                |o| p.points(start, o),
-                |o| p.points(start, o),
-            )
-        })
-    }
-
-    /// The Hessian (`n × n` flat, or the pattern's entries) and its error estimate, float64,
-    /// from `f0 = f(x)` and the float64 `values` at the points.
-    fn assemble<'py>(
-        &self,
-        py: Python<'py>,
-        f0: f64,
-        values: Floats<'py>,
-    ) -> PyResult<(Array<'py>, Array<'py>)> {
-        const F: &str = "assemble";
-        guard(F, || {
-            let values = values.of::<f64>(F, "values")?;
-            let nnz = self.plan.nnz();
-            let mut h = Out::<f64>::new(py, F, "hess", nnz)?;
-            let mut err = Out::<f64>::new(py, F, "err", nnz)?;
-            let vs = values.slice();
-            let (hs, es) = (h.slice(), err.slice());
-            py.enter_core(vs.len(), || self.plan.assemble(f0, vs, hs, es))?;
-            Ok((h.finish()?, err.finish()?))
-        })
-    }
-}
-
 /// Moré and Wild's noise estimate from float64 `values` at equally spaced points on a line:
 /// `("level", sigma)`, or `("too_small", 0.0)` / `("too_large", 0.0)` for the spacing.
 #[pyfunction]
@@ -575,8 +295,8 @@ fn ecnoise(values: Floats<'_>) -> PyResult<(&'static str, f64)> {
 /// Adds the bindings to the submodule.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Plan>()?;
-    m.add_class::<SparsePlan>()?;
-    m.add_class::<HessianPlan>()?;
+    m.add_class::<sparse::SparsePlan>()?;
+    m.add_class::<hessian::HessianPlan>()?;
     m.add_function(wrap_pyfunction!(ecnoise, m)?)?;
     Ok(())
 }
