@@ -114,15 +114,27 @@ fn step<T: Float>(x: T, d: f64) -> T {
     T::from_f64(x.to_f64() + d)
 }
 
-/// Whether the floats within `reach` of `v` (and a few ulp) may span two binades (or zero): only
-/// there can steps of total size `reach` merge neighbours. Elsewhere every step is an exact shift
-/// by the same snapped increment, one-to-one.
+/// Whether the steps `d` from `r` stay in `r`'s binade, each value at least 8 ulp from its edges.
+/// Then every step is an exact shift of `r` and of its neighbours (±2 ulp) by the same snapped
+/// increment: the steps are one-to-one there and no neighbour ends where `r` does.
 #[inline(always)]
-fn near_edge<T: Float>(v: T, reach: f64) -> bool {
-    let a = v.to_f64().abs();
-    let r = reach * (1.0 + 1e-6) + 8.0 * v.quantum();
-    let lo = a - r;
-    lo <= 0.0 || ((lo.to_bits() ^ (a + r).to_bits()) >> 52) != 0
+fn interior_path<T: Float>(r: T, d: &[f64]) -> bool {
+    let interior = |v: T| {
+        let (a, m) = (v.to_f64().abs(), 8.0 * v.quantum());
+        a - m > 0.0 && (((a - m).to_bits() ^ (a + m).to_bits()) >> 52) == 0
+    };
+    let mut v = r;
+    if !interior(v) {
+        return false;
+    }
+    for &dk in d {
+        let w = step(v, dk);
+        if ((w.to_f64().abs().to_bits() ^ v.to_f64().abs().to_bits()) >> 52) != 0 || !interior(w) {
+            return false;
+        }
+        v = w;
+    }
+    true
 }
 
 /// Bytes of side bits for `n` elements.
@@ -257,8 +269,7 @@ pub fn apply<T: Float>(
                 } else {
                     undo_one(*v, &d[..k], Some((bs[byte] >> bit) & 1 == 1))
                 };
-                let reach: f64 = d[..=k].iter().map(|v| v.abs()).sum();
-                if near_edge(x0, reach) {
+                if !interior_path(x0, &d[..=k]) {
                     let up = replay(x0.up(), &d[..=k], y);
                     let down = replay(x0.down(), &d[..=k], y);
                     if up != down {
@@ -291,8 +302,8 @@ fn replay<T: Float>(r: T, d: &[f64], y: T) -> bool {
 /// The value whose image under the steps `d` (applied in order, as [`apply`] does) is `y`.
 ///
 /// Candidates: `c₀ = round(y − Σ d)` and its neighbours (±1, ±2 ulp), each checked by replaying
-/// the steps. If `c₀` maps to `y` and everything within `Σ|d|` of it lies in one binade, it is the
-/// only preimage (each step is an exact shift there). Otherwise the candidates that map to `y` are gathered: one is the answer; two are told
+/// the steps. If `c₀` maps to `y` along a path that stays in one binade, away from its edges, it is
+/// the only preimage (each step is an exact shift there). Otherwise the candidates that map to `y` are gathered: one is the answer; two are told
 /// apart by `bit` (whether the original was the upper one, recorded by [`apply`]); more
 /// (information lost beyond a bit) give `0` if it maps to `y` (exact zeros are common, tiny values
 /// rare), else `c₀` if it maps, else the lowest that maps.
@@ -302,8 +313,8 @@ pub fn undo_one<T: Float>(y: T, d: &[f64], bit: Option<bool>) -> T {
     let c0 = T::from_f64(y.to_f64() - total);
     let maps = |r: T| replay(r, d, y);
     let c0_maps = maps(c0);
-    if c0_maps && !near_edge(c0, d.iter().map(|v| v.abs()).sum()) {
-        return c0; // one binade all along: the steps are one-to-one here
+    if c0_maps && interior_path(c0, d) {
+        return c0; // one binade all along, away from its edges: the steps are one-to-one here
     }
     let (u1, d1) = (c0.up(), c0.down());
     // The preimages form a run of consecutive floats: [lo, hi] around c0 when c0 is one of them.
