@@ -40,8 +40,6 @@ from .autodiff import Example, differentiable, rules
 
 Array = NDArray[Any]
 
-_SEMIRINGS = {"maxplus": "max", "minplus": "min"}
-
 
 def _compute_dtype(func: str, dt: np.dtype[Any]) -> np.dtype[Any]:
     """The dtype the kernel computes (and returns) for NumPy's promoted dtype ``dt``."""
@@ -155,8 +153,8 @@ class MatmulCall:
             out_shape,
             x.shape,
             y.shape,
-            _float_dtype(x.dtype),
-            _float_dtype(y.dtype),
+            x.dtype if x.dtype.kind == "f" else np.dtype(np.float64),
+            y.dtype if y.dtype.kind == "f" else np.dtype(np.float64),
             dt,
             nt,
         )
@@ -186,10 +184,6 @@ class MatmulCall:
         ia = (self.a_index[:, None, None] * m + i) * k + g
         ib = (self.b_index[:, None, None] * k + g) * n + j
         return ia.reshape(-1), ib.reshape(-1)
-
-
-def _float_dtype(dt: np.dtype[Any]) -> np.dtype[Any]:
-    return dt if dt.kind == "f" else np.dtype(np.float64)
 
 
 def _examples() -> tuple[Example, ...]:
@@ -464,7 +458,7 @@ def tropical_power(a: ArrayLike, p: int, *, semiring: str = "maxplus", n_threads
            [1., 2., 0.]])
     """
     func = "tropical_power"
-    if semiring not in _SEMIRINGS:
+    if semiring not in ("maxplus", "minplus"):
         raise ValueError(f"{func}: semiring must be 'maxplus' or 'minplus', got {semiring!r}")
     if isinstance(p, (bool, np.bool_)):
         raise TypeError(f"{func}: p must be an int, got {p!r}")

@@ -291,50 +291,55 @@ pub(crate) fn rows<T: Lanes, const MAX: bool>(
     let hp = h.next_multiple_of(mr);
     let kc_max = KC.min(k);
     let nc_max = NC.min(n).next_multiple_of(nr);
-    let mut ap = scratch(func, hp * kc_max, zero)?;
-    let mut bp = scratch(func, kc_max * nc_max, zero)?;
-    let mut tile = scratch(func, 2 * mr * nr, zero)?;
-    let (tile, itile) = tile.split_at_mut(mr * nr);
-    for jc in (0..n).step_by(NC) {
-        let nc = NC.min(n - jc);
-        let ncp = nc.next_multiple_of(nr);
-        for pc in (0..k).step_by(KC) {
-            let kc = KC.min(k - pc);
-            let bpk = &mut bp[..kc * ncp];
-            pack_b(b, bo, pc..pc + kc, jc..jc + nc, nr, zero, bpk);
-            let apk = &mut ap[..hp * kc];
-            pack_a(a, ao, rows.clone(), pc..pc + kc, mr, zero, apk);
-            macro_rules! go {
-                ($mr:literal, $nv:literal) => {
-                    vectorize(
-                        level,
-                        Block::<T, $mr, $nv, MAX> {
-                            ap: apk,
-                            bp: bpk,
-                            kc,
-                            c: &mut *c,
-                            arg: arg.as_deref_mut(),
-                            rows: h,
-                            n,
-                            jc,
-                            nc,
-                            pc,
-                            first: pc == 0,
-                            tile: &mut *tile,
-                            itile: &mut *itile,
-                        },
-                    )
-                };
-            }
-            match (mr, nv) {
-                (8, 2) => go!(8, 2),
-                (4, 2) => go!(4, 2),
-                (4, 1) => go!(4, 1),
-                _ => go!(2, 1),
+    let (la, lb, lt) = (hp * kc_max, kc_max * nc_max, mr * nr);
+    T::with_pack(func, la + lb + 2 * lt, |buf| {
+        let (ap, rest) = buf.split_at_mut(la);
+        let (bp, rest) = rest.split_at_mut(lb);
+        let (tile, itile) = rest.split_at_mut(lt);
+        // The first visit of a tile reads only the lanes it wrote (`first`), but the micro-kernel
+        // loads whole tiles: give the lanes past the matrix defined values.
+        tile.fill(zero);
+        itile.fill(zero);
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            let ncp = nc.next_multiple_of(nr);
+            for pc in (0..k).step_by(KC) {
+                let kc = KC.min(k - pc);
+                let bpk = &mut bp[..kc * ncp];
+                pack_b(b, bo, pc..pc + kc, jc..jc + nc, nr, zero, bpk);
+                let apk = &mut ap[..hp * kc];
+                pack_a(a, ao, rows.clone(), pc..pc + kc, mr, zero, apk);
+                macro_rules! go {
+                    ($mr:literal, $nv:literal) => {
+                        vectorize(
+                            level,
+                            Block::<T, $mr, $nv, MAX> {
+                                ap: apk,
+                                bp: bpk,
+                                kc,
+                                c: &mut *c,
+                                arg: arg.as_deref_mut(),
+                                rows: h,
+                                n,
+                                jc,
+                                nc,
+                                pc,
+                                first: pc == 0,
+                                tile: &mut *tile,
+                                itile: &mut *itile,
+                            },
+                        )
+                    };
+                }
+                match (mr, nv) {
+                    (8, 2) => go!(8, 2),
+                    (4, 2) => go!(4, 2),
+                    (4, 1) => go!(4, 1),
+                    _ => go!(2, 1),
+                }
             }
         }
-    }
-    Ok(())
+    })
 }
 
 /// Matrix-vector products (`n = 1`, rows of `A` contiguous): each row reduced along `k` in vector

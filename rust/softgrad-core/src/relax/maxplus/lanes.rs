@@ -172,6 +172,40 @@ int_lanes!(i32, W32);
 pub(crate) trait Lanes: Tropical {
     /// The lanes at level `S`.
     type V<S: Isa>: Vx<Self>;
+    /// Runs `f` with this thread's packing buffer of at least `len` elements (contents
+    /// unspecified), kept between calls: fresh buffers of a few hundred KiB cost page faults and
+    /// zeroing on every call, a sizeable share of a 256³ product. `f` must not re-enter (a nested
+    /// call gets a fresh buffer instead). [`Error::Alloc`](crate::Error::Alloc) if it cannot grow.
+    fn with_pack<R>(func: &'static str, len: usize, f: impl FnOnce(&mut [Self]) -> R) -> Result<R>;
+}
+
+/// [`Lanes::with_pack`] for one element type, through the thread-local `$tl`.
+macro_rules! with_pack {
+    ($t:ty, $tl:ident) => {
+        fn with_pack<R>(
+            func: &'static str,
+            len: usize,
+            f: impl FnOnce(&mut [Self]) -> R,
+        ) -> Result<R> {
+            thread_local! {
+                static $tl: std::cell::RefCell<Vec<$t>> = const { std::cell::RefCell::new(Vec::new()) };
+            }
+            $tl.with(|b| match b.try_borrow_mut() {
+                Ok(mut b) => {
+                    if b.len() < len {
+                        let extra = len - b.len();
+                        b.try_reserve_exact(extra).map_err(|_| crate::Error::Alloc {
+                            func,
+                            bytes: len.saturating_mul(size_of::<$t>()),
+                        })?;
+                        b.resize(len, <$t>::default());
+                    }
+                    Ok(f(&mut b[..len]))
+                }
+                Err(_) => Ok(f(&mut crate::par::scratch(func, len, <$t>::default())?)),
+            })
+        }
+    };
 }
 
 /// An element type of the tropical products: `f32`, `f64`, `i32` or `i64`.
@@ -233,6 +267,7 @@ pub trait Tropical:
 
 impl Lanes for f64 {
     type V<S: Isa> = S::F64;
+    with_pack!(f64, PACK_F64);
 }
 
 impl Tropical for f64 {
@@ -240,6 +275,7 @@ impl Tropical for f64 {
     const LOWEST: f64 = f64::NEG_INFINITY;
     const HIGHEST: f64 = f64::INFINITY;
     const FLOAT: bool = true;
+    #[inline(always)]
     fn is_nan(self) -> bool {
         self.is_nan()
     }
@@ -285,6 +321,7 @@ impl Tropical for f64 {
 
 impl Lanes for f32 {
     type V<S: Isa> = S::F32;
+    with_pack!(f32, PACK_F32);
 }
 
 impl Tropical for f32 {
@@ -292,6 +329,7 @@ impl Tropical for f32 {
     const LOWEST: f32 = f32::NEG_INFINITY;
     const HIGHEST: f32 = f32::INFINITY;
     const FLOAT: bool = true;
+    #[inline(always)]
     fn is_nan(self) -> bool {
         self.is_nan()
     }
@@ -337,6 +375,7 @@ impl Tropical for f32 {
 
 impl Lanes for i64 {
     type V<S: Isa> = Ints<i64, W>;
+    with_pack!(i64, PACK_I64);
 }
 
 impl Tropical for i64 {
@@ -344,6 +383,7 @@ impl Tropical for i64 {
     const LOWEST: i64 = i64::MIN;
     const HIGHEST: i64 = i64::MAX;
     const FLOAT: bool = false;
+    #[inline(always)]
     fn is_nan(self) -> bool {
         false
     }
@@ -389,6 +429,7 @@ impl Tropical for i64 {
 
 impl Lanes for i32 {
     type V<S: Isa> = Ints<i32, W32>;
+    with_pack!(i32, PACK_I32);
 }
 
 impl Tropical for i32 {
@@ -396,6 +437,7 @@ impl Tropical for i32 {
     const LOWEST: i32 = i32::MIN;
     const HIGHEST: i32 = i32::MAX;
     const FLOAT: bool = false;
+    #[inline(always)]
     fn is_nan(self) -> bool {
         false
     }

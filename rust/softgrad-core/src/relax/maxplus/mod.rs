@@ -240,6 +240,9 @@ fn propagate_nan<T: Tropical>(
     let mut cols: Option<Vec<bool>> = None;
     for p in 0..k {
         let base = bo + p * b.row_stride;
+        if b.col_stride == 1 && !has_nan(&b.data[base..][..n]) {
+            continue;
+        }
         for j in 0..n {
             if b.data[base + j * b.col_stride].is_nan() {
                 cols.get_or_insert_with(|| vec![false; n])[j] = true;
@@ -249,7 +252,12 @@ fn propagate_nan<T: Tropical>(
     for (r, i) in rows.enumerate() {
         let base = ao + i * a.row_stride;
         let row = &mut c[r * n..][..n];
-        if (0..k).any(|p| a.data[base + p * a.col_stride].is_nan()) {
+        let nan = if a.col_stride == 1 {
+            has_nan(&a.data[base..][..k])
+        } else {
+            (0..k).any(|p| a.data[base + p * a.col_stride].is_nan())
+        };
+        if nan {
             row.fill(T::nan());
         } else if let Some(cols) = &cols {
             for (o, &bad) in row.iter_mut().zip(cols) {
@@ -259,4 +267,9 @@ fn propagate_nan<T: Tropical>(
             }
         }
     }
+}
+
+/// Whether `s` holds a NaN (a branch-free fold, which vectorises).
+fn has_nan<T: Tropical>(s: &[T]) -> bool {
+    s.iter().fold(false, |acc, v| acc | v.is_nan())
 }
