@@ -276,3 +276,12 @@ def test_f_raising_names_the_point() -> None:
 def test_empty_x() -> None:
     g = softgrad.gradient(lambda v: 0.0, np.zeros(0), method="spsa", seed=0)
     assert g.shape == (0,)
+
+
+def test_finite_difference_only_options_are_rejected_by_randomized_methods() -> None:
+    f = lambda v: float(np.sum(v**2))  # noqa: E731
+    x = np.ones(3)
+    with pytest.raises(ValueError, match="nan_policy='omit'"):
+        softgrad.gradient(f, x, method="spsa", nan_policy="omit", seed=0)
+    with pytest.raises(ValueError, match="progress=True"):
+        softgrad.gradient(f, x, method="gaussian", progress=True, seed=0)

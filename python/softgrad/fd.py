@@ -253,6 +253,11 @@ def gradient(
     if method in ("spsa", "gaussian", "sphere", "coordinate") or zo:  # randomized: softgrad.zo
         from .zo import _gradient as _zo
 
+        if nan_policy != "raise" or progress:
+            raise ValueError(
+                f"gradient: nan_policy={nan_policy!r} and progress={progress!r} are options of the "
+                f"finite-difference methods; method={method!r} raises on a non-finite value of f"
+            )
         args = dict(order=order, bounds=bounds, noise=noise, vectorized=vectorized, batch_size=batch_size)
         return _zo(f, x, method=method, step=step, executor=executor, full_output=full_output, **args, **zo)
     g, err, nfev, steps, used = _estimate(
