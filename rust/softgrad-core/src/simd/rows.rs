@@ -366,6 +366,62 @@ impl<T: Real, F: FnMut(&[T], &mut [T]) -> f64> Softmax<'_, T, F> {
     }
 }
 
+/// Each row's `t ln Σ e^{x/t}` alone; see [`softmax_lse`].
+struct SoftmaxLse<'a, T, F> {
+    x: &'a [T],
+    n: usize,
+    t: f64,
+    lse: &'a mut [f64],
+    slow: F,
+}
+
+impl<T: Real, F: FnMut(&[T]) -> f64> Kernel for SoftmaxLse<'_, T, F> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Isa>(mut self) {
+        let (n, rows) = (self.n, self.lse.len());
+        let (vt, inv_t) = (S::F64::splat(self.t), S::F64::splat(1.0 / self.t));
+        let mut xt = [0.0; MAX_N * W];
+        for r0 in (0..rows).step_by(W) {
+            let k = (rows - r0).min(W);
+            let x = &self.x[r0 * n..];
+            gather(x, n, k, 0.0, &mut xt);
+            let (m, lo): (S::F64, S::F64) = max_of(&xt, n);
+            // The sums of `softmax` (without storing the terms), so the same bits.
+            let s = if cut_needed(lo, m, inv_t) {
+                exps::<S::F64, true, true>(&mut xt, n, m, inv_t)
+            } else {
+                exps::<S::F64, true, false>(&mut xt, n, m, inv_t)
+            };
+            let l = m.add(vt.mul(log_v(s))).to_array();
+            let ma = m.to_array();
+            for j in 0..k {
+                self.lse[r0 + j] = if ma[j].is_finite() {
+                    l[j]
+                } else {
+                    (self.slow)(&x[j * n..(j + 1) * n])
+                };
+            }
+        }
+    }
+}
+
+/// The residual `lse` that [`softmax`] writes, without the softmax: for each `n`-long row of `x`,
+/// `m + t ln Σ e^{(x - m)/t}` with the same bits, or `slow(row)` where the maximum `m` is not
+/// finite. `n` must be in `1..=MAX_N`.
+pub(crate) fn softmax_lse<T: Real>(
+    level: Level,
+    x: &[T],
+    n: usize,
+    t: f64,
+    lse: &mut [f64],
+    slow: impl FnMut(&[T]) -> f64,
+) {
+    assert!((1..=MAX_N).contains(&n), "rows::softmax_lse: n = {n}");
+    assert_eq!(x.len(), n * lse.len(), "rows::softmax_lse: length mismatch");
+    vectorize(level, SoftmaxLse { x, n, t, lse, slow })
+}
+
 /// `Σ e^{(x - m)/t}` over a block; unless `LOG`, the terms replace `x` in the block.
 #[inline(always)]
 fn exps<V: F64x, const LOG: bool, const CUT: bool>(

@@ -409,3 +409,31 @@ fn subnormal_temperature_softmax_is_the_argmax() {
         assert_eq!(o, [2.0, 2.0]);
     }
 }
+
+/// The residual alone (the value-only cross-entropy takes it) has the bits of softmax's, at every
+/// level, special rows included.
+#[test]
+fn softmax_lse_gives_the_bits_of_the_softmax_residual() {
+    let (rows, n) = (37, 11);
+    let (mut x, _) = data(rows, n, 60);
+    x[..n].fill(f64::NEG_INFINITY);
+    x[n + 3] = f64::NAN;
+    x[2 * n] = f64::INFINITY;
+    for level in crate::simd::available() {
+        for t in [1.0, 0.6] {
+            let (mut y, mut want) = (vec![0.0; x.len()], vec![0.0; rows]);
+            let slow =
+                |xr: &[f64], o: &mut [f64]| super::softmax::nonfinite_row(xr, t, Kind::Softmax, o);
+            krows::softmax(level, &x, n, t, false, &mut y, Some(&mut want), slow);
+            let mut got = vec![0.0; rows];
+            let slow = |xr: &[f64]| super::softmax::nonfinite_row(xr, t, Kind::Softmax, &mut []);
+            krows::softmax_lse(level, &x, n, t, &mut got, slow);
+            for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                    "{level:?} row {j}: {g} vs {w}"
+                );
+            }
+        }
+    }
+}

@@ -28,12 +28,14 @@
 use std::any::Any;
 use std::cell::RefCell;
 
-use super::{softmax, Kind};
+use super::softmax::nonfinite_row;
+use super::{narrow, softmax, Kind};
 use crate::error::{Error, Result};
 use crate::par::{scratch, Layout, Par, Rows};
 use crate::real::Real;
 use crate::relax::check_temperature;
 use crate::simd;
+use crate::simd::rows as rows_kernels;
 
 const F: &str = "softmax_cross_entropy";
 
@@ -413,15 +415,15 @@ fn rows<T: Real>(
             let m = xs.len() / k;
             let lse = &mut lse[..m];
             let mut run = |probs: &mut [T]| -> Result<f64> {
-                softmax(
-                    xs,
-                    Layout::new(m, k, 1),
-                    c.t,
-                    Kind::Softmax,
-                    probs,
-                    Some(lse),
-                    p,
-                )?;
+                let pl = Layout::new(m, k, 1);
+                if !want_grad && narrow::applies(pl) && (1.0 / c.t).is_finite() {
+                    // The loss needs only the log-sum-exp: the softmax's, without the softmax
+                    // (same bits, so the value is that of a call with a gradient).
+                    let slow = |xr: &[T]| nonfinite_row(xr, c.t, Kind::Softmax, &mut []);
+                    rows_kernels::softmax_lse(level, xs, k, c.t, lse, slow);
+                } else {
+                    softmax(xs, pl, c.t, Kind::Softmax, probs, Some(lse), p)?;
+                }
                 let piece = Piece {
                     x: xs,
                     p: probs,
