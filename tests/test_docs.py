@@ -20,6 +20,10 @@ MODULES = [
     "softgrad.config",
     "softgrad._array",
     "softgrad.fd",
+    "softgrad.linalg.lanczos",
+    "softgrad.linalg.hutchinson",
+    "softgrad.linalg.steihaug",
+    "softgrad.linalg.poly",
 ]
 
 

@@ -13,6 +13,7 @@ Errors: wrong dtypes raise ``TypeError``, bad shapes and parameters ``ValueError
 argument, and failures of softgrad itself a subclass of :class:`SoftgradError`.
 """
 
+from . import linalg
 from ._core import InternalError, SoftgradError, __version__
 from .autodiff import jvp, vjp
 from .config import get_buffer_cache, get_num_threads, set_buffer_cache, set_num_threads, simd_level
@@ -36,6 +37,7 @@ __all__ = [
     "gradient",
     "jacobian",
     "jvp",
+    "linalg",
     "log_softmax",
     "logsumexp",
     "set_buffer_cache",

@@ -6,8 +6,12 @@ from numpy.typing import NDArray
 
 from . import cross_entropy as cross_entropy
 from . import fd as fd
+from . import hutchinson as hutchinson
+from . import lanczos as lanczos
 from . import logsumexp as logsumexp
+from . import poly as poly
 from . import sort as sort
+from . import steihaug as steihaug
 
 __all__ = [
     "InternalError",
@@ -17,10 +21,14 @@ __all__ = [
     "cross_entropy",
     "fd",
     "get_num_threads",
+    "hutchinson",
+    "lanczos",
     "logsumexp",
+    "poly",
     "set_num_threads",
     "simd_level",
     "sort",
+    "steihaug",
 ]
 __version__: str
 

@@ -15,6 +15,7 @@ mod config;
 mod convert;
 mod errors;
 mod estimate;
+mod linalg;
 mod relax;
 
 use pyo3::prelude::*;
@@ -30,6 +31,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     config::register(m)?;
     relax::register(m)?;
     estimate::register(m)?;
+    linalg::register(m)?;
     m.add_function(wrap_pyfunction!(cache::copy, m)?)?;
     // Test and settings hooks: set, not added, to keep them out of `__all__`.
     m.setattr("_buffer_cache", wrap_pyfunction!(cache::_buffer_cache, m)?)?;
