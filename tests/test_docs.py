@@ -28,6 +28,10 @@ MODULES = [
     "softgrad.hessian",
     "softgrad.precond",
     "softgrad.linalg.cg",
+    "softgrad.linalg.lanczos",
+    "softgrad.linalg.hutchinson",
+    "softgrad.linalg.steihaug",
+    "softgrad.linalg.poly",
 ]
 
 

@@ -23,9 +23,13 @@ from numpy.typing import NDArray
 
 import softgrad
 from softgrad._core import cross_entropy as X
+from softgrad._core import hutchinson as HU
+from softgrad._core import lanczos as LZ
 from softgrad._core import logsumexp as L
 from softgrad._core import soft_dtw as D
 from softgrad._core import soft_maxplus as M
+from softgrad._core import poly as PO
+from softgrad._core import steihaug as ST
 
 # ---------------------------------------------------------------------------------------------
 # running a scenario in its own interpreter
@@ -412,6 +416,9 @@ class Case:
     core_func: str = ""  # the name the core's errors carry (a regex), if not `func`
     module: Any = L  # the `_core` submodule of the binding
     scale: str | None = "temperature"  # the positive scalar parameter, if any
+    bad: tuple[
+        tuple[dict[str, Any], str], ...
+    ] = ()  # parameter errors (kwargs, message regex), if not temperature
 
     def call(self, **replace: Any) -> Any:
         return getattr(self.module, self.binding)(**{**self.kwargs, **replace})
@@ -544,7 +551,75 @@ def cases(dtype: type[np.floating[Any]]) -> list[Case]:
     res.append(Case("vjp", "soft_maxplus_matmul", dict(res=mkept, g=mg), ("g",), module=M, scale=None))
     mt = dict(res=mkept, da=ma.copy(), db=mb.copy(), dt=0.5)
     res.append(Case("jvp", "soft_maxplus_matmul", mt, ("da", "db"), module=M, scale=None))
+    res += krylov_cases(rng)
     return res
+
+
+def krylov_cases(rng: np.random.Generator) -> list[Case]:
+    """The `softgrad._core` Krylov bindings (operators are callables; vectors float64)."""
+    n = 40
+    a = rng.standard_normal((n, n))
+    a = a @ a.T / n + np.eye(n)
+    mv = a.__matmul__
+    g = rng.standard_normal(n)
+    inv = 1 / np.diag(a)
+    return [
+        Case(
+            "lanczos",
+            "lanczos",
+            dict(matvec=mv, n=n, k=2, which="both", maxiter=None, tol=1e-8, seed=0),
+            (),
+            module=LZ,
+            bad=(
+                (dict(k=0), r"^lanczos: k must be in 1\.\.=n"),
+                (dict(tol=-1.0), r"^lanczos: tol must be in"),
+            ),
+        ),
+        Case(
+            "hutchinson",
+            "hutchinson",
+            dict(
+                matvec=mv,
+                matmat=mv,
+                n=n,
+                n_samples=5,
+                seed=0,
+                distribution="rademacher",
+                batch=2,
+                trace=True,
+                diagonal=True,
+                method="hutchinson",
+            ),
+            (),
+            module=HU,
+            bad=((dict(n_samples=0), r"^hutchinson: n_samples must be >= 1"),),
+        ),
+        Case(
+            "cg_steihaug",
+            "cg_steihaug",
+            dict(matvec=mv, g=g, radius=0.5, m_inv=None, rtol=1e-6, maxiter=n),
+            ("g",),
+            module=ST,
+            bad=((dict(radius=0.0), r"^cg_steihaug: radius must be finite and > 0"),),
+        ),
+        Case(
+            "poly_bounds",
+            "polynomial",
+            dict(matvec=mv, n=n, inv_diag=inv, seed=0),
+            ("inv_diag",),
+            module=PO,
+            bad=((dict(n=n + 1), r"^polynomial: inv_diag has length"),),
+        ),
+        Case(
+            "poly_apply",
+            "polynomial",
+            dict(matvec=mv, r=g, kind="neumann", degree=3, lo=0.5, hi=1.5, inv_diag=inv),
+            ("r", "inv_diag"),
+            float64_only=("inv_diag",),
+            module=PO,
+            bad=((dict(lo=2.0), r"^polynomial: bounds must satisfy"),),
+        ),
+    ]
 
 
 DTYPES: list[type[np.floating[Any]]] = [np.float64, np.float32]
@@ -590,7 +665,7 @@ def read_only(a: NDArray[Any]) -> NDArray[Any]:
 
 
 def test_every_binding_has_a_case() -> None:
-    for m in (L, X, D, M):
+    for m in (L, X, D, M, LZ, HU, ST, PO):
         bound = {
             name
             for name in dir(m)
@@ -667,6 +742,11 @@ def test_a_wrong_dtype_is_a_type_error_naming_function_and_argument(case: Case) 
 @pytest.mark.parametrize("case", CASES)
 def test_core_parameter_errors_are_value_errors(case: Case) -> None:
     core_func = case.core_func or case.func
+    if case.bad:
+        for kwargs, match in case.bad:
+            with pytest.raises(ValueError, match=match):
+                case.call(**kwargs)
+        return
     for t in (0.0, -1.0, float("nan"), float("inf")):
         if case.scale is not None:
             with pytest.raises(ValueError, match=rf"^{core_func}: {case.scale} must be finite and > 0"):

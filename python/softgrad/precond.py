@@ -1,4 +1,5 @@
-r"""Sparse preconditioners: :func:`jacobi`, :func:`block_jacobi`, :func:`ssor`, :func:`ic0`, :func:`ilu0`.
+r"""Sparse preconditioners: :func:`jacobi`, :func:`block_jacobi`, :func:`ssor`, :func:`ic0`, :func:`ilu0`,
+and :func:`polynomial` (Chebyshev / Neumann, from :mod:`softgrad.linalg`; it needs only ``A @ v``).
 
 Each returns a :class:`Preconditioner` that applies :math:`M^{-1}` (``P.solve(r)`` or ``P @ r``),
 usable as ``M=`` in :func:`softgrad.linalg.cg` (the fast path: the whole loop runs in Rust) and,
@@ -32,8 +33,18 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._core import linalg as _k
 from ._params import flag_param, scalar_param
+from .linalg.poly import PolynomialPreconditioner, polynomial
 
-__all__ = ["Preconditioner", "block_jacobi", "ic0", "ilu0", "jacobi", "ssor"]
+__all__ = [
+    "PolynomialPreconditioner",
+    "Preconditioner",
+    "block_jacobi",
+    "ic0",
+    "ilu0",
+    "jacobi",
+    "polynomial",
+    "ssor",
+]
 
 _CsrArrays = tuple[NDArray[Any], NDArray[Any], NDArray[Any], int]
 

@@ -7,12 +7,16 @@ from numpy.typing import NDArray
 from . import colour as colour
 from . import cross_entropy as cross_entropy
 from . import fd as fd
+from . import hutchinson as hutchinson
+from . import lanczos as lanczos
 from . import linalg as linalg
 from . import logsumexp as logsumexp
 from . import maxplus as maxplus
+from . import poly as poly
 from . import soft_dtw as soft_dtw
 from . import soft_maxplus as soft_maxplus
 from . import sort as sort
+from . import steihaug as steihaug
 from . import zo as zo
 
 __all__ = [
@@ -24,14 +28,18 @@ __all__ = [
     "cross_entropy",
     "fd",
     "get_num_threads",
+    "hutchinson",
+    "lanczos",
     "linalg",
     "logsumexp",
     "maxplus",
+    "poly",
     "set_num_threads",
     "simd_level",
     "soft_dtw",
     "soft_maxplus",
     "sort",
+    "steihaug",
     "zo",
 ]
 __version__: str

@@ -18,7 +18,7 @@
 use crate::linalg::lanczos::blas;
 use crate::linalg::LinOp;
 use crate::par::{scratch, Rows, REDUCE_PIECE};
-use crate::{Error, Par, Result};
+use crate::{rng, Error, Par, Result};
 
 /// The name errors carry.
 const F: &str = "hutchinson";
@@ -98,38 +98,11 @@ impl<O: LinOp + ?Sized> BlockOp for Each<'_, O> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// the probes: a counter-based generator
-
-/// SplitMix64's finaliser (Steele, Lea & Flood 2014): a bijective 64-bit mixer.
-#[inline]
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
-
-/// The key of stream `stream`, probe `sample` of `seed`.
-#[inline]
-fn key(seed: u64, stream: u64, sample: u64) -> u64 {
-    mix(mix(seed ^ mix(stream.wrapping_add(GOLDEN))).wrapping_add(sample.wrapping_mul(GOLDEN)))
-}
-
-/// 64 random bits at `counter` of the stream `key`.
-#[inline]
-fn bits(key: u64, counter: u64) -> u64 {
-    mix(key ^ mix(counter.wrapping_mul(GOLDEN).wrapping_add(1)))
-}
-
-/// A uniform in `(0, 1]` with 53 random bits.
-#[inline]
-fn uniform(b: u64) -> f64 {
-    ((b >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
-}
+// the probes: the library's counter-based generator
 
 /// Writes entries `start..start + out.len()` of probe `sample` of `(seed, stream)`: a function of
-/// these numbers only, so any piece of any probe can be generated anywhere, in any order.
+/// these numbers only (entry `i` of stream `sample` of [`rng::derive_seed`]`(seed, stream)` in
+/// [`rng`]), so any piece of any probe can be generated anywhere, in any order.
 pub fn probe(
     seed: u64,
     stream: u64,
@@ -138,28 +111,10 @@ pub fn probe(
     start: usize,
     out: &mut [f64],
 ) {
-    let k = key(seed, stream, sample);
+    let s = rng::Stream::new(rng::derive_seed(seed, stream), sample);
     match dist {
-        Distribution::Rademacher => {
-            for (j, o) in out.iter_mut().enumerate() {
-                let i = (start + j) as u64;
-                let bit = (bits(k, i / 64) >> (i % 64)) & 1;
-                *o = if bit == 1 { 1.0 } else { -1.0 };
-            }
-        }
-        Distribution::Gaussian => {
-            for (j, o) in out.iter_mut().enumerate() {
-                let i = (start + j) as u64;
-                let pair = i / 2;
-                let r = (-2.0 * uniform(bits(k, 2 * pair)).ln()).sqrt();
-                let t = std::f64::consts::TAU * uniform(bits(k, 2 * pair + 1));
-                *o = r * if i.is_multiple_of(2) {
-                    t.cos()
-                } else {
-                    t.sin()
-                };
-            }
-        }
+        Distribution::Rademacher => s.fill_rademacher(start as u64, out),
+        Distribution::Gaussian => s.fill_normal(start as u64, out),
     }
 }
 

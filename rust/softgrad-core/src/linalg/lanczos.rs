@@ -3,10 +3,14 @@
 //! **The process** (Lanczos 1950; Golub & Van Loan §10.1): from a random unit `v₁`, each step
 //! multiplies `w = A v_j`, orthogonalises `w` against *all* the basis vectors so far (full
 //! reorthogonalisation, classical Gram–Schmidt twice: [`blas::orthogonalise`]) and appends
-//! `v_{j+1} = w / β_j`. Then `Vᵀ A V = T_m` is tridiagonal with diagonal `α_j = v_jᵀ A v_j` and
-//! off-diagonal `β_j`, and `A V = V T_m + β_m v_{m+1} e_mᵀ`. The eigenpairs `(θ_i, s_i)` of `T_m`
-//! ([`tridiag::ql`]) give Ritz pairs `(θ_i, V s_i)` whose residual is exactly `β_m |s_{m,i}|`:
-//! after every step the last components of the `s_i` decide convergence, in `O(m²)`.
+//! `v_{j+1} = w / β_j`. Then `H = Vᵀ A V` (tridiagonal in a first cycle) satisfies
+//! `A V = V H + β_m v_{m+1} e_mᵀ`, and the eigenpairs `(θ_i, s_i)` of `H` ([`tridiag::sym_eig`]:
+//! Householder to tridiagonal, then implicit QL) give Ritz pairs `(θ_i, V s_i)` whose residual is
+//! exactly `β_m |s_{m,i}|`.
+//!
+//! **Thick restart** (Wu & Simon 2000, the symmetric form of Krylov–Schur): the basis is capped
+//! at `ncv = max(2k + 1, `[`NCV_MIN`]`)` vectors; when full, it is replaced by the most wanted Ritz
+//! vectors plus the residual direction, so memory is `ncv · n` and each step costs `O(n · ncv)`.
 //!
 //! Full rather than selective reorthogonalisation (Parlett & Scott 1979): it costs `O(n m)` per
 //! step, the same order as the three-term recurrence's bookkeeping for the `m` of interest here, is
@@ -34,6 +38,9 @@ use crate::{Error, Par, Result};
 /// The name errors carry.
 const F: &str = "lanczos";
 
+/// The least basis size of a thick-restart cycle (ARPACK's default `ncv` is `max(2k + 1, 20)`).
+pub const NCV_MIN: usize = 24;
+
 /// Which end(s) of the spectrum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Which {
@@ -52,7 +59,7 @@ pub struct Options {
     pub k: usize,
     /// Which end(s) of the spectrum.
     pub which: Which,
-    /// Products with `A` allowed in all (`None`: `max(20 k, 200)` capped by a few times `n`).
+    /// Products with `A` allowed in all (`None`: `10 max(n, 100)`).
     pub maxiter: Option<usize>,
     /// Relative residual accepted (`0`: a few units of roundoff).
     pub tol: f64,
@@ -131,9 +138,7 @@ pub fn lanczos(op: &dyn LinOp, o: &Options, par: Par) -> Result<Eigen> {
     } else {
         o.tol
     };
-    let budget = o
-        .maxiter
-        .unwrap_or_else(|| (20 * o.k).max(200).min(4 * n + 20));
+    let budget = o.maxiter.unwrap_or(10 * n.max(100));
     let (hi, lo) = split(o);
     let mut seen: Vec<Pair> = Vec::new(); // every pair found, kept or not (the deflation set)
     let mut kept: Vec<usize> = Vec::new(); // indices into `seen`
@@ -226,8 +231,15 @@ fn start(
     Ok(None)
 }
 
-/// One Lanczos run on `A` restricted to the complement of `lock` (orthonormal rows), until the
-/// `want.0` largest and `want.1` smallest Ritz pairs converge or `budget` products are spent.
+/// One thick-restarted Lanczos run on `A` restricted to the complement of `lock` (orthonormal
+/// rows), until the `want.0` largest and `want.1` smallest Ritz pairs converge or `budget`
+/// products are spent.
+///
+/// The basis grows to `ncv` vectors; the projected matrix `H = Vᵀ A V` is filled column by column
+/// from the orthogonalisation coefficients. At `ncv` (Wu & Simon 2000) the `keep` most wanted Ritz
+/// vectors `Y = V S` replace the basis, followed by the last residual direction `v_{m+1}`: then
+/// `H = diag(θ)` bordered by the couplings `β_m s_{m,i}`, and the relation
+/// `A V = V H + β v_{m+1} e_mᵀ` holds again, so the residual of a Ritz pair stays `β |s_m|`.
 #[allow(clippy::too_many_arguments)]
 fn run(
     op: &dyn LinOp,
@@ -242,8 +254,11 @@ fn run(
     let n = op.dim();
     let room = n - lock.len() / n;
     let need = (want.0 + want.1).min(room);
+    let ncv = (2 * need + 1).max(NCV_MIN).min(room);
+    let keep = (need + (ncv - need) / 3)
+        .min(ncv.saturating_sub(1))
+        .max(need.min(ncv - 1));
     let mut basis: Vec<f64> = Vec::new();
-    let (mut alpha, mut beta) = (Vec::<f64>::new(), Vec::<f64>::new());
     let Some(v) = start(lock, &basis, n, seed, starts, par)? else {
         return Ok(Run {
             pairs: Vec::new(),
@@ -252,77 +267,128 @@ fn run(
         });
     };
     grow(&mut basis, &v)?;
+    let mut h = scratch(F, ncv * ncv, 0.0)?; // H, row-major ncv × ncv (the leading m × m used)
     let mut w = scratch(F, n, 0.0)?;
-    let mut converged = false;
-    let mut last; // β_m, the coupling to the next vector
+    let mut matvecs = 0;
     loop {
-        let m = alpha.len() + 1;
-        blas::apply(F, "matvec", op, &basis[(m - 1) * n..m * n], &mut w, par)?;
-        blas::orthogonalise(F, lock, lock.len() / n, &mut w, par)?;
-        let h = blas::orthogonalise(F, &basis, m, &mut w, par)?;
-        alpha.push(h[m - 1]);
-        last = blas::norm(F, &w, par)?;
-        // Convergence from the last row of T_m's eigenvectors.
-        let (theta, zlast) = ritz_last_row(&alpha, &beta)?;
+        // Extend the basis to ncv vectors (or until the budget or the space runs out).
+        let mut m = basis.len() / n;
+        let mut beta;
+        let mut exhausted = false;
+        loop {
+            blas::apply(F, "matvec", op, &basis[(m - 1) * n..m * n], &mut w, par)?;
+            matvecs += 1;
+            blas::orthogonalise(F, lock, lock.len() / n, &mut w, par)?;
+            let c = blas::orthogonalise(F, &basis, m, &mut w, par)?;
+            // Again: the basis vectors' roundoff components along the locked vectors would
+            // otherwise grow from cycle to cycle (they are the most wanted directions).
+            blas::orthogonalise(F, lock, lock.len() / n, &mut w, par)?;
+            for (i, ci) in c.iter().enumerate() {
+                h[i * ncv + m - 1] = *ci;
+                h[(m - 1) * ncv + i] = *ci;
+            }
+            beta = blas::norm(F, &w, par)?;
+            if m == ncv || matvecs >= budget {
+                break;
+            }
+            let scale = (0..m).fold(0.0f64, |a, i| a.max(h[i * ncv + i].abs()));
+            if beta <= 1e-12 * scale.max(f64::MIN_POSITIVE) {
+                // An invariant subspace: continue from a fresh direction (no coupling).
+                match start(lock, &basis, n, seed, starts, par)? {
+                    Some(v) => {
+                        (0..=m).for_each(|i| {
+                            h[i * ncv + m] = 0.0;
+                            h[m * ncv + i] = 0.0;
+                        });
+                        grow(&mut basis, &v)?;
+                    }
+                    None => {
+                        exhausted = true;
+                        beta = 0.0;
+                        break;
+                    }
+                }
+            } else {
+                w.iter_mut().for_each(|x| *x /= beta);
+                grow(&mut basis, &w)?;
+                (0..=m).for_each(|i| {
+                    h[i * ncv + m] = 0.0;
+                    h[m * ncv + i] = 0.0;
+                });
+            }
+            m += 1;
+        }
+        // Rayleigh–Ritz on H.
+        let mut hm: Vec<f64> = (0..m * m).map(|t| h[(t / m) * ncv + t % m]).collect();
+        let (theta, s) = tridiag::sym_eig(F, &mut hm, m)?;
         let scale = theta
             .iter()
             .fold(0.0f64, |a, t| a.max(t.abs()))
             .max(f64::MIN_POSITIVE);
+        let res = |i: usize| beta * s[(m - 1) * m + i].abs();
         let idx = wanted(&theta, want);
-        let full = m >= need;
-        let ok = full && idx.iter().all(|&i| last * zlast[i].abs() <= tol * scale);
-        let exhausted = m == room;
-        if ok || exhausted {
-            converged = true;
-            break;
-        }
-        if m >= budget {
-            break;
-        }
-        if last <= 1e-12 * scale {
-            // An invariant subspace: continue from a fresh direction (T decouples).
-            match start(lock, &basis, n, seed, starts, par)? {
-                Some(v) => {
-                    beta.push(0.0);
-                    grow(&mut basis, &v)?;
-                }
-                None => {
-                    converged = true;
-                    last = 0.0;
-                    break;
-                }
+        let full = idx.len() >= need;
+        let ok = full && idx.iter().all(|&i| res(i) <= tol * scale);
+        let space_done = exhausted || m + lock.len() / n >= n && beta <= 1e-12 * scale;
+        let out_of_budget = matvecs >= budget;
+        if ok || space_done || out_of_budget || m < ncv {
+            let mut pairs = Vec::with_capacity(idx.len());
+            for &i in &idx {
+                pairs.push(Pair {
+                    value: theta[i],
+                    residual: res(i),
+                    vector: combine(&basis, &s, m, i, n, par)?,
+                });
             }
+            return Ok(Run {
+                pairs,
+                matvecs,
+                converged: ok || space_done,
+            });
+        }
+        // Thick restart: the `keep` most wanted Ritz vectors, then the residual direction.
+        let share = |x: usize| x * keep / need.max(1);
+        let (khi, klo) = if want.1 == 0 {
+            (keep, 0)
+        } else if want.0 == 0 {
+            (0, keep)
         } else {
-            beta.push(last);
-            w.iter_mut().for_each(|x| *x /= last);
-            grow(&mut basis, &w)?;
+            (share(want.0), keep - share(want.0))
+        };
+        let kept = wanted(&theta, (khi, klo));
+        let mut next: Vec<f64> = Vec::new();
+        for &i in &kept {
+            let mut y = combine(&basis, &s, m, i, n, par)?;
+            blas::orthogonalise(F, lock, lock.len() / n, &mut y, par)?;
+            grow(&mut next, &y)?;
+        }
+        w.iter_mut().for_each(|x| *x /= beta);
+        grow(&mut next, &w)?;
+        basis = next;
+        let p = kept.len();
+        h.iter_mut().for_each(|x| *x = 0.0);
+        for (j, &i) in kept.iter().enumerate() {
+            h[j * ncv + j] = theta[i];
+            h[j * ncv + p] = beta * s[(m - 1) * m + i];
+            h[p * ncv + j] = h[j * ncv + p];
         }
     }
-    let m = alpha.len();
-    // The wanted eigenvectors of T_m, then the Ritz vectors V s_i.
-    let mut d = alpha.clone();
-    let mut z = scratch(F, m * m, 0.0)?;
-    (0..m).for_each(|i| z[i * m + i] = 1.0);
-    tridiag::ql(F, &mut d, &beta, &mut z, m)?;
-    let idx = wanted(&d, want);
-    let mut pairs = Vec::with_capacity(idx.len());
-    for &i in &idx {
-        let s: Vec<f64> = (0..m).map(|r| z[r * m + i]).collect();
-        let mut x = scratch(F, n, 0.0)?;
-        for (r, sr) in s.iter().enumerate() {
-            blas::axpby(F, *sr, &basis[r * n..(r + 1) * n], 1.0, &mut x, par)?;
-        }
-        pairs.push(Pair {
-            value: d[i],
-            residual: last * s[m - 1].abs(),
-            vector: x,
-        });
+}
+
+/// The Ritz vector `V s_i` (column `i` of the row-major `m × m` matrix `s`).
+fn combine(basis: &[f64], s: &[f64], m: usize, i: usize, n: usize, par: Par) -> Result<Vec<f64>> {
+    let mut x = scratch(F, n, 0.0)?;
+    for r in 0..m {
+        blas::axpby(
+            F,
+            s[r * m + i],
+            &basis[r * n..(r + 1) * n],
+            1.0,
+            &mut x,
+            par,
+        )?;
     }
-    Ok(Run {
-        pairs,
-        matvecs: m,
-        converged,
-    })
+    Ok(x)
 }
 
 /// Appends `v` to the basis (fallibly).
@@ -333,16 +399,6 @@ fn grow(basis: &mut Vec<f64>, v: &[f64]) -> Result<()> {
     })?;
     basis.extend_from_slice(v);
     Ok(())
-}
-
-/// The eigenvalues of `T_m` and the last components of its eigenvectors.
-fn ritz_last_row(alpha: &[f64], beta: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
-    let m = alpha.len();
-    let mut d = alpha.to_vec();
-    let mut z = vec![0.0; m];
-    z[m - 1] = 1.0;
-    tridiag::ql(F, &mut d, beta, &mut z, 1)?;
-    Ok((d, z))
 }
 
 /// The indices (into `theta`) of the `want.0` largest and `want.1` smallest values.

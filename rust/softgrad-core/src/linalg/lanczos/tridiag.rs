@@ -90,6 +90,53 @@ pub fn ql(func: &'static str, d: &mut [f64], e: &[f64], z: &mut [f64], rows: usi
     Ok(())
 }
 
+/// Eigen-decomposition of the dense symmetric `m × m` matrix `a` (row-major; destroyed):
+/// Householder reduction to tridiagonal form `a = Q T Qᵀ` (Golub & Van Loan, Algorithm 8.3.1), then
+/// [`ql`] carrying the rows of `Q`. Returns the eigenvalues (unordered) and the row-major `m × m`
+/// matrix whose column `i` is the eigenvector of eigenvalue `i`. For the small projected matrices
+/// of thick-restarted Lanczos (`m` of a few tens), where `O(m³)` is negligible.
+pub fn sym_eig(func: &'static str, a: &mut [f64], m: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+    let mut q = vec![0.0; m * m];
+    (0..m).for_each(|i| q[i * m + i] = 1.0);
+    let mut v = vec![0.0; m];
+    for k in 0..m.saturating_sub(2) {
+        let len = m - k - 1;
+        let x: Vec<f64> = (0..len).map(|i| a[(k + 1 + i) * m + k]).collect();
+        let xn = x.iter().map(|t| t * t).sum::<f64>().sqrt();
+        if xn == 0.0 {
+            continue;
+        }
+        let alpha = if x[0] > 0.0 { -xn } else { xn };
+        v[..len].copy_from_slice(&x);
+        v[0] -= alpha;
+        let vv: f64 = v[..len].iter().map(|t| t * t).sum();
+        if vv == 0.0 {
+            continue;
+        }
+        let f = 2.0 / vv;
+        // a ← H a (rows k+1..m), then a ← a H (columns k+1..m), then Q ← Q H.
+        for c in 0..m {
+            let s: f64 = (0..len).map(|i| v[i] * a[(k + 1 + i) * m + c]).sum();
+            (0..len).for_each(|i| a[(k + 1 + i) * m + c] -= f * s * v[i]);
+        }
+        for mat in [&mut *a, &mut q] {
+            for r in 0..m {
+                let row = &mut mat[r * m + k + 1..(r + 1) * m];
+                let s: f64 = row.iter().zip(&v[..len]).map(|(x, y)| x * y).sum();
+                row.iter_mut()
+                    .zip(&v[..len])
+                    .for_each(|(x, y)| *x -= f * s * y);
+            }
+        }
+    }
+    let mut d: Vec<f64> = (0..m).map(|i| a[i * m + i]).collect();
+    let e: Vec<f64> = (0..m.saturating_sub(1))
+        .map(|i| a[(i + 1) * m + i])
+        .collect();
+    ql(func, &mut d, &e, &mut q, m)?;
+    Ok((d, q))
+}
+
 /// The permutation sorting `d` ascending (ties by index, so it is deterministic).
 pub fn ascending(d: &[f64]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..d.len()).collect();
@@ -143,6 +190,28 @@ mod tests {
         ql("test", &mut d2, &e, &mut last, 1).unwrap();
         assert_eq!(d1, d2);
         assert_eq!(&full[(m - 1) * m..], &last[..]);
+    }
+
+    #[test]
+    fn a_dense_symmetric_matrix_is_diagonalised() {
+        let m = 9;
+        let mut a = vec![0.0; m * m];
+        for i in 0..m {
+            for j in 0..m {
+                a[i * m + j] =
+                    1.0 / (1.0 + i as f64 + j as f64) + if i == j { i as f64 } else { 0.0 };
+            }
+        }
+        let a0 = a.clone();
+        let (d, q) = sym_eig("test", &mut a, m).unwrap();
+        for c in 0..m {
+            for r in 0..m {
+                let aq: f64 = (0..m).map(|k| a0[r * m + k] * q[k * m + c]).sum();
+                assert!((aq - d[c] * q[r * m + c]).abs() < 1e-12, "{r} {c}");
+            }
+            let nrm: f64 = (0..m).map(|r| q[r * m + c].powi(2)).sum();
+            assert!((nrm - 1.0).abs() < 1e-12);
+        }
     }
 
     #[test]
