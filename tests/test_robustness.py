@@ -26,9 +26,9 @@ from softgrad._core import cross_entropy as X
 from softgrad._core import hutchinson as HU
 from softgrad._core import lanczos as LZ
 from softgrad._core import logsumexp as L
+from softgrad._core import poly as PO
 from softgrad._core import soft_dtw as D
 from softgrad._core import soft_maxplus as M
-from softgrad._core import poly as PO
 from softgrad._core import steihaug as ST
 
 # ---------------------------------------------------------------------------------------------
