@@ -12,6 +12,7 @@ import pytest
 import scipy.stats
 
 import softgrad as sg
+from oracles import sort as oracle
 
 SIZES = [2, 31, 255, 256, 257, 4095, 4096, 5000]
 
@@ -123,15 +124,52 @@ def test_two_threads_at_once_give_the_serial_results(rng) -> None:
             np.testing.assert_array_equal(got[i][j], want[i][j])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: l2 block sums of z (sort) and z - z0 (rank, its strength derivative) overflow "
-    "when a block pools values near +-1e308 (several of them, or at strength ~1e308)",
-)
+def _scaled_reference(name: str, x: np.ndarray, strength: float, k: int) -> np.ndarray:
+    """The oracle on ``x 2^-k``, scaled back, where its sums of ``x`` cannot overflow. A soft sort is
+    ``sign (w - v)`` with ``w = rho/strength`` and ``v`` the isotonic regression of ``w - z``, which
+    is positively homogeneous: ``2^k`` times that of ``(w 2^-k, z 2^-k)``. A soft rank sees only
+    ``x/strength`` (the rank of ``(x 2^-k, strength 2^-k)``); for the rows here (gaps of at least 3)
+    at a strength up to 1, nothing but ties pools (``x/strength - rho`` decreases from block to
+    block): the hard rank, which the oracle, subtracting means of ``x/strength`` near 1e308 from it,
+    cannot resolve."""
+    c = 2.0**-k
+    if name == "soft_rank":
+        if strength <= 1.0:
+            assert np.diff(np.unique(x)).min() >= 3.0
+            return scipy.stats.rankdata(x)
+        return oracle.soft_rank(x * c, strength=strength * c)
+    z = np.sort(-x * c)[::-1]  # ascending sort: sign -1
+    w = np.arange(x.size, 0, -1, dtype=np.float64) / strength * c
+    return -(w - oracle.isotonic_l2(w - z)) / c
+
+
 def test_l2_blocks_of_values_near_the_float_limit_stay_finite() -> None:
+    # blocks pooling several values near +-1e308 (sums of x, of x - x0 would overflow)
     x = np.array([1e308, -1e308, 0.0, 1e308, 3.0, 1e308])
+    g = np.array([1.0, -2.0, 0.5, 0.3, 1.0, -1.5])
+    c = 2.0**-64  # exact: the problem 2^64 times smaller is far from the limit
     for name in ("soft_sort", "soft_rank"):
+        fn = getattr(sg, name)
         for strength in (1e-300, 1.0, 1.7e308):
-            out, pullback = sg.vjp(getattr(sg, name), x, strength=strength)
-            ct = pullback(np.ones_like(x))
-            assert np.all(np.isfinite(out)) and np.all(np.isfinite(ct.x)) and np.isfinite(ct.strength)
+            out, pullback = sg.vjp(fn, x, strength=strength)
+            # (a constant cotangent: a sort's d/d strength, -(rho_i - mean_B rho)/strength^2 per
+            # block, reaches 1e600 at strength 1e-300, beyond any float, but sums to 0 over a block)
+            ones = pullback(np.ones_like(x))
+            assert np.all(np.isfinite(out)) and np.all(np.isfinite(ones.x)) and np.isfinite(ones.strength)
+            ct = pullback(g)
+            want = _scaled_reference(name, x, strength, 4)
+            np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+            # derivatives: those of the same problem 2^64 times smaller (rank: (x c, strength c);
+            # sort: 1/c times (x c, strength/c)), where the scaled strength is a normal float
+            if name == "soft_rank" and strength * c > 1e-300:
+                out_c, pb_c = sg.vjp(fn, x * c, strength=strength * c)
+                ct_c, back, de_back = pb_c(g), c, c
+            elif name == "soft_sort" and strength / c < 1.7e308:
+                out_c, pb_c = sg.vjp(fn, x * c, strength=strength / c)
+                out_c = out_c / c
+                ct_c, back, de_back = pb_c(g), 1.0, 1.0 / (c * c)
+            else:
+                continue
+            np.testing.assert_allclose(out, out_c, rtol=1e-12)
+            np.testing.assert_allclose(ct.x, ct_c.x * back, rtol=1e-12, atol=1e-300)
+            np.testing.assert_allclose(ct.strength, ct_c.strength * de_back, rtol=1e-12)

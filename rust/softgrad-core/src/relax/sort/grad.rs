@@ -2,7 +2,7 @@
 //! sorted values and the block starts of the isotonic solution. The maths is in the
 //! [module docs](super).
 
-use super::pav::{diff_over, LaneRes};
+use super::pav::{diff_over, lane_scale, LaneRes};
 use super::work::{grow, with_work, Work};
 use super::{Op, Reg, Spec};
 use crate::error::Result;
@@ -93,6 +93,10 @@ fn vjp_in(
     grow(spec.name(), &mut w.p, n)?;
     grow(spec.name(), &mut w.d, n)?;
     let (p, d) = (&mut w.p[..n], &mut w.d[..n]);
+    // the rank's Σ k_i (z_i - z0) is summed on (z - z0) 2^-(k+1) (halves, and the lane's 2^-k):
+    // z - z0 can overflow (±1e308), and so can a block's sum of them
+    let (s, inv_s) = lane_scale(z);
+    let half = s * 0.5;
     let mut de = 0.0;
     for r in blocks(start) {
         let (pb, db) = (&mut p[r.clone()], &mut d[r.clone()]);
@@ -114,8 +118,7 @@ fn vjp_in(
                 for (k, i) in r.clone().enumerate() {
                     let kk = db[k] - pb[k] * h;
                     gx[perm[i] as usize] = sign * kk / e;
-                    // halves: z - z0 can overflow (±1e308); exact scalings by 2 otherwise
-                    de += kk * (z[i] * 0.5 - z0 * 0.5);
+                    de += kk * (z[i] * half - z0 * half);
                 }
             }
             Op::Sort => {
@@ -128,7 +131,8 @@ fn vjp_in(
         }
     }
     Ok(match spec.op {
-        Op::Rank | Op::TopK(_) => -(de / e / e) * 2.0,
+        // scaled back before the second division, so that a subnormal result keeps its bits
+        Op::Rank | Op::TopK(_) => -(de / e * (2.0 * inv_s) / e),
         Op::Sort => -sign * de / e / e,
     })
 }

@@ -23,8 +23,11 @@
 //! `O(n log n)` sort; blocks are pooled while the earlier one's value is not larger, so adjacent
 //! blocks of the solution have strictly decreasing values. Every formula is evaluated in a form
 //! that stays finite for finite input: sums of `z` and of `ρ` are kept apart (so a singleton block
-//! gives exactly `ρ_i` or `z_i`), log-sum-exps use temperatures (`ε LSE(z/ε)` never overflows), and
-//! comparisons are scaled by `min(ε, 1)`.
+//! gives exactly `ρ_i` or `z_i`), log-sum-exps use temperatures (`ε LSE(z/ε)` never overflows),
+//! comparisons are scaled by `min(ε, 1)`, and the l2 block sums of `z` (of `z - z_0` for ranks,
+//! and the rank's strength cotangent) are kept times `2^-k`, with `k` per lane the least that keeps
+//! `2 n max|z|` below the float limit (0, so no scaling at all, unless values near ±1e308 could
+//! pool).
 //!
 //! # Derivatives (`O(n)` per row from the residuals `perm`, `z` and the block starts)
 //! Within a block with weights `p` (`1/|B|` for `l2`; `softmax_B(z/ε)` for rank-`kl`,

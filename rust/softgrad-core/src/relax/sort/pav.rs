@@ -13,7 +13,9 @@ pub(crate) type LaneRes<'a> = (&'a [u32], &'a [f64], &'a [bool]);
 
 /// A block of the isotonic solution in progress: first position, its `z` and `ρ`, size, and two
 /// statistics, `a` over `z` and `b` over `ρ` (sums, or log-sum-exps relative to the first entry so
-/// that ties and near-ties keep every bit), with the value pooling compares.
+/// that ties and near-ties keep every bit), with the value pooling compares. For l2, `a` (a sum of
+/// `z`, or of `z - z0` for ranks) is kept times the lane's `2^-k` ([`lane_scale`]), and so is the
+/// key.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Block {
     lo: usize,
@@ -42,6 +44,24 @@ pub(crate) fn diff_over(a: f64, b: f64, e: f64) -> f64 {
     } else {
         (a * 0.5 - b * 0.5) / e * 2.0
     }
+}
+
+/// `(2^-k, 2^k)` for the lane `z` (sorted descending, so its largest `|z|` is at an end): the
+/// smallest `k >= 0` with `2 n max|z| 2^-k < 2^1020`. The l2 kernels keep their block sums of `z`
+/// (and of `z - z0`) multiplied by `2^-k`, so that a block pooling several values near ±1e308 cannot
+/// overflow; `k` is 0 (and every scaling a multiplication by 1, bit for bit) unless the lane's
+/// values come within a factor `~2n` of the float limit. Exact powers of two: scaling loses bits
+/// only of values that become subnormal.
+pub(crate) fn lane_scale(z: &[f64]) -> (f64, f64) {
+    let (Some(&hi), Some(&lo)) = (z.first(), z.last()) else {
+        return (1.0, 1.0);
+    };
+    let m = hi.abs().max(lo.abs());
+    let e = ((m.to_bits() >> 52) & 0x7ff) as i64 - 1023; // m < 2^(e + 1)
+    let b = i64::from(64 - (z.len() as u64).leading_zeros()); // n < 2^b
+    let k = (e + b - 1018).max(0); // 2 n m 2^-k < 2^(e + b + 2 - k) <= 2^1020
+    let pow2 = |k: i64| f64::from_bits(((1023 + k) as u64) << 52);
+    (pow2(-k), pow2(k))
 }
 
 /// A `u64` whose unsigned order is the descending order of the finite `z` (`-0.0` is `0.0`).
@@ -82,13 +102,13 @@ impl Spec {
         }
     }
 
-    /// The block of position `i` alone.
+    /// The block of position `i` alone (`s` the lane's `2^-k`).
     #[inline(always)]
-    fn single(&self, kind: Kind, i: usize, z: f64, n: usize) -> Block {
+    fn single(&self, kind: Kind, i: usize, z: f64, n: usize, s: f64) -> Block {
         let rho = self.w(n, i);
         let (a, b) = match kind {
             Kind::RankL2 | Kind::RankKl => (0.0, rho),
-            Kind::SortL2 => (z, rho),
+            Kind::SortL2 => (z * s, rho),
             Kind::SortKl => (z, 0.0),
         };
         Block {
@@ -102,30 +122,31 @@ impl Spec {
         }
     }
 
-    /// `λ v` of the block (`v` the value of the isotonic solution on it).
+    /// `λ v` of the block (`v` the value of the isotonic solution on it), times `s = 2^-k` for l2
+    /// (the same `s` for the whole lane: the order of the keys is kept).
     #[inline(always)]
-    fn key(&self, kind: Kind, blk: &Block, (k1, lam): (f64, f64)) -> f64 {
+    fn key(&self, kind: Kind, blk: &Block, (k1, lam, s): (f64, f64, f64)) -> f64 {
         let Block {
             z0, r0, c, a, b, ..
         } = *blk;
         match kind {
             // v = z0/ε + mean(z - z0)/ε - mean ρ
-            Kind::RankL2 => z0 * k1 + (a * k1 - lam * b) / c,
+            Kind::RankL2 => z0 * s * k1 + (a * k1 - lam * b * s) / c,
             // v = z0/ε + LSE((z - z0)/ε) - ln Σρ
             Kind::RankKl => z0 * k1 + lam * a - lam * b.ln(),
             // v = mean ρ/ε - mean z
-            Kind::SortL2 => (b * k1 - lam * a) / c,
+            Kind::SortL2 => (b * k1 * s - lam * a) / c,
             // v = r0/ε + LSE((ρ - r0)/ε) - LSE(z)
             Kind::SortKl => r0 * k1 + lam * b - lam * a,
         }
     }
 
-    /// `blk` after absorbing `o`, the block right after it.
+    /// `blk` after absorbing `o`, the block right after it (`s` the lane's `2^-k`).
     #[inline(always)]
-    fn merge(&self, kind: Kind, blk: &Block, o: &Block) -> Block {
+    fn merge(&self, kind: Kind, blk: &Block, o: &Block, s: f64) -> Block {
         let e = self.strength;
         let (a, b) = match kind {
-            Kind::RankL2 => (blk.a + o.a + o.c * (o.z0 - blk.z0), blk.b + o.b),
+            Kind::RankL2 => (blk.a + o.a + o.c * (o.z0 * s - blk.z0 * s), blk.b + o.b),
             Kind::RankKl => (
                 lae(blk.a, o.a + diff_over(o.z0, blk.z0, e), 1.0),
                 blk.b + o.b,
@@ -147,28 +168,30 @@ impl Spec {
 
 /// Pool-adjacent-violators over `z` (sorted descending): the blocks of the decreasing isotonic
 /// regression, in order. Amortised `O(n)`: each position is pushed once and merged at most once.
-fn pav(spec: &Spec, z: &[f64], stack: &mut Vec<Block>) {
+/// `s` is the lane's `2^-k` ([`lane_scale`]).
+fn pav(spec: &Spec, z: &[f64], s: f64, stack: &mut Vec<Block>) {
     match spec.kind() {
-        Kind::RankL2 => pav_of(spec, Kind::RankL2, z, stack),
-        Kind::RankKl => pav_of(spec, Kind::RankKl, z, stack),
-        Kind::SortL2 => pav_of(spec, Kind::SortL2, z, stack),
-        Kind::SortKl => pav_of(spec, Kind::SortKl, z, stack),
+        Kind::RankL2 => pav_of(spec, Kind::RankL2, z, s, stack),
+        Kind::RankKl => pav_of(spec, Kind::RankKl, z, s, stack),
+        Kind::SortL2 => pav_of(spec, Kind::SortL2, z, s, stack),
+        Kind::SortKl => pav_of(spec, Kind::SortKl, z, s, stack),
     }
 }
 
 #[inline(always)]
-fn pav_of(spec: &Spec, kind: Kind, z: &[f64], stack: &mut Vec<Block>) {
+fn pav_of(spec: &Spec, kind: Kind, z: &[f64], s: f64, stack: &mut Vec<Block>) {
     let n = z.len();
-    let sc = spec.scales();
+    let (k1, lam) = spec.scales();
+    let sc = (k1, lam, s);
     stack.clear();
     for (i, &zi) in z.iter().enumerate() {
-        let mut top = spec.single(kind, i, zi, n);
+        let mut top = spec.single(kind, i, zi, n, s);
         top.key = spec.key(kind, &top, sc);
         while let Some(prev) = stack.last() {
             if prev.key > top.key {
                 break;
             }
-            top = spec.merge(kind, prev, &top);
+            top = spec.merge(kind, prev, &top, s);
             top.key = spec.key(kind, &top, sc);
             stack.pop();
         }
@@ -238,7 +261,8 @@ fn lane_body(
         func,
         bytes: n * std::mem::size_of::<Block>(),
     })?;
-    pav(spec, z, stack);
+    let (s, inv_s) = lane_scale(z);
+    pav(spec, z, s, stack);
     start.fill(false);
     let ends = stack.iter().skip(1).map(|b| b.lo).chain([n]);
     // `d/ε` as a product with 1/ε, except for a subnormal ε, where 1/ε is inf and 0 · inf (a
@@ -260,9 +284,10 @@ fn lane_body(
         let (zs, ps) = (&z[lo..hi], &perm[lo..hi]);
         match (spec.op, spec.reg) {
             (Op::Rank | Op::TopK(_), Reg::L2) => {
-                let (shift, mean_w) = (z0 + a / c, b / c);
+                // (z_i - mean z)/ε taken on z 2^-k, then scaled back: |z_i - mean z| can overflow
+                let (shift, mean_w) = (z0 * s + a / c, b / c);
                 for (&zi, &p) in zs.iter().zip(ps) {
-                    out[p as usize] = over_e(zi - shift) + mean_w;
+                    out[p as usize] = over_e(zi * s - shift) * inv_s + mean_w;
                 }
             }
             (Op::Rank | Op::TopK(_), Reg::Kl) => {
@@ -271,7 +296,9 @@ fn lane_body(
                 }
             }
             (Op::Sort, Reg::L2) => {
-                let (mean_w, mean_z) = (b / c, a / c);
+                // a singleton gives its z exactly (even where z 2^-k is subnormal)
+                let mean_z = if c == 1.0 { z0 } else { a / c * inv_s };
+                let mean_w = b / c;
                 for (i, o) in (lo..hi).zip(&mut out[lo..hi]) {
                     *o = sign * (over_e(spec.w(n, i) - mean_w) + mean_z) + 0.0;
                 }

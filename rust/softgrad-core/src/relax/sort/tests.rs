@@ -376,3 +376,77 @@ fn ragged_lanes_equal_truncated_rows_with_zero_padding() {
         })
     ));
 }
+
+#[test]
+fn l2_blocks_of_values_near_the_float_limit_equal_the_scaled_problem() {
+    use super::pav::lane_scale;
+    // ordinary lanes are not scaled (every result keeps its bits)
+    assert_eq!(lane_scale(&[1e300, 0.0, -1e300]), (1.0, 1.0));
+    assert_eq!(lane_scale(&vec![-1e300; 5000]), (1.0, 1.0));
+    assert_eq!(lane_scale(&[]), (1.0, 1.0));
+    let (s, inv) = lane_scale(&[1e308, -1e308]);
+    assert!(s < 1.0 && s * inv == 1.0);
+    // The same problem 2^64 times smaller (exactly) is far from the limit: a rank is that of
+    // (x c, ε c), a sort 1/c times that of (x c, ε / c); their derivatives follow.
+    let c = 2f64.powi(-64);
+    let x = [1e308, -1e308, 0.0, 1e308, 3.0, 1e308];
+    let xc: Vec<f64> = x.iter().map(|v| v * c).collect();
+    let (g, u) = (
+        [1.0, -2.0, 0.5, 0.3, 1.0, -1.5],
+        [0.5, 1.0, -1.0, 2.0, 0.0, -0.5],
+    );
+    let uc: Vec<f64> = u.iter().map(|v| v * c).collect();
+    let l = Layout::new(1, 6, 1);
+    // (both infinite only where the exact value is beyond any float: see below)
+    let close = |a: f64, b: f64, what: &str| {
+        assert!(
+            a == b || (a - b).abs() <= 1e-12 * b.abs(),
+            "{what}: {a} vs {b}"
+        );
+    };
+    for op in [Op::Rank, Op::Sort, Op::TopK(2)] {
+        for desc in [false, true] {
+            for e in [1e-300, 1.0, 1e200, 1.7e308] {
+                let sp = spec(op, Reg::L2, e, desc);
+                let (out, o) = run_res(&x, l, sp, Par::Seq);
+                let what = format!("{op:?} {desc} {e}");
+                // Finite, with a constant cotangent and no strength tangent: a sort's derivative in
+                // the strength, -σ(ρ_i - mean_B ρ)/ε² in a block, is ~1e600 at ε = 1e-300 (beyond
+                // any float) but sums to 0 over a block.
+                let mut gx = vec![0.0; 6];
+                let de = vjp(o.res(), &[1.0; 6], l, sp, &mut gx, Par::Seq).unwrap();
+                let mut tan = vec![0.0; 6];
+                jvp(o.res(), &u, 0.0, l, sp, &mut tan, Par::Seq).unwrap();
+                assert!(
+                    out.iter().chain(&gx).chain(&tan).all(|v| v.is_finite()) && de.is_finite(),
+                    "{what}: {out:?} {gx:?} {de} {tan:?}"
+                );
+                let de = vjp(o.res(), &g, l, sp, &mut gx, Par::Seq).unwrap();
+                jvp(o.res(), &u, 0.3, l, sp, &mut tan, Par::Seq).unwrap();
+                // (the scaled strength must stay a normal float for the identity to be exact)
+                let (ec, back, de_back, de_tan) = match op {
+                    Op::Sort if e / c < f64::MAX => (e / c, 1.0 / c, 1.0 / (c * c), 1.0 / c),
+                    Op::Rank | Op::TopK(_) if e * c > 1e-300 => (e * c, 1.0, c, c),
+                    _ => continue,
+                };
+                let spc = spec(op, Reg::L2, ec, desc);
+                let (outc, oc) = run_res(&xc, l, spc, Par::Seq);
+                let mut gxc = vec![0.0; 6];
+                let dec = vjp(oc.res(), &g, l, spc, &mut gxc, Par::Seq).unwrap();
+                let mut tanc = vec![0.0; 6];
+                jvp(oc.res(), &uc, 0.3 * de_tan, l, spc, &mut tanc, Par::Seq).unwrap();
+                assert_eq!(o.start, oc.start, "{what}");
+                for i in 0..6 {
+                    close(out[i], outc[i] * back, &what);
+                    close(gx[i], gxc[i] * c * back, &what);
+                    close(tan[i], tanc[i] * back, &what);
+                }
+                close(de, dec * de_back, &what);
+            }
+        }
+    }
+    // at huge strength a sort pools everything: the mean (which no sum of x can hold)
+    let s = run(&x, l, spec(Op::Sort, Reg::L2, 1.7e308, false), Par::Seq);
+    let mean = 1e308 / 3.0 + 0.5;
+    assert!(s.iter().all(|v| (v - mean).abs() <= 1e-15 * mean), "{s:?}");
+}
