@@ -18,8 +18,9 @@ from numpy.typing import ArrayLike
 
 from ._array import Array, cast, float_array
 from ._core import sort as _k
+from ._ragged import axis_of, keep_of, nan_policy_of
 from .autodiff import Example, differentiable, rules
-from .sort import SortCall, axis_of, keep_of, nan_policy_of
+from .sort import SortCall
 
 # Exact ties pool; two distinct normal doubles differ by more than this, so the soft rank with this
 # strength is the hard average rank (scipy.stats.rankdata) of the target.
