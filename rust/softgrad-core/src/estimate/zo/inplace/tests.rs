@@ -1,0 +1,163 @@
+use super::*;
+use crate::rng::uniform_vec;
+
+/// The biased exponent of `v` as an `f64` (the binade; a larger one has a coarser grid).
+#[inline(always)]
+fn binade<T: Real>(v: T) -> u64 {
+    (v.to_f64().to_bits() >> 52) & 0x7ff
+}
+
+fn data32(n: usize) -> Vec<f32> {
+    uniform_vec(n, 11, -1.0, 1.0)
+        .iter()
+        .map(|v| (v * 0.05) as f32)
+        .collect()
+}
+
+#[test]
+fn apply_adds_coeff_times_z() {
+    let x0 = data32(5000);
+    let mut x = x0.clone();
+    apply(&mut x, 7, Dist::Gaussian, 1e-3, None, Par::Seq).unwrap();
+    let mut z = vec![0.0; 5000];
+    fill_z(7, Dist::Gaussian, 0, &mut z);
+    for i in 0..5000 {
+        // round(x + d) where the sum stays in x's binade (ties apart: none in these data);
+        // within an ulp of x or of the sum elsewhere (on x's grid, or rounded twice).
+        let plain = (x0[i] as f64 + 1e-3 * z[i]) as f32;
+        if binade(plain) == binade(x0[i]) {
+            assert_eq!(x[i], plain);
+        } else {
+            let ulp = x0[i].quantum().max(plain.quantum());
+            assert!(((x[i] - plain).abs() as f64) <= ulp);
+        }
+    }
+}
+
+#[test]
+fn passes_are_bit_identical_across_threads() {
+    let n = 3 * PIECE + 17;
+    let x0: Vec<f64> = uniform_vec(n, 3, -2.0, 2.0);
+    let mut outs = vec![];
+    for par in [Par::Seq, Par::Rayon(2), Par::Rayon(3)] {
+        let mut x = x0.clone();
+        apply(&mut x, 99, Dist::Gaussian, 0.3, None, par).unwrap();
+        apply(&mut x, 99, Dist::Gaussian, -0.6, None, par).unwrap();
+        outs.push(x.clone());
+        restore(&mut x, 99, Dist::Gaussian, &[0.3, -0.6], None, par).unwrap();
+        outs.push(x);
+    }
+    assert_eq!(outs[0], outs[2]);
+    assert_eq!(outs[0], outs[4]);
+    assert_eq!(outs[1], outs[3]);
+    assert_eq!(outs[1], outs[5]);
+}
+
+/// How many floats within 4 ulp of `x` (itself included) map to the same value as `x`.
+fn preimages<T: Float>(x: T, d: &[f64]) -> usize {
+    let img = |r: T| d.iter().fold(r, |v, &dk| step(v, dk));
+    let y = img(x);
+    let (mut lo, mut hi, mut count) = (x, x, 1);
+    for _ in 0..4 {
+        lo = lo.down();
+        hi = hi.up();
+        count += usize::from(img(lo) == y) + usize::from(img(hi) == y);
+    }
+    count
+}
+
+/// Perturbs by `+eps z`, `-2 eps z` and restores (recording bits or not); checks the promise
+/// and returns (exact, lossy) counts.
+fn round_trip<T: Float>(x0: &[T], eps: f64, dist: Dist, with_bits: bool) -> (usize, usize) {
+    let mut x = x0.to_vec();
+    let mut bits = vec![0u8; bits_len(x.len())];
+    let steps = [eps, -2.0 * eps];
+    for k in 0..2 {
+        let rec = with_bits.then(|| Record {
+            bits: &mut bits[..],
+            prior: &steps[..k],
+        });
+        apply(&mut x, 5, dist, steps[k], rec, Par::Seq).unwrap();
+    }
+    let b = with_bits.then_some(&mut bits[..]);
+    restore(&mut x, 5, dist, &steps, b, Par::Seq).unwrap();
+    let mut z = vec![0.0; x0.len()];
+    fill_z(5, dist, 0, &mut z);
+    let (mut exact, mut lossy) = (0, 0);
+    for i in 0..x0.len() {
+        let d = [eps * z[i], -2.0 * eps * z[i]];
+        let p = preimages(x0[i], &d);
+        if p == 1 || (with_bits && p == 2) || x0[i].to_f64() == 0.0 {
+            assert_eq!(x[i], x0[i], "i = {i}, z = {}, {p} preimages", z[i]);
+        }
+        if x[i] == x0[i] {
+            exact += 1;
+        } else {
+            lossy += 1;
+            // Within a few ulps of the larger of |x| and |eps z|.
+            let big = x0[i].to_f64().abs().max((eps * z[i]).abs());
+            let err = (x[i].to_f64() - x0[i].to_f64()).abs();
+            let ulp = T::from_f64(big).up().to_f64() - big;
+            assert!(err <= 4.0 * ulp, "i = {i}: {err} > 4 ulp {ulp}");
+        }
+    }
+    (exact, lossy)
+}
+
+#[test]
+fn restore_is_exact_wherever_the_steps_lose_at_most_the_recorded_bit_f32() {
+    let mut x0 = data32(20_000);
+    x0.iter_mut().step_by(50).for_each(|v| *v = 0.0);
+    for eps in [1e-3, 1e-2, 1e-5] {
+        for dist in [Dist::Gaussian, Dist::Rademacher] {
+            let (_, lossy_plain) = round_trip(&x0, eps, dist, false);
+            let (_, lossy_bits) = round_trip(&x0, eps, dist, true);
+            assert!(lossy_bits <= lossy_plain);
+        }
+    }
+}
+
+#[test]
+fn restore_is_exact_wherever_the_steps_lose_at_most_the_recorded_bit_f64() {
+    let x0: Vec<f64> = uniform_vec(20_000, 12, -1.0, 1.0);
+    for eps in [1e-3, 1.0, 1e-9] {
+        round_trip(&x0, eps, Dist::Gaussian, false);
+        round_trip(&x0, eps, Dist::Gaussian, true);
+    }
+}
+
+#[test]
+fn restore_is_exact_at_binade_edges() {
+    // Powers of two and their neighbours, where neighbouring values can merge.
+    let mut x0: Vec<f32> = vec![];
+    for k in -12..3 {
+        let p = 2f32.powi(k);
+        let (mut lo, mut hi) = (p, p);
+        for _ in 0..6 {
+            x0.extend([lo, hi, -lo, -hi]);
+            lo = lo.down();
+            hi = hi.up();
+        }
+    }
+    let x0: Vec<f32> = x0.iter().cycle().take(20_000).copied().collect();
+    for eps in [1e-3, 1e-6, 2f64.powi(-20)] {
+        for dist in [Dist::Gaussian, Dist::Rademacher] {
+            round_trip(&x0, eps, dist, true);
+            let x64: Vec<f64> = x0.iter().map(|v| *v as f64).collect();
+            round_trip(&x64, eps, dist, true);
+        }
+    }
+}
+
+#[test]
+fn restore_handles_zero_and_specials() {
+    let mut x = vec![0.0f32, -0.0, f32::INFINITY, 1e-30, 3.0];
+    let x0 = x.clone();
+    apply(&mut x, 1, Dist::Rademacher, 1e-3, None, Par::Seq).unwrap();
+    restore(&mut x, 1, Dist::Rademacher, &[1e-3], None, Par::Seq).unwrap();
+    // 0 and 1e-30 are not the only floats that map to ±1e-3: zeros are preferred (-0.0
+    // comes back as +0.0), 1e-30 comes back as 0.
+    assert_eq!((x[0].to_bits(), x[1].to_bits(), x[3]), (0, 0, 0.0));
+    assert_eq!(x[2], f32::INFINITY);
+    assert_eq!(x[4], x0[4]);
+}
