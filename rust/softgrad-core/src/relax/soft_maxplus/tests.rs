@@ -270,3 +270,37 @@ fn bad_arguments_are_errors() {
     );
     assert!(e.is_err());
 }
+
+#[test]
+fn gemm_is_one_fused_chain_per_entry_across_inner_blocks_and_threads() {
+    // Three inner blocks (the last partial), two panels, a remainder row tile.
+    let (m, k, n) = (131, 2 * 256 + 37, 2 * gemm::TILE_COLS);
+    let a = uniform(m * k, 11, 0.0, 1.0);
+    let b = uniform(k * n, 12, 0.0, 1.0);
+    // The portable level fuses only where the baseline has FMA (aarch64).
+    let fused = level() != Level::Scalar || cfg!(target_arch = "aarch64");
+    let fma = |x: f64, y: f64, s: f64| if fused { x.mul_add(y, s) } else { x * y + s };
+    let want: Vec<f64> = (0..m * n)
+        .map(|e| (0..k).fold(0.0, |s, kk| fma(a[e / n * k + kk], b[kk * n + e % n], s)))
+        .collect();
+    for par in [Par::Seq, Par::Rayon(2), Par::Rayon(3)] {
+        let mut out = vec![f64::NAN; m * n];
+        gemm::rows(
+            "test",
+            level(),
+            par,
+            &a,
+            k,
+            &b,
+            n,
+            &mut out,
+            (),
+            |_, _, _| Ok(()),
+        )
+        .unwrap();
+        assert!(out
+            .iter()
+            .zip(&want)
+            .all(|(o, w)| o.to_bits() == w.to_bits()));
+    }
+}
