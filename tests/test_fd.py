@@ -290,6 +290,35 @@ def test_nfev_is_exact(method: str, order: int | None, per: int, center: int) ->
     np.testing.assert_array_equal(rv.grad, r.grad)
 
 
+@pytest.mark.parametrize(("n", "dtype"), [(1000, np.float64), (1000, np.float32), (8200, np.float64)])
+def test_vectorized_default_batches_stay_in_cache(n: int, dtype: Any) -> None:
+    """Without batch_size a vectorized f gets batches of about 256 KiB of points (at least 4), and
+    the estimate is the one of a single call on every point; with an executor, one call."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = np.random.default_rng(n).uniform(-1, 1, n).astype(dtype)
+    calls: list[int] = []
+
+    def fv(X: NDArray[Any]) -> NDArray[Any]:
+        calls.append(X.shape[0])
+        return np.sum(X * X, axis=1) + np.sin(X[:, 0])
+
+    got = gradient(fv, x, method="forward", vectorized=True)
+    per = max(4, (1 << 18) // (n * np.dtype(dtype).itemsize))
+    assert sum(calls) == n + 1 and max(calls) == min(per, n) and len(calls) > 1
+    calls.clear()
+    whole = n + 1 if n <= 1000 else 7  # past ~1000, one call on every point needs n^2 memory
+    one = gradient(fv, x, method="forward", vectorized=True, batch_size=whole)
+    assert max(calls) == min(whole, n) and sum(calls) == n + 1
+    np.testing.assert_array_equal(got, one)
+    if n <= 1000:
+        calls.clear()
+        with ThreadPoolExecutor(2) as pool:
+            got = gradient(fv, x, method="forward", vectorized=True, executor=pool)
+        np.testing.assert_array_equal(got, one)
+        assert calls == [1, n]
+
+
 def test_bounds_add_the_center_evaluation() -> None:
     rec = Recorder(comp)
     r = gradient(rec, X5, bounds=(X5, np.inf), full_output=True)  # every coordinate at its lower bound

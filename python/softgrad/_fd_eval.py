@@ -18,6 +18,12 @@ _FLOATS = (float, np.float64, np.float32)
 # Points generated and evaluated per batch when f takes one point at a time (bounds the memory of
 # the points, not the number of calls).
 _SCALAR_BATCH_BYTES = 1 << 22
+# Points per call of a vectorized f when batch_size is not given: about 256 KiB of points, so that the
+# batch and the temporaries f makes from it (a NumPy expression makes several) stay in the core's
+# cache. One call on the whole 2n x n batch is several times slower at n = 1000 (the batch and its
+# temporaries stream through memory); see benches/python/bench_fd.py, table 3.
+_VECTOR_BATCH_BYTES = 1 << 18
+_VECTOR_BATCH_MIN = 4
 
 
 class _Eval:
@@ -191,8 +197,12 @@ def evaluate(
     """The values of ``f`` at every point of ``plan`` (``plan.points(start, stop)``), in order: floats
     (scalar gradient) or rows. ``imag(points, start)`` adds the complex step to a batch."""
     npts = plan.n_points
-    if vectorized:
-        size = npts if batch_size is None else int(batch_size)
+    if vectorized and batch_size is not None:
+        size = int(batch_size)
+    elif vectorized and executor is not None:
+        size = npts  # one task: the caller sets batch_size to spread it
+    elif vectorized:
+        size = max(_VECTOR_BATCH_MIN, _VECTOR_BATCH_BYTES // max(1, n * dt.itemsize))
     else:
         size = max(1, _SCALAR_BATCH_BYTES // max(1, n * dt.itemsize))
     chunks: list[Any] = []

@@ -125,7 +125,10 @@ _PARAMS_DOC = """\
         If true, ``f`` takes a batch ``X`` of shape ``(k, *x.shape)`` (``(k, n)`` for a vector x) and
         returns the ``k`` results stacked along the first axis.
     batch_size : int, optional
-        With ``vectorized``, at most this many points per call (default: all in one call).
+        With ``vectorized``, at most this many points per call. Default: batches of about 256 KiB
+        of points (at least 4), which keeps each batch and the temporaries ``f`` makes from it in
+        the core's cache (at n = 1000 this is several times faster than one call on all 2n points);
+        with an ``executor``, all points in one call unless ``batch_size`` is set.
     executor : concurrent.futures.Executor, optional
         Spread the evaluations over it (``executor.map``: a thread or process pool, or any
         ``Executor``; ``f`` must be picklable for processes): one point per task, or with
