@@ -251,6 +251,21 @@ fn bench_narrow_f32_value_and_vjp(c: &mut Criterion) {
                     logsumexp_vjp_weights(&p, &h, &ct, l, 1.0, &mut da, par).unwrap()
                 })
             });
+            // The f32 forwards alone: the value (`simd::rows` f32 lanes for narrow rows) and the
+            // value with the weights (one exponential per entry, narrow and wide).
+            let id = format!("logsumexp_value/{outer}x{n}/f32/{name}");
+            g.bench_function(BenchmarkId::from_parameter(id), |bch| {
+                let mut out = vec![0.0f32; outer];
+                bch.iter(|| logsumexp(&x32, None, l, 1.0, &mut out, None, None, par).unwrap())
+            });
+            let id = format!("logsumexp_weights_fwd/{outer}x{n}/f32/{name}");
+            g.bench_function(BenchmarkId::from_parameter(id), |bch| {
+                let (mut out, mut h) = (vec![0.0f32; outer], vec![0.0; outer]);
+                let mut p = vec![0.0f32; x.len()];
+                bch.iter(|| {
+                    logsumexp_weights(&x32, l, 1.0, &mut out, None, &mut p, &mut h, par).unwrap()
+                })
+            });
         }
         if n > 50 {
             continue;

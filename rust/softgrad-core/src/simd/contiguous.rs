@@ -13,6 +13,7 @@ use super::math::{exp_shifted_v, log_v};
 use super::vector::{F64x, Isa, Kernel, W};
 use super::{dispatch, stream, vectorize, Level};
 use crate::real::Real;
+pub(crate) use c32::{inv_t32, sum_exp_weights};
 
 pub(crate) use super::stream::store_fence;
 

@@ -22,7 +22,7 @@ const _: () = assert!(L == W32, "a block of the f64 bodies is one f32 vector");
 /// `inv_t` as an `f32` the `f32` bodies can use: normal (so `(x - m) inv_t` keeps its precision),
 /// or `None` (the caller then takes the `f64` body).
 #[inline(always)]
-pub(super) fn inv_t32(inv_t: f64) -> Option<f32> {
+pub(crate) fn inv_t32(inv_t: f64) -> Option<f32> {
     let v = inv_t as f32;
     v.is_normal().then_some(v)
 }
@@ -106,11 +106,25 @@ impl Kernel for SumExpExcl<'_> {
     #[inline(always)]
     fn run<S: Isa>(self) -> (f64, f64) {
         if self.inv_t == 1.0 {
-            self.body::<S::F32, true>()
+            self.body::<S::F32, true, _>(&mut NoHook)
         } else {
-            self.body::<S::F32, false>()
+            self.body::<S::F32, false, _>(&mut NoHook)
         }
     }
+}
+
+/// What [`SumExpExcl`]'s loop also does with each vector: `on(i, v, e)` for the values `x[i..]`
+/// (`W32` of them, or the tail padded with `-inf`) and their exponentials `e`.
+trait Hook<V: F32x> {
+    fn on(&mut self, i: usize, v: V, e: V);
+}
+
+/// Nothing more: the plain sums.
+struct NoHook;
+
+impl<V: F32x> Hook<V> for NoHook {
+    #[inline(always)]
+    fn on(&mut self, _: usize, _: V, _: V) {}
 }
 
 /// Blocks between flushes of the `f32` counts of entries at the maximum: counts stay below `2^24`,
@@ -135,9 +149,9 @@ impl<V: F32x> Acc<V> {
 }
 
 impl SumExpExcl<'_> {
-    /// One vector of values `v`.
+    /// One vector of values `v`; returns its exponentials.
     #[inline(always)]
-    fn step<V: F32x, const UNIT: bool>(&self, acc: &mut Acc<V>, v: V) {
+    fn step<V: F32x, const UNIT: bool>(&self, acc: &mut Acc<V>, v: V) -> V {
         let zero = V::splat(0.0);
         let m = V::splat(self.m);
         let e = exp32_v(shift::<V, UNIT>(v, m, V::splat(self.inv_t)));
@@ -146,10 +160,11 @@ impl SumExpExcl<'_> {
         let (e0, e1) = V::select(at, zero, e).widen();
         acc.s = [acc.s[0].add(e0), acc.s[1].add(e1)];
         acc.count = acc.count.add(V::select(at, V::splat(1.0), zero));
+        e
     }
 
     #[inline(always)]
-    fn body<V: F32x, const UNIT: bool>(self) -> (f64, f64) {
+    fn body<V: F32x, const UNIT: bool, H: Hook<V>>(&self, hook: &mut H) -> (f64, f64) {
         let (x, n) = (self.x, self.x.len());
         let zero64 = V::F64::splat(0.0);
         let mut acc = Acc {
@@ -160,7 +175,9 @@ impl SumExpExcl<'_> {
         let mut i = 0;
         let mut blocks = 0;
         while i + W32 <= n {
-            self.step::<V, UNIT>(&mut acc, V::load(&x[i..i + W32]));
+            let v = V::load(&x[i..i + W32]);
+            let e = self.step::<V, UNIT>(&mut acc, v);
+            hook.on(i, v, e);
             i += W32;
             blocks += 1;
             if blocks == COUNT_FLUSH {
@@ -171,12 +188,17 @@ impl SumExpExcl<'_> {
         if i < n {
             // Padding lanes are -inf: they add nothing.
             let v = V::load_partial(&x[i..], f32::NEG_INFINITY);
-            self.step::<V, UNIT>(&mut acc, v);
+            let e = self.step::<V, UNIT>(&mut acc, v);
+            hook.on(i, v, e);
         }
         acc.flush();
         (hsum2(acc.s), hsum2(acc.sw))
     }
 }
+
+#[path = "contiguous32_weights.rs"]
+mod weights;
+pub(crate) use weights::sum_exp_weights;
 
 /// [`contiguous::sum_exp_excl`](super::contiguous::sum_exp_excl) of unweighted `f32` data, for `m`
 /// an `f32` value and `inv_t` from [`inv_t32`].

@@ -20,6 +20,8 @@ use crate::real::Real;
 
 #[path = "rows_grad.rs"]
 mod grad;
+#[path = "rows32.rs"]
+mod lanes32;
 #[path = "rows_weights.rs"]
 mod weights;
 pub(crate) use grad::{logsumexp_vjp, softmax_vjp, LseLanes};
@@ -29,33 +31,40 @@ pub(crate) use weights::weights as logsumexp_weights;
 pub(crate) const MAX_N: usize = 64;
 
 /// Rows `src[j n..(j + 1) n]`, `j < k` (`k <= W`), transposed into `dst[i W + j]`; lanes `j >= k`
-/// are set to `pad`.
+/// are set to `pad`. Unchecked loads: a checked one per element made the transposes the larger
+/// part of a narrow block's time.
 #[inline(always)]
 fn gather<T: Real>(src: &[T], n: usize, k: usize, pad: f64, dst: &mut [f64; MAX_N * W]) {
-    let dst = &mut dst[..n * W];
-    if k == W {
-        let src = &src[..n * W];
-        for (i, d) in dst.chunks_exact_mut(W).enumerate() {
-            for (j, v) in d.iter_mut().enumerate() {
-                *v = src[j * n + i].to_f64();
+    assert!(
+        n <= MAX_N && k <= W && src.len() >= n * k,
+        "gather: out of bounds"
+    );
+    let s = src.as_ptr();
+    for (i, d) in dst[..n * W].chunks_exact_mut(W).enumerate() {
+        let col: [f64; W] = std::array::from_fn(|j| {
+            if k == W || j < k {
+                // SAFETY: `j < k` and `i < n`, so `j n + i < k n <= src.len()`.
+                unsafe { (*s.add(j * n + i)).to_f64() }
+            } else {
+                pad
             }
-        }
-    } else {
-        for (i, d) in dst.chunks_exact_mut(W).enumerate() {
-            for (j, v) in d.iter_mut().enumerate() {
-                *v = if j < k { src[j * n + i].to_f64() } else { pad };
-            }
-        }
+        });
+        d.copy_from_slice(&col);
     }
 }
 
 /// The inverse of [`gather`] for the first `k` lanes: `dst[j n + i] = src[i W + j]`.
 #[inline(always)]
 fn scatter<T: Real>(src: &[f64; MAX_N * W], n: usize, k: usize, dst: &mut [T]) {
-    let dst = &mut dst[..n * k];
-    for (j, row) in dst.chunks_exact_mut(n).enumerate() {
-        for (i, o) in row.iter_mut().enumerate() {
-            *o = T::from_f64(src[i * W + j]);
+    assert!(
+        n <= MAX_N && k <= W && dst.len() >= n * k,
+        "scatter: out of bounds"
+    );
+    let d = dst.as_mut_ptr();
+    for (i, col) in src[..n * W].chunks_exact(W).enumerate() {
+        for (j, &v) in col[..k].iter().enumerate() {
+            // SAFETY: `j < k` and `i < n`, so `j n + i < k n <= dst.len()`.
+            unsafe { *d.add(j * n + i) = T::from_f64(v) }
         }
     }
 }
@@ -281,6 +290,9 @@ pub(crate) fn logsumexp<T: Real>(
     assert_eq!(x.len(), n * out.len(), "rows::logsumexp: length mismatch");
     if let Some(b) = b {
         assert_eq!(b.len(), x.len(), "rows::logsumexp: length mismatch");
+    }
+    if let (Some(x), None, true) = (T::as_f32(x), b, lanes32::applies(t)) {
+        return lanes32::logsumexp(level, x, n, t, out, sign, lse, slow);
     }
     vectorize(
         level,

@@ -138,6 +138,9 @@ pub(crate) fn weights<T: Real>(
     if let Some(s) = sign.as_deref() {
         assert_eq!(s.len(), out.len(), "rows::weights: length mismatch");
     }
+    if let (Some(x), true) = (T::as_f32(x), super::lanes32::applies(t)) {
+        return super::lanes32::weights(level, x, n, t, out, sign, p, h, slow);
+    }
     vectorize(
         level,
         LseWeights {

@@ -276,3 +276,65 @@ fn f32_strided_kernels_match_their_twins_at_every_level() {
         }
     }
 }
+
+/// The value's sums with the pullback's weights in one pass: the bits of `sum_exp_excl` (so the
+/// value of `logsumexp`), each weight within about an ulp of libm whatever `|x - m| inv_t` (the
+/// exponent's low part applied by a fused multiply-add), `Σ e d` to `f32` accuracy, and the same
+/// bits at every level.
+#[test]
+fn f32_sum_exp_weights_keeps_the_sums_bits_and_exact_exponents() {
+    for n in lengths() {
+        let (x, _) = data32(n, 41);
+        let x: Vec<f32> = x
+            .iter()
+            .map(|v| if v.is_nan() { -3.0 } else { *v })
+            .collect();
+        let m = reference::max(&x, None);
+        if !m.is_finite() {
+            continue;
+        }
+        for inv_t in [1.0, 1.0 / 0.7, 0.37] {
+            let (s0, w0) = contiguous::sum_exp_excl(Level::Scalar, &x, None, m, inv_t);
+            let terms = x.iter().map(|&v| {
+                let d = (v as f64 - m) * inv_t;
+                let e = d.exp();
+                if e == 0.0 {
+                    (0.0, 0.0)
+                } else {
+                    (e * d, (e * d).abs())
+                }
+            });
+            let (rsd, mass) = terms.fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+            let mut first: Option<(Vec<u32>, u64)> = None;
+            for level in available() {
+                let ctx = format!("{level:?} n={n} inv_t={inv_t}");
+                let mut o = vec![7.0f32; n + 9];
+                let (s, w, sd) =
+                    contiguous::sum_exp_weights(level, &x, m as f32, inv_t, &mut o[..n]);
+                assert_eq!(
+                    (s.to_bits(), w.to_bits()),
+                    (s0.to_bits(), w0.to_bits()),
+                    "{ctx}"
+                );
+                assert!(
+                    o[n..].iter().all(|&v| v == 7.0),
+                    "{ctx}: wrote past the end"
+                );
+                for (i, (&g, &v)) in o[..n].iter().zip(&x).enumerate() {
+                    let want = ((v as f64 - m) * inv_t).exp();
+                    let e = ulps32_of(g, want);
+                    assert!(e <= 1.6, "{ctx} i={i}: {g:e} vs {want:e}: {e} ulp");
+                }
+                assert!(
+                    near(sd, rsd, 4e-7 * (1.0 + 50.0 * inv_t), mass),
+                    "{ctx}: {sd} vs {rsd}"
+                );
+                let bits = (o.iter().map(|v| v.to_bits()).collect(), sd.to_bits());
+                match &first {
+                    Some(f) => assert!(*f == bits, "{ctx}: other bits than the first level"),
+                    None => first = Some(bits),
+                }
+            }
+        }
+    }
+}

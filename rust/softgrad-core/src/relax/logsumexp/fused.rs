@@ -18,7 +18,7 @@ use std::iter::Empty;
 
 use super::{narrow, reduce_row, Partial};
 use crate::error::{Error, Result};
-use crate::par::{Layout, Par, Rows};
+use crate::par::{Layout, Par, Rows, REDUCE_PIECE};
 use crate::real::Real;
 use crate::relax::check_temperature;
 use crate::simd::rows::{self, MAX_N};
@@ -117,7 +117,11 @@ pub fn logsumexp_weights<T: Real>(
         data,
         0,
         (),
-        |(), _, ((xr, pr), (out, sign, h)), _, inner| {
+        |(), _, ((xr, pr), (out, mut sign, h)), _, inner| {
+            if let Some(hr) = row32(level, xr, pr, t, want_sign, (out, sign.as_deref_mut())) {
+                h[0] = hr;
+                return Ok(());
+            }
             let r = reduce_row(level, xr, None, inv_t, inner)?;
             let naive = || super::naive_sum(xr.iter().copied(), None::<Empty<T>>, inv_t);
             let (v, sg) = r.finish(t, want_sign, naive);
@@ -153,6 +157,44 @@ pub fn logsumexp_weights<T: Real>(
         },
     )?;
     Ok(())
+}
+
+/// A wide `f32` row of at most [`REDUCE_PIECE`] entries (one piece of [`reduce_row`], so the same
+/// value bits) with a finite maximum: the value, `p` and `h` from one exponential per entry
+/// ([`contiguous::sum_exp_weights`]), `p` then scaled in place; returns `h`. `None` (nothing
+/// written) for other rows.
+fn row32<T: Real>(
+    level: simd::Level,
+    x: &[T],
+    p: &mut [T],
+    t: f64,
+    want_sign: bool,
+    (out, sign): (&mut [T], Option<&mut [T]>),
+) -> Option<f64> {
+    let inv_t = 1.0 / t;
+    let (x32, p32) = (T::as_f32(x)?, T::as_f32_mut(p)?);
+    contiguous::inv_t32(inv_t)?;
+    if x.len() > REDUCE_PIECE {
+        return None;
+    }
+    let max = contiguous::max(level, x32, None);
+    if !max.is_finite() {
+        return None;
+    }
+    let (s, w, sd) = contiguous::sum_exp_weights(level, x32, max as f32, inv_t, p32);
+    let r = Partial { max, w, s };
+    // The sum is finite and positive here (a finite maximum); `naive` is never called.
+    let (v, sg) = r.finish(t, want_sign, || f64::NAN);
+    out[0] = T::from_f64(v);
+    if let Some(s) = sign {
+        s[0] = T::from_f64(sg);
+    }
+    if !(r.w > 0.0 && r.s >= 0.0 && (r.s / r.w).is_finite()) {
+        return Some(special_row(x, v, t, p));
+    }
+    let (total, ell) = (r.w + r.s, (r.s / r.w).ln_1p() + r.w.ln());
+    contiguous::scale(level, p32, 1.0 / total);
+    Some(ell - sd / total)
 }
 
 /// Accumulators of [`scale_moment`].
