@@ -1,5 +1,6 @@
 //! Criterion benches of soft sorting and ranking (`softgrad_core::relax::sort`): the forward with and
-//! without residuals, and the pullback, on many short rows, many tiny rows and one long row.
+//! without residuals, the forward with its pullback, and the pullback alone (one block / many blocks),
+//! on many short rows, many tiny rows and one long row.
 //!
 //! `cargo bench -p softgrad-core --bench relax_sort`.
 
@@ -75,6 +76,29 @@ fn bench_sort(c: &mut Criterion) {
                     vjp(r, &x, l, s, &mut gx, par).unwrap()
                 })
             });
+            // the pullback alone, of a lane that is one block (strength 1: lane order, no
+            // permutation) and of one cut into many blocks (strength 1e-3: gathers and scatters)
+            for strength in [1.0, 1e-3] {
+                let s = Spec { strength, ..s };
+                let r = ResMut {
+                    perm: &mut perm,
+                    z: &mut z,
+                    start: &mut start,
+                };
+                forward(&x, l, s, &mut out, Some(r), None, par).unwrap();
+                let id = format!("rank/l2/vjp/strength{strength}/{outer}x{n}/{name}");
+                g.bench_function(BenchmarkId::from_parameter(id), |b| {
+                    b.iter(|| {
+                        let r = Res {
+                            perm: &perm,
+                            z: &z,
+                            start: &start,
+                            lengths: None,
+                        };
+                        vjp(r, &x, l, s, &mut gx, par).unwrap()
+                    })
+                });
+            }
         }
     }
     g.finish();

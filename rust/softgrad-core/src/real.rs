@@ -25,6 +25,19 @@ pub trait Real: Copy + Send + Sync + PartialEq + std::fmt::Debug + 'static {
         let _ = s;
         None
     }
+    /// `s` as `f64` data when `Self` is `f64` (so kernels that work in `f64` can skip a widening
+    /// copy); `None` for every other type.
+    #[inline(always)]
+    fn as_f64(s: &[Self]) -> Option<&[f64]> {
+        let _ = s;
+        None
+    }
+    /// [`Real::as_f64`] for an output slice.
+    #[inline(always)]
+    fn as_f64_mut(s: &mut [Self]) -> Option<&mut [f64]> {
+        let _ = s;
+        None
+    }
 }
 
 impl Real for f64 {
@@ -35,6 +48,14 @@ impl Real for f64 {
     #[inline(always)]
     fn from_f64(v: f64) -> Self {
         v
+    }
+    #[inline(always)]
+    fn as_f64(s: &[Self]) -> Option<&[f64]> {
+        Some(s)
+    }
+    #[inline(always)]
+    fn as_f64_mut(s: &mut [Self]) -> Option<&mut [f64]> {
+        Some(s)
     }
 }
 

@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use softgrad_core::par::scratch;
 use softgrad_core::relax::sort::{self as core, Op, Reg, Res, ResMut, Spec};
 use softgrad_core::Layout as CoreLayout;
+use std::sync::Mutex;
 
 use crate::call::EnterCore;
 use crate::convert::{par, with_float, Floats, Layout, Out, Threads};
@@ -26,6 +27,54 @@ pub struct Residuals {
     z: Vec<f64>,
     start: Vec<bool>,
     lengths: Option<Vec<usize>>,
+}
+
+/// Residual buffers of at least this many elements are kept for reuse when their [`Residuals`] go.
+const SPARE_MIN: usize = 1 << 16;
+/// At most this many sets of spare residual buffers are kept (a loop holds the previous step's
+/// residuals while the next forward runs, so two sets serve it).
+const SPARE_SETS: usize = 2;
+
+/// The buffers of one [`Residuals`]: permutation, `σ x`, block starts.
+type Bufs = (Vec<u32>, Vec<f64>, Vec<bool>);
+
+/// Spare residual buffers (the most recently freed last), so that a training loop reuses them
+/// instead of allocating and first-touching ~13 bytes per element every step. Only ever tried:
+/// a contended lock means a fresh allocation or an immediate free.
+static SPARE: Mutex<Vec<Bufs>> = Mutex::new(Vec::new());
+
+/// Residual buffers of `n` elements each (contents unspecified: the forward writes them in full).
+fn bufs(f: &'static str, n: usize) -> PyResult<Bufs> {
+    if n >= SPARE_MIN {
+        if let Ok(mut s) = SPARE.try_lock() {
+            if let Some(i) = s.iter().rposition(|b| b.1.len() == n) {
+                return Ok(s.remove(i));
+            }
+        }
+    }
+    Ok((
+        scratch(f, n, 0u32).map_err(core_err)?,
+        scratch(f, n, 0.0).map_err(core_err)?,
+        scratch(f, n, false).map_err(core_err)?,
+    ))
+}
+
+impl Drop for Residuals {
+    fn drop(&mut self) {
+        if self.z.len() < SPARE_MIN {
+            return;
+        }
+        if let Ok(mut s) = SPARE.try_lock() {
+            s.push((
+                std::mem::take(&mut self.perm),
+                std::mem::take(&mut self.z),
+                std::mem::take(&mut self.start),
+            ));
+            if s.len() > SPARE_SETS {
+                s.remove(0);
+            }
+        }
+    }
 }
 
 impl Residuals {
@@ -117,13 +166,13 @@ fn forward<'py>(
         );
         let mut out = Out::<T>::new(py, f, "out", xs.len())?;
         let mut kept = if keep {
-            let n = xs.len();
+            let (perm, z, start) = bufs(f, xs.len())?;
             Some(Residuals {
                 spec: sp,
                 layout: layout.0,
-                perm: scratch(f, n, 0u32).map_err(core_err)?,
-                z: scratch(f, n, 0.0).map_err(core_err)?,
-                start: scratch(f, n, false).map_err(core_err)?,
+                perm,
+                z,
+                start,
                 lengths: lengths.clone(),
             })
         } else {

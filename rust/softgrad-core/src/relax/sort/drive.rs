@@ -2,7 +2,8 @@
 //! position) is widened to f64, handed to a per-lane kernel with its part of a bundle of per-lane
 //! data, and the kernel's f64 result narrowed back into place.
 //!
-//! Contiguous lanes (`inner == 1`) go through [`Par::map_rows`]: short rows spread over the threads
+//! Contiguous lanes (`inner == 1`) go through [`Par::map_rows`] (f64 rows handed over in place,
+//! f32 rows widened into scratch): short rows spread over the threads
 //! a task each; a long row (or a single one) gets the threads to use inside (the parallel sort). A
 //! strided axis goes through [`Par::for_each_lane_block`]: each block of adjacent lanes is
 //! transposed into scratch, its lanes run one by one, and the results are transposed back.
@@ -41,6 +42,22 @@ pub(crate) fn each_lane<T: Real, D: Split>(
         return Ok(());
     }
     if layout.inner == 1 {
+        if let Some(xs) = T::as_f64(input) {
+            if let Some(os) = T::as_f64_mut(out) {
+                // f64 rows are the kernel's own lanes: no widening copy, no scratch
+                let bundle = (Rows::of(xs, n), Rows::of_mut(os, n), data);
+                par.map_rows(
+                    func,
+                    layout.outer,
+                    n,
+                    bundle,
+                    0,
+                    (),
+                    |(), _, (xi, oi, d), _, p| f(xi, oi, d, p),
+                )?;
+                return Ok(());
+            }
+        }
         let bundle = (Rows::of(input, n), Rows::of_mut(out, n), data);
         par.map_rows(
             func,

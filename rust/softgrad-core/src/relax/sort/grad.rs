@@ -1,8 +1,10 @@
 //! The derivatives of one lane, `O(n)` from the forward's residuals: the sorting permutation, the
-//! sorted values and the block starts of the isotonic solution. The maths is in the
+//! values `σ x` (in lane order: a lane that is one block, with l2, is pulled back in lane order
+//! without the permutation; otherwise they are gathered into sorted order first) and the block
+//! starts of the isotonic solution. The maths is in the
 //! [module docs](super).
 
-use super::pav::{diff_over, lane_scale, LaneRes};
+use super::pav::{diff_over, scale_of, LaneRes};
 use super::work::{grow, with_work, Work};
 use super::{Op, Reg, Spec};
 use crate::error::Result;
@@ -84,34 +86,80 @@ pub(crate) fn vjp_lane(
 
 fn vjp_in(
     spec: &Spec,
-    (perm, z, start): LaneRes<'_>,
+    (perm, zx, start): LaneRes<'_>,
     g: &[f64],
     gx: &mut [f64],
     w: &mut Work,
 ) -> Result<f64> {
-    let (n, sign, e) = (z.len(), spec.sign(), spec.strength);
-    grow(spec.name(), &mut w.p, n)?;
-    grow(spec.name(), &mut w.d, n)?;
-    let (p, d) = (&mut w.p[..n], &mut w.d[..n]);
+    let (n, sign, e) = (zx.len(), spec.sign(), spec.strength);
+    if n == 0 {
+        return Ok(0.0);
+    }
     // the rank's Σ k_i (z_i - z0) is summed on (z - z0) 2^-(k+1) (halves, and the lane's 2^-k):
     // z - z0 can overflow (±1e308), and so can a block's sum of them
-    let (s, inv_s) = lane_scale(z);
+    let z0 = zx[perm[0] as usize];
+    let (s, inv_s) = scale_of(z0, zx[perm[n - 1] as usize], n);
     let half = s * 0.5;
+    let rank_de = |de: f64| -(de / e * (2.0 * inv_s) / e);
+    let one = !start[1..].contains(&true);
+    if one && spec.reg == Reg::L2 && spec.op != Op::Sort {
+        // one block, l2: k = ḡ - mean ḡ, in lane order (no permutation)
+        let m = sum(g) / n as f64;
+        let (mut acc, h0) = ([0.0; 4], z0 * half);
+        let mut gc = g.chunks_exact(4);
+        let mut oc = gx.chunks_exact_mut(4);
+        let mut zc = zx.chunks_exact(4);
+        for ((gs, os), zs) in (&mut gc).zip(&mut oc).zip(&mut zc) {
+            for l in 0..4 {
+                let kk = gs[l] - m;
+                os[l] = sign * kk / e;
+                acc[l] += kk * (zs[l] * half - h0);
+            }
+        }
+        let mut de = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        for ((gi, o), zi) in gc
+            .remainder()
+            .iter()
+            .zip(oc.into_remainder())
+            .zip(zc.remainder())
+        {
+            let kk = gi - m;
+            *o = sign * kk / e;
+            de += kk * (zi * half - h0);
+        }
+        return Ok(rank_de(de));
+    }
+    grow(spec.name(), &mut w.z, n)?;
+    grow(spec.name(), &mut w.p, n)?;
+    grow(spec.name(), &mut w.d, n)?;
+    let (z, p, d) = (&mut w.z[..n], &mut w.p[..n], &mut w.d[..n]);
+    for (zi, &pi) in z.iter_mut().zip(perm) {
+        *zi = zx[pi as usize];
+    }
+    let z = &*z;
     let mut de = 0.0;
     for r in blocks(start) {
         let (pb, db) = (&mut p[r.clone()], &mut d[r.clone()]);
-        weights(spec, n, z, r.clone(), pb, db);
         match spec.op {
+            Op::Rank | Op::TopK(_) if spec.reg == Reg::L2 => {
+                // k = ḡ - mean_B ḡ, with ḡ gathered into db
+                for (di, &pi) in db.iter_mut().zip(&perm[r.clone()]) {
+                    *di = g[pi as usize];
+                }
+                let m = sum(db) / r.len() as f64;
+                let h0 = z[r.start] * half;
+                for ((&di, &pi), &zi) in db.iter().zip(&perm[r.clone()]).zip(&z[r.clone()]) {
+                    let kk = di - m;
+                    gx[pi as usize] = sign * kk / e;
+                    de += kk * (zi * half - h0);
+                }
+            }
             Op::Rank | Op::TopK(_) => {
+                weights(spec, n, z, r.clone(), pb, db);
                 let sum_rho: f64 = r.clone().map(|i| spec.w(n, i)).sum();
-                // h = f ⊙ ḡ (f = 1, or the ranks p Σρ for kl), kept in db.
+                // h = f ⊙ ḡ (f the ranks p Σρ), kept in db.
                 for (k, i) in r.clone().enumerate() {
-                    let f = if spec.reg == Reg::Kl {
-                        pb[k] * sum_rho
-                    } else {
-                        1.0
-                    };
-                    db[k] = f * g[perm[i] as usize];
+                    db[k] = pb[k] * sum_rho * g[perm[i] as usize];
                 }
                 let h: f64 = db.iter().sum();
                 let z0 = z[r.start];
@@ -122,6 +170,7 @@ fn vjp_in(
                 }
             }
             Op::Sort => {
+                weights(spec, n, z, r.clone(), pb, db);
                 let gsum: f64 = g[r.clone()].iter().sum();
                 for (k, i) in r.clone().enumerate() {
                     gx[perm[i] as usize] = pb[k] * gsum;
@@ -132,9 +181,23 @@ fn vjp_in(
     }
     Ok(match spec.op {
         // scaled back before the second division, so that a subnormal result keeps its bits
-        Op::Rank | Op::TopK(_) => -(de / e * (2.0 * inv_s) / e),
+        Op::Rank | Op::TopK(_) => rank_de(de),
         Op::Sort => -sign * de / e / e,
     })
+}
+
+/// `Σ v` in four fixed accumulators (vectorises; the same bits on every run).
+fn sum(v: &[f64]) -> f64 {
+    let mut acc = [0.0; 4];
+    let c = v.chunks_exact(4);
+    let rest = c.remainder();
+    for q in c {
+        for l in 0..4 {
+            acc[l] += q[l];
+        }
+    }
+    rest.iter()
+        .fold((acc[0] + acc[1]) + (acc[2] + acc[3]), |a, b| a + b)
 }
 
 /// Tangent of one lane for the tangents `u` (lane order) and `de` (strength), written to `out`.
@@ -150,16 +213,22 @@ pub(crate) fn jvp_lane(
 
 fn jvp_in(
     spec: &Spec,
-    (perm, z, start): LaneRes<'_>,
+    (perm, zx, start): LaneRes<'_>,
     u: &[f64],
     de: f64,
     out: &mut [f64],
     w: &mut Work,
 ) -> Result<()> {
-    let (n, sign, e) = (z.len(), spec.sign(), spec.strength);
+    let (n, sign, e) = (zx.len(), spec.sign(), spec.strength);
+    grow(spec.name(), &mut w.z, n)?;
     grow(spec.name(), &mut w.p, n)?;
     grow(spec.name(), &mut w.d, n)?;
-    let (p, d) = (&mut w.p[..n], &mut w.d[..n]);
+    let (z, p, d) = (&mut w.z[..n], &mut w.p[..n], &mut w.d[..n]);
+    // the sorted values, from σ x in lane order
+    for (zi, &pi) in z.iter_mut().zip(perm) {
+        *zi = zx[pi as usize];
+    }
+    let z = &*z;
     for r in blocks(start) {
         let (pb, db) = (&mut p[r.clone()], &mut d[r.clone()]);
         weights(spec, n, z, r.clone(), pb, db);

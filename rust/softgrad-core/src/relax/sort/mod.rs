@@ -29,7 +29,7 @@
 //! `2 n max|z|` below the float limit (0, so no scaling at all, unless values near ±1e308 could
 //! pool).
 //!
-//! # Derivatives (`O(n)` per row from the residuals `perm`, `z` and the block starts)
+//! # Derivatives (`O(n)` per row from the residuals `perm`, `σ x` and the block starts)
 //! Within a block with weights `p` (`1/|B|` for `l2`; `softmax_B(z/ε)` for rank-`kl`,
 //! `softmax_B(z)` for sort-`kl`):
 //! - rank: `dr = f ⊙ (dθ − ⟨p, dθ_B⟩)` with `f = 1` (`l2`) or `r` (`kl`) and
@@ -142,15 +142,16 @@ impl Spec {
     }
 }
 
-/// The residuals a forward writes (one lane after another, each `n` long, in sorted order): the
-/// sorting permutation, `z = σ x` sorted descending, and whether each position starts a block.
+/// The residuals a forward writes (one lane after another, each `n` long): the sorting permutation
+/// and the block starts (in sorted order), and `σ x` (in lane order).
 #[derive(Debug)]
 pub struct ResMut<'a> {
     /// Position within the lane of the `i`-th largest `σ x`.
     pub perm: &'a mut [u32],
-    /// `σ x` sorted descending.
+    /// `σ x + 0` in lane order (`z_i = zx[perm_i]` sorted descending): the derivatives of a lane
+    /// that is one block (l2) run in lane order without the permutation.
     pub z: &'a mut [f64],
-    /// `true` where a block of the isotonic solution starts.
+    /// `true` where a block of the isotonic solution starts (in sorted order).
     pub start: &'a mut [bool],
 }
 

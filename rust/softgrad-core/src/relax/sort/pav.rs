@@ -1,7 +1,9 @@
 //! The per-lane kernels: sort, pool-adjacent-violators, and the `O(n)` derivatives from the blocks.
 //! The maths is in the [module docs](super).
 
-use super::work::{grow, with_work, Work};
+use rayon::prelude::*;
+
+use super::work::{grow, with_work, Work, PAR_SORT_MIN};
 use super::{Op, Reg, Spec};
 use crate::error::{Error, Result};
 use crate::par::Par;
@@ -53,12 +55,17 @@ pub(crate) fn diff_over(a: f64, b: f64, e: f64) -> f64 {
 /// values come within a factor `~2n` of the float limit. Exact powers of two: scaling loses bits
 /// only of values that become subnormal.
 pub(crate) fn lane_scale(z: &[f64]) -> (f64, f64) {
-    let (Some(&hi), Some(&lo)) = (z.first(), z.last()) else {
-        return (1.0, 1.0);
-    };
+    match (z.first(), z.last()) {
+        (Some(&hi), Some(&lo)) => scale_of(hi, lo, z.len()),
+        _ => (1.0, 1.0),
+    }
+}
+
+/// [`lane_scale`] of a lane of `n` values whose largest and smallest are `hi` and `lo`.
+pub(crate) fn scale_of(hi: f64, lo: f64, n: usize) -> (f64, f64) {
     let m = hi.abs().max(lo.abs());
     let e = ((m.to_bits() >> 52) & 0x7ff) as i64 - 1023; // m < 2^(e + 1)
-    let b = i64::from(64 - (z.len() as u64).leading_zeros()); // n < 2^b
+    let b = i64::from(64 - (n as u64).leading_zeros()); // n < 2^b
     let k = (e + b - 1018).max(0); // 2 n m 2^-k < 2^(e + b + 2 - k) <= 2^1020
     let pow2 = |k: i64| f64::from_bits(((1023 + k) as u64) << 52);
     (pow2(-k), pow2(k))
@@ -227,18 +234,77 @@ fn forward_in(
         std::mem::take(&mut w.z),
         std::mem::take(&mut w.start),
     );
-    let (perm, z, start) = match res {
-        Some(r) => r,
+    grow(func, &mut own.1, n)?;
+    let (perm, start) = match res {
+        Some((perm, zx, start)) => {
+            // the residual z is σ x in lane order: a sequential copy, and the derivatives of a
+            // lane that is one block need no permutation
+            each_piece(par, zx, |at, zx| {
+                for (o, &v) in zx.iter_mut().zip(&x[at..]) {
+                    *o = sign * v + 0.0;
+                }
+            })?;
+            (perm, start)
+        }
         None => {
             grow(func, &mut own.0, n)?;
-            grow(func, &mut own.1, n)?;
             grow(func, &mut own.2, n)?;
-            (&mut own.0[..n], &mut own.1[..n], &mut own.2[..n])
+            (&mut own.0[..n], &mut own.2[..n])
         }
     };
+    let z = &mut own.1[..n];
     let done = lane_body(spec, x, out, (perm, z, start), par, w, (func, n, sign, e));
     (w.perm, w.z, w.start) = own;
     done
+}
+
+/// Elements per piece of a long lane's element-wise passes on several threads (pure maps, so the
+/// pieces do not change any bit).
+const MAP_PIECE: usize = 1 << 15;
+
+/// `f(offset, piece)` over pieces of `v`: on `par`'s threads for a lane of at least
+/// [`PAR_SORT_MIN`] values, else once over the whole of it.
+fn each_piece<T: Send>(
+    par: Par,
+    v: &mut [T],
+    f: impl Fn(usize, &mut [T]) + Send + Sync,
+) -> Result<()> {
+    match par {
+        Par::Rayon(t) if t >= 2 && v.len() >= PAR_SORT_MIN => par.install(|| {
+            v.par_chunks_mut(MAP_PIECE)
+                .enumerate()
+                .for_each(|(k, c)| f(k * MAP_PIECE, c))
+        }),
+        _ => {
+            f(0, v);
+            Ok(())
+        }
+    }
+}
+
+/// `out[perm_i] = f(z_i)` for the positions `ps` of a block and their `zs`; with `one = (x, σ)`
+/// (the block is the whole lane) `out_j = f(σ x_j + 0)` in lane order instead (the same values).
+#[inline(always)]
+fn put(
+    one: Option<(&[f64], f64, Par)>,
+    out: &mut [f64],
+    zs: &[f64],
+    ps: &[u32],
+    f: impl Fn(f64) -> f64 + Send + Sync,
+) -> Result<()> {
+    match one {
+        Some((x, sign, par)) => each_piece(par, out, |at, o| {
+            for (o, &v) in o.iter_mut().zip(&x[at..]) {
+                *o = f(sign * v + 0.0);
+            }
+        }),
+        None => {
+            for (&zi, &p) in zs.iter().zip(ps) {
+                out[p as usize] = f(zi);
+            }
+            Ok(())
+        }
+    }
 }
 
 #[allow(clippy::type_complexity)]
@@ -252,9 +318,11 @@ fn lane_body(
     (func, n, sign, e): (&'static str, usize, f64, f64),
 ) -> Result<()> {
     w.sort(func, x.iter().map(|&v| desc_key(sign * v)), perm, par)?;
-    for (p, zk) in perm.iter().zip(z.iter_mut()) {
-        *zk = sign * x[*p as usize] + 0.0;
-    }
+    each_piece(par, z, |at, z| {
+        for (p, zk) in perm[at..].iter().zip(z) {
+            *zk = sign * x[*p as usize] + 0.0;
+        }
+    })?;
     let stack = &mut w.stack;
     stack.clear();
     stack.try_reserve(n).map_err(|_| Error::Alloc {
@@ -269,6 +337,9 @@ fn lane_body(
     // singleton block's offset) would be NaN.
     let inv_e = 1.0 / e;
     let over_e = |d: f64| if inv_e.is_finite() { d * inv_e } else { d / e };
+    // a lane that is one block (common: strength large against the gaps of the values) writes its
+    // ranks in lane order from x (z_i is σ x_perm(i) + 0, bit for bit) instead of scattering them
+    let one = (stack.len() == 1).then_some((x, sign, par));
     for (blk, hi) in stack.iter().zip(ends) {
         start[blk.lo] = true;
         let Block {
@@ -286,14 +357,12 @@ fn lane_body(
             (Op::Rank | Op::TopK(_), Reg::L2) => {
                 // (z_i - mean z)/ε taken on z 2^-k, then scaled back: |z_i - mean z| can overflow
                 let (shift, mean_w) = (z0 * s + a / c, b / c);
-                for (&zi, &p) in zs.iter().zip(ps) {
-                    out[p as usize] = over_e(zi * s - shift) * inv_s + mean_w;
-                }
+                put(one, out, zs, ps, |zi| {
+                    over_e(zi * s - shift) * inv_s + mean_w
+                })?;
             }
             (Op::Rank | Op::TopK(_), Reg::Kl) => {
-                for (&zi, &p) in zs.iter().zip(ps) {
-                    out[p as usize] = (diff_over(zi, z0, e) - a).exp() * b;
-                }
+                put(one, out, zs, ps, |zi| (diff_over(zi, z0, e) - a).exp() * b)?;
             }
             (Op::Sort, Reg::L2) => {
                 // a singleton gives its z exactly (even where z 2^-k is subnormal)

@@ -158,6 +158,51 @@ fn strided_lanes_equal_contiguous_rows_and_threads_do_not_matter() {
 }
 
 #[test]
+fn a_long_lane_gives_the_same_bits_on_any_threads_and_adjoint_derivatives() {
+    // past the parallel sort's threshold; strength 1 makes the lane one block (pulled back in lane
+    // order), 1e-6 cuts it into many (gathers and scatters)
+    let n = super::work::PAR_SORT_MIN + 3;
+    let l = Layout::new(1, n, 1);
+    let (x, g, u) = (
+        uniform(n, 21, -3.0, 3.0),
+        uniform(n, 22, -1.0, 1.0),
+        uniform(n, 23, -1.0, 1.0),
+    );
+    for e in [1.0, 1e-6] {
+        for (op, reg) in ALL {
+            let s = spec(op, reg, e, false);
+            let (out, o) = run_res(&x, l, s, Par::Seq);
+            let blocks = o.start.iter().filter(|&&b| b).count();
+            if (op, reg) == (Op::Rank, Reg::L2) {
+                assert_eq!(blocks == 1, e == 1.0, "{e}");
+            }
+            let mut gx = vec![0.0; n];
+            let ge = vjp(o.res(), &g, l, s, &mut gx, Par::Seq).unwrap();
+            let mut tan = vec![0.0; n];
+            jvp(o.res(), &u, 0.3, l, s, &mut tan, Par::Seq).unwrap();
+            for t in [2, 3] {
+                let (out_t, o_t) = run_res(&x, l, s, Par::Rayon(t));
+                assert_eq!(out_t, out);
+                assert_eq!((&o_t.perm, &o_t.z, &o_t.start), (&o.perm, &o.z, &o.start));
+                let mut gx_t = vec![0.0; n];
+                assert_eq!(
+                    vjp(o_t.res(), &g, l, s, &mut gx_t, Par::Rayon(t)).unwrap(),
+                    ge
+                );
+                assert_eq!(gx_t, gx);
+            }
+            let lhs: f64 = g.iter().zip(&tan).map(|(a, b)| a * b).sum();
+            let rhs: f64 = gx.iter().zip(&u).map(|(a, b)| a * b).sum::<f64>() + 0.3 * ge;
+            let scale: f64 = g.iter().zip(&tan).map(|(a, b)| (a * b).abs()).sum();
+            assert!(
+                (lhs - rhs).abs() < 1e-10 * (1.0 + scale),
+                "{op:?} {reg:?} {e}"
+            );
+        }
+    }
+}
+
+#[test]
 fn derivatives_match_central_differences_and_are_adjoint() {
     let (outer, n, inner) = (2, 9, 3);
     let l = Layout::new(outer, n, inner);

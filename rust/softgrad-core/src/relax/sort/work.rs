@@ -15,8 +15,11 @@
 //! equal top `D` bits by the whole word, and each run of equal key bits by the full key when the
 //! words could not hold all of them: for distinct random values the runs are short and rare, so a
 //! lane costs three or four linear passes instead of eight, and ties (equal keys) are already in
-//! position order. Every path gives the permutation of the full `(key, position)` order. (Wider
-//! digits cost more than they save: 2048 buckets scatter into more pages than the TLB holds.)
+//! position order. Every path gives the permutation of the full `(key, position)` order. Given
+//! threads, a lane of at least [`PAR_SORT_MIN`] values has its two halves sorted so side by side
+//! and merged (two threads again, each merging half of the result); the order being total, the
+//! permutation does not depend on the threads.
+//! (Wider digits cost more than they save: 2048 buckets scatter into more pages than the TLB holds.)
 
 use std::cell::RefCell;
 
@@ -78,13 +81,13 @@ impl Work {
     ) -> Result<()> {
         let n = keys.len();
         grow(func, &mut self.keys, n)?;
-        let ks = &mut self.keys[..n];
         let mut first = None;
         let mut diff = 0u64;
-        for (k, v) in ks.iter_mut().zip(keys) {
+        for (k, v) in self.keys[..n].iter_mut().zip(keys) {
             *k = v;
             diff |= v ^ *first.get_or_insert(v);
         }
+        let ks = &self.keys[..n];
         if diff == 0 {
             // one value (or none): the identity
             perm.iter_mut().enumerate().for_each(|(i, p)| *p = i as u32);
@@ -93,38 +96,128 @@ impl Work {
         let b = 64 - (n as u64 - 1).leading_zeros(); // n >= 2 here, so b >= 1
         let (lift, low) = (diff.leading_zeros(), (1u64 << b) - 1);
         grow(func, &mut self.packed, n)?;
-        let packed = &mut self.packed[..n];
-        let top = if n >= RADIX_MIN {
-            let top = if n < 4096 { 24 } else { 32 };
-            // the digit counts of the radix sort, taken as the words are made
-            let mut counts = [[0u32; 256]; RADIX_PASSES];
-            for (i, (p, &k)) in packed.iter_mut().zip(ks.iter()).enumerate() {
-                let w = ((k << lift) & !low) | i as u64;
-                *p = w;
-                for (d, c) in counts.iter_mut().enumerate().take(top / 8) {
-                    c[digit(w, top, d)] += 1;
-                }
+        grow(func, &mut self.tmp, n)?;
+        let (packed, tmp) = (&mut self.packed[..n], &mut self.tmp[..n]);
+        let word = move |i: usize, k: u64| ((k << lift) & !low) | i as u64;
+        // every bit on which keys differ is in the words unless some are among the b dropped
+        let exact = (diff << lift) & low == 0;
+        let threads = match par {
+            Par::Rayon(t) if n >= PAR_SORT_MIN => t,
+            _ => 1,
+        };
+        let sorted: &[u64] = if threads >= 2 {
+            // two halves radix sorted side by side, then merged: the order is total, so the
+            // permutation is the same as on one thread
+            let h = n / 2;
+            let (ka, kb) = ks.split_at(h);
+            let (pa, pb) = packed.split_at_mut(h);
+            let (ta, tb) = tmp.split_at_mut(h);
+            par.install(|| {
+                rayon::join(
+                    || {
+                        radix_piece(pa, ta, ka, 0, word, 32);
+                        fix_up(pa, ks, 32, low, true);
+                    },
+                    || {
+                        radix_piece(pb, tb, kb, h, word, 32);
+                        fix_up(pb, ks, 32, low, true);
+                    },
+                )
+            })?;
+            par.install(|| merge_par(pa, pb, tmp))?;
+            if !exact {
+                fix_up(tmp, ks, 64 - b, low, false);
             }
-            grow(func, &mut self.tmp, n)?;
-            radix(packed, &mut self.tmp[..n], top, &mut counts);
-            top as u32
+            tmp
+        } else if n >= RADIX_MIN {
+            let top = if n < 4096 { 24 } else { 32 };
+            radix_piece(packed, tmp, ks, 0, word, top);
+            fix_up(packed, ks, top as u32, low, exact);
+            packed
         } else {
             for (i, (p, &k)) in packed.iter_mut().zip(ks.iter()).enumerate() {
-                *p = ((k << lift) & !low) | i as u64;
+                *p = word(i, k);
             }
             match par {
                 Par::Seq => packed.sort_unstable(),
                 p => p.install(|| packed.par_sort_unstable())?,
             }
-            64 - b
+            fix_up(packed, ks, 64 - b, low, exact);
+            packed
         };
-        // every bit on which keys differ is in the words unless some are among the b dropped
-        let exact = (diff << lift) & low == 0;
-        fix_up(packed, ks, top, low, exact);
-        for (o, p) in perm.iter_mut().zip(packed.iter()) {
-            *o = (p & low) as u32;
+        let positions = |(o, w): (&mut [u32], &[u64])| {
+            for (o, p) in o.iter_mut().zip(w) {
+                *o = (p & low) as u32;
+            }
+        };
+        if threads >= 2 {
+            par.install(|| {
+                perm.par_chunks_mut(1 << 15)
+                    .zip(sorted.par_chunks(1 << 15))
+                    .for_each(positions)
+            })?;
+        } else {
+            positions((perm, sorted));
         }
         Ok(())
+    }
+}
+
+/// Lanes at least this long, given threads, sort two halves on two threads and merge them.
+pub(crate) const PAR_SORT_MIN: usize = 1 << 16;
+
+/// The packed words of `keys` (positions from `offset`, `word(position, key)`) radix sorted on their
+/// top `top` bits into `v` (`tmp` the same length as scratch).
+fn radix_piece(
+    v: &mut [u64],
+    tmp: &mut [u64],
+    keys: &[u64],
+    offset: usize,
+    word: impl Fn(usize, u64) -> u64,
+    top: usize,
+) {
+    // the digit counts of the radix sort, taken as the words are made
+    let mut counts = [[0u32; 256]; RADIX_PASSES];
+    for (i, (p, &k)) in v.iter_mut().zip(keys).enumerate() {
+        let w = word(offset + i, k);
+        *p = w;
+        for (d, c) in counts.iter_mut().enumerate().take(top / 8) {
+            c[digit(w, top, d)] += 1;
+        }
+    }
+    radix(v, tmp, top, &mut counts);
+}
+
+/// Merges the sorted `a` and `b` (all words distinct) into `out`, two halves of `out` at a time
+/// when rayon has threads: the split of the first half is found by a binary search (merge path).
+fn merge_par(a: &[u64], b: &[u64], out: &mut [u64]) {
+    let k = out.len() / 2;
+    // the least i such that a[..i] and b[..k - i] are the k smallest
+    let (mut lo, mut hi) = (k.saturating_sub(b.len()), k.min(a.len()));
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if a[mid] < b[k - mid - 1] {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    let (oa, ob) = out.split_at_mut(k);
+    let ((a0, a1), (b0, b1)) = (a.split_at(lo), b.split_at(k - lo));
+    rayon::join(|| merge(a0, b0, oa), || merge(a1, b1, ob));
+}
+
+/// Merges the sorted `a` and `b` into `out` (`a.len() + b.len()` long).
+fn merge(a: &[u64], b: &[u64], out: &mut [u64]) {
+    let (mut i, mut j) = (0, 0);
+    for o in out.iter_mut() {
+        if j >= b.len() || (i < a.len() && a[i] < b[j]) {
+            *o = a[i];
+            i += 1;
+        } else {
+            *o = b[j];
+            j += 1;
+        }
     }
 }
 
@@ -235,7 +328,7 @@ mod tests {
         let n = keys.len();
         let mut want: Vec<u32> = (0..n as u32).collect();
         want.sort_by_key(|&i| (keys[i as usize], i));
-        for par in [Par::Seq, Par::Rayon(2)] {
+        for par in [Par::Seq, Par::Rayon(2), Par::Rayon(3)] {
             let mut perm = vec![0u32; n];
             Work::default()
                 .sort("t", keys.iter().copied(), &mut perm, par)
@@ -246,7 +339,20 @@ mod tests {
 
     #[test]
     fn every_path_gives_the_full_key_then_position_order() {
-        for n in [0, 1, 2, 5, 255, 256, 1000, 4095, 4096, 40_000] {
+        for n in [
+            0,
+            1,
+            2,
+            5,
+            255,
+            256,
+            1000,
+            4095,
+            4096,
+            40_000,
+            PAR_SORT_MIN + 1,
+            150_000,
+        ] {
             let x = uniform(n, n as u64, -3.0, 3.0);
             // ties, and keys sharing high digits
             check(
