@@ -89,6 +89,12 @@ pub(crate) trait F64x: Copy {
     fn first(n: usize) -> Self::M;
     /// `m ? a : b` per lane.
     fn select(m: Self::M, a: Self, b: Self) -> Self;
+    /// `m ? a : b` per lane where `a >= b >= +0` (indices): where the mask is a vector (AVX2),
+    /// `max(b, a & m)`, two single-cycle operations instead of a multi-cycle blend.
+    #[inline(always)]
+    fn select_larger(m: Self::M, a: Self, b: Self) -> Self {
+        Self::select(m, a, b)
+    }
     /// `self + o` in the lanes of `m`, `self` elsewhere.
     #[inline(always)]
     fn add_where(self, m: Self::M, o: Self) -> Self {

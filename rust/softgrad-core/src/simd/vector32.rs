@@ -54,6 +54,12 @@ pub(crate) trait F32x: Copy {
     fn lt(self, o: Self) -> Self::M;
     /// `m ? a : b` per lane.
     fn select(m: Self::M, a: Self, b: Self) -> Self;
+    /// `m ? a : b` per lane where `a >= b >= +0` (indices): where the mask is a vector (AVX2),
+    /// `max(b, a & m)`, two single-cycle operations instead of a multi-cycle blend.
+    #[inline(always)]
+    fn select_larger(m: Self::M, a: Self, b: Self) -> Self {
+        Self::select(m, a, b)
+    }
     /// The low and high halves, widened to `f64` (exact).
     fn widen(self) -> (Self::F64, Self::F64);
 }

@@ -15,7 +15,6 @@ use std::ops::Range;
 use super::lanes::{Lanes, Tropical, Vx};
 use super::{Matrices, Shape};
 use crate::error::Result;
-use crate::par::scratch;
 use crate::simd::vector::{Isa, Kernel};
 use crate::simd::{vectorize, Level};
 
@@ -105,7 +104,7 @@ impl<T: Lanes, const MR: usize, const NV: usize, const MAX: bool> Kernel
                         for r in 0..rr {
                             let idx = &mut arg[(i0 + r) * n + j0..][..cols];
                             for (o, v) in idx.iter_mut().zip(&itile[r * nr..][..cols]) {
-                                let v = v.to_index();
+                                let v = v.to_index() - 1;
                                 if v >= 0 || first {
                                     *o = if v >= 0 { pc as i64 + v } else { 0 };
                                 }
@@ -161,8 +160,10 @@ fn micro<S: Isa, T: Lanes, const MR: usize, const NV: usize, const MAX: bool>(
     }
 }
 
-/// The micro-kernel with the argmax: `itile` gets the block-local `k` of each entry's best sum in
-/// this block, or `-1` where the incoming value was not beaten.
+/// The micro-kernel with the argmax: `itile` gets one plus the block-local `k` of each entry's best
+/// sum in this block, or `0` where the incoming value was not beaten. A sum replaces the best only
+/// when strictly better and `k` only grows, so the index lanes are a running maximum (see
+/// [`Vx::mark`]).
 #[inline(always)]
 fn micro_arg<S: Isa, T: Lanes, const MR: usize, const NV: usize, const MAX: bool>(
     ap: &[T],
@@ -180,9 +181,9 @@ fn micro_arg<S: Isa, T: Lanes, const MR: usize, const NV: usize, const MAX: bool
             acc[r][v] = T::V::<S>::load(&tile[r * nr + v * l..]);
         }
     }
-    let mut idx = [[T::V::<S>::splat(T::index(-1)); NV]; MR];
+    let mut idx = [[T::V::<S>::splat(T::index(0)); NV]; MR];
     let one = T::V::<S>::splat(T::index(1));
-    let mut kv = T::V::<S>::splat(T::index(0));
+    let mut kv = one;
     for p in 0..kc {
         let a = &ap[p * MR..][..MR];
         let b = &bp[p * nr..][..nr];
@@ -195,11 +196,11 @@ fn micro_arg<S: Isa, T: Lanes, const MR: usize, const NV: usize, const MAX: bool
             for v in 0..NV {
                 let s = av.add(bv[v]);
                 let m = acc[r][v].wins::<MAX>(s);
-                acc[r][v] = T::V::<S>::select(m, s, acc[r][v]);
-                idx[r][v] = T::V::<S>::select(m, kv, idx[r][v]);
+                acc[r][v] = acc[r][v].better::<MAX>(s);
+                idx[r][v] = T::V::<S>::mark(m, kv, idx[r][v]);
             }
         }
-        // Exact: block-local indices are below `KC`.
+        // Exact: block-local indices are at most `KC`.
         kv = kv.add(one);
     }
     for r in 0..MR {
@@ -277,6 +278,7 @@ pub(crate) fn rows<T: Lanes, const MAX: bool>(
     a: &Matrices<'_, T>,
     b: &Matrices<'_, T>,
     (ao, bo): (usize, usize),
+    packed_b: Option<&[T]>,
     shape: Shape,
     rows: Range<usize>,
     c: &mut [T],
@@ -291,7 +293,13 @@ pub(crate) fn rows<T: Lanes, const MAX: bool>(
     let hp = h.next_multiple_of(mr);
     let kc_max = KC.min(k);
     let nc_max = NC.min(n).next_multiple_of(nr);
-    let (la, lb, lt) = (hp * kc_max, kc_max * nc_max, mr * nr);
+    let lb = if packed_b.is_some() {
+        0
+    } else {
+        kc_max * nc_max
+    };
+    let (la, lt) = (hp * kc_max, mr * nr);
+    let mut shared_at = 0;
     T::with_pack(func, la + lb + 2 * lt, |buf| {
         let (ap, rest) = buf.split_at_mut(la);
         let (bp, rest) = rest.split_at_mut(lb);
@@ -305,8 +313,17 @@ pub(crate) fn rows<T: Lanes, const MAX: bool>(
             let ncp = nc.next_multiple_of(nr);
             for pc in (0..k).step_by(KC) {
                 let kc = KC.min(k - pc);
-                let bpk = &mut bp[..kc * ncp];
-                pack_b(b, bo, pc..pc + kc, jc..jc + nc, nr, zero, bpk);
+                let bpk: &[T] = match packed_b {
+                    Some(all) => {
+                        shared_at += kc * ncp;
+                        &all[shared_at - kc * ncp..shared_at]
+                    }
+                    None => {
+                        let bpk = &mut bp[..kc * ncp];
+                        pack_b(b, bo, pc..pc + kc, jc..jc + nc, nr, zero, bpk);
+                        bpk
+                    }
+                };
                 let apk = &mut ap[..hp * kc];
                 pack_a(a, ao, rows.clone(), pc..pc + kc, mr, zero, apk);
                 macro_rules! go {
@@ -342,111 +359,33 @@ pub(crate) fn rows<T: Lanes, const MAX: bool>(
     })
 }
 
-/// Matrix-vector products (`n = 1`, rows of `A` contiguous): each row reduced along `k` in vector
-/// lanes, four accumulators deep, where the blocked kernel would fill one column of `NR`.
-struct Gemv<'a, T: Lanes, const MAX: bool> {
-    a: &'a [T],
-    /// Where row 0 of this task starts in `a`, and the row stride.
-    off: usize,
-    rs: usize,
-    /// The vector, packed contiguous.
-    x: &'a [T],
-    c: &'a mut [T],
-}
-
-impl<T: Lanes, const MAX: bool> Kernel for Gemv<'_, T, MAX> {
-    type Output = ();
-    #[inline(always)]
-    fn run<S: Isa>(self) {
-        let Gemv { a, off, rs, x, c } = self;
-        let (k, l) = (x.len(), T::LANES);
-        let zero = if MAX { T::LOWEST } else { T::HIGHEST };
-        let wide = k / (4 * l) * (4 * l);
-        let mut lanes = [zero; 16];
-        for (r, o) in c.iter_mut().enumerate() {
-            let row = &a[off + r * rs..][..k];
-            let mut acc = [T::V::<S>::splat(zero); 4];
-            let mut p = 0;
-            while p < wide {
-                let (ar, xr) = (&row[p..][..4 * l], &x[p..][..4 * l]);
-                for q in 0..4 {
-                    let s = T::V::<S>::load(&ar[q * l..]).add(T::V::<S>::load(&xr[q * l..]));
-                    acc[q] = acc[q].better::<MAX>(s);
-                }
-                p += 4 * l;
-            }
-            // Exact maxima: the order of combination does not matter (no NaN gets in).
-            let m = acc[0]
-                .better::<MAX>(acc[1])
-                .better::<MAX>(acc[2].better::<MAX>(acc[3]));
-            m.store(&mut lanes[..l]);
-            let mut best = zero;
-            for &v in &lanes[..l] {
-                best = better::<T, MAX>(best, v);
-            }
-            for (&u, &v) in row[wide..].iter().zip(&x[wide..]) {
-                best = better::<T, MAX>(best, u.times(v));
-            }
-            *o = best;
-        }
-    }
-}
-
-/// The scalar `⊕` of the kernels: `s` replaces `best` only when strictly better (NaN never).
-#[inline(always)]
-fn better<T: Tropical, const MAX: bool>(best: T, s: T) -> T {
-    if (MAX && s > best) || (!MAX && s < best) {
-        s
-    } else {
-        best
-    }
-}
-
-/// `C[rows] = A[rows] ⊗ x` for one product with `n = 1` and contiguous rows of `A`
-/// (`a.col_stride == 1`); the argmax, if asked for, by a scalar loop.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn gemv<T: Lanes, const MAX: bool>(
+/// Runs `f` with all of `B` (the product at `bo`) packed block by block in the order [`rows`]
+/// visits the blocks, for the kernel's tiles at `level` (with or without the argmax), in this
+/// thread's shared-pack buffer: tasks that pass it to [`rows`] read `B` packed once per call.
+pub(crate) fn with_packed_b<T: Lanes, R>(
     func: &'static str,
-    a: &Matrices<'_, T>,
     b: &Matrices<'_, T>,
-    (ao, bo): (usize, usize),
-    k: usize,
-    rows: Range<usize>,
-    c: &mut [T],
-    arg: Option<&mut [i64]>,
-    level: Level,
-) -> Result<()> {
-    let zero = if MAX { T::LOWEST } else { T::HIGHEST };
-    let off = ao + rows.start * a.row_stride;
-    match arg {
-        None => {
-            let mut x = scratch(func, k, zero)?;
-            for (p, v) in x.iter_mut().enumerate() {
-                *v = b.data[bo + p * b.row_stride];
-            }
-            let g = Gemv::<T, MAX> {
-                a: a.data,
-                off,
-                rs: a.row_stride,
-                x: &x,
-                c,
-            };
-            vectorize(level, g);
-        }
-        Some(arg) => {
-            for (r, (o, g)) in c.iter_mut().zip(arg.iter_mut()).enumerate() {
-                let row = &a.data[off + r * a.row_stride..][..k];
-                let (mut best, mut at) = (zero, 0);
-                for (p, &u) in row.iter().enumerate() {
-                    let s = u.times(b.data[bo + p * b.row_stride]);
-                    if better::<T, MAX>(best, s) != best {
-                        (best, at) = (s, p);
-                    }
-                }
-                *o = best;
-                *g = at as i64;
+    bo: usize,
+    shape: Shape,
+    pad: T,
+    (argmax, level): (bool, Level),
+    f: impl FnOnce(&[T]) -> Result<R>,
+) -> Result<R> {
+    let (k, n) = (shape.k, shape.n);
+    let nr = tiles(level, argmax).1 * T::LANES;
+    let len = k * n.next_multiple_of(nr);
+    T::with_shared_pack(func, len, |buf| {
+        let mut at = 0;
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            let ncp = nc.next_multiple_of(nr);
+            for pc in (0..k).step_by(KC) {
+                let kc = KC.min(k - pc);
+                let dst = &mut buf[at..][..kc * ncp];
+                pack_b(b, bo, pc..pc + kc, jc..jc + nc, nr, pad, dst);
+                at += kc * ncp;
             }
         }
-    }
-    Ok(())
+        f(buf)
+    })?
 }

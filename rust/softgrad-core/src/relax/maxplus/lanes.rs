@@ -6,7 +6,7 @@
 
 use std::ops::Range;
 
-use super::{Matrices, Shape};
+use super::{gemv, kernel, Matrices, Shape};
 use crate::error::Result;
 use crate::simd::vector::{F32x, F64x, Isa, W, W32};
 use crate::simd::Level;
@@ -29,90 +29,59 @@ pub(crate) trait Vx<T>: Copy {
     fn better<const MAX: bool>(self, sum: Self) -> Self;
     /// Lanes where `sum` strictly wins over `self` (false on NaN).
     fn wins<const MAX: bool>(self, sum: Self) -> Self::M;
-    /// `m ? a : b`.
-    fn select(m: Self::M, a: Self, b: Self) -> Self;
+    /// `m ? kv : idx`, for index lanes: `kv` is positive and larger than every lane of `idx`.
+    fn mark(m: Self::M, kv: Self, idx: Self) -> Self;
 }
 
-impl<V: F64x> Vx<f64> for V {
-    type M = V::M;
-    #[inline(always)]
-    fn splat(v: f64) -> Self {
-        V::splat(v)
-    }
-    #[inline(always)]
-    fn load(s: &[f64]) -> Self {
-        V::load(s)
-    }
-    #[inline(always)]
-    fn store(self, s: &mut [f64]) {
-        F64x::store(self, s)
-    }
-    #[inline(always)]
-    fn add(self, o: Self) -> Self {
-        F64x::add(self, o)
-    }
-    #[inline(always)]
-    fn better<const MAX: bool>(self, sum: Self) -> Self {
-        // `max_with(self, lo)` is `if lo > self { lo } else { self }`: a NaN `sum` loses.
-        if MAX {
-            self.max_with(sum)
-        } else {
-            self.min_with(sum)
+/// [`Vx`] for the `simd::vector` lanes of one float type (`$tr`: [`F64x`] or [`F32x`]).
+macro_rules! float_lanes {
+    ($t:ty, $tr:ident) => {
+        impl<V: $tr> Vx<$t> for V {
+            type M = V::M;
+            #[inline(always)]
+            fn splat(v: $t) -> Self {
+                V::splat(v)
+            }
+            #[inline(always)]
+            fn load(s: &[$t]) -> Self {
+                V::load(s)
+            }
+            #[inline(always)]
+            fn store(self, s: &mut [$t]) {
+                $tr::store(self, s)
+            }
+            #[inline(always)]
+            fn add(self, o: Self) -> Self {
+                $tr::add(self, o)
+            }
+            #[inline(always)]
+            fn better<const MAX: bool>(self, sum: Self) -> Self {
+                // `max_with(self, lo)` is `if lo > self { lo } else { self }`: a NaN `sum` loses.
+                if MAX {
+                    self.max_with(sum)
+                } else {
+                    self.min_with(sum)
+                }
+            }
+            #[inline(always)]
+            fn wins<const MAX: bool>(self, sum: Self) -> Self::M {
+                if MAX {
+                    self.lt(sum)
+                } else {
+                    sum.lt(self)
+                }
+            }
+            #[inline(always)]
+            fn mark(m: Self::M, kv: Self, idx: Self) -> Self {
+                // At AVX2 `max(idx, kv & m)` (`kv` beats every earlier index) rather than a
+                // `vblendv` of several cycles; the same bits.
+                V::select_larger(m, kv, idx)
+            }
         }
-    }
-    #[inline(always)]
-    fn wins<const MAX: bool>(self, sum: Self) -> Self::M {
-        if MAX {
-            self.lt(sum)
-        } else {
-            sum.lt(self)
-        }
-    }
-    #[inline(always)]
-    fn select(m: Self::M, a: Self, b: Self) -> Self {
-        V::select(m, a, b)
-    }
+    };
 }
-
-impl<V: F32x> Vx<f32> for V {
-    type M = V::M;
-    #[inline(always)]
-    fn splat(v: f32) -> Self {
-        V::splat(v)
-    }
-    #[inline(always)]
-    fn load(s: &[f32]) -> Self {
-        V::load(s)
-    }
-    #[inline(always)]
-    fn store(self, s: &mut [f32]) {
-        F32x::store(self, s)
-    }
-    #[inline(always)]
-    fn add(self, o: Self) -> Self {
-        F32x::add(self, o)
-    }
-    #[inline(always)]
-    fn better<const MAX: bool>(self, sum: Self) -> Self {
-        if MAX {
-            self.max_with(sum)
-        } else {
-            self.min_with(sum)
-        }
-    }
-    #[inline(always)]
-    fn wins<const MAX: bool>(self, sum: Self) -> Self::M {
-        if MAX {
-            self.lt(sum)
-        } else {
-            sum.lt(self)
-        }
-    }
-    #[inline(always)]
-    fn select(m: Self::M, a: Self, b: Self) -> Self {
-        V::select(m, a, b)
-    }
-}
+float_lanes!(f64, F64x);
+float_lanes!(f32, F32x);
 
 /// `N` integer lanes as an array (the same width in bytes as the float vectors).
 #[derive(Clone, Copy, Debug)]
@@ -159,8 +128,10 @@ macro_rules! int_lanes {
                 })
             }
             #[inline(always)]
-            fn select(m: Self::M, a: Self, b: Self) -> Self {
-                Ints(std::array::from_fn(|i| if m[i] { a.0[i] } else { b.0[i] }))
+            fn mark(m: Self::M, kv: Self, idx: Self) -> Self {
+                Ints(std::array::from_fn(
+                    |i| if m[i] { kv.0[i] } else { idx.0[i] },
+                ))
             }
         }
     };
@@ -177,12 +148,20 @@ pub(crate) trait Lanes: Tropical {
     /// zeroing on every call, a sizeable share of a 256³ product. `f` must not re-enter (a nested
     /// call gets a fresh buffer instead). [`Error::Alloc`](crate::Error::Alloc) if it cannot grow.
     fn with_pack<R>(func: &'static str, len: usize, f: impl FnOnce(&mut [Self]) -> R) -> Result<R>;
+    /// [`Lanes::with_pack`] through a second buffer: `B` packed once per call, read by every task
+    /// while each task packs `A` in its own [`Lanes::with_pack`] buffer.
+    fn with_shared_pack<R>(
+        func: &'static str,
+        len: usize,
+        f: impl FnOnce(&mut [Self]) -> R,
+    ) -> Result<R>;
 }
 
-/// [`Lanes::with_pack`] for one element type, through the thread-local `$tl`.
+/// [`Lanes::with_pack`] (or `with_shared_pack`) for one element type, through the thread-local
+/// `$tl`.
 macro_rules! with_pack {
-    ($t:ty, $tl:ident) => {
-        fn with_pack<R>(
+    ($name:ident, $t:ty, $tl:ident) => {
+        fn $name<R>(
             func: &'static str,
             len: usize,
             f: impl FnOnce(&mut [Self]) -> R,
@@ -230,10 +209,10 @@ pub trait Tropical:
     /// The `⊗` of two scalars (the reference: saturating for integers).
     fn times(self, o: Self) -> Self;
     #[doc(hidden)]
-    /// A small index (`-1 <= k < 2^24`) as a lane value (exact).
+    /// A small index (`0 <= k <= 2^24`) as a lane value (exact).
     fn index(k: i64) -> Self;
     #[doc(hidden)]
-    /// A lane value made by [`Tropical::index`] back to the index (`-1` for a negative one).
+    /// A lane value made by [`Tropical::index`] back to the index.
     fn to_index(self) -> i64;
     #[doc(hidden)]
     /// Runs the kernel for this type (see `kernel::rows`).
@@ -243,6 +222,7 @@ pub trait Tropical:
         a: &Matrices<'_, Self>,
         b: &Matrices<'_, Self>,
         offs: (usize, usize),
+        packed_b: Option<&[Self]>,
         shape: Shape,
         rows: Range<usize>,
         c: &mut [Self],
@@ -250,7 +230,7 @@ pub trait Tropical:
         level: Level,
     ) -> Result<()>;
     #[doc(hidden)]
-    /// Runs the matrix-vector kernel for this type (see `kernel::gemv`).
+    /// Runs the matrix-vector kernel for this type (see `gemv::gemv`).
     #[allow(clippy::too_many_arguments)]
     fn gemv<const MAX: bool>(
         func: &'static str,
@@ -263,220 +243,108 @@ pub trait Tropical:
         arg: Option<&mut [i64]>,
         level: Level,
     ) -> Result<()>;
-}
-
-impl Lanes for f64 {
-    type V<S: Isa> = S::F64;
-    with_pack!(f64, PACK_F64);
-}
-
-impl Tropical for f64 {
-    const LANES: usize = W;
-    const LOWEST: f64 = f64::NEG_INFINITY;
-    const HIGHEST: f64 = f64::INFINITY;
-    const FLOAT: bool = true;
-    #[inline(always)]
-    fn is_nan(self) -> bool {
-        self.is_nan()
-    }
-    fn nan() -> Self {
-        f64::NAN
-    }
-    fn times(self, o: Self) -> Self {
-        self + o
-    }
-    fn index(k: i64) -> Self {
-        k as f64
-    }
-    fn rows<const MAX: bool>(
+    #[doc(hidden)]
+    /// Runs `f` with `B` packed once for every task (see `kernel::with_packed_b`).
+    fn with_packed_b<R>(
         func: &'static str,
-        a: &Matrices<'_, Self>,
         b: &Matrices<'_, Self>,
-        offs: (usize, usize),
+        bo: usize,
         shape: Shape,
-        rows: Range<usize>,
-        c: &mut [Self],
-        arg: Option<&mut [i64]>,
-        level: Level,
-    ) -> Result<()> {
-        super::kernel::rows::<Self, MAX>(func, a, b, offs, shape, rows, c, arg, level)
-    }
-    fn gemv<const MAX: bool>(
-        func: &'static str,
-        a: &Matrices<'_, Self>,
-        b: &Matrices<'_, Self>,
-        offs: (usize, usize),
-        k: usize,
-        rows: Range<usize>,
-        c: &mut [Self],
-        arg: Option<&mut [i64]>,
-        level: Level,
-    ) -> Result<()> {
-        super::kernel::gemv::<Self, MAX>(func, a, b, offs, k, rows, c, arg, level)
-    }
-    fn to_index(self) -> i64 {
-        self as i64
-    }
+        pad: Self,
+        tiles: (bool, Level),
+        f: impl FnOnce(&[Self]) -> Result<R>,
+    ) -> Result<R>;
 }
 
-impl Lanes for f32 {
-    type V<S: Isa> = S::F32;
-    with_pack!(f32, PACK_F32);
+/// [`Lanes`] and [`Tropical`] for one element type: its lanes at level `S`, its packing buffers,
+/// its constants and scalar operations; the kernels are the generic ones.
+macro_rules! tropical {
+    (
+        $t:ty, lanes: $lanes:expr, V<$s:ident> = $v:ty, pack: ($tl:ident, $shared:ident),
+        zeros: ($lo:expr, $hi:expr), nan: ($float:expr, $nan:expr),
+        is_nan: |$x:ident| $is_nan:expr, times: |$p:ident, $q:ident| $times:expr $(,)?
+    ) => {
+        impl Lanes for $t {
+            type V<$s: Isa> = $v;
+            with_pack!(with_pack, $t, $tl);
+            with_pack!(with_shared_pack, $t, $shared);
+        }
+
+        impl Tropical for $t {
+            const LANES: usize = $lanes;
+            const LOWEST: $t = $lo;
+            const HIGHEST: $t = $hi;
+            const FLOAT: bool = $float;
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                let $x = self;
+                $is_nan
+            }
+            fn nan() -> Self {
+                $nan
+            }
+            #[inline(always)]
+            fn times(self, o: Self) -> Self {
+                let ($p, $q) = (self, o);
+                $times
+            }
+            fn index(k: i64) -> Self {
+                k as $t
+            }
+            fn to_index(self) -> i64 {
+                self as i64
+            }
+            fn rows<const MAX: bool>(
+                func: &'static str,
+                a: &Matrices<'_, Self>,
+                b: &Matrices<'_, Self>,
+                offs: (usize, usize),
+                packed_b: Option<&[Self]>,
+                shape: Shape,
+                rows: Range<usize>,
+                c: &mut [Self],
+                arg: Option<&mut [i64]>,
+                level: Level,
+            ) -> Result<()> {
+                kernel::rows::<Self, MAX>(func, a, b, offs, packed_b, shape, rows, c, arg, level)
+            }
+            fn gemv<const MAX: bool>(
+                func: &'static str,
+                a: &Matrices<'_, Self>,
+                b: &Matrices<'_, Self>,
+                offs: (usize, usize),
+                k: usize,
+                rows: Range<usize>,
+                c: &mut [Self],
+                arg: Option<&mut [i64]>,
+                level: Level,
+            ) -> Result<()> {
+                gemv::gemv::<Self, MAX>(func, a, b, offs, k, rows, c, arg, level)
+            }
+            fn with_packed_b<R>(
+                func: &'static str,
+                b: &Matrices<'_, Self>,
+                bo: usize,
+                shape: Shape,
+                pad: Self,
+                tiles: (bool, Level),
+                f: impl FnOnce(&[Self]) -> Result<R>,
+            ) -> Result<R> {
+                kernel::with_packed_b(func, b, bo, shape, pad, tiles, f)
+            }
+        }
+    };
 }
 
-impl Tropical for f32 {
-    const LANES: usize = W32;
-    const LOWEST: f32 = f32::NEG_INFINITY;
-    const HIGHEST: f32 = f32::INFINITY;
-    const FLOAT: bool = true;
-    #[inline(always)]
-    fn is_nan(self) -> bool {
-        self.is_nan()
-    }
-    fn nan() -> Self {
-        f32::NAN
-    }
-    fn times(self, o: Self) -> Self {
-        self + o
-    }
-    fn index(k: i64) -> Self {
-        k as f32
-    }
-    fn rows<const MAX: bool>(
-        func: &'static str,
-        a: &Matrices<'_, Self>,
-        b: &Matrices<'_, Self>,
-        offs: (usize, usize),
-        shape: Shape,
-        rows: Range<usize>,
-        c: &mut [Self],
-        arg: Option<&mut [i64]>,
-        level: Level,
-    ) -> Result<()> {
-        super::kernel::rows::<Self, MAX>(func, a, b, offs, shape, rows, c, arg, level)
-    }
-    fn gemv<const MAX: bool>(
-        func: &'static str,
-        a: &Matrices<'_, Self>,
-        b: &Matrices<'_, Self>,
-        offs: (usize, usize),
-        k: usize,
-        rows: Range<usize>,
-        c: &mut [Self],
-        arg: Option<&mut [i64]>,
-        level: Level,
-    ) -> Result<()> {
-        super::kernel::gemv::<Self, MAX>(func, a, b, offs, k, rows, c, arg, level)
-    }
-    fn to_index(self) -> i64 {
-        self as i64
-    }
-}
-
-impl Lanes for i64 {
-    type V<S: Isa> = Ints<i64, W>;
-    with_pack!(i64, PACK_I64);
-}
-
-impl Tropical for i64 {
-    const LANES: usize = W;
-    const LOWEST: i64 = i64::MIN;
-    const HIGHEST: i64 = i64::MAX;
-    const FLOAT: bool = false;
-    #[inline(always)]
-    fn is_nan(self) -> bool {
-        false
-    }
-    fn nan() -> Self {
-        0
-    }
-    fn times(self, o: Self) -> Self {
-        self.saturating_add(o)
-    }
-    fn index(k: i64) -> Self {
-        k
-    }
-    fn rows<const MAX: bool>(
-        func: &'static str,
-        a: &Matrices<'_, Self>,
-        b: &Matrices<'_, Self>,
-        offs: (usize, usize),
-        shape: Shape,
-        rows: Range<usize>,
-        c: &mut [Self],
-        arg: Option<&mut [i64]>,
-        level: Level,
-    ) -> Result<()> {
-        super::kernel::rows::<Self, MAX>(func, a, b, offs, shape, rows, c, arg, level)
-    }
-    fn gemv<const MAX: bool>(
-        func: &'static str,
-        a: &Matrices<'_, Self>,
-        b: &Matrices<'_, Self>,
-        offs: (usize, usize),
-        k: usize,
-        rows: Range<usize>,
-        c: &mut [Self],
-        arg: Option<&mut [i64]>,
-        level: Level,
-    ) -> Result<()> {
-        super::kernel::gemv::<Self, MAX>(func, a, b, offs, k, rows, c, arg, level)
-    }
-    fn to_index(self) -> i64 {
-        self
-    }
-}
-
-impl Lanes for i32 {
-    type V<S: Isa> = Ints<i32, W32>;
-    with_pack!(i32, PACK_I32);
-}
-
-impl Tropical for i32 {
-    const LANES: usize = W32;
-    const LOWEST: i32 = i32::MIN;
-    const HIGHEST: i32 = i32::MAX;
-    const FLOAT: bool = false;
-    #[inline(always)]
-    fn is_nan(self) -> bool {
-        false
-    }
-    fn nan() -> Self {
-        0
-    }
-    fn times(self, o: Self) -> Self {
-        self.saturating_add(o)
-    }
-    fn index(k: i64) -> Self {
-        k as i32
-    }
-    fn rows<const MAX: bool>(
-        func: &'static str,
-        a: &Matrices<'_, Self>,
-        b: &Matrices<'_, Self>,
-        offs: (usize, usize),
-        shape: Shape,
-        rows: Range<usize>,
-        c: &mut [Self],
-        arg: Option<&mut [i64]>,
-        level: Level,
-    ) -> Result<()> {
-        super::kernel::rows::<Self, MAX>(func, a, b, offs, shape, rows, c, arg, level)
-    }
-    fn gemv<const MAX: bool>(
-        func: &'static str,
-        a: &Matrices<'_, Self>,
-        b: &Matrices<'_, Self>,
-        offs: (usize, usize),
-        k: usize,
-        rows: Range<usize>,
-        c: &mut [Self],
-        arg: Option<&mut [i64]>,
-        level: Level,
-    ) -> Result<()> {
-        super::kernel::gemv::<Self, MAX>(func, a, b, offs, k, rows, c, arg, level)
-    }
-    fn to_index(self) -> i64 {
-        self as i64
-    }
-}
+tropical!(f64, lanes: W, V<S> = S::F64, pack: (PACK_F64, SHARED_F64),
+    zeros: (f64::NEG_INFINITY, f64::INFINITY), nan: (true, f64::NAN),
+    is_nan: |x| x.is_nan(), times: |p, q| p + q);
+tropical!(f32, lanes: W32, V<S> = S::F32, pack: (PACK_F32, SHARED_F32),
+    zeros: (f32::NEG_INFINITY, f32::INFINITY), nan: (true, f32::NAN),
+    is_nan: |x| x.is_nan(), times: |p, q| p + q);
+tropical!(i64, lanes: W, V<S> = Ints<i64, W>, pack: (PACK_I64, SHARED_I64),
+    zeros: (i64::MIN, i64::MAX), nan: (false, 0),
+    is_nan: |_x| false, times: |p, q| p.saturating_add(q));
+tropical!(i32, lanes: W32, V<S> = Ints<i32, W32>, pack: (PACK_I32, SHARED_I32),
+    zeros: (i32::MIN, i32::MAX), nan: (false, 0),
+    is_nan: |_x| false, times: |p, q| p.saturating_add(q));

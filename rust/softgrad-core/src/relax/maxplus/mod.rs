@@ -22,6 +22,7 @@
 //! a maximum of sums each rounded once, so results (argmax included) are identical bit for bit at
 //! every SIMD level and thread count.
 
+mod gemv;
 mod kernel;
 mod lanes;
 #[cfg(test)]
@@ -190,53 +191,96 @@ fn drive<T: Tropical, const MAX: bool>(
     argmax: Option<&mut [i64]>,
     par: Par,
 ) -> Result<()> {
+    let Shape { k, n, .. } = shape;
+    let gemv = n == 1 && a.col_stride == 1;
+    let b0 = b.offsets[0];
+    let shared = !gemv && k.saturating_mul(n) <= SHARED_B_MAX && b.offsets.iter().all(|&o| o == b0);
+    if !shared {
+        return tasks::<T, MAX>(f, level, &a, &b, None, shape, out, argmax, par);
+    }
+    let zero = if MAX { T::LOWEST } else { T::HIGHEST };
+    T::with_packed_b(f, &b, b0, shape, zero, (argmax.is_some(), level), |bp| {
+        tasks::<T, MAX>(f, level, &a, &b, Some(bp), shape, out, argmax, par)
+    })
+}
+
+/// Largest `k * n` for which [`drive`] packs `B` once per call, shared by the tasks (a few hundred
+/// KiB: it stays in cache), so that tasks can be short rows without each packing all of `B`.
+const SHARED_B_MAX: usize = 1 << 17;
+
+/// The tasks of [`drive`]: fixed blocks of rows, `B` read from `packed_b` when given (then blocks
+/// of `batch * m / 16` rows, 8 to 64, so a 256-row product has 16 tasks to balance over threads).
+#[allow(clippy::too_many_arguments)]
+fn tasks<T: Tropical, const MAX: bool>(
+    f: &'static str,
+    level: simd::Level,
+    a: &Matrices<'_, T>,
+    b: &Matrices<'_, T>,
+    packed_b: Option<&[T]>,
+    shape: Shape,
+    out: &mut [T],
+    argmax: Option<&mut [i64]>,
+    par: Par,
+) -> Result<()> {
     let Shape { m, k, n, .. } = shape;
     let work = k.saturating_mul(n);
+    let align = match packed_b {
+        Some(_) => (shape.batch * m / 16).clamp(8, 64).next_multiple_of(8),
+        None => 64,
+    };
+    // With `B` shared by every product, its NaN columns are found once, not once per task.
+    let shared_nan = match packed_b {
+        Some(_) if T::FLOAT => Some(nan_cols(b, b.offsets[0], k, n)),
+        _ => None,
+    };
     let data = (Rows::of_mut(out, n), argmax.map(|g| Rows::of_mut(g, n)));
-    let (a, b) = (&a, &b);
-    par.map_row_tasks(f, shape.batch * m, work, 64, data, |r, (mut c, mut g)| {
-        let mut i = r.start;
-        while i < r.end {
-            let (bi, i0) = (i / m, i % m);
-            let i1 = m.min(i0 + (r.end - i));
-            let h = i1 - i0;
-            let (cs, rest) = c.split_at_mut(h * n);
-            c = rest;
-            let gs = match g {
-                Some(gg) => {
-                    let (x, y) = gg.split_at_mut(h * n);
-                    g = Some(y);
-                    Some(x)
+    par.map_row_tasks(
+        f,
+        shape.batch * m,
+        work,
+        align,
+        data,
+        |r, (mut c, mut g)| {
+            let mut i = r.start;
+            while i < r.end {
+                let (bi, i0) = (i / m, i % m);
+                let i1 = m.min(i0 + (r.end - i));
+                let h = i1 - i0;
+                let (cs, rest) = c.split_at_mut(h * n);
+                c = rest;
+                let gs = match g {
+                    Some(gg) => {
+                        let (x, y) = gg.split_at_mut(h * n);
+                        g = Some(y);
+                        Some(x)
+                    }
+                    None => None,
+                };
+                let offs = (a.offsets[bi], b.offsets[bi]);
+                if n == 1 && a.col_stride == 1 {
+                    T::gemv::<MAX>(f, a, b, offs, k, i0..i1, cs, gs, level)?;
+                } else {
+                    T::rows::<MAX>(f, a, b, offs, packed_b, shape, i0..i1, cs, gs, level)?;
                 }
-                None => None,
-            };
-            let offs = (a.offsets[bi], b.offsets[bi]);
-            if n == 1 && a.col_stride == 1 {
-                T::gemv::<MAX>(f, a, b, offs, k, i0..i1, cs, gs, level)?;
-            } else {
-                T::rows::<MAX>(f, a, b, offs, shape, i0..i1, cs, gs, level)?;
+                if T::FLOAT {
+                    match &shared_nan {
+                        Some(cols) => propagate_nan(a, cols.as_deref(), offs.0, shape, i0..i1, cs),
+                        None => {
+                            let cols = nan_cols(b, offs.1, k, n);
+                            propagate_nan(a, cols.as_deref(), offs.0, shape, i0..i1, cs);
+                        }
+                    }
+                }
+                i += h;
             }
-            if T::FLOAT {
-                propagate_nan(a, b, offs, shape, i0..i1, cs);
-            }
-            i += h;
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     Ok(())
 }
 
-/// Sets `C[i,j]` to NaN where row `i` of `A` or column `j` of `B` holds a NaN (the kernel lets NaN
-/// sums lose, as `-∞ + +∞` must).
-fn propagate_nan<T: Tropical>(
-    a: &Matrices<'_, T>,
-    b: &Matrices<'_, T>,
-    (ao, bo): (usize, usize),
-    shape: Shape,
-    rows: std::ops::Range<usize>,
-    c: &mut [T],
-) {
-    let (k, n) = (shape.k, shape.n);
+/// The columns of `B` (the product at `bo`) holding a NaN, or `None` if there are none.
+fn nan_cols<T: Tropical>(b: &Matrices<'_, T>, bo: usize, k: usize, n: usize) -> Option<Vec<bool>> {
     let mut cols: Option<Vec<bool>> = None;
     for p in 0..k {
         let base = bo + p * b.row_stride;
@@ -249,6 +293,20 @@ fn propagate_nan<T: Tropical>(
             }
         }
     }
+    cols
+}
+
+/// Sets `C[i,j]` to NaN where row `i` of `A` or column `j` of `B` holds a NaN (the kernel lets NaN
+/// sums lose, as `-∞ + +∞` must); `cols`: [`nan_cols`] of this product's `B`.
+fn propagate_nan<T: Tropical>(
+    a: &Matrices<'_, T>,
+    cols: Option<&[bool]>,
+    ao: usize,
+    shape: Shape,
+    rows: std::ops::Range<usize>,
+    c: &mut [T],
+) {
+    let (k, n) = (shape.k, shape.n);
     for (r, i) in rows.enumerate() {
         let base = ao + i * a.row_stride;
         let row = &mut c[r * n..][..n];
@@ -259,7 +317,7 @@ fn propagate_nan<T: Tropical>(
         };
         if nan {
             row.fill(T::nan());
-        } else if let Some(cols) = &cols {
+        } else if let Some(cols) = cols {
             for (o, &bad) in row.iter_mut().zip(cols) {
                 if bad {
                     *o = T::nan();

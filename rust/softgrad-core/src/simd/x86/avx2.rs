@@ -251,6 +251,13 @@ impl F64x for Y {
         // SAFETY: AVX is available (module note).
         Y(both!(|i| unsafe { _mm256_blendv_pd(b.0[i], a.0[i], m[i]) }))
     }
+    #[inline(always)]
+    fn select_larger(m: Self::M, a: Self, b: Self) -> Self {
+        // SAFETY: AVX is available (module note).
+        Y(both!(|i| unsafe {
+            _mm256_max_pd(b.0[i], _mm256_and_pd(a.0[i], m[i]))
+        }))
+    }
 }
 
 /// `[f(a.0[0], b.0[0]), f(a.0[1], b.0[1])]` for `Y32` (no closures, see `y2!`).
@@ -412,6 +419,13 @@ impl F32x for Y32 {
     fn select(m: Self::M, a: Self, b: Self) -> Self {
         // SAFETY: AVX is available (module note).
         Y32(both!(|i| unsafe { _mm256_blendv_ps(b.0[i], a.0[i], m[i]) }))
+    }
+    #[inline(always)]
+    fn select_larger(m: Self::M, a: Self, b: Self) -> Self {
+        // SAFETY: AVX is available (module note).
+        Y32(both!(|i| unsafe {
+            _mm256_max_ps(b.0[i], _mm256_and_ps(a.0[i], m[i]))
+        }))
     }
     #[inline(always)]
     fn widen(self) -> (Y, Y) {
