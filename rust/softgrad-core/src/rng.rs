@@ -360,3 +360,6 @@ mod tests {
         assert!(v.iter().all(|x| (-2.0..5.0).contains(x)));
     }
 }
+
+#[cfg(test)]
+mod tests_values;
