@@ -22,6 +22,9 @@
 //! any thread count writes the same bits.
 
 use crate::real::Real;
+use crate::simd::math::{log, log_v};
+use crate::simd::vector::{F64x, Isa, Kernel, W};
+use crate::simd::{self, Level};
 
 /// Philox round multipliers (Random123 `PHILOX_M4x32_0`, `_1`).
 const M0: u32 = 0xD251_1F53;
@@ -59,43 +62,150 @@ pub fn philox(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
 }
 
 /// [`philox`] on [`LANES`] counters at once: `c[w][l]` is word `w` of lane `l`, in and out.
+///
+/// Each word is held in a 64-bit lane (high half zero), so the 32 × 32 → 64-bit products are one
+/// `pmuludq` per vector at every level (SSE2, AVX2, AVX-512: 2, 4, 8 products) and the high and low
+/// halves a shift and a mask, with no packing between rounds. Run inside `simd::dispatch`, LLVM
+/// vectorizes the lane loop for the level; the bits are those of [`philox`] (tested).
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // struct of arrays: one index, several arrays
 fn philox_lanes(c: &mut [[u32; LANES]; 4], key: [u32; 2]) {
-    let [mut x0, mut x1, mut x2, mut x3] = *c;
-    let [mut k0, mut k1] = key;
+    const LO: u64 = 0xffff_ffff;
+    // Plain loops rather than `array::map`: closures may stay out of line in the dispatched code.
+    let mut x = [[0u64; LANES]; 4];
+    for w in 0..4 {
+        for l in 0..LANES {
+            x[w][l] = u64::from(c[w][l]);
+        }
+    }
+    let (mut k0, mut k1) = (u64::from(key[0]), u64::from(key[1]));
     for r in 0..10 {
         if r > 0 {
-            k0 = k0.wrapping_add(W0);
-            k1 = k1.wrapping_add(W1);
+            k0 = (k0 + u64::from(W0)) & LO;
+            k1 = (k1 + u64::from(W1)) & LO;
         }
-        let mut n = [[0u32; LANES]; 4];
+        let mut n = [[0u64; LANES]; 4];
         for l in 0..LANES {
-            let p0 = u64::from(x0[l]) * u64::from(M0);
-            let p1 = u64::from(x2[l]) * u64::from(M1);
-            n[0][l] = (p1 >> 32) as u32 ^ x1[l] ^ k0;
-            n[1][l] = x2[l].wrapping_mul(M1);
-            n[2][l] = (p0 >> 32) as u32 ^ x3[l] ^ k1;
-            n[3][l] = x0[l].wrapping_mul(M0);
+            let p0 = (x[0][l] & LO) * u64::from(M0);
+            let p1 = (x[2][l] & LO) * u64::from(M1);
+            n[0][l] = (p1 >> 32) ^ (x[1][l] & LO) ^ k0;
+            n[1][l] = p1 & LO;
+            n[2][l] = (p0 >> 32) ^ (x[3][l] & LO) ^ k1;
+            n[3][l] = p0 & LO;
         }
-        [x0, x1, x2, x3] = n;
+        x = n;
     }
-    *c = [x0, x1, x2, x3];
+    for w in 0..4 {
+        for l in 0..LANES {
+            c[w][l] = x[w][l] as u32;
+        }
+    }
 }
 
-/// 53 random bits from two words, as a float in `[0, 1)`.
+/// 53 random bits from two words, as a float in `[0, 1)`. Written without a 64-bit integer to
+/// float conversion (AVX2 has none): the low 52 bits through the `2^52` exponent trick, the top
+/// bit added as `0` or `2^52`; every step is exact, so this is `(bits >> 11) · 2^-53`.
 #[inline(always)]
 fn unit(hi: u32, lo: u32) -> f64 {
-    (((u64::from(hi) << 32) | u64::from(lo)) >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    const TWO52: u64 = 0x4330_0000_0000_0000; // 2^52
+    let v = ((u64::from(hi) << 32) | u64::from(lo)) >> 11;
+    let low = f64::from_bits(TWO52 | (v & ((1 << 52) - 1))) - f64::from_bits(TWO52);
+    let top = f64::from_bits((v >> 52).wrapping_neg() & TWO52);
+    (low + top) * (1.0 / (1u64 << 53) as f64)
 }
 
-/// Box–Muller on one block: the two normal values `(cos branch, sin branch)`.
+/// `1.5 · 2^52`: adding and subtracting it rounds to an integer (ties to even).
+const SHIFT: f64 = 6_755_399_441_055_744.0;
+
+/// fdlibm's `__kernel_sin` and `__kernel_cos` coefficients (FreeBSD `k_sin.c`, `k_cos.c`): on
+/// `|x| <= π/4`, `sin x = x + x³ (S1 + x² R_s(x²))` and `cos x = 1 − x²/2 + x⁴ R_c(x²)`, each
+/// within one ulp.
+const S: [f64; 6] = [
+    -0.16666666666666632,
+    0.00833333333332249,
+    -0.0001984126982985795,
+    2.7557313707070068e-06,
+    -2.5050760253406863e-08,
+    1.58969099521155e-10,
+];
+const C: [f64; 6] = [
+    0.0416666666666666,
+    -0.001388888888887411,
+    2.480158728947673e-05,
+    -2.7557314351390663e-07,
+    2.087572321298175e-09,
+    -1.1359647557788195e-11,
+];
+
+/// `(sin 2πu, cos 2πu)` for `u` in `[0, 1)`. The reduction is exact in `u` (`u − k/4`, `k` the
+/// nearest quarter turn), so the only error is the product by `2π` and the two kernels: about one
+/// ulp. Branch-free (selects), plain multiplies and adds (no fused operation): the same bits
+/// whether it runs on one lane or vectorized at any level.
 #[inline(always)]
-fn box_muller(w: [u32; 4]) -> (f64, f64) {
-    // 1 - u lies in (0, 1]: the logarithm is finite (|z| <= 8.6).
-    let r = (-2.0 * (1.0 - unit(w[0], w[1])).ln()).sqrt();
-    let (s, c) = (std::f64::consts::TAU * unit(w[2], w[3])).sin_cos();
-    (r * c, r * s)
+fn sin_cos_turn(u: f64) -> (f64, f64) {
+    let k = (4.0 * u + SHIFT) - SHIFT; // 0..=4; 4 is a full turn, the same as 0
+    let x = (u - 0.25 * k) * std::f64::consts::TAU; // |x| <= π/4
+    let z = x * x;
+    let rs = S[1] + z * (S[2] + z * (S[3] + z * (S[4] + z * S[5])));
+    let sin = x + (z * x) * (S[0] + z * rs);
+    let rc = z * (C[0] + z * (C[1] + z * (C[2] + z * (C[3] + z * (C[4] + z * C[5])))));
+    let hz = 0.5 * z;
+    let w = 1.0 - hz;
+    let cos = w + (((1.0 - w) - hz) + z * rc);
+    let (q1, q2, q3) = (k == 1.0, k == 2.0, k == 3.0);
+    let s = if q1 {
+        cos
+    } else if q2 {
+        -sin
+    } else if q3 {
+        -cos
+    } else {
+        sin
+    };
+    let c = if q1 {
+        -sin
+    } else if q2 {
+        -cos
+    } else if q3 {
+        sin
+    } else {
+        cos
+    };
+    (s, c)
+}
+
+/// Box–Muller on one block's uniforms `u1` (the radius) and `u2` (the angle): the cosine and the
+/// sine branches, `√(−2 ln(1 − u1)) · (cos 2πu2, sin 2πu2)`, given `ln(1 − u1)`. `ln` is the
+/// crate's fdlibm `log` (no fused operations) and the angle [`sin_cos_turn`], so the scalar values
+/// and the vectorized fills give the same bits at every level.
+#[inline(always)]
+fn box_muller(ln: f64, u2: f64) -> (f64, f64) {
+    // 1 - u1 lies in (0, 1] (exact): the logarithm is finite (|z| <= 8.6).
+    let r = (-2.0 * ln).sqrt();
+    let (sn, cs) = sin_cos_turn(u2);
+    (r * cs, r * sn)
+}
+
+/// [`Stream::fill_uniform`] (`NORMAL = false`) or [`Stream::fill_normal`] as a SIMD kernel: the
+/// logarithms of Box–Muller through the level's vector type, the rest in plain loops.
+struct Pairs<'a, T, const NORMAL: bool> {
+    stream: &'a Stream,
+    start: u64,
+    out: &'a mut [T],
+}
+
+impl<T: Real, const NORMAL: bool> Kernel for Pairs<'_, T, NORMAL> {
+    type Output = ();
+    #[inline(always)]
+    fn run<S: Isa>(self) {
+        self.stream.pairs_body::<S, T, NORMAL>(self.start, self.out)
+    }
+}
+
+/// The two uniforms of one block.
+#[inline(always)]
+fn uniforms(w: [u32; 4]) -> (f64, f64) {
+    (unit(w[0], w[1]), unit(w[2], w[3]))
 }
 
 /// A mixing of `(seed, k)` into a new 64-bit seed: the first two words of block 0 of stream
@@ -160,14 +270,18 @@ impl Stream {
 
     /// Uniform value `i` in `[0, 1)`.
     pub fn uniform(&self, i: u64) -> f64 {
-        let w = self.block(i / 2);
-        let h = (i % 2) as usize * 2;
-        unit(w[h], w[h + 1])
+        let (a, b) = uniforms(self.block(i / 2));
+        if i.is_multiple_of(2) {
+            a
+        } else {
+            b
+        }
     }
 
     /// Standard normal value `i`.
     pub fn normal(&self, i: u64) -> f64 {
-        let (c, s) = box_muller(self.block(i / 2));
+        let (u1, u2) = uniforms(self.block(i / 2));
+        let (c, s) = box_muller(log(1.0 - u1), u2);
         if i.is_multiple_of(2) {
             c
         } else {
@@ -177,7 +291,46 @@ impl Stream {
 
     /// Rademacher values `start..start + out.len()` into `out`.
     pub fn fill_rademacher<T: Real>(&self, start: u64, out: &mut [T]) {
+        self.fill_rademacher_at(simd::level(), start, out)
+    }
+
+    /// Uniform values in `[0, 1)`, `start..start + out.len()`, into `out` (rounded to `T`; in
+    /// `f32` a value can round up to `1.0`).
+    pub fn fill_uniform<T: Real>(&self, start: u64, out: &mut [T]) {
+        self.fill_uniform_at(simd::level(), start, out)
+    }
+
+    /// Standard normal values `start..start + out.len()` into `out` (rounded to `T`).
+    pub fn fill_normal<T: Real>(&self, start: u64, out: &mut [T]) {
+        self.fill_normal_at(simd::level(), start, out)
+    }
+
+    /// [`Stream::fill_rademacher`] compiled for `level` (the same bits at every level).
+    pub(crate) fn fill_rademacher_at<T: Real>(&self, level: Level, start: u64, out: &mut [T]) {
+        simd::dispatch(
+            level,
+            #[inline(always)]
+            || self.rademacher_body(start, out),
+        )
+    }
+
+    /// [`Stream::fill_uniform`] compiled for `level` (the same bits at every level).
+    pub(crate) fn fill_uniform_at<T: Real>(&self, level: Level, start: u64, out: &mut [T]) {
+        let stream = self;
+        simd::vectorize(level, Pairs::<T, false> { stream, start, out })
+    }
+
+    /// [`Stream::fill_normal`] compiled for `level` (the same bits at every level).
+    pub(crate) fn fill_normal_at<T: Real>(&self, level: Level, start: u64, out: &mut [T]) {
+        let stream = self;
+        simd::vectorize(level, Pairs::<T, true> { stream, start, out })
+    }
+
+    /// [`Stream::fill_rademacher`], compiled for the dispatched level.
+    #[inline(always)]
+    fn rademacher_body<T: Real>(&self, start: u64, out: &mut [T]) {
         const PER: u64 = RADEMACHER_PER_BLOCK as u64;
+        const GROUP: usize = LANES * RADEMACHER_PER_BLOCK;
         let (one, minus) = (T::from_f64(1.0), T::from_f64(-1.0));
         let mut i = start;
         let mut rest = out;
@@ -185,38 +338,39 @@ impl Stream {
             let b0 = i / PER;
             let c = self.blocks(b0);
             // Values i.. up to the end of these LANES blocks.
-            let stop = (b0 + LANES as u64) * PER;
-            let take = ((stop - i) as usize).min(rest.len());
+            let first = (i - b0 * PER) as usize;
+            let take = (GROUP - first).min(rest.len());
             let (now, tail) = rest.split_at_mut(take);
-            for (o, v) in now.iter_mut().zip(i..) {
-                let q = v - b0 * PER;
-                let (lane, bit) = ((q / PER) as usize, (q % PER) as usize);
-                let w = c[bit / 32][lane];
-                *o = if (w >> (bit % 32)) & 1 == 1 {
-                    minus
-                } else {
-                    one
-                };
+            if take == GROUP {
+                // Whole blocks: value 32 w + b of a block is bit b of its word w.
+                for (l, blk) in now.chunks_exact_mut(RADEMACHER_PER_BLOCK).enumerate() {
+                    for (w, word) in blk.chunks_exact_mut(32).enumerate() {
+                        let cw = c[w][l];
+                        for (b, o) in word.iter_mut().enumerate() {
+                            *o = if (cw >> b) & 1 == 1 { minus } else { one };
+                        }
+                    }
+                }
+            } else {
+                for (o, q) in now.iter_mut().zip(first..) {
+                    let (lane, bit) = (q / RADEMACHER_PER_BLOCK, q % RADEMACHER_PER_BLOCK);
+                    *o = if (c[bit / 32][lane] >> (bit % 32)) & 1 == 1 {
+                        minus
+                    } else {
+                        one
+                    };
+                }
             }
             i += take as u64;
             rest = tail;
         }
     }
 
-    /// Uniform values in `[0, 1)`, `start..start + out.len()`, into `out` (rounded to `T`; in
-    /// `f32` a value can round up to `1.0`).
-    pub fn fill_uniform<T: Real>(&self, start: u64, out: &mut [T]) {
-        self.fill_pairs(start, out, |w| (unit(w[0], w[1]), unit(w[2], w[3])));
-    }
-
-    /// Standard normal values `start..start + out.len()` into `out` (rounded to `T`).
-    pub fn fill_normal<T: Real>(&self, start: u64, out: &mut [T]) {
-        self.fill_pairs(start, out, box_muller);
-    }
-
-    /// Values `start..` of a distribution that makes two values per block.
+    /// Values `start..` of a distribution that makes two values per block from its two uniforms:
+    /// the uniforms themselves or (`NORMAL`) Box–Muller's pair.
     #[inline(always)]
-    fn fill_pairs<T: Real>(&self, start: u64, out: &mut [T], two: impl Fn([u32; 4]) -> (f64, f64)) {
+    #[allow(clippy::needless_range_loop)] // struct of arrays: one index, several arrays
+    fn pairs_body<S: Isa, T: Real, const NORMAL: bool>(&self, start: u64, out: &mut [T]) {
         let mut i = start;
         let mut rest = out;
         while !rest.is_empty() {
@@ -225,16 +379,34 @@ impl Stream {
             let stop = (b0 + LANES as u64) * 2;
             let take = ((stop - i) as usize).min(rest.len());
             let (now, tail) = rest.split_at_mut(take);
-            let mut vals = [0.0f64; 2 * LANES];
-            let first = (i - 2 * b0) as usize;
-            let last = first + take;
-            for l in first / 2..last.div_ceil(2) {
-                let (a, b) = two([c[0][l], c[1][l], c[2][l], c[3][l]]);
-                vals[2 * l] = a;
-                vals[2 * l + 1] = b;
+            let (mut a, mut b) = ([0.0; LANES], [0.0; LANES]);
+            for l in 0..LANES {
+                a[l] = unit(c[0][l], c[1][l]);
+                b[l] = unit(c[2][l], c[3][l]);
             }
-            for (o, v) in now.iter_mut().zip(&vals[first..last]) {
-                *o = T::from_f64(*v);
+            if NORMAL {
+                let mut ln = [0.0; LANES];
+                for l in 0..LANES {
+                    ln[l] = 1.0 - a[l];
+                }
+                for h in (0..LANES).step_by(W) {
+                    log_v(S::F64::load(&ln[h..])).store(&mut ln[h..]);
+                }
+                for l in 0..LANES {
+                    (a[l], b[l]) = box_muller(ln[l], b[l]);
+                }
+            }
+            let first = (i - 2 * b0) as usize;
+            if take == 2 * LANES {
+                for l in 0..LANES {
+                    now[2 * l] = T::from_f64(a[l]);
+                    now[2 * l + 1] = T::from_f64(b[l]);
+                }
+            } else {
+                for (o, q) in now.iter_mut().zip(first..) {
+                    let v = if q % 2 == 0 { a[q / 2] } else { b[q / 2] };
+                    *o = T::from_f64(v);
+                }
             }
             i += take as u64;
             rest = tail;
@@ -306,6 +478,77 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn fills_give_the_same_bits_at_every_simd_level() {
+        let s = Stream::new(0xDEAD_BEEF_0123_4567, 5);
+        let n = 3 * LANES * RADEMACHER_PER_BLOCK + 77;
+        for start in [0u64, 1, 2047, (1 << 40) + 3] {
+            let mut want = (vec![0.0f64; n], vec![0.0f64; n], vec![0.0f64; n]);
+            for (k, v) in (start..).take(n).enumerate() {
+                want.0[k] = s.rademacher(v);
+                want.1[k] = s.uniform(v);
+                want.2[k] = s.normal(v);
+            }
+            for level in simd::available() {
+                let mut got = (vec![0.0f64; n], vec![0.0f64; n], vec![0.0f64; n]);
+                let mut g32 = vec![0.0f32; n];
+                s.fill_rademacher_at(level, start, &mut got.0);
+                s.fill_uniform_at(level, start, &mut got.1);
+                s.fill_normal_at(level, start, &mut got.2);
+                s.fill_normal_at(level, start, &mut g32);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got.0), bits(&want.0), "{level:?}");
+                assert_eq!(bits(&got.1), bits(&want.1), "{level:?}");
+                assert_eq!(bits(&got.2), bits(&want.2), "{level:?}");
+                let w32: Vec<f32> = want.2.iter().map(|v| *v as f32).collect();
+                assert_eq!(g32, w32, "{level:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn unit_is_the_top_53_bits() {
+        let s = Stream::new(3, 4);
+        let mut words: Vec<(u32, u32)> =
+            vec![(0, 0), (u32::MAX, u32::MAX), (1 << 31, 0), (0, 1 << 11)];
+        words.extend((0..1000).map(|b| {
+            let w = s.block(b);
+            (w[0], w[1])
+        }));
+        for (hi, lo) in words {
+            let v = ((u64::from(hi) << 32) | u64::from(lo)) >> 11;
+            assert_eq!(unit(hi, lo), v as f64 / (1u64 << 53) as f64);
+        }
+    }
+
+    #[test]
+    fn sin_cos_of_a_turn_are_within_an_ulp_or_two() {
+        let n = 100_000;
+        let mut u = vec![0.0f64; n];
+        Stream::new(8, 0).fill_uniform(0, &mut u);
+        let edges = [
+            0.0,
+            0.125,
+            0.25,
+            0.375,
+            0.5,
+            0.625,
+            0.75,
+            0.875,
+            1.0 - 1.0 / (1u64 << 53) as f64,
+        ];
+        for &v in u.iter().chain(&edges) {
+            let (s, c) = sin_cos_turn(v);
+            let (ws, wc) = (std::f64::consts::TAU * v).sin_cos();
+            // libm's argument 2πu is itself rounded (error up to ~7e-16 · |2πu|).
+            assert!((s - ws).abs() <= 1.2e-15, "sin at {v}: {s} vs {ws}");
+            assert!((c - wc).abs() <= 1.2e-15, "cos at {v}: {c} vs {wc}");
+            assert!(s.abs() <= 1.0 && c.abs() <= 1.0);
+        }
+        assert_eq!(sin_cos_turn(0.0), (0.0, 1.0));
+        assert_eq!(sin_cos_turn(0.25), (1.0, -0.0));
     }
 
     #[test]

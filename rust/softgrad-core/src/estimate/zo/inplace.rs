@@ -27,6 +27,10 @@ use crate::error::Result;
 use crate::par::{with_piece_scratch, Par, PAR_MIN_ELEMS, REDUCE_PIECE};
 use crate::real::Real;
 use crate::rng::Stream;
+use crate::simd::{self, Level};
+
+mod fast;
+mod solve;
 
 /// Elements per parallel task of a pass (a multiple of the generator's blocks).
 pub const PIECE: usize = 1 << 16;
@@ -48,16 +52,59 @@ pub trait Float: Real {
     fn down(self) -> Self;
     /// The spacing of the floats just above `|self|` (its unit in the last place), as `f64`.
     fn quantum(self) -> f64;
+    /// Two powers of two whose product is `1 / quantum()` (one is not always a normal `f64`):
+    /// multiplying by them is dividing by the quantum, with the same rounding, and no division.
+    fn inv_quantum(self) -> (f64, f64);
+}
+
+/// `next_up` (`$up`) or `next_down` of a float's bits `$b` (`$inf` the bits of `+inf`), the same
+/// values as the standard library's, as selects rather than branches so that the solve vectorizes.
+macro_rules! neighbour {
+    ($t:ty, $b:expr, $inf:expr, $nan:expr, $up:expr) => {{
+        let sign: $t = !(<$t>::MAX >> 1);
+        let b: $t = $b;
+        let abs = b & !sign;
+        let toward_zero = if $up { b != abs } else { b == abs };
+        let next = if abs == 0 {
+            if $up {
+                1
+            } else {
+                1 | sign
+            }
+        } else if toward_zero {
+            b - 1
+        } else {
+            b + 1
+        };
+        let stay = $nan | (b == if $up { $inf } else { $inf | sign });
+        if stay {
+            b
+        } else {
+            next
+        }
+    }};
 }
 
 impl Float for f64 {
     #[inline(always)]
     fn up(self) -> Self {
-        self.next_up()
+        f64::from_bits(neighbour!(
+            u64,
+            self.to_bits(),
+            f64::INFINITY.to_bits(),
+            self.is_nan(),
+            true
+        ))
     }
     #[inline(always)]
     fn down(self) -> Self {
-        self.next_down()
+        f64::from_bits(neighbour!(
+            u64,
+            self.to_bits(),
+            f64::INFINITY.to_bits(),
+            self.is_nan(),
+            false
+        ))
     }
     #[inline(always)]
     fn quantum(self) -> f64 {
@@ -68,16 +115,39 @@ impl Float for f64 {
             f64::from_bits(1u64 << (e.max(1) - 1))
         }
     }
+    #[inline(always)]
+    fn inv_quantum(self) -> (f64, f64) {
+        // quantum = 2^(e - 1075), e >= 1: the inverse 2^k, k in [-971, 1074], as 2^k1 · 2^k2.
+        let e = ((self.to_bits() >> 52) & 0x7ff).max(1) as i64;
+        let k = 1075 - e;
+        let k1 = k.min(1023);
+        (
+            f64::from_bits(((k1 + 1023) as u64) << 52),
+            f64::from_bits(((k - k1 + 1023) as u64) << 52),
+        )
+    }
 }
 
 impl Float for f32 {
     #[inline(always)]
     fn up(self) -> Self {
-        self.next_up()
+        f32::from_bits(neighbour!(
+            u32,
+            self.to_bits(),
+            f32::INFINITY.to_bits(),
+            self.is_nan(),
+            true
+        ))
     }
     #[inline(always)]
     fn down(self) -> Self {
-        self.next_down()
+        f32::from_bits(neighbour!(
+            u32,
+            self.to_bits(),
+            f32::INFINITY.to_bits(),
+            self.is_nan(),
+            false
+        ))
     }
     #[inline(always)]
     fn quantum(self) -> f64 {
@@ -85,33 +155,49 @@ impl Float for f32 {
         let e = u64::from((self.to_bits() >> 23) & 0xff).max(1);
         f64::from_bits((e + 1023 - 150) << 52)
     }
+    #[inline(always)]
+    fn inv_quantum(self) -> (f64, f64) {
+        let e = u64::from((self.to_bits() >> 23) & 0xff).max(1);
+        (f64::from_bits((1023 + 150 - e) << 52), 1.0)
+    }
 }
 
 /// `z_i` for `i` in `start..start + out.len()`, stream `(seed, 0)`.
 #[inline]
 pub fn fill_z(seed: u64, dist: Dist, start: usize, out: &mut [f64]) {
+    fill_z_at(simd::level(), seed, dist, start, out)
+}
+
+/// [`fill_z`] compiled for `level` (the same values at every level).
+fn fill_z_at(level: Level, seed: u64, dist: Dist, start: usize, out: &mut [f64]) {
     let s = Stream::new(seed, 0);
     match dist {
-        Dist::Rademacher => s.fill_rademacher(start as u64, out),
-        Dist::Gaussian => s.fill_normal(start as u64, out),
+        Dist::Rademacher => s.fill_rademacher_at(level, start as u64, out),
+        Dist::Gaussian => s.fill_normal_at(level, start as u64, out),
     }
 }
 
+/// `d` rounded to a multiple of the quantum `q` (ties to even; `inv` from [`Float::inv_quantum`])
+/// unless it has no bits below it: then the sum with a float of quantum `q` is exact wherever it
+/// stays in that binade or goes below, and ties cannot merge neighbours. Branch-free.
 #[inline(always)]
-fn step<T: Float>(x: T, d: f64) -> T {
+pub(crate) fn snap(d: f64, q: f64, inv: (f64, f64)) -> f64 {
     // 2^52: adding and subtracting it rounds a float in [0, 2^52) to an integer, ties to even.
-    const SHIFTER: f64 = 4_503_599_627_370_496.0;
-    let q = x.quantum();
-    let t = d.abs() / q;
-    // d rounded to a multiple of x's ulp (ties to even) unless it has no bits below it: then the sum
-    // is exact wherever it stays in x's binade or goes below, and ties cannot merge neighbours.
     // (`round_ties_even` is a libm call without SSE4.1: the shifter keeps the loop vectorized.)
-    let d = if t >= SHIFTER {
+    const SHIFTER: f64 = 4_503_599_627_370_496.0;
+    let t = (d.abs() * inv.0) * inv.1; // |d| / q, exactly as the division would round
+    let r = ((t + SHIFTER) - SHIFTER).copysign(d) * q;
+    if t >= SHIFTER {
         d
     } else {
-        ((t + SHIFTER) - SHIFTER).copysign(d) * q
-    };
-    T::from_f64(x.to_f64() + d)
+        r
+    }
+}
+
+/// One step: `x + d` with `d` snapped to `x`'s quantum ([`snap`]), rounded to `T`.
+#[inline(always)]
+pub(crate) fn step<T: Float>(x: T, d: f64) -> T {
+    T::from_f64(x.to_f64() + snap(d, x.quantum(), x.inv_quantum()))
 }
 
 /// Whether the steps `d` from `r` stay in `r`'s binade, each value at least 8 ulp from its edges.
@@ -241,13 +327,24 @@ pub fn apply<T: Float>(
     record: Option<Record<'_>>,
     par: Par,
 ) -> Result<()> {
+    apply_at(simd::level(), x, seed, dist, coeff, record, par)
+}
+
+/// [`apply`] with its vector loops compiled for `level` (the same bits at every level).
+pub(crate) fn apply_at<T: Float>(
+    level: Level,
+    x: &mut [T],
+    seed: u64,
+    dist: Dist,
+    coeff: f64,
+    record: Option<Record<'_>>,
+    par: Par,
+) -> Result<()> {
     let Some(Record { bits, prior }) = record else {
         return passes(x, None, par, |start, xs, _| {
             with_piece_scratch(xs.len(), |z| {
-                fill_z(seed, dist, start, z);
-                for (v, zi) in xs.iter_mut().zip(z.iter()) {
-                    *v = step(*v, coeff * zi);
-                }
+                fill_z_at(level, seed, dist, start, z);
+                fast::apply_plain(level, xs, z, coeff);
             })
         });
     };
@@ -256,9 +353,21 @@ pub fn apply<T: Float>(
     let k = prior.len();
     passes(x, Some(bits), par, |start, xs, bs| {
         with_piece_scratch(xs.len(), |z| {
-            fill_z(seed, dist, start, z);
+            fill_z_at(level, seed, dist, start, z);
+            let mut flags = [1u8; REDUCE_PIECE];
+            let slow = &mut flags[..xs.len()];
+            fast::apply_recorded(level, xs, z, prior, coeff, slow);
+            if solve::apply(level, xs, z, prior, coeff, bs, slow) {
+                return;
+            }
             let mut d = [0.0f64; MAX_STEPS];
-            for (i, (v, zi)) in xs.iter_mut().zip(z.iter()).enumerate() {
+            for (i, ((v, zi), _)) in xs
+                .iter_mut()
+                .zip(z.iter())
+                .zip(slow.iter())
+                .enumerate()
+                .filter(|(_, (_, s))| **s != 0)
+            {
                 for (dk, c) in d.iter_mut().zip(prior.iter().chain([&coeff])) {
                     *dk = c * zi;
                 }
@@ -293,6 +402,16 @@ fn check_steps(k: usize) -> Result<()> {
     Ok(())
 }
 
+/// `Σ d`, left to right from `-0.0` (the one sum both the solve and its vector twin use).
+#[inline(always)]
+fn total(d: &[f64]) -> f64 {
+    let mut t = -0.0;
+    for &v in d {
+        t += v;
+    }
+    t
+}
+
 /// Replays the steps `d` on `r`: whether it ends at `y`.
 #[inline(always)]
 fn replay<T: Float>(r: T, d: &[f64], y: T) -> bool {
@@ -309,8 +428,7 @@ fn replay<T: Float>(r: T, d: &[f64], y: T) -> bool {
 /// rare), else `c₀` if it maps, else the lowest that maps.
 #[inline]
 pub fn undo_one<T: Float>(y: T, d: &[f64], bit: Option<bool>) -> T {
-    let total: f64 = d.iter().sum();
-    let c0 = T::from_f64(y.to_f64() - total);
+    let c0 = T::from_f64(y.to_f64() - total(d));
     let maps = |r: T| replay(r, d, y);
     let c0_maps = maps(c0);
     if c0_maps && interior_path(c0, d) {
@@ -368,6 +486,19 @@ pub fn restore<T: Float>(
     bits: Option<&mut [u8]>,
     par: Par,
 ) -> Result<()> {
+    restore_at(simd::level(), x, seed, dist, coeffs, bits, par)
+}
+
+/// [`restore`] with its vector loops compiled for `level` (the same bits at every level).
+pub(crate) fn restore_at<T: Float>(
+    level: Level,
+    x: &mut [T],
+    seed: u64,
+    dist: Dist,
+    coeffs: &[f64],
+    bits: Option<&mut [u8]>,
+    par: Par,
+) -> Result<()> {
     const MAX: usize = MAX_STEPS;
     check_steps(coeffs.len())?;
     if let Some(b) = &bits {
@@ -378,9 +509,21 @@ pub fn restore<T: Float>(
     }
     passes(x, bits, par, |start, xs, bs| {
         with_piece_scratch(xs.len(), |z| {
-            fill_z(seed, dist, start, z);
+            fill_z_at(level, seed, dist, start, z);
+            let mut flags = [1u8; REDUCE_PIECE];
+            let slow = &mut flags[..xs.len()];
+            fast::restore(level, xs, z, coeffs, slow);
+            if solve::restore(level, xs, z, coeffs, bs, slow) {
+                return;
+            }
             let mut d = [0.0f64; MAX];
-            for (i, (v, zi)) in xs.iter_mut().zip(z.iter()).enumerate() {
+            for (i, ((v, zi), _)) in xs
+                .iter_mut()
+                .zip(z.iter())
+                .zip(slow.iter())
+                .enumerate()
+                .filter(|(_, (_, s))| **s != 0)
+            {
                 for (dk, c) in d.iter_mut().zip(coeffs) {
                     *dk = c * zi;
                 }

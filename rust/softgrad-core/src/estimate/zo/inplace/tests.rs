@@ -1,4 +1,5 @@
 use super::*;
+use crate::par::REDUCE_PIECE;
 use crate::rng::uniform_vec;
 
 /// The biased exponent of `v` as an `f64` (the binade; a larger one has a coarser grid).
@@ -160,4 +161,168 @@ fn restore_handles_zero_and_specials() {
     assert_eq!((x[0].to_bits(), x[1].to_bits(), x[3]), (0, 0, 0.0));
     assert_eq!(x[2], f32::INFINITY);
     assert_eq!(x[4], x0[4]);
+}
+
+/// The recorded passes of one `spsa_inplace` sample (+eps, -2 eps, restore) at `level`: the
+/// values after each pass and the bitmap.
+fn sample_at<T: Float>(level: Level, x0: &[T], eps: f64, dist: Dist) -> Vec<Vec<u64>> {
+    let mut x = x0.to_vec();
+    let mut bits = vec![0u8; bits_len(x.len())];
+    let steps = [eps, -2.0 * eps];
+    let mut seen = vec![];
+    let key = |x: &[T]| x.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>();
+    for k in 0..2 {
+        let rec = Record {
+            bits: &mut bits[..],
+            prior: &steps[..k],
+        };
+        apply_at(level, &mut x, 9, dist, steps[k], Some(rec), Par::Seq).unwrap();
+        seen.push(key(&x));
+    }
+    restore_at(
+        level,
+        &mut x,
+        9,
+        dist,
+        &steps,
+        Some(&mut bits[..]),
+        Par::Seq,
+    )
+    .unwrap();
+    seen.push(key(&x));
+    seen.push(bits.iter().map(|b| u64::from(*b)).collect());
+    apply_at(level, &mut x, 4, dist, 0.5 * eps, None, Par::Seq).unwrap();
+    seen.push(key(&x));
+    seen
+}
+
+#[test]
+fn passes_give_the_same_bits_at_every_simd_level() {
+    // Layer-like weights with zeros and binade edges mixed in: fast and slow coordinates.
+    let mut x32 = data32(3 * REDUCE_PIECE + 5);
+    for (k, v) in x32.iter_mut().enumerate().step_by(7) {
+        *v = [0.0, 2f32.powi(-6), 2f32.powi(-5).next_down(), -0.0][k % 4];
+    }
+    let x64: Vec<f64> = x32.iter().map(|v| *v as f64 * 1.1).collect();
+    for dist in [Dist::Gaussian, Dist::Rademacher] {
+        for eps in [1e-3, 1e-6] {
+            let want32 = sample_at(Level::Scalar, &x32, eps, dist);
+            let want64 = sample_at(Level::Scalar, &x64, eps, dist);
+            for level in crate::simd::available() {
+                assert_eq!(sample_at(level, &x32, eps, dist), want32, "{level:?}");
+                assert_eq!(sample_at(level, &x64, eps, dist), want64, "{level:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn more_steps_than_the_vector_loops_take_fall_back_to_the_solve() {
+    // 5 recorded steps (past the 3 prior steps of `fast::apply_recorded`) undo like 2.
+    let x0 = data32(5000);
+    let mut x = x0.clone();
+    let mut bits = vec![0u8; bits_len(x.len())];
+    let steps = [1e-3, -2e-3, 1e-3, 5e-4, -5e-4];
+    for k in 0..steps.len() {
+        let rec = Record {
+            bits: &mut bits[..],
+            prior: &steps[..k],
+        };
+        apply(&mut x, 2, Dist::Gaussian, steps[k], Some(rec), Par::Seq).unwrap();
+    }
+    restore(
+        &mut x,
+        2,
+        Dist::Gaussian,
+        &steps,
+        Some(&mut bits[..]),
+        Par::Seq,
+    )
+    .unwrap();
+    let exact = x.iter().zip(&x0).filter(|(a, b)| a == b).count();
+    assert!(exact as f64 >= 0.85 * x0.len() as f64, "{exact}");
+}
+
+#[test]
+fn neighbours_are_the_standard_librarys() {
+    let mut v32 = vec![
+        0.0f32,
+        -0.0,
+        1.0,
+        -1.0,
+        f32::MIN_POSITIVE,
+        1e-45,
+        -1e-45,
+        f32::MAX,
+        -f32::MAX,
+    ];
+    v32.extend([
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        2f32.powi(-3),
+        -2f32.powi(7),
+    ]);
+    v32.extend(data32(1000));
+    for v in v32 {
+        assert_eq!(v.up().to_bits(), v.next_up().to_bits(), "{v}");
+        assert_eq!(v.down().to_bits(), v.next_down().to_bits(), "{v}");
+        let w = v as f64 * 3.0;
+        assert_eq!(w.up().to_bits(), w.next_up().to_bits(), "{w}");
+        assert_eq!(w.down().to_bits(), w.next_down().to_bits(), "{w}");
+    }
+    for w in [
+        0.0f64,
+        -0.0,
+        5e-324,
+        -5e-324,
+        f64::MAX,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ] {
+        assert_eq!(w.up().to_bits(), w.next_up().to_bits(), "{w}");
+        assert_eq!(w.down().to_bits(), w.next_down().to_bits(), "{w}");
+    }
+    assert!(f32::NAN.up().is_nan() && f64::NAN.down().is_nan());
+}
+
+#[test]
+fn the_branch_free_solve_is_undo_one() {
+    // Values and steps where paths leave their binade, near edges and zeros: every case of the
+    // candidate analysis, with and without the kept bit.
+    let mut x32 = data32(4000);
+    x32.extend([
+        0.0,
+        -0.0,
+        1e-3,
+        -1e-3,
+        2f32.powi(-10),
+        2f32.powi(-10).next_down(),
+    ]);
+    let mut z = vec![0.0; x32.len()];
+    fill_z(3, Dist::Gaussian, 0, &mut z);
+    for (i, (&x, &zi)) in x32.iter().zip(&z).enumerate() {
+        for eps in [1e-3, 3e-2, 2f64.powi(-11)] {
+            let d = [eps * zi, -2.0 * eps * zi, 0.5 * eps * zi];
+            for m in 1..=3 {
+                let y = d[..m].iter().fold(x, |v, &dk| step(v, dk));
+                for bit in [None, Some(false), Some(true)] {
+                    let want = undo_one(y, &d[..m], bit);
+                    let got = solve::undo(y, &d[..m], bit.is_some(), bit == Some(true));
+                    assert_eq!(
+                        got.to_bits(),
+                        want.to_bits(),
+                        "i = {i}, eps = {eps}, m = {m}"
+                    );
+                    let y64 = d[..m].iter().fold(x as f64 * 1.3, |v, &dk| step(v, dk));
+                    let want = undo_one(y64, &d[..m], bit);
+                    let got = solve::undo(y64, &d[..m], bit.is_some(), bit == Some(true));
+                    assert_eq!(
+                        got.to_bits(),
+                        want.to_bits(),
+                        "f64 i = {i}, eps = {eps}, m = {m}"
+                    );
+                }
+            }
+        }
+    }
 }
