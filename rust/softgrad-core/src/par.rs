@@ -24,8 +24,6 @@ mod tests;
 
 use std::ops::Range;
 
-use rayon::prelude::*;
-
 use crate::error::{Error, Result};
 use crate::interrupt;
 pub use lanes::{BlockMut, BlockOuts, LaneBlock, Layout, Strided, LANE_BLOCK};
@@ -170,7 +168,7 @@ impl Par {
             }
             p => {
                 let pieces = cut(func, data, n, len)?;
-                p.install(|| pieces.into_par_iter().map(run).collect())?
+                pool::run_tasks(p.threads(), pieces, run)
             }
         }
     }
@@ -260,7 +258,7 @@ impl Par {
         let work = rows.saturating_mul(n);
         match if long { Par::Seq } else { self.for_work(work) } {
             Par::Seq => tasks.into_iter().map(task).collect(),
-            p => p.install(|| tasks.into_par_iter().map(task).collect())?,
+            p => pool::run_tasks(p.threads(), tasks, task),
         }
     }
 
@@ -287,7 +285,7 @@ impl Par {
         };
         match self.for_work(rows.saturating_mul(n)) {
             Par::Seq => tasks.into_iter().map(task).collect(),
-            p => p.install(|| tasks.into_par_iter().map(task).collect())?,
+            p => pool::run_tasks(p.threads(), tasks, task),
         }
     }
 
@@ -346,7 +344,7 @@ impl Par {
         };
         match self.for_work(len) {
             Par::Seq => tasks.into_iter().map(task).collect(),
-            p => p.install(|| tasks.into_par_iter().map(task).collect())?,
+            p => pool::run_tasks(p.threads(), tasks, task),
         }
     }
 }

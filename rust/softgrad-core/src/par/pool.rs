@@ -6,7 +6,7 @@
 //! the parent's pool objects but none of their threads: joining or even waking them would hang, so
 //! the cache notices the new process id and leaks the parent's pools with [`std::mem::forget`].
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, Result};
@@ -116,5 +116,95 @@ impl Cache {
     #[cfg(test)]
     pub(crate) fn sizes(&self) -> Vec<usize> {
         self.pools.iter().map(|(n, _)| *n).collect()
+    }
+}
+
+/// A task of [`run_tasks`], then its result.
+type Slot<I, R> = Mutex<(Option<I>, Option<Result<R>>)>;
+
+/// `f` over `tasks` on `n` threads, the calling thread taking tasks too; results in task order.
+///
+/// Rayon's `install` hands the whole call to a pool thread and puts the caller to sleep: a call
+/// then waits for a sleeping worker to wake, for that worker to wake the next one, and finally for
+/// the caller to be woken. Between calls (the caller doing other work) the workers sleep, and at a
+/// fraction of a millisecond of work these wake-ups cost more than half of it. Here the caller
+/// starts on the tasks at once while `n - 1` helpers join when they wake, all claiming the next
+/// task from one counter; a task's result depends only on the task, so the bits are the same
+/// whoever runs it. The caller, out of tasks, spins briefly ([`SPIN`]) for the helpers' last ones
+/// before it sleeps. After an error no new task starts; the error returned is the first, in task
+/// order, of the tasks that ran.
+pub(crate) fn run_tasks<I: Send, R: Send>(
+    n: usize,
+    tasks: Vec<I>,
+    f: impl Fn(I) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    let len = tasks.len();
+    let helpers = n.min(len).saturating_sub(1);
+    let slots: Vec<Slot<I, R>> = tasks
+        .into_iter()
+        .map(|t| Mutex::new((Some(t), None)))
+        .collect();
+    let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let stop = AtomicBool::new(false);
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= len {
+            break;
+        }
+        let mut slot = slots[i].lock().unwrap_or_else(|e| e.into_inner());
+        if !stop.load(Ordering::Relaxed) {
+            if let Some(t) = slot.0.take() {
+                let r = f(t);
+                if r.is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                slot.1 = Some(r);
+            }
+        }
+        drop(slot);
+        done.fetch_add(1, Ordering::Release);
+    };
+    // The pool is looked up even when there is no helper to start: an invalid count is an error
+    // whatever the number of tasks.
+    let pool = if n > 1 { Some(pool(n)?) } else { None };
+    match pool {
+        Some(pool) if helpers > 0 => pool.in_place_scope(|s| {
+            for _ in 0..helpers {
+                s.spawn(|_| work());
+            }
+            work();
+            spin_until(|| done.load(Ordering::Acquire) == len);
+        }),
+        _ => work(),
+    }
+    let mut out = Vec::new();
+    out.try_reserve_exact(len).map_err(|_| Error::Alloc {
+        func: "softgrad",
+        bytes: len.saturating_mul(size_of::<R>()),
+    })?;
+    for slot in slots {
+        // A slot left empty was skipped after an error, which a later slot holds.
+        match slot.into_inner().unwrap_or_else(|e| e.into_inner()).1 {
+            Some(r) => out.push(r?),
+            None => continue,
+        }
+    }
+    Ok(out)
+}
+
+/// How long the calling thread spins for the helpers' last tasks before it sleeps (until woken,
+/// which costs tens of microseconds on a small VM): about one short task.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// Spins until `ready()` or for [`SPIN`], whichever comes first.
+fn spin_until(ready: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !ready() {
+        for _ in 0..64 {
+            std::hint::spin_loop();
+        }
+        if start.elapsed() > SPIN {
+            return;
+        }
     }
 }

@@ -18,6 +18,28 @@ fn from_threads_rejects_zero_and_huge_and_maps_one_to_seq() {
 }
 
 #[test]
+fn run_tasks_keeps_task_order_and_reports_the_first_error() {
+    for n in 1..=4 {
+        let got = pool::run_tasks(n, (0..37).collect(), |i: usize| Ok(i * i)).unwrap();
+        assert_eq!(
+            got,
+            (0..37).map(|i| i * i).collect::<Vec<_>>(),
+            "{n} threads"
+        );
+        let e = pool::run_tasks(n, (0..37).collect(), |i: usize| match i {
+            5 => Err(Error::param("t", "five", "bad")),
+            _ => Ok(i),
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("five"), "{e}");
+        assert!(pool::run_tasks(n, Vec::<usize>::new(), Ok)
+            .unwrap()
+            .is_empty());
+    }
+    assert!(pool::run_tasks(MAX_THREADS + 1, vec![1], Ok).is_err());
+}
+
+#[test]
 fn env_default_accepts_only_sane_counts() {
     assert_eq!(threads_from(Some("3"), 8), 3);
     assert_eq!(threads_from(Some(" 2 "), 8), 2);
@@ -286,13 +308,20 @@ fn small_work_runs_on_the_calling_thread() {
     assert_eq!(Par::Rayon(2).for_work(PAR_MIN_ELEMS - 1), Par::Seq);
     assert_eq!(Par::Rayon(2).for_work(PAR_MIN_ELEMS), Par::Rayon(2));
     assert_eq!(Par::Rayon(2).for_work(usize::MAX), Par::Rayon(2));
-    // Worth splitting: the pieces of a long fold run on the pool's threads.
+    // Worth splitting: the pool's threads take pieces of a long fold too (the calling thread takes
+    // some, slowly here, so that a helper surely wakes while pieces are left).
     let main = std::thread::current().id();
     let on_pool = Par::Rayon(2)
         .fold_pieces(
             "t",
             PAR_MIN_ELEMS * 4,
-            |_| std::thread::current().id() != main,
+            |_| {
+                let here = std::thread::current().id() == main;
+                if here {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                !here
+            },
             |a, b| a || b,
             false,
         )
