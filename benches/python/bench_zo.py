@@ -8,8 +8,9 @@ Tables:
    of ``spsa_inplace`` on ``--n`` float32 parameters, against the vector's own size (target:
    vector + 5 %);
 2. bandwidth: GB/s of one perturbation pass (``x += c z(seed)``: read + write of x, z regenerated)
-   per distribution and thread count, against ``np.add(x, 0, out=x)`` on the same array (the
-   memory-bandwidth reference);
+   and of the three recorded passes of one ``spsa_inplace`` sample (per pass), per distribution and
+   thread count, against ``np.add(x, 0, out=x)`` on the same array (the memory-bandwidth
+   reference);
 3. restoration: the fraction of coordinates restored bit for bit after ``spsa_inplace`` on weights
    like a layer's (normal, std 0.02, eps 1e-3) against plain MeZO arithmetic (add back the negated
    perturbations);
@@ -128,14 +129,15 @@ def bandwidth_table(n: int, repeat: int) -> None:
                 (f"apply {dist}, {nt} thread(s)", lambda d=dist, t=nt: Z.apply(x, 5, d, 1e-3, None, None, t))
             )
 
-    def spsa_passes(dist: str) -> None:  # the three passes of one spsa_inplace sample
+    def spsa_passes(dist: str, nt: int) -> None:  # the three passes of one spsa_inplace sample
         st[:] = 0
-        Z.apply(x, 5, dist, 1e-3, st, bits, 2)
-        Z.apply(x, 5, dist, -2e-3, st, bits, 2)
-        Z.restore(x, 5, dist, st, bits, 2)
+        Z.apply(x, 5, dist, 1e-3, st, bits, nt)
+        Z.apply(x, 5, dist, -2e-3, st, bits, nt)
+        Z.restore(x, 5, dist, st, bits, nt)
 
     for dist in ("rademacher", "gaussian"):
-        runs.append((f"3 passes of a sample, {dist}, 2 thr", lambda d=dist: spsa_passes(d)))
+        for nt in (1, 2):
+            runs.append((f"3 passes of a sample, {dist}, {nt} thr", lambda d=dist, t=nt: spsa_passes(d, t)))
     times = interleaved([r for _, r in runs], repeat)
     ref = gb / times[0]
     print(f"   {'pass':<38}{'ms':>9}{'GB/s':>9}{'of np.add':>11}")

@@ -136,9 +136,9 @@ _PARAMS_DOC = """\
         whole estimate is one task). ``f(x)``, when needed, is evaluated in the caller's thread.
         The estimate is identical to the serial one. For a cluster, ``dask.distributed``'s
         ``Client(...).get_executor()`` is one (tested with a ``LocalCluster`` of processes); Ray's
-        ``ray.util.multiprocessing.Pool`` is not an ``Executor``, but wrapping a Ray remote
-        function in a ``concurrent.futures.Executor`` subclass whose ``submit`` returns
-        ``ray_ref.future()`` is enough (not tested here).
+        ``ray.util.multiprocessing.Pool`` is not an ``Executor``, but a ten-line
+        ``concurrent.futures.Executor`` subclass over it (``submit`` via ``apply_async``, ``map`` via
+        ``starmap``) is enough: ``tests/test_zo_ray.py`` has it and checks the serial bits.
     nan_policy : {'raise', 'omit'}, optional
         What a non-finite value of ``f`` (NaN or ±inf) does. ``'raise'`` (default): a
         ``ValueError`` naming the evaluation point (``x`` untouched). ``'omit'``: the value is left

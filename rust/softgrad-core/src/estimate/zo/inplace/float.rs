@@ -1,0 +1,121 @@
+//! The dtypes of in-place steps and their neighbouring floats, branch-free.
+
+use crate::real::Real;
+
+/// The dtypes of in-place steps: [`Real`] plus the neighbouring floats.
+pub trait Float: Real {
+    /// The next float up.
+    fn up(self) -> Self;
+    /// The next float down.
+    fn down(self) -> Self;
+    /// The spacing of the floats just above `|self|` (its unit in the last place), as `f64`.
+    fn quantum(self) -> f64;
+    /// Two powers of two whose product is `1 / quantum()` (one is not always a normal `f64`):
+    /// multiplying by them is dividing by the quantum, with the same rounding, and no division.
+    fn inv_quantum(self) -> (f64, f64);
+}
+
+/// `next_up` (`$up`) or `next_down` of a float's bits `$b` (`$inf` the bits of `+inf`), the same
+/// values as the standard library's, as selects rather than branches so that the solve vectorizes.
+macro_rules! neighbour {
+    ($t:ty, $b:expr, $inf:expr, $nan:expr, $up:expr) => {{
+        let sign: $t = !(<$t>::MAX >> 1);
+        let b: $t = $b;
+        let abs = b & !sign;
+        let toward_zero = if $up { b != abs } else { b == abs };
+        let next = if abs == 0 {
+            if $up {
+                1
+            } else {
+                1 | sign
+            }
+        } else if toward_zero {
+            b - 1
+        } else {
+            b + 1
+        };
+        let stay = $nan | (b == if $up { $inf } else { $inf | sign });
+        if stay {
+            b
+        } else {
+            next
+        }
+    }};
+}
+
+impl Float for f64 {
+    #[inline(always)]
+    fn up(self) -> Self {
+        f64::from_bits(neighbour!(
+            u64,
+            self.to_bits(),
+            f64::INFINITY.to_bits(),
+            self.is_nan(),
+            true
+        ))
+    }
+    #[inline(always)]
+    fn down(self) -> Self {
+        f64::from_bits(neighbour!(
+            u64,
+            self.to_bits(),
+            f64::INFINITY.to_bits(),
+            self.is_nan(),
+            false
+        ))
+    }
+    #[inline(always)]
+    fn quantum(self) -> f64 {
+        let e = (self.to_bits() >> 52) & 0x7ff;
+        if e > 52 {
+            f64::from_bits((e - 52) << 52)
+        } else {
+            f64::from_bits(1u64 << (e.max(1) - 1))
+        }
+    }
+    #[inline(always)]
+    fn inv_quantum(self) -> (f64, f64) {
+        // quantum = 2^(e - 1075), e >= 1: the inverse 2^k, k in [-971, 1074], as 2^k1 · 2^k2.
+        let e = ((self.to_bits() >> 52) & 0x7ff).max(1) as i64;
+        let k = 1075 - e;
+        let k1 = k.min(1023);
+        (
+            f64::from_bits(((k1 + 1023) as u64) << 52),
+            f64::from_bits(((k - k1 + 1023) as u64) << 52),
+        )
+    }
+}
+
+impl Float for f32 {
+    #[inline(always)]
+    fn up(self) -> Self {
+        f32::from_bits(neighbour!(
+            u32,
+            self.to_bits(),
+            f32::INFINITY.to_bits(),
+            self.is_nan(),
+            true
+        ))
+    }
+    #[inline(always)]
+    fn down(self) -> Self {
+        f32::from_bits(neighbour!(
+            u32,
+            self.to_bits(),
+            f32::INFINITY.to_bits(),
+            self.is_nan(),
+            false
+        ))
+    }
+    #[inline(always)]
+    fn quantum(self) -> f64 {
+        // 2^(e - 150), e >= 1: a normal f64.
+        let e = u64::from((self.to_bits() >> 23) & 0xff).max(1);
+        f64::from_bits((e + 1023 - 150) << 52)
+    }
+    #[inline(always)]
+    fn inv_quantum(self) -> (f64, f64) {
+        let e = u64::from((self.to_bits() >> 23) & 0xff).max(1);
+        (f64::from_bits((1023 + 150 - e) << 52), 1.0)
+    }
+}
