@@ -213,4 +213,8 @@ impl LinOp for Incomplete {
     fn apply(&self, x: &[f64], y: &mut [f64], par: Par) -> Result<()> {
         self.tri.solve("Preconditioner.solve", x, y, par)
     }
+
+    fn apply_and_dot(&self, func: &'static str, x: &[f64], y: &mut [f64], par: Par) -> Result<f64> {
+        self.tri.solve_dot(func, x, y, par)
+    }
 }
