@@ -125,6 +125,12 @@ def test_float32_int64_and_read_only_inputs() -> None:
     np.testing.assert_allclose(
         res.x, spla.spsolve(B.astype(np.float64).tocsc(), b.astype(np.float32)), rtol=1e-8
     )
+    # The dtype rule: x is float64 for float32 A and b, and meets an rtol float32 cannot hold.
+    assert res.x.dtype == np.float64 and res.success
+    b32 = b.astype(np.float32).astype(np.float64)
+    B64 = B.astype(np.float64)
+    assert np.linalg.norm(b32 - B64 @ res.x) <= 1e-10 * np.linalg.norm(b32)
+    assert np.linalg.norm(b32 - B64 @ res.x.astype(np.float32)) > 1e-9 * np.linalg.norm(b32)
     C = A.copy()
     C.indptr, C.indices = C.indptr.astype(np.int64), C.indices.astype(np.int64)
     for a in (C.data, C.indices, C.indptr):

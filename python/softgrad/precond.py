@@ -322,12 +322,14 @@ def ic0(A: Any, *, shift: float = 0.0, on_breakdown: str = "raise", check: bool 
     r"""Zero-fill incomplete Cholesky, IC(0): :math:`M = L L^T \approx A` on the pattern of ``A``.
 
     :math:`L` is lower triangular with the pattern of the lower triangle of ``A`` and
-    :math:`(L L^T)_{ij} = a_{ij}` wherever :math:`a_{ij}` is stored (computed as ILU(0) of the
-    symmetric ``A``, :math:`L = \hat L D^{1/2}`). It exists for M-matrices and H-matrices (e.g.
-    the discrete Laplacian); for other SPD matrices a pivot can be :math:`\le 0` (a breakdown).
-    Then ``on_breakdown="raise"`` raises :class:`softgrad.SoftgradError` naming the row, and
-    ``on_breakdown="shift"`` factors :math:`A + \alpha\,\operatorname{diag}(A)` instead, doubling
-    :math:`\alpha` from ``shift`` (or from ``1e-3``) until it succeeds; the :math:`\alpha` used is
+    :math:`(L L^T)_{ij} = a_{ij}` wherever :math:`a_{ij}` is stored, computed row by row from
+    the lower triangle: :math:`l_{ij} = (a_{ij} - \sum_{k<j} l_{ik} l_{jk}) / l_{jj}` over the
+    common pattern, :math:`l_{ii} = (a_{ii} - \sum_{k<i} l_{ik}^2)^{1/2}`. It exists for
+    M-matrices and H-matrices (e.g. the discrete Laplacian); for other SPD matrices a pivot can
+    be :math:`\le 0` (a breakdown). Then ``on_breakdown="raise"`` raises
+    :class:`softgrad.SoftgradError` naming the row, and ``on_breakdown="shift"`` factors
+    :math:`A + \alpha\,\operatorname{diag}(A)` instead, doubling :math:`\alpha` from ``shift``
+    (or from ``1e-3``) until it succeeds; the :math:`\alpha` used is
     ``P.shift`` (Manteuffel's shift).
 
     :math:`M^{-1} r` is a forward and a backward sparse triangular solve. Rows are grouped into

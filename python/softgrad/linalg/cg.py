@@ -41,7 +41,8 @@ class CGResult:
     Attributes
     ----------
     x : ndarray, shape (n,)
-        The last iterate (float64): the solution when ``success``.
+        The last iterate: the solution when ``success``. Always float64, also for float32 ``A``
+        or ``b`` (see :func:`cg`).
     success : bool
         Whether :math:`\\|r\\| \\le \\max(\\text{rtol}\\,\\|b\\|, \\text{atol})` was reached.
     status : str
@@ -159,7 +160,11 @@ def cg(
     -------
     CGResult
         ``x``, ``success``, ``status``, ``message``, ``nit``, ``residuals``, ``nmatvec``,
-        ``nprecond``, ``tol``.
+        ``nprecond``, ``tol``. ``x`` is float64 whatever the dtype of ``A`` and ``b`` (scipy
+        returns their result type): the iteration runs in float64 on float32 values widened
+        exactly, so the solution meets an ``rtol`` below float32's resolution (~1e-7), which
+        rounding it back to float32 would undo. Cast it with ``res.x.astype(np.float32)`` if
+        wanted.
 
     Raises
     ------

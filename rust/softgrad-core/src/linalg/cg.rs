@@ -202,9 +202,8 @@ pub fn cg(
             dot(F, &r, &z, par)?
         }
         Pre::Op(o) => {
-            o.apply(&r, &mut z, par)?;
             rep.psolves += 1;
-            dot(F, &r, &z, par)?
+            o.apply_and_dot(F, &r, &mut z, par)?
         }
     };
     if !positive(rz) {
@@ -262,9 +261,8 @@ pub fn cg(
                 rz_diag
             }
             Pre::Op(o) => {
-                o.apply(&r, &mut z, par)?;
                 rep.psolves += 1;
-                dot(F, &r, &z, par)?
+                o.apply_and_dot(F, &r, &mut z, par)?
             }
         };
         if !positive(rz_new) {

@@ -4,10 +4,13 @@
 //! IKJ variant): `A ≈ L U` with `L` unit lower and `U` upper triangular, both restricted to the
 //! pattern of `A`, such that `(L U)_ij = a_ij` on that pattern. Every diagonal entry must be stored.
 //!
-//! **IC(0)** for symmetric positive definite `A`: `A ≈ L Lᵀ` on the pattern of `A`. For symmetric
-//! `A` the ILU(0) factors satisfy `U = D L̂ᵀ` (`D` = diag `U`), so `L = L̂ D^{1/2}`; this is how it
-//! is computed, and the upper solve uses `Lᵀ` itself so that `M = L Lᵀ` is exactly symmetric.
-//! A pivot `u_ii ≤ 0` is a breakdown (`A` is not an H-matrix, e.g.): the factorisation either
+//! **IC(0)** for symmetric positive definite `A`: `A ≈ L Lᵀ` on the pattern of `A`, computed
+//! directly, row by row from the lower triangle only (Saad, §10.3.4):
+//! `l_ij = (a_ij − Σ_{k<j} l_ik l_jk) / l_jj` over the columns `k` stored in both rows,
+//! `l_ii = (a_ii − Σ_{k<i} l_ik²)^{1/2}`: half the work of ILU(0) and no pass over the upper
+//! triangle (the same factor in exact arithmetic as ILU(0) with `L = L̂ D^{1/2}`). The upper
+//! solve uses `Lᵀ` itself, so `M = L Lᵀ` is exactly symmetric.
+//! A pivot `a_ii − Σ l_ik² ≤ 0` is a breakdown (`A` is not an H-matrix, e.g.): the factorisation either
 //! fails naming the row, or is retried on `A + α diag(A)` with `α` doubling from the given shift
 //! (Manteuffel, "An incomplete factorization technique for positive definite linear systems",
 //! Math. Comp. 34, 1980).
@@ -30,8 +33,8 @@ pub enum OnBreakdown {
 }
 
 /// The in-place ILU(0) of `vals` on `pat` (values of `A`, diagonal scaled by `1 + shift`).
-/// `spd` requires positive pivots (IC(0)), else non-zero ones.
-fn factor(func: &'static str, pat: &Pattern, vals: &mut [f64], spd: bool) -> Result<()> {
+/// A zero pivot is a breakdown.
+fn factor(func: &'static str, pat: &Pattern, vals: &mut [f64]) -> Result<()> {
     let n = pat.n();
     let mut pos = scratch(func, n, usize::MAX)?;
     for i in 0..n {
@@ -58,14 +61,56 @@ fn factor(func: &'static str, pat: &Pattern, vals: &mut [f64], spd: bool) -> Res
             pos[pat.indices[k] as usize] = usize::MAX;
         }
         let u = vals[d];
-        let bad = if spd { !positive(u) } else { u == 0.0 };
-        if bad || !u.is_finite() {
+        if u == 0.0 || !u.is_finite() {
             return Err(Error::Breakdown {
                 func,
                 row: i,
                 pivot: u,
             });
         }
+    }
+    Ok(())
+}
+
+/// IC(0) in place on the lower triangle and the diagonal of `vals` (see the module docs); the
+/// strict upper part is neither read nor written.
+fn cholesky(func: &'static str, pat: &Pattern, vals: &mut [f64]) -> Result<()> {
+    let n = pat.n();
+    let mut pos = scratch(func, n, usize::MAX)?;
+    for i in 0..n {
+        if i % 4096 == 0 {
+            crate::interrupt::check(func)?;
+        }
+        let (s, d) = (pat.indptr[i], pat.diag[i]);
+        for k in s..d {
+            pos[pat.indices[k] as usize] = k;
+        }
+        let mut piv = vals[d];
+        for k in s..d {
+            let j = pat.indices[k] as usize;
+            let mut acc = vals[k];
+            // Row j's columns are all < j: those stored in row i too are done already.
+            for kk in pat.indptr[j]..pat.diag[j] {
+                let at = pos[pat.indices[kk] as usize];
+                if at != usize::MAX {
+                    acc -= vals[at] * vals[kk];
+                }
+            }
+            let l = acc / vals[pat.diag[j]];
+            vals[k] = l;
+            piv -= l * l;
+        }
+        for k in s..d {
+            pos[pat.indices[k] as usize] = usize::MAX;
+        }
+        if !positive(piv) || !piv.is_finite() {
+            return Err(Error::Breakdown {
+                func,
+                row: i,
+                pivot: piv,
+            });
+        }
+        vals[d] = piv.sqrt();
     }
     Ok(())
 }
@@ -102,7 +147,7 @@ impl Incomplete {
         const F: &str = "ilu0";
         let pat = Pattern::of(F, a)?;
         let mut v = values(F, a, &pat, 0.0)?;
-        factor(F, &pat, &mut v, false)?;
+        factor(F, &pat, &mut v)?;
         Ok(Incomplete {
             tri: TriPair::new(F, pat, v, true, None, 1.0)?,
             shift: 0.0,
@@ -140,33 +185,19 @@ impl Incomplete {
         }
         let mut shift = shift;
         let mut tries = 0;
-        let v = loop {
+        let mut v = loop {
             let mut v = values(F, a, &pat, shift)?;
-            // Symmetric A: the strict upper part is the transpose of the lower one.
-            mirror_lower(&pat, &mut v, |x| x);
-            match factor(F, &pat, &mut v, true) {
+            match cholesky(F, &pat, &mut v) {
                 Ok(()) => break v,
-                Err(e @ Error::Breakdown { .. })
+                Err(Error::Breakdown { .. })
                     if on_breakdown == OnBreakdown::Shift && tries < 60 =>
                 {
-                    let _ = e;
                     tries += 1;
                     shift = if shift == 0.0 { 1e-3 } else { 2.0 * shift };
                 }
                 Err(e) => return Err(e),
             }
         };
-        let mut v = v;
-        // L = L̂ D^{1/2}: scale column j of the strict lower part by sqrt(u_jj), then the diagonal.
-        for i in 0..pat.n() {
-            for k in pat.indptr[i]..pat.diag[i] {
-                let j = pat.indices[k] as usize;
-                v[k] *= v[pat.diag[j]].sqrt();
-            }
-        }
-        for &d in &pat.diag {
-            v[d] = v[d].sqrt();
-        }
         mirror_lower(&pat, &mut v, |x| x);
         Ok(Incomplete {
             tri: TriPair::new(F, pat, v, false, None, 1.0)?,
@@ -212,5 +243,9 @@ impl LinOp for Incomplete {
 
     fn apply(&self, x: &[f64], y: &mut [f64], par: Par) -> Result<()> {
         self.tri.solve("Preconditioner.solve", x, y, par)
+    }
+
+    fn apply_and_dot(&self, func: &'static str, x: &[f64], y: &mut [f64], par: Par) -> Result<f64> {
+        self.tri.solve_dot(func, x, y, par)
     }
 }

@@ -11,4 +11,12 @@ pub trait LinOp {
     fn dim(&self) -> usize;
     /// Writes `y = A x`; `x` and `y` have length [`LinOp::dim`].
     fn apply(&self, x: &[f64], y: &mut [f64], par: Par) -> Result<()>;
+
+    /// Writes `y = A x` and returns `xᵀy`, summed in the fixed pieces of
+    /// [`dot`](crate::linalg::vec::dot) (so bit-identical to it); an operator may fuse the two
+    /// (the triangular solves do). `func` names the caller in errors.
+    fn apply_and_dot(&self, func: &'static str, x: &[f64], y: &mut [f64], par: Par) -> Result<f64> {
+        self.apply(x, y, par)?;
+        crate::linalg::vec::dot(func, x, y, par)
+    }
 }

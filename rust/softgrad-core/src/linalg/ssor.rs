@@ -52,6 +52,11 @@ impl Ssor {
         Ok(Ssor { tri })
     }
 
+    /// The triangular solver (its values: `ω A` off the diagonal, `A` on it).
+    pub fn tri(&self) -> &TriPair {
+        &self.tri
+    }
+
     /// The triangular solver (to tune the level schedule).
     pub fn tri_mut(&mut self) -> &mut TriPair {
         &mut self.tri
@@ -65,5 +70,9 @@ impl LinOp for Ssor {
 
     fn apply(&self, x: &[f64], y: &mut [f64], par: Par) -> Result<()> {
         self.tri.solve("Preconditioner.solve", x, y, par)
+    }
+
+    fn apply_and_dot(&self, func: &'static str, x: &[f64], y: &mut [f64], par: Par) -> Result<f64> {
+        self.tri.solve_dot(func, x, y, par)
     }
 }

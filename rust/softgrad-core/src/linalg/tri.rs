@@ -11,14 +11,29 @@
 //! column order, whichever schedule runs it, so the result is bit-identical for any thread count
 //! and equal to the plain sequential sweep, which runs when no level is wide (or on one thread).
 //!
+//! **The sweeps.** Each triangle is stored on its own, row-wise in the order its sweep visits the
+//! columns (4-byte positions and columns, the values divided by the row's diagonal, the right
+//! side's factor `s / d_i` or `m_i / d_i` precomputed), so a row is
+//! `y_i = c_i x_i − Σ_j l̃_ij y_j` with no division, no permutation and no pass over the other
+//! triangle. The sequential sweep is latency-bound (each row waits for the one before it): the
+//! entry of the previous row of the sweep is kept last and read from a register instead of
+//! memory, so the chain per row is one multiply and one subtraction. The fused
+//! [`TriPair::solve_dot`] also returns `xᵀz`, summed in the fixed pieces of
+//! [`dot`](crate::linalg::vec::dot) while `z` is in cache, so it equals the separate dot product
+//! bit for bit.
+//!
 //! On the 5-point Poisson matrix in natural order the levels are the anti-diagonals of the grid
 //! (`2m − 1` levels of at most `m` rows): for `m = 500`, no level has enough work to pay for the
 //! synchronisation, and the sweep runs sequentially (measured: see `benches/linalg_precond.rs`).
 
 use crate::error::{Error, Result};
 use crate::linalg::csr::{Csr, Index};
-use crate::par::{scratch, Par, Rows, PAR_MIN_ELEMS};
+use crate::linalg::vec::dot_range;
+use crate::par::{scratch, Par, Rows, PAR_MIN_ELEMS, REDUCE_PIECE};
 use crate::real::Real;
+
+#[cfg(test)]
+mod tests;
 
 /// An owned copy of a square matrix's pattern with the position of each diagonal entry.
 #[derive(Debug, Clone)]
@@ -133,21 +148,105 @@ impl Schedule {
     }
 }
 
+/// One triangle in the order of its sweep: row `i`'s entries divided by the diagonal, the entry
+/// of the previous row of the sweep (`i − 1` going down, `i + 1` going up) apart in `near`.
+#[derive(Debug, Clone)]
+struct Sweep {
+    ptr: Vec<u32>,
+    cols: Vec<u32>,
+    vals: Vec<f64>,
+    /// The coefficient of the previous row of the sweep (0 where not stored).
+    near: Vec<f64>,
+    /// The factor of the right side: `s / d_i` (lower), `m_i / d_i` (upper), `s` (unit lower).
+    rhs: Vec<f64>,
+}
+
+impl Sweep {
+    /// The strict lower (`lower`) or upper triangle of `vals` on `pat`, scaled as in the module
+    /// docs, columns in increasing order.
+    fn build(
+        func: &'static str,
+        pat: &Pattern,
+        vals: &[f64],
+        lower: bool,
+        inv: Option<&[f64]>,
+        rhs: Vec<f64>,
+    ) -> Result<Sweep> {
+        let n = pat.n();
+        let tri = |i: usize| {
+            if lower {
+                pat.indptr[i]..pat.diag[i]
+            } else {
+                pat.diag[i] + 1..pat.indptr[i + 1]
+            }
+        };
+        let prev = |i: usize| if lower { i.wrapping_sub(1) } else { i + 1 };
+        let far = |i: usize| tri(i).filter(move |&k| pat.indices[k] as usize != prev(i));
+        let nnz: usize = (0..n).map(|i| far(i).count()).sum();
+        if nnz > u32::MAX as usize {
+            return Err(Error::param(
+                func,
+                "A",
+                format!("has {nnz} entries in a triangle, more than 2^32 - 1"),
+            ));
+        }
+        let mut ptr = scratch(func, n + 1, 0u32)?;
+        let mut cols = scratch(func, nnz, 0u32)?;
+        let mut vv = scratch(func, nnz, 0.0)?;
+        let mut near = scratch(func, n, 0.0)?;
+        let mut at = 0;
+        for i in 0..n {
+            let f = inv.map_or(1.0, |d| d[i]);
+            for k in tri(i) {
+                if pat.indices[k] as usize == prev(i) {
+                    near[i] = vals[k] * f;
+                } else {
+                    cols[at] = pat.indices[k];
+                    vv[at] = vals[k] * f;
+                    at += 1;
+                }
+            }
+            ptr[i + 1] = at as u32;
+        }
+        Ok(Sweep {
+            ptr,
+            cols,
+            vals: vv,
+            near,
+            rhs,
+        })
+    }
+
+    /// `c_i y_i − Σ_far l̃_ij y_j` (everything but the previous row's term).
+    #[inline(always)]
+    fn far(&self, i: usize, y: &[f64]) -> f64 {
+        let (s, e) = (self.ptr[i] as usize, self.ptr[i + 1] as usize);
+        let mut acc = y[i] * self.rhs[i];
+        for (&c, &v) in self.cols[s..e].iter().zip(&self.vals[s..e]) {
+            acc -= v * y[c as usize];
+        }
+        acc
+    }
+
+    /// Row `i` when the previous row of the sweep may not be done (the level schedule): that
+    /// row's value is read only where it is coupled (else any finite value would do, as
+    /// `0 · y = 0`).
+    #[inline(always)]
+    fn row_any(&self, i: usize, prev: usize, y: &[f64]) -> f64 {
+        let nv = self.near[i];
+        let yp = if nv != 0.0 { y[prev] } else { 0.0 };
+        self.far(i, y) - nv * yp
+    }
+}
+
 /// `z = s · U⁻¹ (m ⊙ L⁻¹ x)` on one pattern (see the module docs).
 #[derive(Debug, Clone)]
 pub struct TriPair {
     pat: Pattern,
     /// Values on the pattern: `L` below the diagonal, `U` above, the diagonal shared.
     vals: Vec<f64>,
-    /// `L` has a unit diagonal (ILU) rather than the stored one (IC, SSOR).
-    unit_lower: bool,
-    /// The middle scaling `m` (SSOR's `D`), if any.
-    mid: Option<Vec<f64>>,
-    /// The final scale `s`.
-    scale: f64,
-    /// `1 / diag`: a multiply on the solves' dependency chain instead of a division (measured:
-    /// the sweeps are latency-bound, each row waiting for the previous one).
-    inv_diag: Vec<f64>,
+    lo: Sweep,
+    up: Sweep,
     lower: Schedule,
     upper: Schedule,
     min_level_work: usize,
@@ -165,7 +264,9 @@ pub const MIN_LEVEL_WORK: usize = 4 * PAR_MIN_ELEMS;
 const LEVEL_PIECE: usize = 512;
 
 impl TriPair {
-    /// A solver for `pat` with values `vals`; builds both level schedules.
+    /// A solver for `pat` with values `vals` (`L` below the diagonal, `U` on and above it; the
+    /// diagonal of `L` is the stored one, or 1 with `unit_lower`); builds both sweeps and both
+    /// level schedules.
     pub fn new(
         func: &'static str,
         pat: Pattern,
@@ -174,20 +275,43 @@ impl TriPair {
         mid: Option<Vec<f64>>,
         scale: f64,
     ) -> Result<TriPair> {
+        let n = pat.n();
         Error::check_len(func, "values", vals.len(), pat.indices.len())?;
+        if let Some(m) = &mid {
+            Error::check_len(func, "mid", m.len(), n)?;
+        }
         let lower = Schedule::build(func, &pat, true)?;
         let upper = Schedule::build(func, &pat, false)?;
-        let mut inv_diag = scratch(func, pat.n(), 0.0)?;
-        for (o, &d) in inv_diag.iter_mut().zip(&pat.diag) {
+        let mut inv = scratch(func, n, 0.0)?;
+        for (o, &d) in inv.iter_mut().zip(&pat.diag) {
             *o = 1.0 / vals[d];
         }
+        let mut rl = scratch(func, n, scale)?;
+        if !unit_lower {
+            for (o, d) in rl.iter_mut().zip(&inv) {
+                *o *= d;
+            }
+        }
+        let mut ru = inv.clone();
+        if let Some(m) = &mid {
+            for (o, mi) in ru.iter_mut().zip(m) {
+                *o *= mi;
+            }
+        }
+        let lo = Sweep::build(
+            func,
+            &pat,
+            &vals,
+            true,
+            (!unit_lower).then_some(&inv[..]),
+            rl,
+        )?;
+        let up = Sweep::build(func, &pat, &vals, false, Some(&inv), ru)?;
         Ok(TriPair {
-            inv_diag,
             pat,
             vals,
-            unit_lower,
-            mid,
-            scale,
+            lo,
+            up,
             lower,
             upper,
             min_level_work: MIN_LEVEL_WORK,
@@ -216,63 +340,49 @@ impl TriPair {
         self.min_level_work = work;
     }
 
-    #[inline(always)]
-    fn lower_row(&self, i: usize, y: &[f64]) -> f64 {
-        let p = &self.pat;
-        let (s, d) = (p.indptr[i], p.diag[i]);
-        let mut acc = y[i];
-        for (&c, &v) in p.indices[s..d].iter().zip(&self.vals[s..d]) {
-            acc -= v * y[c as usize];
-        }
-        if self.unit_lower {
-            acc
-        } else {
-            acc * self.inv_diag[i]
-        }
-    }
-
-    #[inline(always)]
-    fn upper_row(&self, i: usize, y: &[f64]) -> f64 {
-        let p = &self.pat;
-        let (d, e) = (p.diag[i], p.indptr[i + 1]);
-        let mut acc = y[i];
-        for (&c, &v) in p.indices[d + 1..e].iter().zip(&self.vals[d + 1..e]) {
-            acc -= v * y[c as usize];
-        }
-        acc * self.inv_diag[i]
-    }
-
     /// Whether `sched` has a level worth running in parallel under `par`.
     fn leveled(&self, sched: &Schedule, par: Par) -> bool {
         par.threads() > 1 && sched.work.iter().any(|&w| w >= self.min_level_work.max(1))
     }
 
-    /// One triangular sweep in place on `y`, by levels (parallel where wide) or in row order.
+    /// One triangular sweep in place on `y`, by levels (parallel where wide) or in row order;
+    /// with `dot = Some((x, parts))` (upper sweep in row order only), `parts[k]` receives
+    /// `Σ x_i y_i` over the `k`-th piece of [`REDUCE_PIECE`] rows as soon as it is done.
     fn sweep(
         &self,
         func: &'static str,
         y: &mut [f64],
         tmp: &mut [f64],
         lower: bool,
+        dot: Option<(&[f64], &mut [f64])>,
         par: Par,
     ) -> Result<()> {
         let n = self.pat.n();
-        let sched = if lower { &self.lower } else { &self.upper };
-        let row = |i: usize, y: &[f64]| {
-            if lower {
-                self.lower_row(i, y)
-            } else {
-                self.upper_row(i, y)
-            }
+        let (sched, sw) = if lower {
+            (&self.lower, &self.lo)
+        } else {
+            (&self.upper, &self.up)
         };
         if !self.leveled(sched, par) {
+            // The previous row's value stays in a register: the chain from row to row is one
+            // multiply and one subtraction.
+            let mut prev = 0.0;
             if lower {
                 for i in 0..n {
-                    y[i] = row(i, y);
+                    prev = sw.far(i, y) - sw.near[i] * prev;
+                    y[i] = prev;
                 }
             } else {
+                let mut dot = dot;
                 for i in (0..n).rev() {
-                    y[i] = row(i, y);
+                    prev = sw.far(i, y) - sw.near[i] * prev;
+                    y[i] = prev;
+                    if i % REDUCE_PIECE == 0 {
+                        if let Some((x, parts)) = dot.as_mut() {
+                            let r = i..(i + REDUCE_PIECE).min(n);
+                            parts[i / REDUCE_PIECE] = dot_range(&x[r.clone()], &y[r]);
+                        }
+                    }
                 }
             }
             return Ok(());
@@ -285,7 +395,8 @@ impl TriPair {
                 let yr: &[f64] = y;
                 par.map_chunks(func, b - a, LEVEL_PIECE, Rows::of_mut(t, 1), |rg, t| {
                     for (o, &i) in t.iter_mut().zip(&rows[rg]) {
-                        *o = row(i as usize, yr);
+                        let i = i as usize;
+                        *o = sw.row_any(i, if lower { i.wrapping_sub(1) } else { i + 1 }, yr);
                     }
                 })?;
                 for (&i, &v) in rows.iter().zip(&tmp[a..b]) {
@@ -293,15 +404,28 @@ impl TriPair {
                 }
             } else {
                 for &i in rows {
-                    y[i as usize] = row(i as usize, y);
+                    let i = i as usize;
+                    y[i] = sw.row_any(i, if lower { i.wrapping_sub(1) } else { i + 1 }, y);
                 }
+            }
+        }
+        if let Some((x, parts)) = dot {
+            for (k, o) in parts.iter_mut().enumerate() {
+                let r = k * REDUCE_PIECE..((k + 1) * REDUCE_PIECE).min(n);
+                *o = dot_range(&x[r.clone()], &y[r]);
             }
         }
         Ok(())
     }
 
-    /// `z = s · U⁻¹ (m ⊙ L⁻¹ x)`.
-    pub fn solve(&self, func: &'static str, x: &[f64], z: &mut [f64], par: Par) -> Result<()> {
+    fn run(
+        &self,
+        func: &'static str,
+        x: &[f64],
+        z: &mut [f64],
+        dot: Option<&mut [f64]>,
+        par: Par,
+    ) -> Result<()> {
         let n = self.pat.n();
         Error::check_len(func, "x", x.len(), n)?;
         Error::check_len(func, "out", z.len(), n)?;
@@ -311,18 +435,20 @@ impl TriPair {
         } else {
             Vec::new()
         };
-        self.sweep(func, z, &mut tmp, true, par)?;
-        if let Some(m) = &self.mid {
-            for (zi, mi) in z.iter_mut().zip(m) {
-                *zi *= mi;
-            }
-        }
-        self.sweep(func, z, &mut tmp, false, par)?;
-        if self.scale != 1.0 {
-            for zi in z.iter_mut() {
-                *zi *= self.scale;
-            }
-        }
-        Ok(())
+        self.sweep(func, z, &mut tmp, true, None, par)?;
+        self.sweep(func, z, &mut tmp, false, dot.map(|p| (x, p)), par)
+    }
+
+    /// `z = s · U⁻¹ (m ⊙ L⁻¹ x)`.
+    pub fn solve(&self, func: &'static str, x: &[f64], z: &mut [f64], par: Par) -> Result<()> {
+        self.run(func, x, z, None, par)
+    }
+
+    /// [`solve`](Self::solve), returning `xᵀz` (bit-identical to
+    /// [`dot`](crate::linalg::vec::dot) of `x` and `z`, for any thread count).
+    pub fn solve_dot(&self, func: &'static str, x: &[f64], z: &mut [f64], par: Par) -> Result<f64> {
+        let mut parts = scratch(func, x.len().div_ceil(REDUCE_PIECE), 0.0)?;
+        self.run(func, x, z, Some(&mut parts), par)?;
+        Ok(parts.iter().fold(0.0, |a, b| a + b))
     }
 }
