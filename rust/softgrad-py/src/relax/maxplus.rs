@@ -98,7 +98,8 @@ fn run<'py, T: Tropical + numpy::Element>(
         };
         // In elements of a one-pass kernel (`enter_core`'s scale): the blocked kernel takes one
         // vector `max` and `add` per 16 (f32) or 8 (f64) terms, so a 256³ product (about 0.4 ms)
-        // stays on the calling thread instead of paying two thread hops that cost a fifth of it.
+        // stays on the calling thread instead of paying two thread hops (tens of microseconds each,
+        // see `call::INTERRUPTIBLE_WORK`).
         let work = len.saturating_mul(shape.k) / 32;
         py.enter_core(work, || core::matmul(sr, am, bm, shape, os, gs, par))?;
     }
