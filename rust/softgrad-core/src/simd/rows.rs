@@ -41,15 +41,14 @@ fn gather<T: Real>(src: &[T], n: usize, k: usize, pad: f64, dst: &mut [f64; MAX_
     );
     let s = src.as_ptr();
     for (i, d) in dst[..n * W].chunks_exact_mut(W).enumerate() {
-        let col: [f64; W] = std::array::from_fn(|j| {
-            if k == W || j < k {
+        for (j, v) in d.iter_mut().enumerate() {
+            *v = if k == W || j < k {
                 // SAFETY: `j < k` and `i < n`, so `j n + i < k n <= src.len()`.
                 unsafe { (*s.add(j * n + i)).to_f64() }
             } else {
                 pad
-            }
-        });
-        d.copy_from_slice(&col);
+            };
+        }
     }
 }
 

@@ -35,15 +35,14 @@ fn gather(src: &[f32], n: usize, k: usize, dst: &mut Block) {
     );
     let s = src.as_ptr();
     for (i, d) in dst[..n * W32].chunks_exact_mut(W32).enumerate() {
-        let col: [f32; W32] = std::array::from_fn(|j| {
-            if k == W32 || j < k {
+        for (j, v) in d.iter_mut().enumerate() {
+            *v = if k == W32 || j < k {
                 // SAFETY: `j < k` and `i < n`, so `j n + i < k n <= src.len()`.
                 unsafe { *s.add(j * n + i) }
             } else {
                 0.0
-            }
-        });
-        d.copy_from_slice(&col);
+            };
+        }
     }
 }
 
@@ -268,16 +267,14 @@ fn sums<V: F32x, const WEIGHTS: bool, const UNIT: bool, const CUT_: bool>(
         acc.count = acc.count.add(V::select(on_max, one, zero));
         if WEIGHTS {
             // d in f64 from the exact widening of x and m; `e = 0` terms left out (d may be -inf).
+            // (No closure here: one not inlined would make every vector operation a call.)
             let (v0, v1) = v.widen();
             let (e0, e1) = e.widen();
-            let term = |e: V::F64, v: V::F64, m: V::F64| {
-                let d = v.sub(m).mul(inv_t64);
-                <V::F64 as F64x>::select(e.eq(z64), z64, e.mul(d))
-            };
-            acc.sd = [
-                acc.sd[0].add(term(e0, v0, m64.0)),
-                acc.sd[1].add(term(e1, v1, m64.1)),
-            ];
+            let d0 = v0.sub(m64.0).mul(inv_t64);
+            let d1 = v1.sub(m64.1).mul(inv_t64);
+            let t0 = <V::F64 as F64x>::select(e0.eq(z64), z64, e0.mul(d0));
+            let t1 = <V::F64 as F64x>::select(e1.eq(z64), z64, e1.mul(d1));
+            acc.sd = [acc.sd[0].add(t0), acc.sd[1].add(t1)];
             V::select(on_max, one, e).store(&mut xt[i * W32..i * W32 + W32]);
         }
     }
