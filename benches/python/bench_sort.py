@@ -1,15 +1,16 @@
-"""soft_rank: softgrad against torchsort (the peer of PEERS.md) and np.argsort (the floor), side by
+"""soft_rank (or, with ``--op sort`` / ``--regularization kl``, soft_sort and the KL projection):
+softgrad against torchsort (the peer of PEERS.md) and np.argsort (the floor), side by
 side in one process.
 
 torchsort needs torch (install both into the benchmark environment only, see PEERS.md); without it
 the peer is a faithful re-implementation of fast-soft-sort's NumPy/Numba code path (``numpy_ops``:
 argsort, PAV in a Numba-compiled loop, rows looped in Python as its wrappers do), and the output says
 so. Before timing, the values and the x cotangents are checked equal to the peer's for the same
-parameterisation (l2, strength 1, float64). ``np.argsort`` of the same array is the floor: the PAV
+parameterisation (strength 1, float64). ``np.argsort`` of the same array is the floor: the PAV
 pass is linear after the sort.
 
     PYTHONPATH=/work/venvs/bench/lib/python3.11/site-packages python benches/python/bench_sort.py \\
-        [--repeat 7] [--markdown]
+        [--repeat 7] [--markdown] [--op rank|sort] [--regularization l2|kl]
 
 Times are the best of ``--repeat`` runs (the median is printed too), every contender run once per
 repeat in turn, so that a slow phase of a shared machine hits them all. ``--cpu`` measures the CPU
@@ -147,21 +148,28 @@ def numpy_peer(x: np.ndarray, grad: np.ndarray | None = None) -> Any:
     return out if gx is None else (out, gx)
 
 
+OP = "rank"  # or "sort" (--op)
+REG = "l2"  # or "kl" (--regularization)
+
+
 def torch_peer(x: Any, grad: Any | None = None) -> Any:
-    """torchsort's soft_rank on a CPU tensor (l2, strength 1); with ``grad``, also the x cotangent."""
+    """torchsort's soft_rank/soft_sort on a CPU tensor (strength 1); with ``grad``, also the x
+    cotangent."""
+    f = torchsort.soft_rank if OP == "rank" else torchsort.soft_sort
     if grad is None:
         with torch.no_grad():
-            return torchsort.soft_rank(x, regularization="l2", regularization_strength=1.0)
+            return f(x, regularization=REG, regularization_strength=1.0)
     xr = x.detach().requires_grad_(True)
-    out = torchsort.soft_rank(xr, regularization="l2", regularization_strength=1.0)
+    out = f(xr, regularization=REG, regularization_strength=1.0)
     out.backward(grad)
     return out, xr.grad
 
 
 def softgrad_rank(x: np.ndarray, grad: np.ndarray | None = None) -> Any:
+    f = sg.soft_rank if OP == "rank" else sg.soft_sort
     if grad is None:
-        return sg.soft_rank(x)
-    out, pullback = sg.vjp(sg.soft_rank, x)
+        return f(x, regularization=REG)
+    out, pullback = sg.vjp(f, x, regularization=REG)
     return out, pullback(grad).x
 
 
@@ -191,10 +199,16 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--shapes", default="1000x1000,1x1000000,100000x32")
+    ap.add_argument("--op", choices=("rank", "sort"), default="rank")
+    ap.add_argument("--regularization", choices=("l2", "kl"), default="l2")
     ap.add_argument(
         "--cpu", action="store_true", help="process CPU time, one thread each (see the module docs)"
     )
     args = ap.parse_args()
+    global OP, REG
+    OP, REG = args.op, args.regularization
+    if torchsort is None and (OP, REG) != ("rank", "l2"):
+        raise SystemExit(f"soft_{OP} {REG}: the NumPy peer has soft_rank l2 only; install torchsort")
     if args.cpu:
         global CLOCK
         CLOCK = time.process_time
@@ -211,7 +225,7 @@ def main() -> None:
     print(f"peer: {peer_name}")
     print(
         f"softgrad {sg.__version__}, {sg.get_num_threads()} threads, SIMD {sg.simd_level()}, "
-        f"load {os.getloadavg()[0]:.1f}; soft_rank l2, strength 1, float64; "
+        f"load {os.getloadavg()[0]:.1f}; soft_{OP} {REG}, strength 1, float64; "
         f"best (median) of {args.repeat}" + ("; process CPU time, one thread each" if args.cpu else "")
     )
     rows = []

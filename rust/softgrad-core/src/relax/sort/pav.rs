@@ -191,8 +191,20 @@ fn pav_of(spec: &Spec, kind: Kind, z: &[f64], s: f64, stack: &mut Vec<Block>) {
     let (k1, lam) = spec.scales();
     let sc = (k1, lam, s);
     stack.clear();
-    for (i, &zi) in z.iter().enumerate() {
+    let Some((&first, rest)) = z.split_first() else {
+        return;
+    };
+    // The last block is kept out of the stack (in registers): the common step merges into it.
+    let mut cur = spec.single(kind, 0, first, n, s);
+    cur.key = spec.key(kind, &cur, sc);
+    for (i, &zi) in (1..).zip(rest) {
         let mut top = spec.single(kind, i, zi, n, s);
+        top.key = spec.key(kind, &top, sc);
+        if cur.key > top.key {
+            stack.push(std::mem::replace(&mut cur, top));
+            continue;
+        }
+        top = spec.merge(kind, &cur, &top, s);
         top.key = spec.key(kind, &top, sc);
         while let Some(prev) = stack.last() {
             if prev.key > top.key {
@@ -202,8 +214,9 @@ fn pav_of(spec: &Spec, kind: Kind, z: &[f64], s: f64, stack: &mut Vec<Block>) {
             top.key = spec.key(kind, &top, sc);
             stack.pop();
         }
-        stack.push(top);
+        cur = top;
     }
+    stack.push(cur);
 }
 
 /// Soft sort or rank of one lane (see the module docs), keeping the residuals in `res` if given.

@@ -176,13 +176,40 @@ fn radix_piece(
     word: impl Fn(usize, u64) -> u64,
     top: usize,
 ) {
-    // the digit counts of the radix sort, taken as the words are made
-    let mut counts = [[0u32; 256]; RADIX_PASSES];
-    for (i, (p, &k)) in v.iter_mut().zip(keys).enumerate() {
-        let w = word(offset + i, k);
+    // The digit counts of the radix sort, taken as the words are made, in four sets by position
+    // mod 4: the high digits of real data repeat, and one set would chain every increment of a
+    // repeated digit through memory.
+    let mut sets = [[[0u32; 256]; RADIX_PASSES]; 4];
+    let digits = top / 8;
+    let mut vc = v.chunks_exact_mut(4);
+    let mut kc = keys.chunks_exact(4);
+    let mut at = offset;
+    for (p4, k4) in (&mut vc).zip(&mut kc) {
+        for (l, set) in sets.iter_mut().enumerate() {
+            let w = word(at + l, k4[l]);
+            p4[l] = w;
+            for (d, c) in set.iter_mut().enumerate().take(digits) {
+                c[digit(w, top, d)] += 1;
+            }
+        }
+        at += 4;
+    }
+    for (l, (p, &k)) in vc
+        .into_remainder()
+        .iter_mut()
+        .zip(kc.remainder())
+        .enumerate()
+    {
+        let w = word(at + l, k);
         *p = w;
-        for (d, c) in counts.iter_mut().enumerate().take(top / 8) {
+        for (d, c) in sets[0].iter_mut().enumerate().take(digits) {
             c[digit(w, top, d)] += 1;
+        }
+    }
+    let [mut counts, rest @ ..] = sets;
+    for set in &rest {
+        for (c, o) in counts.iter_mut().zip(set) {
+            c.iter_mut().zip(o).for_each(|(c, o)| *c += o);
         }
     }
     radix(v, tmp, top, &mut counts);
