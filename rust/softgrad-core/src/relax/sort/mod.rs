@@ -47,6 +47,8 @@ mod grad;
 mod pav;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_values;
 mod work;
 
 use crate::error::{Error, Result};
