@@ -1,7 +1,7 @@
 //! The derivatives of one lane, `O(n)` from the forward's residuals: the sorting permutation, the
-//! values `σ x` (in lane order: a lane that is one block, with l2, is pulled back in lane order
-//! without the permutation; otherwise they are gathered into sorted order first) and the block
-//! starts of the isotonic solution. The maths is in the
+//! values `σ x` (sorted for sorts; in lane order for ranks, gathered into sorted order where needed)
+//! and the block starts of the isotonic solution. A lane that is one block, with l2, is pulled back
+//! in lane order without the permutation. The maths is in the
 //! [module docs](super).
 
 use super::pav::{diff_over, scale_of, LaneRes};
@@ -97,8 +97,16 @@ fn vjp_in(
     }
     // the rank's Σ k_i (z_i - z0) is summed on (z - z0) 2^-(k+1) (halves, and the lane's 2^-k):
     // z - z0 can overflow (±1e308), and so can a block's sum of them
-    let z0 = zx[perm[0] as usize];
-    let (s, inv_s) = scale_of(z0, zx[perm[n - 1] as usize], n);
+    // the i-th largest σ x (the residual is sorted for sorts, in lane order for ranks)
+    let at = |i: usize| {
+        if spec.op == Op::Sort {
+            zx[i]
+        } else {
+            zx[perm[i] as usize]
+        }
+    };
+    let z0 = at(0);
+    let (s, inv_s) = scale_of(z0, at(n - 1), n);
     let half = s * 0.5;
     let rank_de = |de: f64| -(de / e * (2.0 * inv_s) / e);
     let one = !start[1..].contains(&true);
@@ -129,14 +137,21 @@ fn vjp_in(
         }
         return Ok(rank_de(de));
     }
+    if one && spec.reg == Reg::L2 {
+        // a sort that is one block, l2: x̄ = mean ḡ everywhere, in lane order
+        let (c, gsum) = (1.0 / n as f64, sum(g));
+        gx.fill(c * gsum);
+        let cb = (0..n).map(|i| spec.w(n, i)).sum::<f64>() / n as f64;
+        let de = (0..n)
+            .zip(g)
+            .fold(0.0, |a, (i, gi)| a + gi * (spec.w(n, i) - cb));
+        return Ok(-sign * de / e / e);
+    }
     grow(spec.name(), &mut w.z, n)?;
     grow(spec.name(), &mut w.p, n)?;
     grow(spec.name(), &mut w.d, n)?;
     let (z, p, d) = (&mut w.z[..n], &mut w.p[..n], &mut w.d[..n]);
-    for (zi, &pi) in z.iter_mut().zip(perm) {
-        *zi = zx[pi as usize];
-    }
-    let z = &*z;
+    let z = sorted_z(spec, perm, zx, z);
     let mut de = 0.0;
     for r in blocks(start) {
         let (pb, db) = (&mut p[r.clone()], &mut d[r.clone()]);
@@ -186,6 +201,18 @@ fn vjp_in(
     })
 }
 
+/// The sorted `σ x`: the residual itself for sorts; for ranks gathered from it (lane order) into
+/// `buf`.
+fn sorted_z<'a>(spec: &Spec, perm: &[u32], zx: &'a [f64], buf: &'a mut [f64]) -> &'a [f64] {
+    if spec.op == Op::Sort {
+        return zx;
+    }
+    for (zi, &pi) in buf.iter_mut().zip(perm) {
+        *zi = zx[pi as usize];
+    }
+    buf
+}
+
 /// `Σ v` in four fixed accumulators (vectorises; the same bits on every run).
 fn sum(v: &[f64]) -> f64 {
     let mut acc = [0.0; 4];
@@ -224,11 +251,7 @@ fn jvp_in(
     grow(spec.name(), &mut w.p, n)?;
     grow(spec.name(), &mut w.d, n)?;
     let (z, p, d) = (&mut w.z[..n], &mut w.p[..n], &mut w.d[..n]);
-    // the sorted values, from σ x in lane order
-    for (zi, &pi) in z.iter_mut().zip(perm) {
-        *zi = zx[pi as usize];
-    }
-    let z = &*z;
+    let z = sorted_z(spec, perm, zx, z);
     for r in blocks(start) {
         let (pb, db) = (&mut p[r.clone()], &mut d[r.clone()]);
         weights(spec, n, z, r.clone(), pb, db);

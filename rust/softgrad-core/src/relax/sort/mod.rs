@@ -145,13 +145,14 @@ impl Spec {
 }
 
 /// The residuals a forward writes (one lane after another, each `n` long): the sorting permutation
-/// and the block starts (in sorted order), and `σ x` (in lane order).
+/// and the block starts (in sorted order), and `σ x`.
 #[derive(Debug)]
 pub struct ResMut<'a> {
     /// Position within the lane of the `i`-th largest `σ x`.
     pub perm: &'a mut [u32],
-    /// `σ x + 0` in lane order (`z_i = zx[perm_i]` sorted descending): the derivatives of a lane
-    /// that is one block (l2) run in lane order without the permutation.
+    /// `σ x + 0`: sorted descending for [`Op::Sort`] (whose derivatives run in sorted order), in
+    /// lane order for ranks and top-k (`z_i = zx[perm_i]`: the derivatives of a lane that is one
+    /// block, l2, run in lane order without the permutation).
     pub z: &'a mut [f64],
     /// `true` where a block of the isotonic solution starts (in sorted order).
     pub start: &'a mut [bool],

@@ -247,25 +247,27 @@ fn forward_in(
         std::mem::take(&mut w.z),
         std::mem::take(&mut w.start),
     );
-    grow(func, &mut own.1, n)?;
-    let (perm, start) = match res {
+    let (perm, z, start) = match res {
+        // sorts are pulled back in sorted order: their residual z is the sorted σ x itself
+        Some((perm, z, start)) if spec.op == Op::Sort => (perm, z, start),
         Some((perm, zx, start)) => {
-            // the residual z is σ x in lane order: a sequential copy, and the derivatives of a
-            // lane that is one block need no permutation
+            // for ranks, σ x in lane order: a sequential copy, and the derivatives of a lane
+            // that is one block need no permutation
             each_piece(par, zx, |at, zx| {
                 for (o, &v) in zx.iter_mut().zip(&x[at..]) {
                     *o = sign * v + 0.0;
                 }
             })?;
-            (perm, start)
+            grow(func, &mut own.1, n)?;
+            (perm, &mut own.1[..n], start)
         }
         None => {
             grow(func, &mut own.0, n)?;
+            grow(func, &mut own.1, n)?;
             grow(func, &mut own.2, n)?;
-            (&mut own.0[..n], &mut own.2[..n])
+            (&mut own.0[..n], &mut own.1[..n], &mut own.2[..n])
         }
     };
-    let z = &mut own.1[..n];
     let done = lane_body(spec, x, out, (perm, z, start), par, w, (func, n, sign, e));
     (w.perm, w.z, w.start) = own;
     done

@@ -176,23 +176,40 @@ fn radix_piece(
     word: impl Fn(usize, u64) -> u64,
     top: usize,
 ) {
-    // The digit counts of the radix sort, taken as the words are made, in four sets by position
-    // mod 4: the high digits of real data repeat, and one set would chain every increment of a
-    // repeated digit through memory.
-    let mut sets = [[[0u32; 256]; RADIX_PASSES]; 4];
+    // A long lane counts in four sets by position mod 4: the high digits of real data repeat, and
+    // one set would chain every increment of a repeated digit through memory (a short lane would
+    // pay more zeroing 16 KiB).
+    let mut counts = if v.len() >= SETS_MIN {
+        counted::<4>(v, keys, offset, word, top)
+    } else {
+        counted::<1>(v, keys, offset, word, top)
+    };
+    radix(v, tmp, top, &mut counts);
+}
+
+/// Writes the packed words of `keys` into `v` (as [`radix_piece`]) and returns their digit counts,
+/// taken in `S` sets by position mod `S` and added.
+fn counted<const S: usize>(
+    v: &mut [u64],
+    keys: &[u64],
+    offset: usize,
+    word: impl Fn(usize, u64) -> u64,
+    top: usize,
+) -> [[u32; 256]; RADIX_PASSES] {
+    let mut all = [[[0u32; 256]; RADIX_PASSES]; S];
     let digits = top / 8;
-    let mut vc = v.chunks_exact_mut(4);
-    let mut kc = keys.chunks_exact(4);
+    let mut vc = v.chunks_exact_mut(S);
+    let mut kc = keys.chunks_exact(S);
     let mut at = offset;
-    for (p4, k4) in (&mut vc).zip(&mut kc) {
-        for (l, set) in sets.iter_mut().enumerate() {
-            let w = word(at + l, k4[l]);
-            p4[l] = w;
+    for (ps, ks) in (&mut vc).zip(&mut kc) {
+        for (l, set) in all.iter_mut().enumerate() {
+            let w = word(at + l, ks[l]);
+            ps[l] = w;
             for (d, c) in set.iter_mut().enumerate().take(digits) {
                 c[digit(w, top, d)] += 1;
             }
         }
-        at += 4;
+        at += S;
     }
     for (l, (p, &k)) in vc
         .into_remainder()
@@ -202,17 +219,17 @@ fn radix_piece(
     {
         let w = word(at + l, k);
         *p = w;
-        for (d, c) in sets[0].iter_mut().enumerate().take(digits) {
+        for (d, c) in all[0].iter_mut().enumerate().take(digits) {
             c[digit(w, top, d)] += 1;
         }
     }
-    let [mut counts, rest @ ..] = sets;
-    for set in &rest {
-        for (c, o) in counts.iter_mut().zip(set) {
+    let mut counts = all[0];
+    for set in &all[1..] {
+        for (c, o) in counts.iter_mut().zip(set).take(digits) {
             c.iter_mut().zip(o).for_each(|(c, o)| *c += o);
         }
     }
-    radix(v, tmp, top, &mut counts);
+    counts
 }
 
 /// Merges the sorted `a` and `b` (all words distinct) into `out`, two halves of `out` at a time
@@ -247,6 +264,9 @@ fn merge(a: &[u64], b: &[u64], out: &mut [u64]) {
         }
     }
 }
+
+/// Lanes at least this long take their radix digit counts in four sets.
+const SETS_MIN: usize = 1 << 14;
 
 /// At most this many 8-bit radix passes (a 32-bit radix prefix).
 const RADIX_PASSES: usize = 4;
