@@ -1,6 +1,7 @@
 """Ray as the executor of randomized and finite-difference estimates: a local Ray cluster
 (``ray.init``, worker processes on this machine) behind a ``concurrent.futures.Executor`` gives the
-serial estimate bit for bit. Skipped when ray is not installed (it is in the test extra, so the test command runs it).
+serial estimate bit for bit. Ray is in the test extra, so the test command runs this; it is skipped
+only where ray is not installed.
 
 Ray has no ``concurrent.futures.Executor`` of its own; ``ray.util.multiprocessing.Pool`` is wrapped
 by the ten-line adapter below, which is also the recipe the documentation gives.
