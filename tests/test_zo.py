@@ -301,3 +301,26 @@ def test_finite_difference_only_options_are_rejected_by_randomized_methods() -> 
         softgrad.gradient(f, x, method="spsa", nan_policy="omit", seed=0)
     with pytest.raises(ValueError, match="progress=True"):
         softgrad.gradient(f, x, method="gaussian", progress=True, seed=0)
+
+
+def test_vectorized_default_batches_are_those_of_finite_differences() -> None:
+    """A vectorized f gets the batches of softgrad.gradient's finite differences (about 256 KiB of
+    points, at least 4; one task with an executor), and the estimate of one call on every point."""
+    n, q = 1000, 100
+    x = np.random.default_rng(5).standard_normal(n)
+    calls: list[int] = []
+
+    def fv(X: NDArray[Any]) -> NDArray[Any]:
+        calls.append(len(X))
+        return np.sum(X * X, axis=1) + X[:, 0]
+
+    kw: dict[str, Any] = dict(method="spsa", n_samples=q, seed=3, vectorized=True)
+    got = softgrad.gradient(fv, x, **kw)
+    assert sum(calls) == 2 * q and max(calls) == (1 << 18) // (8 * n) and len(calls) > 1
+    calls.clear()
+    np.testing.assert_array_equal(softgrad.gradient(fv, x, batch_size=2 * q, **kw), got)
+    assert calls == [2 * q]
+    calls.clear()
+    with ThreadPoolExecutor(2) as ex:
+        np.testing.assert_array_equal(softgrad.gradient(fv, x, executor=ex, **kw), got)
+    assert calls == [2 * q]

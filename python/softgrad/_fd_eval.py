@@ -183,6 +183,21 @@ def progress_bar(progress: Any, func: str, total: int | None) -> Any:
 # the evaluation loop
 
 
+def batch_points(
+    npts: int, point_bytes: int, vectorized: bool, batch_size: int | None, executor: Executor | None
+) -> int:
+    """Points generated per batch: ``batch_size`` if given; for a vectorized ``f`` about 256 KiB of
+    points (at least 4), or all ``npts`` in one task with an executor; for a scalar ``f`` (one call
+    per point) 4 MiB of points, which bounds the memory of the points only."""
+    if vectorized and batch_size is not None:
+        return int(batch_size)
+    if vectorized and executor is not None:
+        return max(1, npts)  # one task: the caller sets batch_size to spread it
+    if vectorized:
+        return max(_VECTOR_BATCH_MIN, _VECTOR_BATCH_BYTES // max(1, point_bytes))
+    return max(1, _SCALAR_BATCH_BYTES // max(1, point_bytes))
+
+
 def evaluate(
     plan: Any,
     ev: _Eval,
@@ -197,14 +212,7 @@ def evaluate(
     """The values of ``f`` at every point of ``plan`` (``plan.points(start, stop)``), in order: floats
     (scalar gradient) or rows. ``imag(points, start)`` adds the complex step to a batch."""
     npts = plan.n_points
-    if vectorized and batch_size is not None:
-        size = int(batch_size)
-    elif vectorized and executor is not None:
-        size = npts  # one task: the caller sets batch_size to spread it
-    elif vectorized:
-        size = max(_VECTOR_BATCH_MIN, _VECTOR_BATCH_BYTES // max(1, n * dt.itemsize))
-    else:
-        size = max(1, _SCALAR_BATCH_BYTES // max(1, n * dt.itemsize))
+    size = batch_points(npts, n * dt.itemsize, vectorized, batch_size, executor)
     chunks: list[Any] = []
     pending: list[tuple[int, NDArray[Any]]] = []  # (first point, points) for the executor
     shape = ev.shape

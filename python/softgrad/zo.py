@@ -39,7 +39,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._core import zo as _k
-from ._fd_eval import _Eval
+from ._fd_eval import _Eval, batch_points
 from ._params import _plain, threads_param
 from .fd import Estimate
 
@@ -47,8 +47,6 @@ __all__ = ["ZOEstimate", "apply_seeded_update", "spsa_inplace"]
 
 METHODS = ("spsa", "gaussian", "sphere", "coordinate")
 _DISTS = ("gaussian", "rademacher")
-# Bytes of points generated per batch when f takes one point at a time.
-_SCALAR_BATCH_BYTES = 1 << 22
 _U64 = 1 << 64
 
 
@@ -217,10 +215,7 @@ def _evaluate(
         x0 = xf.copy()
         v0 = ev.batch(x0[None], lambda _: "x") if vectorized else ev.one(x0, 0, lambda _: "x")
         f0 = float(np.asarray(v0, dtype=np.float64).reshape(-1)[0])
-    if vectorized:
-        size = npts if batch_size is None else int(batch_size)
-    else:
-        size = max(1, _SCALAR_BATCH_BYTES // max(1, n * xf.dtype.itemsize))
+    size = batch_points(npts, n * xf.dtype.itemsize, vectorized, batch_size, executor)
     out: list[Any] = []
     batches = [(start, min(npts, start + size)) for start in range(0, npts, size)]
     if executor is not None:  # all points first, so that the executor runs them concurrently
