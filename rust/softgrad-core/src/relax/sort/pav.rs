@@ -239,25 +239,19 @@ fn forward_in(
     w: &mut Work,
 ) -> Result<()> {
     let (func, n, sign, e) = (spec.name(), x.len(), spec.sign(), spec.strength);
-    if x.iter().any(|v| !v.is_finite()) {
-        return Err(Error::param(func, "x", "is not finite"));
-    }
     let mut own = (
         std::mem::take(&mut w.perm),
         std::mem::take(&mut w.z),
         std::mem::take(&mut w.start),
     );
+    let mut diff = None;
     let (perm, z, start) = match res {
         // sorts are pulled back in sorted order: their residual z is the sorted σ x itself
         Some((perm, z, start)) if spec.op == Op::Sort => (perm, z, start),
         Some((perm, zx, start)) => {
-            // for ranks, σ x in lane order: a sequential copy, and the derivatives of a lane
-            // that is one block need no permutation
-            each_piece(par, zx, |at, zx| {
-                for (o, &v) in zx.iter_mut().zip(&x[at..]) {
-                    *o = sign * v + 0.0;
-                }
-            })?;
+            // for ranks, σ x in lane order (the derivatives of a lane that is one block need no
+            // permutation), written by the pass that checks x
+            diff = Some(scan(par, x, sign, Some(zx), func)?);
             grow(func, &mut own.1, n)?;
             (perm, &mut own.1[..n], start)
         }
@@ -268,9 +262,71 @@ fn forward_in(
             (&mut own.0[..n], &mut own.1[..n], &mut own.2[..n])
         }
     };
-    let done = lane_body(spec, x, out, (perm, z, start), par, w, (func, n, sign, e));
+    let done = match diff {
+        Some(d) => Ok(d),
+        None => scan(par, x, sign, None, func),
+    }
+    .and_then(|diff| {
+        lane_body(
+            spec,
+            x,
+            out,
+            (perm, z, start),
+            par,
+            w,
+            (func, n, sign, e, diff),
+        )
+    });
     (w.perm, w.z, w.start) = own;
     done
+}
+
+/// One pass over `x`: [`Error::InvalidParameter`] (`x`) if a value is not finite, else the bits on
+/// which the sort keys `desc_key(σ x_i)` differ (`OR_i key_i ^ key_0`); writes `σ x + 0` to `zx`
+/// if given. On `par`'s threads for a long lane (`AND`/`OR` of pieces: the same result).
+fn scan(par: Par, x: &[f64], sign: f64, zx: Option<&mut [f64]>, func: &'static str) -> Result<u64> {
+    let Some(&x0) = x.first() else { return Ok(0) };
+    let k0 = desc_key(sign * x0);
+    let piece = |xs: &[f64], zs: Option<&mut [f64]>| {
+        let (mut fin, mut d) = (true, 0u64);
+        match zs {
+            Some(zs) => {
+                for (z, &v) in zs.iter_mut().zip(xs) {
+                    let s = sign * v + 0.0;
+                    *z = s;
+                    fin &= v.is_finite();
+                    d |= desc_key(s) ^ k0;
+                }
+            }
+            None => {
+                for &v in xs {
+                    fin &= v.is_finite();
+                    d |= desc_key(sign * v) ^ k0;
+                }
+            }
+        }
+        (fin, d)
+    };
+    let join = |a: (bool, u64), b: (bool, u64)| (a.0 && b.0, a.1 | b.1);
+    let (fin, d) = match (par, zx) {
+        (Par::Rayon(t), zx) if t >= 2 && x.len() >= PAR_SORT_MIN => par.install(|| match zx {
+            Some(zx) => x
+                .par_chunks(MAP_PIECE)
+                .zip(zx.par_chunks_mut(MAP_PIECE))
+                .map(|(xs, zs)| piece(xs, Some(zs)))
+                .reduce(|| (true, 0), join),
+            None => x
+                .par_chunks(MAP_PIECE)
+                .map(|xs| piece(xs, None))
+                .reduce(|| (true, 0), join),
+        })?,
+        (_, zx) => piece(x, zx),
+    };
+    if fin {
+        Ok(d)
+    } else {
+        Err(Error::param(func, "x", "is not finite"))
+    }
 }
 
 /// Elements per piece of a long lane's element-wise passes on several threads (pure maps, so the
@@ -330,14 +386,17 @@ fn lane_body(
     (perm, z, start): LaneResMut<'_>,
     par: Par,
     w: &mut Work,
-    (func, n, sign, e): (&'static str, usize, f64, f64),
+    (func, n, sign, e, diff): (&'static str, usize, f64, f64, u64),
 ) -> Result<()> {
-    w.sort(func, x.iter().map(|&v| desc_key(sign * v)), perm, par)?;
-    each_piece(par, z, |at, z| {
-        for (p, zk) in perm[at..].iter().zip(z) {
-            *zk = sign * x[*p as usize] + 0.0;
-        }
-    })?;
+    // the sort writes z (σ x in sorted order) in the pass that writes perm
+    w.sort(
+        func,
+        |i| desc_key(sign * x[i]),
+        diff,
+        (&mut *perm, &mut *z),
+        |p| sign * x[p] + 0.0,
+        par,
+    )?;
     let stack = &mut w.stack;
     stack.clear();
     stack.try_reserve(n).map_err(|_| Error::Alloc {

@@ -8,18 +8,22 @@
 //! position, so the permutation is a function of the input only. Each position is packed into one
 //! `u64`: the key's bits from the highest one on which the lane's keys differ downwards (the bits
 //! above are shared, so dropping them keeps the order), then the position in the low `b` bits
-//! (`2^b >= n`). These are sorted on their top `D` bits only: by an LSD radix sort (stable, so
-//! positions stay ascending within equal digits; 8-bit digits, `D` = 24 for lanes under 4096 and
-//! 32 above, digits shared by every word skipped) for lanes of at least [`RADIX_MIN`] values, by a
-//! comparison sort of the whole word (`D = 64 - b`) below. A last pass (`fix_up`) sorts each run of
-//! equal top `D` bits by the whole word, and each run of equal key bits by the full key when the
-//! words could not hold all of them: for distinct random values the runs are short and rare, so a
-//! lane costs three or four linear passes instead of eight, and ties (equal keys) are already in
-//! position order. Every path gives the permutation of the full `(key, position)` order. Given
-//! threads, a lane of at least [`PAR_SORT_MIN`] values has its two halves sorted so side by side
-//! and merged (two threads again, each merging half of the result); the order being total, the
-//! permutation does not depend on the threads.
-//! (Wider digits cost more than they save: 2048 buckets scatter into more pages than the TLB holds.)
+//! (`2^b >= n`). The keys are not stored: the caller gives them as a function of the position
+//! (computed from `x` where needed) and has already found the bits on which they differ in a pass
+//! of its own. The words are sorted on their top `D` bits only: by an LSD radix sort (stable, so
+//! positions stay ascending within equal digits; digits shared by every word skipped) for lanes of
+//! at least [`RADIX_MIN`] values, by a comparison sort of the whole word (`D = 64 - b`) below. The
+//! digits are 8-bit, `D` = 24 for lanes under 4096 and 32 above, and 11-bit with `D` = 33 (three
+//! passes instead of four) from [`WIDE_MIN`] on, where each pass is a trip through memory. A last
+//! pass (`fix_up`) sorts each run of equal top `D` bits by the whole word, and each run of equal
+//! key bits by the full key when the words could not hold all of them: for distinct random values
+//! the runs are short and rare, so a lane costs four or five linear passes instead of eight, and
+//! ties (equal keys) are already in position order. Every path gives the permutation of the full
+//! `(key, position)` order. The pass that writes the permutation also writes the values in sorted
+//! order (the caller's `value(position)`), so the lane is gathered once. Given threads, a lane of
+//! at least [`PAR_SORT_MIN`] values has its two halves sorted so side by side and merged (two
+//! threads again, each merging half of the result); the order being total, the permutation does
+//! not depend on the threads.
 
 use std::cell::RefCell;
 
@@ -32,10 +36,14 @@ use crate::par::Par;
 /// Lanes at least this long are radix sorted (below, the 8 × 256 counters cost more than they save).
 pub(crate) const RADIX_MIN: usize = 256;
 
+/// Lanes (and halves of a lane sorted on two threads) at least this long are radix sorted on
+/// 11-bit digits, three passes over the top 33 bits, instead of four 8-bit passes: a pass over a
+/// long lane costs a trip through memory, more than its 2048 counters cost.
+const WIDE_MIN: usize = 1 << 15;
+
 /// Reusable buffers of one thread.
 #[derive(Debug, Default)]
 pub(crate) struct Work {
-    keys: Vec<u64>,
     packed: Vec<u64>,
     tmp: Vec<u64>,
     pub(crate) perm: Vec<u32>,
@@ -70,166 +78,199 @@ pub(crate) fn grow<T: Clone + Default>(func: &'static str, v: &mut Vec<T>, n: us
     Ok(())
 }
 
+/// `OR_i key(i) ^ key(0)` over `0..n`: the bits on which the keys differ (what [`Work::sort`]
+/// takes, so that a caller can fold it into a pass of its own).
+#[cfg(test)]
+pub(crate) fn key_diff(n: usize, key: impl Fn(usize) -> u64) -> u64 {
+    (0..n).fold(0, |d, i| d | (key(i) ^ key(0)))
+}
+
 impl Work {
-    /// Sorts positions `0..keys.len()` by `keys` ascending, ties by position, into `perm`.
+    /// Sorts positions `0..perm.len()` by `key` ascending, ties by position, into `perm`, and
+    /// writes `z[i] = value(perm[i])` in the same pass. `diff` is `OR_i key(i) ^ key(0)`.
     pub(crate) fn sort(
         &mut self,
         func: &'static str,
-        keys: impl ExactSizeIterator<Item = u64>,
-        perm: &mut [u32],
+        key: impl Fn(usize) -> u64 + Sync,
+        diff: u64,
+        (perm, z): (&mut [u32], &mut [f64]),
+        value: impl Fn(usize) -> f64 + Sync,
         par: Par,
     ) -> Result<()> {
-        let n = keys.len();
-        grow(func, &mut self.keys, n)?;
-        let mut first = None;
-        let mut diff = 0u64;
-        for (k, v) in self.keys[..n].iter_mut().zip(keys) {
-            *k = v;
-            diff |= v ^ *first.get_or_insert(v);
-        }
-        let ks = &self.keys[..n];
+        let n = perm.len();
+        let threads = match par {
+            Par::Rayon(t) if n >= PAR_SORT_MIN => t,
+            _ => 1,
+        };
+        let emit = |at: usize, (o, zs, w): (&mut [u32], &mut [f64], Option<Sorted<'_>>)| match w {
+            Some((w, low)) => {
+                for ((o, zi), &w) in o.iter_mut().zip(zs).zip(w) {
+                    let p = (w & low) as usize;
+                    *o = p as u32;
+                    *zi = value(p);
+                }
+            }
+            None => {
+                for (i, (o, zi)) in o.iter_mut().zip(zs).enumerate() {
+                    *o = (at + i) as u32;
+                    *zi = value(at + i);
+                }
+            }
+        };
+        let mut emit_all = move |sorted: Option<Sorted<'_>>| {
+            const PIECE: usize = 1 << 15;
+            if threads >= 2 {
+                par.install(|| {
+                    perm.par_chunks_mut(PIECE)
+                        .zip(z.par_chunks_mut(PIECE))
+                        .enumerate()
+                        .for_each(|(k, (o, zs))| {
+                            let w = sorted.map(|(w, low)| (&w[k * PIECE..], low));
+                            emit(k * PIECE, (o, zs, w));
+                        })
+                })
+            } else {
+                emit(0, (perm, z, sorted));
+                Ok(())
+            }
+        };
         if diff == 0 {
             // one value (or none): the identity
-            perm.iter_mut().enumerate().for_each(|(i, p)| *p = i as u32);
-            return Ok(());
+            return emit_all(None);
         }
         let b = 64 - (n as u64 - 1).leading_zeros(); // n >= 2 here, so b >= 1
         let (lift, low) = (diff.leading_zeros(), (1u64 << b) - 1);
         grow(func, &mut self.packed, n)?;
         grow(func, &mut self.tmp, n)?;
         let (packed, tmp) = (&mut self.packed[..n], &mut self.tmp[..n]);
-        let word = move |i: usize, k: u64| ((k << lift) & !low) | i as u64;
+        let word = |i: usize| ((key(i) << lift) & !low) | i as u64;
         // every bit on which keys differ is in the words unless some are among the b dropped
         let exact = (diff << lift) & low == 0;
-        let threads = match par {
-            Par::Rayon(t) if n >= PAR_SORT_MIN => t,
-            _ => 1,
-        };
         let sorted: &[u64] = if threads >= 2 {
             // two halves radix sorted side by side, then merged: the order is total, so the
             // permutation is the same as on one thread
             let h = n / 2;
-            let (ka, kb) = ks.split_at(h);
             let (pa, pb) = packed.split_at_mut(h);
             let (ta, tb) = tmp.split_at_mut(h);
-            par.install(|| {
-                rayon::join(
-                    || {
-                        radix_piece(pa, ta, ka, 0, word, 32);
-                        fix_up(pa, ks, 32, low, true);
-                    },
-                    || {
-                        radix_piece(pb, tb, kb, h, word, 32);
-                        fix_up(pb, ks, 32, low, true);
-                    },
-                )
-            })?;
+            let piece = |v: &mut [u64], t: &mut [u64], at: usize| {
+                let top = radix_long(v, t, at, &word);
+                fix_up(v, &key, top, low, true);
+            };
+            par.install(|| rayon::join(|| piece(pa, ta, 0), || piece(pb, tb, h)))?;
             par.install(|| merge_par(pa, pb, tmp))?;
             if !exact {
-                fix_up(tmp, ks, 64 - b, low, false);
+                // runs of equal key bits, on two threads: split where the key bits change
+                let mut m = n / 2;
+                while m < n && (tmp[m] ^ tmp[m - 1]) >> b == 0 {
+                    m += 1;
+                }
+                let (ta, tb) = tmp.split_at_mut(m);
+                par.install(|| {
+                    rayon::join(
+                        || fix_up(ta, &key, 64 - b, low, false),
+                        || fix_up(tb, &key, 64 - b, low, false),
+                    )
+                })?;
             }
             tmp
         } else if n >= RADIX_MIN {
-            let top = if n < 4096 { 24 } else { 32 };
-            radix_piece(packed, tmp, ks, 0, word, top);
-            fix_up(packed, ks, top as u32, low, exact);
+            let top = radix_long(packed, tmp, 0, &word);
+            fix_up(packed, &key, top, low, exact);
             packed
         } else {
-            for (i, (p, &k)) in packed.iter_mut().zip(ks.iter()).enumerate() {
-                *p = word(i, k);
+            for (i, p) in packed.iter_mut().enumerate() {
+                *p = word(i);
             }
             match par {
                 Par::Seq => packed.sort_unstable(),
                 p => p.install(|| packed.par_sort_unstable())?,
             }
-            fix_up(packed, ks, 64 - b, low, exact);
+            fix_up(packed, &key, 64 - b, low, exact);
             packed
         };
-        let positions = |(o, w): (&mut [u32], &[u64])| {
-            for (o, p) in o.iter_mut().zip(w) {
-                *o = (p & low) as u32;
-            }
-        };
-        if threads >= 2 {
-            par.install(|| {
-                perm.par_chunks_mut(1 << 15)
-                    .zip(sorted.par_chunks(1 << 15))
-                    .for_each(positions)
-            })?;
-        } else {
-            positions((perm, sorted));
-        }
-        Ok(())
+        emit_all(Some((sorted, low)))
     }
 }
+
+/// Sorted packed words and the mask of their position bits.
+type Sorted<'a> = (&'a [u64], u64);
 
 /// Lanes at least this long, given threads, sort two halves on two threads and merge them.
 pub(crate) const PAR_SORT_MIN: usize = 1 << 16;
 
-/// The packed words of `keys` (positions from `offset`, `word(position, key)`) radix sorted on their
-/// top `top` bits into `v` (`tmp` the same length as scratch).
-fn radix_piece(
+/// The packed words (`word(position)`, positions from `offset`) of `v`'s part of a lane, radix
+/// sorted on their top bits into `v` (`tmp` the same length as scratch); returns how many top
+/// bits: 24 in 8-bit digits for fewer than 4096 words, 32 in 8-bit digits below [`WIDE_MIN`], 33
+/// in 11-bit digits above.
+fn radix_long(
     v: &mut [u64],
     tmp: &mut [u64],
-    keys: &[u64],
     offset: usize,
-    word: impl Fn(usize, u64) -> u64,
-    top: usize,
-) {
-    // A long lane counts in four sets by position mod 4: the high digits of real data repeat, and
-    // one set would chain every increment of a repeated digit through memory (a short lane would
-    // pay more zeroing 16 KiB).
-    let mut counts = if v.len() >= SETS_MIN {
-        counted::<4>(v, keys, offset, word, top)
-    } else {
-        counted::<1>(v, keys, offset, word, top)
-    };
-    radix(v, tmp, top, &mut counts);
+    word: &(impl Fn(usize) -> u64 + Sync),
+) -> u32 {
+    match v.len() {
+        n if n < 4096 => radix_piece::<256, 3>(v, tmp, offset, word),
+        n if n < WIDE_MIN => radix_piece::<256, 4>(v, tmp, offset, word),
+        _ => radix_piece::<2048, 3>(v, tmp, offset, word),
+    }
 }
 
-/// Writes the packed words of `keys` into `v` (as [`radix_piece`]) and returns their digit counts,
-/// taken in `S` sets by position mod `S` and added.
-fn counted<const S: usize>(
+/// [`radix_long`] with `P` passes of `BINS`-way digits (a power of two).
+fn radix_piece<const BINS: usize, const P: usize>(
     v: &mut [u64],
-    keys: &[u64],
+    tmp: &mut [u64],
     offset: usize,
-    word: impl Fn(usize, u64) -> u64,
-    top: usize,
-) -> [[u32; 256]; RADIX_PASSES] {
-    let mut all = [[[0u32; 256]; RADIX_PASSES]; S];
-    let digits = top / 8;
+    word: &impl Fn(usize) -> u64,
+) -> u32 {
+    // A long lane counts in four sets by position mod 4: the high digits of real data repeat, and
+    // one set would chain every increment of a repeated digit through memory (a short lane would
+    // pay more zeroing the counters).
+    let mut counts = if v.len() >= SETS_MIN {
+        counted::<BINS, P, 4>(v, offset, word)
+    } else {
+        counted::<BINS, P, 1>(v, offset, word)
+    };
+    radix(v, tmp, &mut counts);
+    P as u32 * BINS.trailing_zeros()
+}
+
+/// Writes the packed words `word(offset + i)` into `v` and returns their digit counts (`P` digits
+/// of `log2 BINS` bits from the top), taken in `S` sets by position mod `S` and added.
+fn counted<const BINS: usize, const P: usize, const S: usize>(
+    v: &mut [u64],
+    offset: usize,
+    word: &impl Fn(usize) -> u64,
+) -> Vec<[u32; BINS]> {
+    let mut all = vec![[0u32; BINS]; P * S];
+    let top = P as u32 * BINS.trailing_zeros();
     let mut vc = v.chunks_exact_mut(S);
-    let mut kc = keys.chunks_exact(S);
     let mut at = offset;
-    for (ps, ks) in (&mut vc).zip(&mut kc) {
-        for (l, set) in all.iter_mut().enumerate() {
-            let w = word(at + l, ks[l]);
+    for ps in &mut vc {
+        for (l, set) in all.chunks_exact_mut(P).enumerate() {
+            let w = word(at + l);
             ps[l] = w;
-            for (d, c) in set.iter_mut().enumerate().take(digits) {
-                c[digit(w, top, d)] += 1;
+            for (d, c) in set.iter_mut().enumerate() {
+                c[digit::<BINS>(w, top, d)] += 1;
             }
         }
         at += S;
     }
-    for (l, (p, &k)) in vc
-        .into_remainder()
-        .iter_mut()
-        .zip(kc.remainder())
-        .enumerate()
-    {
-        let w = word(at + l, k);
+    for p in vc.into_remainder() {
+        let w = word(at);
         *p = w;
-        for (d, c) in all[0].iter_mut().enumerate().take(digits) {
-            c[digit(w, top, d)] += 1;
+        for (d, c) in all[..P].iter_mut().enumerate() {
+            c[digit::<BINS>(w, top, d)] += 1;
         }
+        at += 1;
     }
-    let mut counts = all[0];
-    for set in &all[1..] {
-        for (c, o) in counts.iter_mut().zip(set).take(digits) {
+    let (counts, rest) = all.split_at_mut(P);
+    for set in rest.chunks_exact(P) {
+        for (c, o) in counts.iter_mut().zip(set) {
             c.iter_mut().zip(o).for_each(|(c, o)| *c += o);
         }
     }
-    counts
+    all.truncate(P);
+    all
 }
 
 /// Merges the sorted `a` and `b` (all words distinct) into `out`, two halves of `out` at a time
@@ -268,23 +309,21 @@ fn merge(a: &[u64], b: &[u64], out: &mut [u64]) {
 /// Lanes at least this long take their radix digit counts in four sets.
 const SETS_MIN: usize = 1 << 14;
 
-/// At most this many 8-bit radix passes (a 32-bit radix prefix).
-const RADIX_PASSES: usize = 4;
-
-/// Digit `d` (from the least significant) of the top `top` bits of `w`.
+/// Digit `d` (from the least significant, `log2 BINS` bits each) of the top `top` bits of `w`.
 #[inline(always)]
-fn digit(w: u64, top: usize, d: usize) -> usize {
-    ((w >> (64 - top + 8 * d)) & 255) as usize
+fn digit<const BINS: usize>(w: u64, top: u32, d: usize) -> usize {
+    ((w >> (64 - top + BINS.trailing_zeros() * d as u32)) as usize) & (BINS - 1)
 }
 
-/// Stable LSD radix sort of `v` on its top `top` bits (a multiple of 8), given the counts of each
-/// digit; the result ends in `v`. Digits on which all words agree are skipped.
-fn radix(v: &mut [u64], tmp: &mut [u64], top: usize, counts: &mut [[u32; 256]; RADIX_PASSES]) {
+/// Stable LSD radix sort of `v` on its top `P log2 BINS` bits, given the counts of each digit;
+/// the result ends in `v`. Digits on which all words agree are skipped.
+fn radix<const BINS: usize>(v: &mut [u64], tmp: &mut [u64], counts: &mut [[u32; BINS]]) {
     let n = v.len();
+    let top = counts.len() as u32 * BINS.trailing_zeros();
     let mut in_tmp = false;
-    for (d, c) in counts.iter_mut().enumerate().take(top / 8) {
+    for (d, c) in counts.iter_mut().enumerate() {
         let first = if in_tmp { tmp[0] } else { v[0] };
-        if c[digit(first, top, d)] as usize == n {
+        if c[digit::<BINS>(first, top, d)] as usize == n {
             continue;
         }
         let mut acc = 0u32;
@@ -295,7 +334,7 @@ fn radix(v: &mut [u64], tmp: &mut [u64], top: usize, counts: &mut [[u32; 256]; R
         }
         let (src, dst): (&[u64], &mut [u64]) = if in_tmp { (tmp, v) } else { (v, tmp) };
         for &x in src.iter() {
-            let slot = &mut c[digit(x, top, d)];
+            let slot = &mut c[digit::<BINS>(x, top, d)];
             dst[*slot as usize] = x;
             *slot += 1;
         }
@@ -307,11 +346,11 @@ fn radix(v: &mut [u64], tmp: &mut [u64], top: usize, counts: &mut [[u32; 256]; R
 }
 
 /// Makes `packed` (sorted on its top `top` bits, positions ascending within equal top bits) sorted
-/// by `(keys[position], position)`, `low` masking the position. Each run of equal top bits is
+/// by `(key(position), position)`, `low` masking the position. Each run of equal top bits is
 /// sorted by the whole packed word (the key's next bits, then the position: no memory lookups);
 /// then, unless `exact` (the packed words hold every bit on which keys differ), each run of equal
 /// key bits in the words is checked, and re-sorted if need be, by the full keys.
-fn fix_up(packed: &mut [u64], keys: &[u64], top: u32, low: u64, exact: bool) {
+fn fix_up(packed: &mut [u64], key: &impl Fn(usize) -> u64, top: u32, low: u64, exact: bool) {
     let b = low.count_ones();
     let shift = 64 - top;
     for_runs(packed, shift, |run| {
@@ -323,7 +362,7 @@ fn fix_up(packed: &mut [u64], keys: &[u64], top: u32, low: u64, exact: bool) {
             }
         }
         if !exact {
-            let full = |p: u64| (keys[(p & low) as usize], p & low);
+            let full = |p: u64| (key((p & low) as usize), p & low);
             for_runs(run, b, |r| {
                 if r.windows(2).any(|w| full(w[0]) > full(w[1])) {
                     r.sort_unstable_by_key(|&p| full(p));
@@ -377,9 +416,19 @@ mod tests {
         want.sort_by_key(|&i| (keys[i as usize], i));
         for par in [Par::Seq, Par::Rayon(2), Par::Rayon(3)] {
             let mut perm = vec![0u32; n];
+            let mut z = vec![0.0; n];
+            let key = |i: usize| keys[i];
             Work::default()
-                .sort("t", keys.iter().copied(), &mut perm, par)
+                .sort(
+                    "t",
+                    key,
+                    key_diff(n, key),
+                    (&mut perm, &mut z),
+                    |p| p as f64,
+                    par,
+                )
                 .unwrap();
+            assert!(z.iter().zip(&perm).all(|(&z, &p)| z == f64::from(p)));
             assert_eq!(perm, want, "{n} {par:?}");
         }
     }
