@@ -21,9 +21,9 @@
 //! ties (equal keys) are already in position order. Every path gives the permutation of the full
 //! `(key, position)` order. The pass that writes the permutation also writes the values in sorted
 //! order (the caller's `value(position)`), so the lane is gathered once. Given threads, a lane of
-//! at least [`PAR_SORT_MIN`] values has its two halves sorted so side by side and merged (two
-//! threads again, each merging half of the result); the order being total, the permutation does
-//! not depend on the threads.
+//! at least [`PAR_SORT_MIN`] values has its two halves radix sorted side by side, merged on the
+//! radix bits (two threads again, each merging half of the result) and fixed up once (two threads,
+//! split between runs); the order being total, the permutation does not depend on the threads.
 
 use std::cell::RefCell;
 
@@ -147,31 +147,32 @@ impl Work {
         // every bit on which keys differ is in the words unless some are among the b dropped
         let exact = (diff << lift) & low == 0;
         let sorted: &[u64] = if threads >= 2 {
-            // two halves radix sorted side by side, then merged: the order is total, so the
-            // permutation is the same as on one thread
+            // two halves radix sorted side by side, merged on the radix bits, and fixed up once
+            // (on two threads, split between runs): the order is total, so the permutation is the
+            // same as on one thread
             let h = n / 2;
             let (pa, pb) = packed.split_at_mut(h);
             let (ta, tb) = tmp.split_at_mut(h);
-            let piece = |v: &mut [u64], t: &mut [u64], at: usize| {
-                let top = radix_long(v, t, at, &word);
-                fix_up(v, &key, top, low, true);
-            };
-            par.install(|| rayon::join(|| piece(pa, ta, 0), || piece(pb, tb, h)))?;
-            par.install(|| merge_par(pa, pb, tmp))?;
-            if !exact {
-                // runs of equal key bits, on two threads: split where the key bits change
-                let mut m = n / 2;
-                while m < n && (tmp[m] ^ tmp[m - 1]) >> b == 0 {
-                    m += 1;
-                }
-                let (ta, tb) = tmp.split_at_mut(m);
-                par.install(|| {
-                    rayon::join(
-                        || fix_up(ta, &key, 64 - b, low, false),
-                        || fix_up(tb, &key, 64 - b, low, false),
-                    )
-                })?;
+            let (top, top_b) = par.install(|| {
+                rayon::join(
+                    || radix_long(pa, ta, 0, &word),
+                    || radix_long(pb, tb, h, &word),
+                )
+            })?;
+            debug_assert_eq!(top, top_b, "halves of one digit width");
+            let shift = 64 - top;
+            par.install(|| merge_par(pa, pb, tmp, shift))?;
+            let mut m = n / 2;
+            while m < n && (tmp[m] ^ tmp[m - 1]) >> shift == 0 {
+                m += 1;
             }
+            let (ta, tb) = tmp.split_at_mut(m);
+            par.install(|| {
+                rayon::join(
+                    || fix_up(ta, &key, top, low, exact),
+                    || fix_up(tb, &key, top, low, exact),
+                )
+            })?;
             tmp
         } else if n >= RADIX_MIN {
             let top = radix_long(packed, tmp, 0, &word);
@@ -273,15 +274,17 @@ fn counted<const BINS: usize, const P: usize, const S: usize>(
     all
 }
 
-/// Merges the sorted `a` and `b` (all words distinct) into `out`, two halves of `out` at a time
-/// when rayon has threads: the split of the first half is found by a binary search (merge path).
-fn merge_par(a: &[u64], b: &[u64], out: &mut [u64]) {
+/// Merges `a` and `b`, each sorted on the bits above `shift`, into `out` (sorted so, `a` first
+/// among equals), two halves of `out` at a time when rayon has threads: the split of the first
+/// half is found by a binary search (merge path).
+fn merge_par(a: &[u64], b: &[u64], out: &mut [u64], shift: u32) {
     let k = out.len() / 2;
-    // the least i such that a[..i] and b[..k - i] are the k smallest
+    // the number of `a`'s words among the first k of the merge: a[mid] is among them iff it
+    // comes before b[k - mid - 1]
     let (mut lo, mut hi) = (k.saturating_sub(b.len()), k.min(a.len()));
     while lo < hi {
         let mid = (lo + hi) / 2;
-        if a[mid] < b[k - mid - 1] {
+        if a[mid] >> shift <= b[k - mid - 1] >> shift {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -289,14 +292,14 @@ fn merge_par(a: &[u64], b: &[u64], out: &mut [u64]) {
     }
     let (oa, ob) = out.split_at_mut(k);
     let ((a0, a1), (b0, b1)) = (a.split_at(lo), b.split_at(k - lo));
-    rayon::join(|| merge(a0, b0, oa), || merge(a1, b1, ob));
+    rayon::join(|| merge(a0, b0, oa, shift), || merge(a1, b1, ob, shift));
 }
 
-/// Merges the sorted `a` and `b` into `out` (`a.len() + b.len()` long).
-fn merge(a: &[u64], b: &[u64], out: &mut [u64]) {
+/// Merges `a` and `b` (sorted on the bits above `shift`) into `out` (`a.len() + b.len()` long).
+fn merge(a: &[u64], b: &[u64], out: &mut [u64], shift: u32) {
     let (mut i, mut j) = (0, 0);
     for o in out.iter_mut() {
-        if j >= b.len() || (i < a.len() && a[i] < b[j]) {
+        if j >= b.len() || (i < a.len() && a[i] >> shift <= b[j] >> shift) {
             *o = a[i];
             i += 1;
         } else {
