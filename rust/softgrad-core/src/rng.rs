@@ -241,6 +241,15 @@ impl Stream {
         )
     }
 
+    /// [`Stream::blocks`] compiled for `level` (the same bits at every level).
+    pub(crate) fn blocks_at(&self, level: Level, b0: u64) -> [[u32; LANES]; 4] {
+        simd::dispatch(
+            level,
+            #[inline(always)]
+            || self.blocks(b0),
+        )
+    }
+
     /// Blocks `b0..b0 + LANES`, word-major.
     #[inline(always)]
     #[allow(clippy::needless_range_loop)] // struct of arrays: one index, four arrays
