@@ -242,7 +242,10 @@ pub(crate) fn apply_at<T: Float>(
         return passes(x, None, par, |start, xs, _| {
             with_piece_scratch(xs.len(), |z| {
                 fill_z_at(level, seed, dist, start, z);
-                fast::apply_plain(level, xs, z, coeff);
+                match T::as_f32s(xs) {
+                    Some(xs) => bits32::gauss_group(level, xs, z, coeff),
+                    None => fast::apply_plain(level, xs, z, coeff),
+                }
             })
         });
     };

@@ -39,6 +39,25 @@ pub(super) struct Shift {
     zero: [f32; 2],
     /// `m(e_lo + j)` for `j < 32` (`0` from 29 on): the table the vector kernels look up.
     table: [i32; 32],
+    /// `|c| / q(e_lo)` rounded to odd in `f32`: `m(e_lo + j)` is its `2^-j` multiple rounded to
+    /// an integer for `j >= 7` (AVX2 computes it rather than blending four lookups).
+    a_odd: f32,
+}
+
+/// `v > 0` rounded to odd in `f32` (truncated, last bit set if inexact): rounding it again to a
+/// precision at least 2 bits coarser gives the bits of rounding `v` directly.
+fn round_to_odd(v: f64) -> f32 {
+    let t = v as f32;
+    let t = if f64::from(t) > v {
+        f32::from_bits(t.to_bits() - 1)
+    } else {
+        t
+    };
+    if f64::from(t) == v {
+        t
+    } else {
+        f32::from_bits(t.to_bits() | 1)
+    }
 }
 
 /// `round(p / 2^s)`, ties to even, for `s` in `2..=31` (`p` holds a sticky bit in bit 0).
@@ -69,6 +88,7 @@ impl Shift {
         let four_a = a * 2f64.powi(152 - e_lo as i32); // exact: a power-of-two scaling
         let p = four_a.floor();
         let p = p as u32 | u32::from(p != four_a);
+        let a_odd = round_to_odd(four_a / 4.0);
         let s = Shift {
             e_lo,
             p,
@@ -81,6 +101,7 @@ impl Shift {
                     0
                 }
             }),
+            a_odd,
         };
         // The shifts are the scalar snap on every binade of the window (and 0 past it), and zeros
         // of either sign step alike: checked once per pass, so a surprise falls back, never errs.
@@ -92,7 +113,8 @@ impl Shift {
             let q = f32::from_bits(e << 23).quantum();
             let m = super::snap(a, q, f32::from_bits(e << 23).inv_quantum()) / q;
             let lanes = if j < 29 { rne_shift(p, j + 2) } else { 0 };
-            if m != f64::from(lanes) {
+            let far = (a_odd * f32::from_bits((127 - j) << 23)).round_ties_even();
+            if m != f64::from(lanes) || (j >= 7 && m != f64::from(far)) {
                 return None;
             }
         }
@@ -178,6 +200,67 @@ impl Shift {
         }
         any
     }
+}
+
+/// The plain step of an `f32` array by `c z` for any `z` (Gaussian), in the same integer form:
+/// `m = round(c z / q)` (an `f64` product, scaled by a power of two and rounded: the scalar
+/// snap's bits), `round_f32(±M + m) · q`. Lanes where `|c z| / q >= 2^29`, `x` is subnormal,
+/// infinite or NaN, or `x = ±0` with `|c z| < 2^-96` are flagged and stepped by the scalar code;
+/// zeros otherwise become `round_f32(c z)`, as the scalar step gives.
+pub(super) fn gauss_group(level: Level, x: &mut [f32], z: &[f64], c: f64) {
+    let mut slow = [0u8; GROUP];
+    let slow = &mut slow[..x.len()];
+    let any = simd::dispatch(
+        level,
+        #[inline(always)]
+        || {
+            let mut any = 0u8;
+            for ((v, &zi), f) in x.iter_mut().zip(z).zip(slow.iter_mut()) {
+                let (y, s) = gauss_one(*v, c * zi);
+                *v = y;
+                *f = u8::from(s);
+                any |= u8::from(s);
+            }
+            any
+        },
+    );
+    if any != 0 {
+        for ((v, &zi), &f) in x.iter_mut().zip(z).zip(slow.iter()) {
+            if f != 0 {
+                *v = step(*v, c * zi);
+            }
+        }
+    }
+}
+
+/// One value of [`gauss_group`]: `x` stepped by `d` and whether the scalar code must do it
+/// instead (then `x` is returned unchanged). Branch-free.
+#[inline(always)]
+fn gauss_one(x: f32, d: f64) -> (f32, bool) {
+    const LIMIT: f64 = (1u64 << 29) as f64;
+    let xb = x.to_bits();
+    let e = (xb >> 23) & 0xff;
+    // 1 / q = 2^(150 - e), a normal f64 for every e.
+    let inv = f64::from_bits(u64::from(1173u32.wrapping_sub(e)) << 52);
+    let t = d * inv;
+    let fits = t.abs() < LIMIT;
+    // round(t) ties to even, as an integer without a (saturating, scalarized) cast: adding
+    // 1.5 * 2^52 rounds t into the low bits of the sum (exact for |t| < 2^51; garbage, but
+    // flagged, past 2^29).
+    let m = (t + 6_755_399_441_055_744.0).to_bits() as u32 as i32;
+    let big = (xb & 0x7f_ffff) as i32 | 0x80_0000;
+    let neg_x = -((xb >> 31) as i32);
+    let s = ((big ^ neg_x) - neg_x).wrapping_add(m);
+    let q = f32::from_bits(e.wrapping_sub(23) << 23);
+    let y = (s as f32 * q).to_bits();
+    let zero = xb << 1 == 0;
+    let y = if zero { (d as f32).to_bits() } else { y };
+    let slow = if zero {
+        d.abs() < 2f64.powi(-96) || d.is_nan()
+    } else {
+        (e < 24) | (e == 255) | !fits
+    };
+    (f32::from_bits(if slow { xb } else { y }), slow)
 }
 
 /// The scalar step for the values the lanes flag (bit `b` of `slow[k]`: value `32 k + b`).
@@ -267,13 +350,17 @@ mod x86 {
         slow: &mut [u32; GROUP / 32],
     ) -> u32 {
         let t = s.table;
-        // SAFETY (loads): 8 values from each offset are inside the table.
-        let tb: [__m256i; 4] =
-            std::array::from_fn(|k| unsafe { _mm256_loadu_si256(t[8 * k..].as_ptr().cast()) });
+        // SAFETY: 8 values are inside the table.
+        let tb = unsafe { _mm256_loadu_si256(t.as_ptr().cast()) };
+        let a_odd = _mm256_set1_ps(s.a_odd);
+        let (b127, seven) = (_mm256_set1_epi32(127), _mm256_set1_epi32(7));
         let e_lo = _mm256_set1_epi32(s.e_lo as i32);
         let (m23, ff) = (_mm256_set1_epi32(0x7f_ffff), _mm256_set1_epi32(0xff));
         let hidden = _mm256_set1_epi32(0x80_0000);
-        let (z0, z1) = (_mm256_set1_ps(s.zero[0]), _mm256_set1_ps(s.zero[1]));
+        let z0 = _mm256_set1_ps(s.zero[0]);
+        let z01 = _mm256_castsi256_ps(_mm256_set1_epi32(
+            (s.zero[0].to_bits() ^ s.zero[1].to_bits()) as i32,
+        ));
         let neg = _mm256_set1_epi32(-(s.neg as i32));
         // Lane l of 8 takes bit l of its byte of the word to the sign bit.
         let up = _mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24);
@@ -287,25 +374,16 @@ mod x86 {
                 let xb = unsafe { _mm256_loadu_si256(p.cast()) };
                 let e = _mm256_and_si256(_mm256_srli_epi32::<23>(xb), ff);
                 let j = _mm256_min_epu32(_mm256_sub_epi32(e, e_lo), _mm256_set1_epi32(31));
-                let pick = |a: __m256i, b: __m256i, bit: __m256i| {
-                    _mm256_castps_si256(_mm256_blendv_ps(
-                        _mm256_castsi256_ps(a),
-                        _mm256_castsi256_ps(b),
-                        _mm256_castsi256_ps(bit),
-                    ))
-                };
-                let b3 = _mm256_slli_epi32::<28>(j);
-                let lo = pick(
-                    _mm256_permutevar8x32_epi32(tb[0], j),
-                    _mm256_permutevar8x32_epi32(tb[1], j),
-                    b3,
-                );
-                let hi = pick(
-                    _mm256_permutevar8x32_epi32(tb[2], j),
-                    _mm256_permutevar8x32_epi32(tb[3], j),
-                    b3,
-                );
-                let m = pick(lo, hi, _mm256_slli_epi32::<27>(j));
+                // m: the table for j < 8, else round(A / 2^j) from A rounded to odd in f32
+                // (exact: the final rounding is at least 2 bits above A's last kept bit).
+                let tab = _mm256_permutevar8x32_epi32(tb, j);
+                let pow = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_sub_epi32(b127, j)));
+                let far = _mm256_cvtps_epi32(_mm256_mul_ps(a_odd, pow));
+                let m = _mm256_castps_si256(_mm256_blendv_ps(
+                    _mm256_castsi256_ps(tab),
+                    _mm256_castsi256_ps(far),
+                    _mm256_castsi256_ps(_mm256_cmpgt_epi32(j, seven)),
+                ));
                 let big = _mm256_or_si256(_mm256_and_si256(xb, m23), hidden);
                 let sx = _mm256_srai_epi32::<31>(xb);
                 let bits = _mm256_set1_epi32((word >> (8 * h)) as i32);
@@ -320,7 +398,7 @@ mod x86 {
                     _mm256_and_si256(xb, _mm256_set1_epi32(0x7fff_ffff)),
                     _mm256_setzero_si256(),
                 );
-                let zv = _mm256_blendv_ps(z0, z1, _mm256_castsi256_ps(bit));
+                let zv = _mm256_xor_ps(z0, _mm256_and_ps(z01, _mm256_castsi256_ps(bit)));
                 let y = _mm256_blendv_ps(y, zv, _mm256_castsi256_ps(zero));
                 let slow = _mm256_andnot_si256(
                     zero,
@@ -440,6 +518,47 @@ mod tests {
                 let mut x = x0.clone();
                 for (g, xs) in x.chunks_mut(GROUP).enumerate() {
                     s.group(level, &stream, (g * GROUP) as u64, xs, c);
+                }
+                for i in 0..n {
+                    assert_eq!(
+                        x[i].to_bits(),
+                        want[i].to_bits(),
+                        "{level:?} c {c} i {i} x {:e}",
+                        x0[i]
+                    );
+                }
+            }
+        }
+    }
+
+    /// The Gaussian lanes against the scalar step at every level, on the same hostile values.
+    #[test]
+    fn gaussian_groups_equal_the_scalar_step_at_every_level() {
+        let n = GROUP + 77;
+        let u = crate::rng::uniform_vec(n, 4, -1.0, 1.0);
+        let x0: Vec<f32> = u
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| match i % 11 {
+                0 => 0.0,
+                1 => -0.0,
+                2 => f32::from_bits(1 + i as u32),
+                3 => f32::from_bits(((i as u32 % 220) + 25) << 23) * v.signum() as f32,
+                4 => f32::INFINITY,
+                5 => f32::NAN,
+                6 => (v * 1e-6) as f32,
+                _ => (v * 0.05) as f32,
+            })
+            .collect();
+        let mut z = vec![0.0f64; n];
+        Stream::new(3, 0).fill_normal(0, &mut z);
+        z[9] = 0.0;
+        for c in [1e-3, -2e-3, 0.7, 3e-9, 1e-30, 0.0] {
+            let want: Vec<f32> = x0.iter().zip(&z).map(|(&v, &zi)| step(v, c * zi)).collect();
+            for level in simd::available() {
+                let mut x = x0.clone();
+                for (xs, zs) in x.chunks_mut(GROUP).zip(z.chunks(GROUP)) {
+                    gauss_group(level, xs, zs, c);
                 }
                 for i in 0..n {
                     assert_eq!(
