@@ -72,16 +72,21 @@ def reset_hwm() -> bool:
         return False
 
 
-def interleaved(fs: list[Callable[[], Any]], repeat: int) -> list[float]:
+def interleaved_all(fs: list[Callable[[], Any]], repeat: int) -> list[list[float]]:
+    """Every time of each function, run in turn ``repeat`` times after one warm-up call each."""
     for f in fs:
         f()
-    best = [float("inf")] * len(fs)
+    times: list[list[float]] = [[] for _ in fs]
     for _ in range(repeat):
         for i, f in enumerate(fs):
             t0 = time.perf_counter()
             f()
-            best[i] = min(best[i], time.perf_counter() - t0)
-    return best
+            times[i].append(time.perf_counter() - t0)
+    return times
+
+
+def interleaved(fs: list[Callable[[], Any]], repeat: int) -> list[float]:
+    return [min(t) for t in interleaved_all(fs, repeat)]
 
 
 def weights(n: int) -> np.ndarray:
@@ -138,12 +143,15 @@ def bandwidth_table(n: int, repeat: int) -> None:
     for dist in ("rademacher", "gaussian"):
         for nt in (1, 2):
             runs.append((f"3 passes of a sample, {dist}, {nt} thr", lambda d=dist, t=nt: spsa_passes(d, t)))
-    times = interleaved([r for _, r in runs], repeat)
-    ref = gb / times[0]
-    print(f"   {'pass':<38}{'ms':>9}{'GB/s':>9}{'of np.add':>11}")
-    for (name, _), t in zip(runs, times, strict=True):
+    times = interleaved_all([r for _, r in runs], repeat)
+    best = [min(t) for t in times]
+    median = [float(np.median(t)) for t in times]
+    head = f"   {'pass (best of ' + str(repeat) + ')':<38}{'ms':>9}{'GB/s':>9}{'of np.add':>11}"
+    print(f"{head}{'median':>9}")
+    for (name, _), t, m in zip(runs, best, median, strict=True):
         k = 3 if name.startswith("3 passes") else 1
-        print(f"   {name:<38}{1e3 * t:>9.1f}{k * gb / t:>9.2f}{k * gb / t / ref:>10.0%}")
+        ratio, mratio = k * gb / t / (gb / best[0]), k * gb / m / (gb / median[0])
+        print(f"   {name:<38}{1e3 * t:>9.1f}{k * gb / t:>9.2f}{ratio:>10.0%}{mratio:>9.0%}")
 
 
 def restoration_table() -> None:

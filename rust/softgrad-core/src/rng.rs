@@ -72,26 +72,30 @@ pub fn philox(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
 fn philox_lanes(c: &mut [[u32; LANES]; 4], key: [u32; 2]) {
     const LO: u64 = 0xffff_ffff;
     // Plain loops rather than `array::map`: closures may stay out of line in the dispatched code.
+    // Only the low halves matter: the high half of a word holding a product's low half, or a xor
+    // with it, is never read (a product takes the low 32 bits of its factor, `pmuludq`; the output
+    // is truncated), so no mask is spent on it.
     let mut x = [[0u64; LANES]; 4];
     for w in 0..4 {
         for l in 0..LANES {
             x[w][l] = u64::from(c[w][l]);
         }
     }
-    let (mut k0, mut k1) = (u64::from(key[0]), u64::from(key[1]));
+    let (mut k0, mut k1) = (key[0], key[1]);
     for r in 0..10 {
         if r > 0 {
-            k0 = (k0 + u64::from(W0)) & LO;
-            k1 = (k1 + u64::from(W1)) & LO;
+            k0 = k0.wrapping_add(W0);
+            k1 = k1.wrapping_add(W1);
         }
+        let (k0w, k1w) = (u64::from(k0), u64::from(k1));
         let mut n = [[0u64; LANES]; 4];
         for l in 0..LANES {
             let p0 = (x[0][l] & LO) * u64::from(M0);
             let p1 = (x[2][l] & LO) * u64::from(M1);
-            n[0][l] = (p1 >> 32) ^ (x[1][l] & LO) ^ k0;
-            n[1][l] = p1 & LO;
-            n[2][l] = (p0 >> 32) ^ (x[3][l] & LO) ^ k1;
-            n[3][l] = p0 & LO;
+            n[0][l] = (p1 >> 32) ^ x[1][l] ^ k0w;
+            n[1][l] = p1;
+            n[2][l] = (p0 >> 32) ^ x[3][l] ^ k1w;
+            n[3][l] = p0;
         }
         x = n;
     }
@@ -238,6 +242,15 @@ impl Stream {
         philox(
             [b as u32, (b >> 32) as u32, self.stream[0], self.stream[1]],
             self.key,
+        )
+    }
+
+    /// [`Stream::blocks`] compiled for `level` (the same bits at every level).
+    pub(crate) fn blocks_at(&self, level: Level, b0: u64) -> [[u32; LANES]; 4] {
+        simd::dispatch(
+            level,
+            #[inline(always)]
+            || self.blocks(b0),
         )
     }
 

@@ -29,6 +29,7 @@ use crate::real::Real;
 use crate::rng::Stream;
 use crate::simd::{self, Level};
 
+mod bits32;
 mod fast;
 mod float;
 mod solve;
@@ -226,10 +227,25 @@ pub(crate) fn apply_at<T: Float>(
     par: Par,
 ) -> Result<()> {
     let Some(Record { bits, prior }) = record else {
+        let lanes = match dist {
+            Dist::Rademacher => bits32::Shift::new(coeff),
+            Dist::Gaussian => None,
+        };
+        if let (Some(shift), Some(_)) = (lanes, T::as_f32s(&mut [])) {
+            let stream = Stream::new(seed, 0);
+            return passes(x, None, par, |start, xs, _| {
+                if let Some(xs) = T::as_f32s(xs) {
+                    shift.group(level, &stream, start as u64, xs, coeff)
+                }
+            });
+        }
         return passes(x, None, par, |start, xs, _| {
             with_piece_scratch(xs.len(), |z| {
                 fill_z_at(level, seed, dist, start, z);
-                fast::apply_plain(level, xs, z, coeff);
+                match T::as_f32s(xs) {
+                    Some(xs) => bits32::gauss_group(level, xs, z, coeff),
+                    None => fast::apply_plain(level, xs, z, coeff),
+                }
             })
         });
     };

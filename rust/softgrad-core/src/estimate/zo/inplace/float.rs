@@ -13,6 +13,8 @@ pub trait Float: Real {
     /// Two powers of two whose product is `1 / quantum()` (one is not always a normal `f64`):
     /// multiplying by them is dividing by the quantum, with the same rounding, and no division.
     fn inv_quantum(self) -> (f64, f64);
+    /// The slice as `f32` if it is one (for the kernels written in `f32` lanes).
+    fn as_f32s(x: &mut [Self]) -> Option<&mut [f32]>;
 }
 
 /// `next_up` (`$up`) or `next_down` of a float's bits `$b` (`$inf` the bits of `+inf`), the same
@@ -44,6 +46,9 @@ macro_rules! neighbour {
 }
 
 impl Float for f64 {
+    fn as_f32s(_: &mut [Self]) -> Option<&mut [f32]> {
+        None
+    }
     #[inline(always)]
     fn up(self) -> Self {
         f64::from_bits(neighbour!(
@@ -87,6 +92,9 @@ impl Float for f64 {
 }
 
 impl Float for f32 {
+    fn as_f32s(x: &mut [Self]) -> Option<&mut [f32]> {
+        Some(x)
+    }
     #[inline(always)]
     fn up(self) -> Self {
         f32::from_bits(neighbour!(
