@@ -25,6 +25,7 @@ mod lanes32;
 #[path = "rows_weights.rs"]
 mod weights;
 pub(crate) use grad::{logsumexp_vjp, softmax_vjp, LseLanes};
+pub(crate) use lanes32::{applies as f32_lanes, softmax_lse as softmax_lse32};
 pub(crate) use weights::weights as logsumexp_weights;
 
 /// Widest row these kernels take (their scratch lives on the stack: `MAX_N * W` f64 per buffer).

@@ -10,8 +10,9 @@
 //! A lane computes its row alone, in the order `i = 0, 1, ...`, with the `f32` operations that round
 //! the same way at every level ([`F32x`]), so a row's bits depend neither on its block, nor on the
 //! thread count, nor (up to the `f64` `log` of the value, fused or not) on the level. Value-only
-//! ([`logsumexp`]) and value-with-weights ([`weights`]) share the sums, so their values have the same
-//! bits. Unweighted rows only: signed weights can cancel, which would amplify the rounding of `f32`
+//! ([`logsumexp`]), value-with-weights ([`weights`]) and the cross-entropy's value with or without
+//! the softmax ([`softmax_lse`]) share the sums, so their values have the same bits. Unweighted rows
+//! only: signed weights can cancel, which would amplify the rounding of `f32`
 //! exponentials (the `f64` kernels take them).
 
 use super::{log1p_v, MAX_N};
@@ -99,13 +100,16 @@ struct Sums<V: F32x> {
     count: V,
 }
 
-/// Log-sum-exp of each row of a task and, with `p`/`h`, the pullback's weights; see [`logsumexp`]
-/// and [`weights`].
-struct Lse32<'a, T, F> {
+/// Log-sum-exp of each row of a task and, with `PROBS`, the softmax into `p` (with `H` too, the
+/// pullback's weights: `h`); see [`logsumexp`], [`weights`] and [`softmax_lse`]. The modes are type
+/// parameters so that each vectorised instance holds two bodies (`t == 1` or not): an unoptimised
+/// build gives every inlined body its own stack, which six of them made overflow a test thread's.
+struct Lse32<'a, T, F, const PROBS: bool, const H: bool> {
     x: &'a [f32],
     n: usize,
     t: f64,
-    out: &'a mut [T],
+    rows: usize,
+    out: Option<&'a mut [T]>,
     sign: Option<&'a mut [T]>,
     lse: Option<&'a mut [f64]>,
     p: Option<&'a mut [T]>,
@@ -116,25 +120,34 @@ struct Lse32<'a, T, F> {
 /// The row of `p` that `slow(row, m, s, sw, p) -> (value, sign, h)` fills, if there is a `p`.
 type Slow<'b, T> = Option<&'b mut [T]>;
 
-impl<T: Real, F: FnMut(usize, f64, f64, f64, Slow<'_, T>) -> (f64, f64, f64)> Kernel
-    for Lse32<'_, T, F>
+impl<
+        T: Real,
+        F: FnMut(usize, f64, f64, f64, Slow<'_, T>) -> (f64, f64, f64),
+        const PROBS: bool,
+        const H: bool,
+    > Kernel for Lse32<'_, T, F, PROBS, H>
 {
     type Output = ();
     #[inline(always)]
     fn run<S: Isa>(self) {
-        match (self.p.is_some(), self.t == 1.0) {
-            (true, true) => self.body::<S::F32, true, true>(),
-            (true, false) => self.body::<S::F32, true, false>(),
-            (false, true) => self.body::<S::F32, false, true>(),
-            (false, false) => self.body::<S::F32, false, false>(),
+        if self.t == 1.0 {
+            self.body::<S::F32, true>()
+        } else {
+            self.body::<S::F32, false>()
         }
     }
 }
 
-impl<T: Real, F: FnMut(usize, f64, f64, f64, Slow<'_, T>) -> (f64, f64, f64)> Lse32<'_, T, F> {
+impl<
+        T: Real,
+        F: FnMut(usize, f64, f64, f64, Slow<'_, T>) -> (f64, f64, f64),
+        const PROBS: bool,
+        const H: bool,
+    > Lse32<'_, T, F, PROBS, H>
+{
     #[inline(always)]
-    fn body<V: F32x, const WEIGHTS: bool, const UNIT: bool>(mut self) {
-        let (n, rows, t) = (self.n, self.out.len(), self.t);
+    fn body<V: F32x, const UNIT: bool>(mut self) {
+        let (n, rows, t) = (self.n, self.rows, self.t);
         let (t32, t_lo) = split(1.0 / t);
         let (vt32, vt_lo) = (V::splat(t32), V::splat(t_lo));
         let mut xt: Block = [0.0; MAX_N * W32];
@@ -145,26 +158,32 @@ impl<T: Real, F: FnMut(usize, f64, f64, f64, Slow<'_, T>) -> (f64, f64, f64)> Ls
             gather(&self.x[r0 * n..], n, k, &mut xt);
             let (m, lo) = max_of::<V>(&xt, n);
             let sums = if cut_needed(lo, m, vt32) {
-                sums::<V, WEIGHTS, UNIT, true>(&mut xt, n, m, vt32, vt_lo, 1.0 / t)
+                sums::<V, PROBS, H, UNIT, true>(&mut xt, n, m, vt32, vt_lo, 1.0 / t)
             } else {
-                sums::<V, WEIGHTS, UNIT, false>(&mut xt, n, m, vt32, vt_lo, 1.0 / t)
+                sums::<V, PROBS, H, UNIT, false>(&mut xt, n, m, vt32, vt_lo, 1.0 / t)
             };
             let (m64, sw) = (m.widen(), sums.count.widen());
+            // One entry at the maximum in every lane (the rule for continuous data): `ln sw = 0`.
+            let mut count = [0.0f32; W32];
+            sums.count.store(&mut count);
+            let single = count.iter().all(|&c| c == 1.0);
             let mut c = [<V::F64 as F64x>::splat(0.0); 2];
             for (half, (m, sw)) in [(m64.0, sw.0), (m64.1, sw.1)].into_iter().enumerate() {
                 let s = sums.s[half];
-                let (value, ell) = value_of(m, s, sw, t);
+                let (value, ell) = value_of(m, s, sw, t, single);
                 let l = half * W..half * W + W;
                 for (a, v) in lanes.iter_mut().zip([value, m, s, sw]) {
                     v.store(&mut a[l.clone()]);
                 }
-                if WEIGHTS {
+                if PROBS {
                     let total = sw.add(s);
                     c[half] = <V::F64 as F64x>::splat(1.0).div(total);
-                    ell.sub(sums.sd[half].div(total)).store(&mut lanes[4][l]);
+                    if H {
+                        ell.sub(sums.sd[half].div(total)).store(&mut lanes[4][l]);
+                    }
                 }
             }
-            if let Some(p) = self.p.as_deref_mut() {
+            if let (true, Some(p)) = (PROBS, self.p.as_deref_mut()) {
                 // p = e c, the product rounded once to f32.
                 for i in 0..n {
                     let (lo, hi) = at::<V>(&xt, i).widen();
@@ -187,7 +206,9 @@ impl<T: Real, F: FnMut(usize, f64, f64, f64, Slow<'_, T>) -> (f64, f64, f64)> Ls
                 } else {
                     (values[j], 1.0, hs[j])
                 };
-                self.out[row] = T::from_f64(v);
+                if let Some(o) = self.out.as_deref_mut() {
+                    o[row] = T::from_f64(v);
+                }
                 if let Some(s) = self.sign.as_deref_mut() {
                     s[row] = T::from_f64(sg);
                 }
@@ -204,12 +225,14 @@ impl<T: Real, F: FnMut(usize, f64, f64, f64, Slow<'_, T>) -> (f64, f64, f64)> Ls
 
 /// `m + t (ln1p(s/sw) + ln sw)` and `ℓ = ln1p(s/sw) + ln sw` per lane, as `rows::logsumexp` forms
 /// them; the value is NaN in lanes of another kind (a maximum that is not finite, no entry at it, or
-/// a sum that is not finite), which the caller redoes.
+/// a sum that is not finite), which the caller redoes. `single`: every `sw` is 1, whose `ln` is
+/// `+0` exactly (so skipping it keeps the bits).
 #[inline(always)]
-fn value_of<V: F64x>(m: V, s: V, sw: V, t: f64) -> (V, V) {
+fn value_of<V: F64x>(m: V, s: V, sw: V, t: f64, single: bool) -> (V, V) {
     let (zero, nan) = (V::splat(0.0), V::splat(f64::NAN));
     let r = s.div(sw);
-    let ell = log1p_v(r).add(log_v(sw));
+    let ln_sw = if single { zero } else { log_v(sw) };
+    let ell = log1p_v(r).add(ln_sw);
     let value = m.add(V::splat(t).mul(ell));
     let value = V::select(zero.lt(sw), value, nan);
     let value = V::select(r.lt(V::splat(f64::INFINITY)), value, nan);
@@ -240,9 +263,10 @@ fn cut_needed<V: F32x>(lo: V, m: V, inv_t: V) -> bool {
     d.iter().any(|&d| d < CUT || d.is_nan())
 }
 
-/// The sums of a block (see [`Sums`]); with `WEIGHTS` the exponentials replace `x` in the block.
+/// The sums of a block (see [`Sums`]); with `PROBS` the exponentials replace `x` in the block (1 at
+/// the maximum), with `H` the sums `sd` are taken too.
 #[inline(always)]
-fn sums<V: F32x, const WEIGHTS: bool, const UNIT: bool, const CUT_: bool>(
+fn sums<V: F32x, const PROBS: bool, const H: bool, const UNIT: bool, const CUT_: bool>(
     xt: &mut Block,
     n: usize,
     m: V,
@@ -265,7 +289,7 @@ fn sums<V: F32x, const WEIGHTS: bool, const UNIT: bool, const CUT_: bool>(
         let (e0, e1) = V::select(on_max, zero, e).widen();
         acc.s = [acc.s[0].add(e0), acc.s[1].add(e1)];
         acc.count = acc.count.add(V::select(on_max, one, zero));
-        if WEIGHTS {
+        if H {
             // d in f64 from the exact widening of x and m; `e = 0` terms left out (d may be -inf).
             // (No closure here: one not inlined would make every vector operation a call.)
             let (v0, v1) = v.widen();
@@ -275,6 +299,8 @@ fn sums<V: F32x, const WEIGHTS: bool, const UNIT: bool, const CUT_: bool>(
             let t0 = <V::F64 as F64x>::select(e0.eq(z64), z64, e0.mul(d0));
             let t1 = <V::F64 as F64x>::select(e1.eq(z64), z64, e1.mul(d1));
             acc.sd = [acc.sd[0].add(t0), acc.sd[1].add(t1)];
+        }
+        if PROBS {
             V::select(on_max, one, e).store(&mut xt[i * W32..i * W32 + W32]);
         }
     }
@@ -306,11 +332,12 @@ pub(crate) fn logsumexp<T: Real>(
     assert_eq!(x.len(), n * out.len(), "rows32::logsumexp: length mismatch");
     vectorize(
         level,
-        Lse32 {
+        Lse32::<_, _, false, false> {
             x,
             n,
             t,
-            out,
+            rows: out.len(),
+            out: Some(out),
             sign,
             lse,
             p: None,
@@ -346,11 +373,12 @@ pub(crate) fn weights<T: Real>(
     assert!(T::as_f32_mut(p).is_some(), "rows32::weights: f32 weights");
     vectorize(
         level,
-        Lse32 {
+        Lse32::<_, _, true, true> {
             x,
             n,
             t,
-            out,
+            rows: out.len(),
+            out: Some(out),
             sign,
             lse: None,
             p: Some(p),
@@ -361,6 +389,62 @@ pub(crate) fn weights<T: Real>(
             },
         },
     )
+}
+
+/// The softmax's log-sum-exp `m + t (ln1p(s/sw) + ln sw)` of each `n`-long row of `x` (unweighted,
+/// `f64`, one per row) into `lse` and, with `p` (the length of `x`), the softmax `e^{(x - m)/t} /
+/// (sw + s)` of each row: the values have the same bits with or without `p`. A row whose maximum is
+/// not finite is left to `slow(row, its p) -> value`, which also fills its `p`. For `n` in
+/// `1..=MAX_N` and [`applies`]`(t)`.
+pub(crate) fn softmax_lse(
+    level: Level,
+    x: &[f32],
+    n: usize,
+    t: f64,
+    p: Option<&mut [f32]>,
+    lse: &mut [f64],
+    mut slow: impl FnMut(usize, Option<&mut [f32]>) -> f64,
+) {
+    assert!((1..=MAX_N).contains(&n), "rows32::softmax_lse: n = {n}");
+    assert!(
+        x.len() == n * lse.len() && p.as_ref().is_none_or(|p| p.len() == x.len()),
+        "rows32::softmax_lse: length mismatch"
+    );
+    let rows = lse.len();
+    let lse = Some(lse);
+    let slow = |row, _, _, _, pr: Slow<'_, f32>| (slow(row, pr), 1.0, 0.0);
+    match p {
+        Some(p) => vectorize(
+            level,
+            Lse32::<f32, _, true, false> {
+                x,
+                n,
+                t,
+                rows,
+                out: None,
+                sign: None,
+                lse,
+                p: Some(p),
+                h: None,
+                slow,
+            },
+        ),
+        None => vectorize(
+            level,
+            Lse32::<f32, _, false, false> {
+                x,
+                n,
+                t,
+                rows,
+                out: None,
+                sign: None,
+                lse,
+                p: None,
+                h: None,
+                slow,
+            },
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The `f32`-lane narrow-row kernels against an `f64` reference (accuracy), against themselves at
 //! every level (bits), the cut of [`exp_at`] against the uncut exponential (bits), special rows
-//! handed to `slow`, and the value of [`weights`] against that of [`logsumexp`] (bits).
+//! handed to `slow`, and the values of [`weights`] and [`softmax_lse`] against that of [`logsumexp`]
+//! (bits).
 
 use super::*;
 use crate::relax::testutil::uniform;
@@ -75,6 +76,20 @@ fn run(level: Level, x: &[f32], n: usize, t: f64) -> Outs {
         bits(&o2),
         "{level:?}: the values of logsumexp and weights"
     );
+    // The softmax's residual, with and without the softmax: logsumexp's lse and weights' p.
+    let (mut l2, mut l3, mut p2) = (vec![0.0; rows], vec![0.0; rows], vec![0.0f32; x.len()]);
+    let slow = |r: usize, pr: Option<&mut [f32]>| {
+        if let Some(pr) = pr {
+            pr.fill(-2.0);
+        }
+        -7.0 - r as f64
+    };
+    softmax_lse(level, x, n, t, Some(&mut p2), &mut l2, slow);
+    softmax_lse(level, x, n, t, None, &mut l3, slow);
+    let bits64 = |v: &[f64]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits64(&l2), bits64(&l), "{level:?}: softmax_lse with p");
+    assert_eq!(bits64(&l3), bits64(&l), "{level:?}: softmax_lse without p");
+    assert_eq!(bits(&p2), bits(&p), "{level:?}: softmax_lse's p");
     (o, s, l, p, h)
 }
 
@@ -209,5 +224,26 @@ fn the_cut_gives_the_bits_of_the_uncut_exponential() {
                 );
             }
         }
+    }
+}
+
+/// `ln 1` at a level, as bits.
+struct LnOne;
+
+impl Kernel for LnOne {
+    type Output = [u64; W];
+    #[inline(always)]
+    fn run<S: Isa>(self) -> Self::Output {
+        log_v(<S::F64 as F64x>::splat(1.0))
+            .to_array()
+            .map(f64::to_bits)
+    }
+}
+
+#[test]
+fn ln_one_is_plus_zero_so_a_single_maximum_may_skip_it() {
+    // `value_of` leaves out `ln sw` where every `sw` is 1: the same bits only if it is +0.
+    for level in available() {
+        assert_eq!(vectorize(level, LnOne), [0u64; W], "{level:?}");
     }
 }

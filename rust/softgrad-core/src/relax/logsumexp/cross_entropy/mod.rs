@@ -22,8 +22,11 @@
 //! Contiguous rows (`inner == 1`) are cut into fixed pieces of whole rows; each piece runs the
 //! family's softmax kernel ([`softmax()`](super::softmax) with the piece's layout: its narrow- and
 //! wide-row paths) into the gradient buffer, then turns the probabilities into the gradient while
-//! they are in cache. A strided class axis is walked in lane blocks. The total `Σ w loss` is summed
-//! in piece (or block) order: the same bits for any thread count.
+//! they are in cache. Narrow `f32` rows run in `f32` lanes instead, 16 rows a block
+//! (`simd::rows::softmax_lse32`: `f32` exponentials summed in `f64`, so a loss is within about an
+//! `f32` ulp of `L - x`); without a gradient they skip the softmax but keep the log-sum-exp's bits.
+//! A strided class axis is walked in lane blocks. The total `Σ w loss` is summed in piece (or
+//! block) order: the same bits for any thread count.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -35,7 +38,7 @@ use crate::par::{scratch, Layout, Par, Rows};
 use crate::real::Real;
 use crate::relax::check_temperature;
 use crate::simd;
-use crate::simd::rows as rows_kernels;
+use crate::simd::rows::{self as rows_kernels, f32_lanes};
 
 const F: &str = "softmax_cross_entropy";
 
@@ -319,6 +322,9 @@ fn finish_piece<T: Real>(c: &Ctx, pc: Piece<'_, T>, want_grad: bool) -> Result<f
         mut losses,
         mut dots,
     } = pc;
+    if let (false, true, Some(cs), None) = (want_grad, c.u == 0.0, classes, dots.as_deref()) {
+        return finish_classes(c, x, lse, cs, w, losses);
+    }
     let mut total = 0.0;
     for (r, ((xr, pr), &l)) in x
         .chunks_exact(k)
@@ -347,6 +353,37 @@ fn finish_piece<T: Real>(c: &Ctx, pc: Piece<'_, T>, want_grad: bool) -> Result<f
         }
         if let Some(ds) = dots.as_deref_mut() {
             ds[r] = dot;
+        }
+    }
+    Ok(total)
+}
+
+/// [`finish_piece`] of the common call: class targets without smoothing, no gradient, no dots.
+/// Each loss is [`row_terms`]' `(1 - ε)(L - x_c)/t` with the same operations (so the same bits), in a
+/// loop without the general case's per-row branches.
+#[inline(always)]
+fn finish_classes<T: Real>(
+    c: &Ctx,
+    x: &[T],
+    lse: &[f64],
+    cs: &[i64],
+    w: Option<&[T]>,
+    mut losses: Option<&mut [f64]>,
+) -> Result<f64> {
+    let mut total = 0.0;
+    for (r, (xr, (&l, &cl))) in x.chunks_exact(c.k).zip(lse.iter().zip(cs)).enumerate() {
+        let j = c.class(cl)?;
+        let loss = if l.is_finite() {
+            c.hard * (l - xr[j].to_f64()) * c.inv_t
+        } else {
+            f64::NAN
+        };
+        let wr = weight(w, r);
+        if wr != 0.0 {
+            total += wr * loss;
+        }
+        if let Some(ls) = losses.as_deref_mut() {
+            ls[r] = loss;
         }
     }
     Ok(total)
@@ -416,7 +453,21 @@ fn rows<T: Real>(
             let lse = &mut lse[..m];
             let mut run = |probs: &mut [T]| -> Result<f64> {
                 let pl = Layout::new(m, k, 1);
-                if !want_grad && narrow::applies(pl) && (1.0 / c.t).is_finite() {
+                let x32 = T::as_f32(xs).filter(|_| narrow::applies(pl) && f32_lanes(c.t));
+                if let Some(x32) = x32 {
+                    // f32 rows in f32 lanes, the value with or without the softmax in the same
+                    // bits (so the loss is that of a call with a gradient).
+                    let p = if want_grad {
+                        T::as_f32_mut(probs)
+                    } else {
+                        None
+                    };
+                    let slow = |r: usize, pr: Option<&mut [f32]>| {
+                        let xr = &x32[r * k..(r + 1) * k];
+                        nonfinite_row(xr, c.t, Kind::Softmax, pr.unwrap_or(&mut []))
+                    };
+                    rows_kernels::softmax_lse32(level, x32, k, c.t, p, lse, slow);
+                } else if !want_grad && narrow::applies(pl) && (1.0 / c.t).is_finite() {
                     // The loss needs only the log-sum-exp: the softmax's, without the softmax
                     // (same bits, so the value is that of a call with a gradient).
                     let slow = |xr: &[T]| nonfinite_row(xr, c.t, Kind::Softmax, &mut []);
@@ -454,3 +505,5 @@ fn rows<T: Real>(
 mod strided;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_f32;
