@@ -27,6 +27,8 @@ use crate::error::{Error, Result};
 mod star;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_values;
 
 pub use star::{best_star_colouring, star_colouring, star_source};
 

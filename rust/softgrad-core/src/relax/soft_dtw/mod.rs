@@ -22,6 +22,8 @@ mod grad;
 mod kernel;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_values;
 
 pub use grad::vjp;
 use kernel::{Forward, Geom, WIDE};
