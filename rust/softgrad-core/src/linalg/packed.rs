@@ -11,7 +11,8 @@
 //!   moves next to no memory: the 5-point Laplacian on a 500 × 500 grid is 9 templates and
 //!   ~1 500 runs (36 KB) instead of 15 MB of CSR arrays. Taken when runs average at least
 //!   [`MIN_RUN`] rows;
-//! - **rows**: otherwise, CSR with `u32` column indices and the scaled `f64` values.
+//! - **rows**: otherwise, CSR with `u32` column indices and the scaled `f64` values, if rows
+//!   average at most [`MAX_ROWS_FORM_DENSITY`] entries (else there is no packed copy).
 //!
 //! Each row's product is the same sum in the same order (the row's entries left to right)
 //! whichever piece of rows computes it, so the result does not depend on the thread count.
@@ -25,6 +26,10 @@ use crate::linalg::vec::dot_range;
 use crate::par::{scratch, Par, Rows};
 use crate::real::Real;
 use crate::simd;
+
+/// The most entries a row averages for the rows form to be taken (else no packed copy: the
+/// unscaled loop).
+pub const MAX_ROWS_FORM_DENSITY: usize = 16;
 
 /// The fewest rows a run averages for the runs form to be taken (else the rows form).
 pub const MIN_RUN: usize = 16;
@@ -100,6 +105,9 @@ impl Packed {
         };
         let form = match runs(a, &s) {
             Some(f) => f,
+            // With many entries a row the matrix's own stream dominates: the copy would cost
+            // memory and a pass for little (the logistic-regression Hessian, 60 a row).
+            None if a.nnz() > MAX_ROWS_FORM_DENSITY * n => return Ok(None),
             None => rows(func, a, &s)?,
         };
         Ok(Some(Packed {

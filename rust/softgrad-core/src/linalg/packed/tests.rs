@@ -155,6 +155,11 @@ fn runs_cover_empty_and_single_entry_rows_and_refuse_bad_scalings() {
         assert!(Packed::scaled("t", &a, &d).unwrap().is_none(), "{bad}");
     }
     assert!(Packed::scaled("t", &a, &d[1..]).unwrap().is_none());
+    // Dense rows without runs: no packed copy.
+    let (ip, ix, v) = scattered(400, 40);
+    let a = Csr::new("t", 400, &ip, &ix, &v).unwrap();
+    assert!(a.nnz() > 16 * 400);
+    assert!(Packed::scaled("t", &a, &vec![1.0; 400]).unwrap().is_none());
 }
 
 #[test]
