@@ -53,8 +53,12 @@ def test_preconditioners_cut_iterations() -> None:
     assert nit["jacobi"] <= nit["none"], nit
 
 
-def test_same_iterates_as_scipy() -> None:
+@pytest.mark.parametrize("bump", [False, True])
+def test_same_iterates_as_scipy(bump: bool) -> None:
+    # Jacobi runs as CG on D^-1/2 A D^-1/2: a constant diagonal, or one varying by grid line.
     A = poisson(15, 0.5)
+    if bump:
+        A = (A + sp.diags_array(np.repeat(np.arange(15) % 3, 15).astype(float))).tocsr()
     b = RNG.standard_normal(225)
     mine: list[Any] = []
     res = linalg.cg(A, b, M=precond.jacobi(A), rtol=1e-6, callback=lambda x: mine.append(x.copy()))
@@ -66,6 +70,10 @@ def test_same_iterates_as_scipy() -> None:
     assert res.nit == len(theirs) == len(mine)
     np.testing.assert_allclose(res.x, x, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(mine[3], theirs[3], rtol=1e-9, atol=1e-12)
+    # The residuals reported are the unscaled system's, and the last one is the true one.
+    assert res.residuals[-1] <= res.tol
+    assert np.linalg.norm(b - A @ res.x) <= 1.01 * res.tol
+    np.testing.assert_allclose(res.residuals[1], np.linalg.norm(b - A @ mine[0]), rtol=1e-9)
 
 
 def test_linear_operator_callable_and_dense_a_and_m() -> None:
@@ -197,7 +205,7 @@ def test_random_spd_systems(n: int, density: float, seed: int) -> None:
     A = spd(n, density, seed)
     b = np.random.default_rng(seed).standard_normal(n)
     want = np.linalg.solve(A.toarray(), b)
-    for M in (None, precond.ic0(A), precond.ssor(A)):
+    for M in (None, precond.jacobi(A), precond.ic0(A), precond.ssor(A)):
         res = linalg.cg(A, b, M=M, rtol=1e-12)
         assert res.success, res.message
         np.testing.assert_allclose(res.x, want, rtol=1e-8, atol=1e-9)

@@ -210,8 +210,9 @@ def jacobi(A: Any) -> Preconditioner:
     Returns
     -------
     Preconditioner
-        Applies :math:`M^{-1} r = r / \operatorname{diag}(A)`. In :func:`softgrad.linalg.cg` it is
-        fused into the vector update.
+        Applies :math:`M^{-1} r = r / \operatorname{diag}(A)`. With a sparse ``A``,
+        :func:`softgrad.linalg.cg` runs CG on the scaled system :math:`D^{-1/2} A D^{-1/2}`
+        instead (Jacobi-PCG in exact arithmetic, with less memory traffic an iteration).
 
     Raises
     ------

@@ -3,10 +3,12 @@ r"""Preconditioned conjugate gradients: :func:`cg`.
 The loop is ``rust/softgrad-core/src/linalg/cg.rs`` (bound by
 ``rust/softgrad-py/src/linalg/cg.rs``): for a sparse ``A`` and a :class:`~softgrad.precond.Preconditioner`
 (or none) every iteration runs in Rust with the GIL released: the product :math:`Ap` fused with
-:math:`p^T A p`, the updates of :math:`x` and :math:`r` fused with :math:`\|r\|^2` (and, for
-Jacobi, with :math:`z = M^{-1} r` and :math:`r^T z`), on fixed pieces so the iterates do not
-depend on the thread count. A ``LinearOperator`` or callable ``A`` or ``M`` is called from the
-loop (re-acquiring the GIL) once per iteration.
+:math:`p^T A p` and the updates of :math:`x` and :math:`r` fused with :math:`\|r\|^2`, on fixed
+pieces so the iterates do not depend on the thread count. With Jacobi on a sparse ``A``, CG runs
+on the scaled system :math:`D^{-1/2} A D^{-1/2}` (``linalg/packed.rs``): the same iterates in exact
+arithmetic, the residuals reported in the unscaled system's terms, and neither :math:`z = M^{-1} r`
+nor the diagonal read an iteration. A ``LinearOperator`` or callable ``A`` or ``M`` is called from
+the loop (re-acquiring the GIL) once per iteration.
 """
 
 from __future__ import annotations

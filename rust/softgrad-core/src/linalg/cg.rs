@@ -9,15 +9,24 @@
 //! diagonal preconditioner, with `z = M⁻¹ r` and `rᵀz`): three passes over the vectors besides
 //! the product. Every reduction runs in fixed pieces, so the iterates do not depend on the
 //! thread count.
+//!
+//! A diagonal preconditioner on a CSR matrix runs as CG on the scaled system `S A S` instead
+//! (`cg/scaled.rs`, [`Packed`]): the same iterates in exact arithmetic, reported in the unscaled
+//! system's terms, with neither `z` nor the diagonal streamed per iteration and the matrix
+//! packed (the 2-D Poisson matrix, 500², two threads on a loaded machine: 2.8 → 0.8 ms an
+//! iteration; `packed::tests::timing`).
 
 use crate::error::{Error, Result};
 use crate::interrupt;
 use crate::linalg::csr::{Csr, Index};
 use crate::linalg::op::LinOp;
+use crate::linalg::packed::Packed;
 use crate::linalg::positive;
 use crate::linalg::vec::{cg_update, dot, xpby};
 use crate::par::{scratch, Par};
 use crate::real::Real;
+
+mod scaled;
 
 const F: &str = "cg";
 
@@ -27,6 +36,11 @@ pub trait MatDot {
     fn dim(&self) -> usize;
     /// Writes `y = A x` and returns `pᵀ y`.
     fn apply_dot(&self, x: &[f64], y: &mut [f64], p: &[f64], par: Par) -> Result<f64>;
+    /// `S A S` with `S = diag(d)^{1/2}`, packed, if this matrix can give it (`None`: Jacobi-PCG
+    /// runs unscaled, with `z = d ⊙ r` fused into the update).
+    fn scaled(&self, _func: &'static str, _d: &[f64]) -> Result<Option<Packed>> {
+        Ok(None)
+    }
 }
 
 impl<I: Index, T: Real> MatDot for Csr<'_, I, T> {
@@ -35,6 +49,9 @@ impl<I: Index, T: Real> MatDot for Csr<'_, I, T> {
     }
     fn apply_dot(&self, x: &[f64], y: &mut [f64], p: &[f64], par: Par) -> Result<f64> {
         Csr::apply_dot(self, x, y, p, par)
+    }
+    fn scaled(&self, func: &'static str, d: &[f64]) -> Result<Option<Packed>> {
+        Packed::scaled(func, self, d)
     }
 }
 
@@ -167,6 +184,11 @@ pub fn cg(
     }
     let tol = (opts.rtol * bnorm).max(opts.atol);
     rep.tol = tol;
+    if let Pre::Diag(d) = m {
+        if let Some(pk) = a.scaled(F, d)? {
+            return scaled::cg(&pk, b, x, opts, callback, par, rep);
+        }
+    }
     let mut r = scratch(F, n, 0.0)?;
     let mut q = scratch(F, n, 0.0)?;
     if opts.x0 {

@@ -9,6 +9,8 @@
 //!   ILU(0)), each applying `M⁻¹`;
 //! - [`tri`]: the level-scheduled sparse triangular solves behind SSOR, IC(0) and ILU(0);
 //! - [`cg`]: preconditioned conjugate gradients;
+//! - [`packed`]: a compact owned copy of the scaled matrix `S A S` behind Jacobi-PCG (runs of rows
+//!   that share their offsets and values, else CSR with `u32` columns);
 //! - [`lanczos`]: extreme eigenpairs of a symmetric operator (full reorthogonalisation, implicit QL
 //!   on the tridiagonal matrix, locking of converged pairs);
 //! - [`hutchinson`]: randomized estimates of the diagonal and the trace;
@@ -31,6 +33,7 @@ pub mod ilu;
 pub mod jacobi;
 pub mod lanczos;
 pub mod op;
+pub mod packed;
 pub mod poly;
 pub mod ssor;
 pub mod steihaug;

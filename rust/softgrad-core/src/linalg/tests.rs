@@ -113,6 +113,32 @@ fn symmetry_check_names_the_entry() {
     let a = Csr::new("t", 9, &ip, &ix, &v).unwrap();
     let e = a.check_symmetric("ic0").unwrap_err().to_string();
     assert!(e.contains("A[0, 1]"), "{e}");
+    // An explicit zero with no mirror is symmetric; a non-zero one is not, from either side.
+    let (ip, ix, v) = (vec![0, 2, 3, 4], vec![0, 2, 1, 2], vec![1.0, 0.0, 1.0, 1.0]);
+    Csr::new("t", 3, &ip, &ix, &v)
+        .unwrap()
+        .check_symmetric("t")
+        .unwrap();
+    for (ip, ix, v, at) in [
+        (
+            vec![0, 2, 3, 4],
+            vec![0, 2, 1, 2],
+            vec![1.0, 0.5, 1.0, 1.0],
+            "A[0, 2] = 0.5",
+        ),
+        (
+            vec![0, 1, 2, 4],
+            vec![0, 1, 0, 2],
+            vec![1.0, 1.0, 0.5, 1.0],
+            "A[2, 0] = 0.5",
+        ),
+    ] {
+        let e = Csr::new("t", 3, &ip, &ix, &v)
+            .unwrap()
+            .check_symmetric("t")
+            .unwrap_err();
+        assert!(e.to_string().contains(at), "{e}");
+    }
 }
 
 #[test]
@@ -291,8 +317,9 @@ fn pcg_solves_and_preconditioning_cuts_iterations() {
     let bj = BlockJacobi::new(&a, 40).unwrap();
     let (xj, rj) = solve(&a, Pre::Diag(j.inv_diag()), Par::Seq);
     let (xo, ro) = solve(&a, Pre::Op(&j), Par::Seq);
-    assert_eq!(xj, xo, "fused Jacobi = Jacobi as an operator");
-    assert_eq!(rj.iterations, ro.iterations);
+    // Jacobi on a CSR matrix runs CG on the scaled system: the same iterates up to rounding.
+    close(&xj, &xo, 1e-9);
+    assert!(rj.iterations.abs_diff(ro.iterations) <= 1);
     for m in [Pre::Op(&ic), Pre::Op(&s), Pre::Op(&bj)] {
         let (x, r) = solve(&a, m, Par::Seq);
         assert_eq!(r.status, CgStatus::Converged);

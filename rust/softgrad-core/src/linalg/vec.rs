@@ -2,10 +2,13 @@
 //! [`REDUCE_PIECE`](crate::par::REDUCE_PIECE) values so results do not depend on the thread count.
 
 use crate::error::{Error, Result};
+use crate::linalg::packed::Unscale;
 use crate::par::{Par, Rows};
+use crate::simd;
 
-/// `Σ a_i b_i` with four accumulators combined in a fixed order (auto-vectorises).
-#[inline]
+/// `Σ a_i b_i` with four accumulators combined in a fixed order (auto-vectorises; inlined whole so
+/// that a dispatched caller vectorises it at its level).
+#[inline(always)]
 pub fn dot_range(a: &[f64], b: &[f64]) -> f64 {
     let mut s = [0.0; 4];
     let (ac, bc) = (a.chunks_exact(4), b.chunks_exact(4));
@@ -76,6 +79,74 @@ pub fn cg_update(
         |a, b| (a.0 + b.0, a.1 + b.1),
         (0.0, 0.0),
     )
+}
+
+/// The update of conjugate gradients on the scaled system `Â x̂ = b̂` of
+/// [`Packed`](crate::linalg::packed::Packed): `x += α p`, `r -= α q`; returns `(rᵀr, ‖S⁻¹ r‖²)`,
+/// the second (the residual of the unscaled system) summed here only for `Unscale::Each` (else
+/// `c² rᵀr`). One pass.
+#[allow(clippy::too_many_arguments)]
+pub fn cg_update_scaled(
+    func: &'static str,
+    alpha: f64,
+    p: &[f64],
+    q: &[f64],
+    x: &mut [f64],
+    r: &mut [f64],
+    unscale: &Unscale,
+    par: Par,
+) -> Result<(f64, f64)> {
+    let n = x.len();
+    let level = simd::level();
+    let u = match unscale {
+        Unscale::Const(_) => None,
+        Unscale::Each(u) => Some(u.as_slice()),
+    };
+    let (rr, ru) = par.fold_chunks(
+        func,
+        n,
+        (Rows::of_mut(x, 1), Rows::of_mut(r, 1)),
+        |rg, (x, r)| {
+            simd::dispatch(level, || {
+                let (p, q) = (&p[rg.clone()], &q[rg.clone()]);
+                for ((xi, pi), (ri, qi)) in x.iter_mut().zip(p).zip(r.iter_mut().zip(q)) {
+                    *xi += alpha * pi;
+                    *ri -= alpha * qi;
+                }
+                let rr = dot_range(r, r);
+                match u {
+                    Some(u) => (rr, weighted_sq(r, &u[rg])),
+                    None => (rr, 0.0),
+                }
+            })
+        },
+        |a, b| (a.0 + b.0, a.1 + b.1),
+        (0.0, 0.0),
+    )?;
+    Ok(match unscale {
+        Unscale::Const(c) => (rr, c * c * rr),
+        Unscale::Each(_) => (rr, ru),
+    })
+}
+
+/// `Σ (u_i r_i)²` with four accumulators combined in a fixed order.
+#[inline(always)]
+pub fn weighted_sq(r: &[f64], u: &[f64]) -> f64 {
+    let mut s = [0.0; 4];
+    let (rc, uc) = (r.chunks_exact(4), u.chunks_exact(4));
+    let (rt, ut) = (rc.remainder(), uc.remainder());
+    for (x, y) in rc.zip(uc) {
+        for k in 0..4 {
+            let t = x[k] * y[k];
+            s[k] += t * t;
+        }
+    }
+    let mut t = (s[0] + s[2]) + (s[1] + s[3]);
+    for (x, y) in rt.iter().zip(ut) {
+        let v = x * y;
+        t += v * v;
+    }
+    t
 }
 
 /// `p = z + β p`.
