@@ -12,19 +12,22 @@
 //! - [`Stream::rademacher`]: `±1`, from bit `i % 128` of block `i / 128` (one block serves 128
 //!   values: a bulk fill costs far less than a memory pass);
 //! - [`Stream::uniform`]: in `[0, 1)` with 53 random bits, from half `i % 2` of block `i / 2`;
-//! - [`Stream::normal`]: standard normal by Box–Muller from block `i / 2` (two 53-bit uniforms),
-//!   the cosine branch for even `i`, the sine branch for odd `i`;
+//! - [`Stream::normal`]: standard normal, an `f32` value (widened for `f64`), by Box–Muller in
+//!   `f32` from the 32-bit words of block `i / 4`, four values a block (see `normal.rs`: the
+//!   definition, step by step);
 //! - uniform on the sphere: normalized normal values (the norm is the caller's reduction).
 //!
 //! The `fill_*` functions write values `start..start + out.len()` and give the same bits as the
-//! values one at a time; they work in blocks of [`LANES`] Philox blocks at once (a loop LLVM
-//! vectorizes). Callers cut long fills into pieces whose boundaries depend only on the length, so
+//! values one at a time; they work in blocks of [`LANES`] Philox blocks at once (loops LLVM
+//! vectorizes, with no fused operation, so every SIMD level gives the same bits). Callers cut long fills into pieces whose boundaries depend only on the length, so
 //! any thread count writes the same bits.
 
 use crate::real::Real;
-use crate::simd::math::{log, log_v};
-use crate::simd::vector::{F64x, Isa, Kernel, W};
 use crate::simd::{self, Level};
+
+mod normal;
+
+pub use normal::NORMALS_PER_BLOCK;
 
 /// Philox round multipliers (Random123 `PHILOX_M4x32_0`, `_1`).
 const M0: u32 = 0xD251_1F53;
@@ -118,94 +121,6 @@ fn unit(hi: u32, lo: u32) -> f64 {
     (low + top) * (1.0 / (1u64 << 53) as f64)
 }
 
-/// `1.5 · 2^52`: adding and subtracting it rounds to an integer (ties to even).
-const SHIFT: f64 = 6_755_399_441_055_744.0;
-
-/// fdlibm's `__kernel_sin` and `__kernel_cos` coefficients (FreeBSD `k_sin.c`, `k_cos.c`): on
-/// `|x| <= π/4`, `sin x = x + x³ (S1 + x² R_s(x²))` and `cos x = 1 − x²/2 + x⁴ R_c(x²)`, each
-/// within one ulp.
-const S: [f64; 6] = [
-    -0.16666666666666632,
-    0.00833333333332249,
-    -0.0001984126982985795,
-    2.7557313707070068e-06,
-    -2.5050760253406863e-08,
-    1.58969099521155e-10,
-];
-const C: [f64; 6] = [
-    0.0416666666666666,
-    -0.001388888888887411,
-    2.480158728947673e-05,
-    -2.7557314351390663e-07,
-    2.087572321298175e-09,
-    -1.1359647557788195e-11,
-];
-
-/// `(sin 2πu, cos 2πu)` for `u` in `[0, 1)`. The reduction is exact in `u` (`u − k/4`, `k` the
-/// nearest quarter turn), so the only error is the product by `2π` and the two kernels: about one
-/// ulp. Branch-free (selects), plain multiplies and adds (no fused operation): the same bits
-/// whether it runs on one lane or vectorized at any level.
-#[inline(always)]
-fn sin_cos_turn(u: f64) -> (f64, f64) {
-    let k = (4.0 * u + SHIFT) - SHIFT; // 0..=4; 4 is a full turn, the same as 0
-    let x = (u - 0.25 * k) * std::f64::consts::TAU; // |x| <= π/4
-    let z = x * x;
-    let rs = S[1] + z * (S[2] + z * (S[3] + z * (S[4] + z * S[5])));
-    let sin = x + (z * x) * (S[0] + z * rs);
-    let rc = z * (C[0] + z * (C[1] + z * (C[2] + z * (C[3] + z * (C[4] + z * C[5])))));
-    let hz = 0.5 * z;
-    let w = 1.0 - hz;
-    let cos = w + (((1.0 - w) - hz) + z * rc);
-    let (q1, q2, q3) = (k == 1.0, k == 2.0, k == 3.0);
-    let s = if q1 {
-        cos
-    } else if q2 {
-        -sin
-    } else if q3 {
-        -cos
-    } else {
-        sin
-    };
-    let c = if q1 {
-        -sin
-    } else if q2 {
-        -cos
-    } else if q3 {
-        sin
-    } else {
-        cos
-    };
-    (s, c)
-}
-
-/// Box–Muller on one block's uniforms `u1` (the radius) and `u2` (the angle): the cosine and the
-/// sine branches, `√(−2 ln(1 − u1)) · (cos 2πu2, sin 2πu2)`, given `ln(1 − u1)`. `ln` is the
-/// crate's fdlibm `log` (no fused operations) and the angle [`sin_cos_turn`], so the scalar values
-/// and the vectorized fills give the same bits at every level.
-#[inline(always)]
-fn box_muller(ln: f64, u2: f64) -> (f64, f64) {
-    // 1 - u1 lies in (0, 1] (exact): the logarithm is finite (|z| <= 8.6).
-    let r = (-2.0 * ln).sqrt();
-    let (sn, cs) = sin_cos_turn(u2);
-    (r * cs, r * sn)
-}
-
-/// [`Stream::fill_uniform`] (`NORMAL = false`) or [`Stream::fill_normal`] as a SIMD kernel: the
-/// logarithms of Box–Muller through the level's vector type, the rest in plain loops.
-struct Pairs<'a, T, const NORMAL: bool> {
-    stream: &'a Stream,
-    start: u64,
-    out: &'a mut [T],
-}
-
-impl<T: Real, const NORMAL: bool> Kernel for Pairs<'_, T, NORMAL> {
-    type Output = ();
-    #[inline(always)]
-    fn run<S: Isa>(self) {
-        self.stream.pairs_body::<S, T, NORMAL>(self.start, self.out)
-    }
-}
-
 /// The two uniforms of one block.
 #[inline(always)]
 fn uniforms(w: [u32; 4]) -> (f64, f64) {
@@ -291,15 +206,9 @@ impl Stream {
         }
     }
 
-    /// Standard normal value `i`.
+    /// Standard normal value `i` ([`Stream::normal32`], widened: exact).
     pub fn normal(&self, i: u64) -> f64 {
-        let (u1, u2) = uniforms(self.block(i / 2));
-        let (c, s) = box_muller(log(1.0 - u1), u2);
-        if i.is_multiple_of(2) {
-            c
-        } else {
-            s
-        }
+        f64::from(self.normal32(i))
     }
 
     /// Rademacher values `start..start + out.len()` into `out`.
@@ -313,7 +222,8 @@ impl Stream {
         self.fill_uniform_at(simd::level(), start, out)
     }
 
-    /// Standard normal values `start..start + out.len()` into `out` (rounded to `T`).
+    /// Standard normal values `start..start + out.len()` into `out`: [`Stream::normal32`]'s `f32`
+    /// values, widened exactly for `f64`.
     pub fn fill_normal<T: Real>(&self, start: u64, out: &mut [T]) {
         self.fill_normal_at(simd::level(), start, out)
     }
@@ -329,14 +239,20 @@ impl Stream {
 
     /// [`Stream::fill_uniform`] compiled for `level` (the same bits at every level).
     pub(crate) fn fill_uniform_at<T: Real>(&self, level: Level, start: u64, out: &mut [T]) {
-        let stream = self;
-        simd::vectorize(level, Pairs::<T, false> { stream, start, out })
+        simd::dispatch(
+            level,
+            #[inline(always)]
+            || self.uniform_body(start, out),
+        )
     }
 
     /// [`Stream::fill_normal`] compiled for `level` (the same bits at every level).
     pub(crate) fn fill_normal_at<T: Real>(&self, level: Level, start: u64, out: &mut [T]) {
-        let stream = self;
-        simd::vectorize(level, Pairs::<T, true> { stream, start, out })
+        simd::dispatch(
+            level,
+            #[inline(always)]
+            || self.normal_body(start, out),
+        )
     }
 
     /// [`Stream::fill_rademacher`], compiled for the dispatched level.
@@ -379,11 +295,10 @@ impl Stream {
         }
     }
 
-    /// Values `start..` of a distribution that makes two values per block from its two uniforms:
-    /// the uniforms themselves or (`NORMAL`) Box–Muller's pair.
+    /// [`Stream::fill_uniform`], compiled for the dispatched level: two values per block.
     #[inline(always)]
     #[allow(clippy::needless_range_loop)] // struct of arrays: one index, several arrays
-    fn pairs_body<S: Isa, T: Real, const NORMAL: bool>(&self, start: u64, out: &mut [T]) {
+    fn uniform_body<T: Real>(&self, start: u64, out: &mut [T]) {
         let mut i = start;
         let mut rest = out;
         while !rest.is_empty() {
@@ -396,18 +311,6 @@ impl Stream {
             for l in 0..LANES {
                 a[l] = unit(c[0][l], c[1][l]);
                 b[l] = unit(c[2][l], c[3][l]);
-            }
-            if NORMAL {
-                let mut ln = [0.0; LANES];
-                for l in 0..LANES {
-                    ln[l] = 1.0 - a[l];
-                }
-                for h in (0..LANES).step_by(W) {
-                    log_v(S::F64::load(&ln[h..])).store(&mut ln[h..]);
-                }
-                for l in 0..LANES {
-                    (a[l], b[l]) = box_muller(ln[l], b[l]);
-                }
             }
             let first = (i - 2 * b0) as usize;
             if take == 2 * LANES {

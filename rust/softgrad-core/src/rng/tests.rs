@@ -97,34 +97,6 @@ fn unit_is_the_top_53_bits() {
 }
 
 #[test]
-fn sin_cos_of_a_turn_are_within_an_ulp_or_two() {
-    let n = 100_000;
-    let mut u = vec![0.0f64; n];
-    Stream::new(8, 0).fill_uniform(0, &mut u);
-    let edges = [
-        0.0,
-        0.125,
-        0.25,
-        0.375,
-        0.5,
-        0.625,
-        0.75,
-        0.875,
-        1.0 - 1.0 / (1u64 << 53) as f64,
-    ];
-    for &v in u.iter().chain(&edges) {
-        let (s, c) = sin_cos_turn(v);
-        let (ws, wc) = (std::f64::consts::TAU * v).sin_cos();
-        // libm's argument 2πu is itself rounded (error up to ~7e-16 · |2πu|).
-        assert!((s - ws).abs() <= 1.2e-15, "sin at {v}: {s} vs {ws}");
-        assert!((c - wc).abs() <= 1.2e-15, "cos at {v}: {c} vs {wc}");
-        assert!(s.abs() <= 1.0 && c.abs() <= 1.0);
-    }
-    assert_eq!(sin_cos_turn(0.0), (0.0, 1.0));
-    assert_eq!(sin_cos_turn(0.25), (1.0, -0.0));
-}
-
-#[test]
 fn fills_cut_anywhere_give_the_same_bits() {
     let s = Stream::new(9, 0);
     let n = 3001;

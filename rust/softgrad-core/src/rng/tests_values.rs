@@ -80,35 +80,99 @@ fn uniform_values_are_the_top_53_bits_of_each_half_block() {
     assert_eq!(unit(1 << 31, 0), 0.5);
 }
 
+/// Normal value `j` of a block of words `w` by its definition (`normal.rs`), evaluated in `f64`
+/// with libm: `u = v / 2^31`, `v = f32(⌊w_r / 2⌋) + ½` rounded to `f32` as defined, `θ = 2π (w_a + ½) / 2^32`, `√(−2 ln u) · (cos θ, sin θ)`; and the radius.
+fn normal_ref(w: [u32; 4], j: usize) -> (f64, f64) {
+    let (rw, aw) = (w[j & 2], w[(j & 2) + 1]);
+    let v = f64::from((rw >> 1) as f32 + 0.5); // v as defined, rounded to f32
+    let u = v / 2f64.powi(31);
+    let r = (-2.0 * u.ln()).sqrt();
+    let t = 2.0 * std::f64::consts::PI * (f64::from(aw) + 0.5) / 2f64.powi(32);
+    (if j & 1 == 0 { r * t.cos() } else { r * t.sin() }, r)
+}
+
+/// The error of `a` against the exact `(value, radius)`, in `f32` ulps of the radius (at least
+/// 2^-8): the scale of the rounding errors of `r · cos θ` whatever the size of `cos θ`.
+fn ulps(a: f32, (b, r): (f64, f64)) -> f64 {
+    let ulp = 2f64.powi(r.max(2f64.powi(-8)).log2().floor() as i32 - 23);
+    (f64::from(a) - b).abs() / ulp
+}
+
 #[test]
-fn normal_values_are_box_muller_of_the_two_uniforms_of_a_block() {
-    let (s, b, w) = kat_stream(0);
-    assert_eq!(b, 0);
-    let (u0, u1) = (unit_ref(w[0], w[1]), unit_ref(w[2], w[3]));
-    let r = (-2.0 * (1.0 - u0).ln()).sqrt();
-    let t = 2.0 * std::f64::consts::PI * u1;
-    let want = [r * t.cos(), r * t.sin()];
-    let mut fill = [0.0f64; 2];
-    s.fill_normal(0, &mut fill);
-    for i in 0..2 {
-        let got = s.normal(i as u64);
-        assert!(
-            (got - want[i]).abs() <= 1e-14 * want[i].abs(),
-            "{i}: {got} vs {}",
-            want[i]
-        );
-        assert_eq!(fill[i].to_bits(), got.to_bits());
+fn normal_values_are_box_muller_of_a_blocks_words_in_pairs() {
+    // Values 4b..4b + 4 of the three known-answer blocks, against the definition in f64.
+    for k in 0..KAT.len() {
+        let (s, b, w) = kat_stream(k);
+        if b >= 1 << 62 {
+            continue; // 4b would wrap
+        }
+        let mut fill = [0.0f32; 4];
+        s.fill_normal(4 * b, &mut fill);
+        for (j, v) in fill.iter().enumerate() {
+            let want = normal_ref(w, j);
+            let got = s.normal32(4 * b + j as u64);
+            assert_eq!(v.to_bits(), got.to_bits(), "vector {k}, value {j}");
+            assert!(ulps(got, want) <= 4.0, "vector {k}, {j}: {got} vs {want:?}");
+        }
     }
-    // the radius branch: u0 = 0 gives r = 0, the largest u0 gives the largest radius
-    // (box_muller takes ln(1 - u1) and u2)
-    assert_eq!(box_muller(0.0, 0.0), (0.0, 0.0));
-    let (c, z) = box_muller(2f64.powi(-53).ln(), 0.0);
-    let rmax = (-2.0 * 2f64.powi(-53).ln()).sqrt();
-    assert!((c - rmax).abs() < 1e-12 && z == 0.0, "{c} {z} {rmax}");
-    // a quarter turn: u1 = 1/4
-    let (c, z) = box_muller(0.5f64.ln(), 0.25);
-    let r = (2.0 * 2f64.ln()).sqrt();
-    assert!(c.abs() < 1e-15 && (z - r).abs() < 1e-15, "{c} {z} {r}");
+    // Pinned: values 0..4 of stream (0, 0) (block 0 is the first known-answer vector), the bits
+    // of this implementation, within 4 f32 ulps of the f64 definition above.
+    let s = Stream::new(0, 0);
+    let pins: Vec<u32> = (0..4).map(|i| s.normal32(i).to_bits()).collect();
+    assert_eq!(pins, PINS);
+}
+
+/// The bits of normal values `0..4` of seed 0, stream 0 (see the test above).
+const PINS: [u32; 4] = [0x3f7d_bb31, 0xbf6c_b6b0, 0xbf1e_1ba0, 0xbef6_d1b3];
+
+#[test]
+fn normal_values_agree_with_the_definition_on_many_blocks_and_the_extreme_words() {
+    let s = Stream::new(0x0123_4567_89ab_cdef, 3);
+    let mut worst = 0.0f64;
+    for b in 0..20_000u64 {
+        let w = s.block(b);
+        for j in 0..4 {
+            let got = s.normal32(4 * b + j as u64);
+            worst = worst.max(ulps(got, normal_ref(w, j)));
+        }
+    }
+    assert!(worst <= 4.0, "{worst}");
+    // The radius word's extremes: 0 and 1 give the largest radius √(−2 ln 2^-32) = 6.66,
+    // all ones the smallest (u = 1: r = 0).
+    let rmax = (64.0 * 2f64.ln()).sqrt();
+    for w in [0u32, 1] {
+        assert!((f64::from(normal::radius(w)) - rmax).abs() < 1e-6 * rmax);
+    }
+    assert_eq!(normal::radius(u32::MAX), 0.0);
+    assert_eq!(normal::radius(u32::MAX - 1), 0.0);
+    // and 2^31 - 2 → k = 2^30 - 1, v rounds to 2^30: u = 1/2, r = √(2 ln 2).
+    let r = normal::radius(0x7fff_fffe);
+    assert!(
+        (f64::from(r) - (2.0 * 2f64.ln()).sqrt()).abs() < 2e-7,
+        "{r}"
+    );
+    // The angle word's quarter turns: w = 0 is θ = π / 2^32 (cos 1, sin ~0, positive),
+    // w = 2^30 a quarter turn on, w = 2^31 a half, w = 3 · 2^30 three quarters.
+    let near = |(c, s): (f32, f32), (wc, ws): (f32, f32)| {
+        (c - wc).abs() <= 1.2e-7 && (s - ws).abs() <= 1.2e-7
+    };
+    assert!(near(normal::turn(0), (1.0, 0.0)) && normal::turn(0).1 > 0.0);
+    assert!(near(normal::turn(1 << 30), (0.0, 1.0)) && normal::turn(1 << 30).0 < 0.0);
+    assert!(near(normal::turn(1 << 31), (-1.0, 0.0)) && normal::turn(1 << 31).1 < 0.0);
+    assert!(near(normal::turn(3 << 30), (0.0, -1.0)) && normal::turn(3 << 30).0 > 0.0);
+    assert!(near(normal::turn(u32::MAX), (1.0, 0.0)) && normal::turn(u32::MAX).1 < 0.0);
+    // 1/8 turn: cos = sin = √2/2 (up to an ulp)
+    let (c, s8) = normal::turn((1 << 29) - 1);
+    let h = std::f32::consts::FRAC_1_SQRT_2;
+    assert!(
+        (c - h).abs() <= 1.2e-7 && (s8 - h).abs() <= 1.2e-7,
+        "{c} {s8}"
+    );
+    // The turn is symmetric: w and -1 - w (θ and 2π - θ) give cos equal, sin opposite, exactly.
+    for w in [0u32, 12345, 1 << 29, (1 << 30) + 7, 0x9e37_79b9] {
+        let (a, b) = (normal::turn(w), normal::turn(u32::MAX - w));
+        assert_eq!((a.0, a.1), (b.0, -b.1), "{w}");
+    }
 }
 
 #[test]
