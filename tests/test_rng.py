@@ -206,3 +206,12 @@ def test_every_consumer_sees_the_same_values(dtype: Any) -> None:
     x = np.zeros(n, dtype)
     sg.apply_seeded_update(x, 31, 1.0, dist="gaussian")
     np.testing.assert_array_equal(x, normals(31, 0, 0, n).astype(dtype))
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_the_values_do_not_depend_on_the_thread_count(n_threads: int) -> None:
+    # Past the parallel threshold and several 2^16-long pieces, with a ragged end.
+    n = 3 * 2**16 + 4099
+    x = np.zeros(n, np.float32)
+    sg.apply_seeded_update(x, 2**63 + 5, 1.0, dist="gaussian", n_threads=n_threads)
+    np.testing.assert_array_equal(x.view(np.uint32), normals(2**63 + 5, 0, 0, n).view(np.uint32))
