@@ -1,7 +1,9 @@
 //! Criterion benches of the sparse substrate (`softgrad_core::linalg`) on the 5-point Poisson matrix
-//! of a 500 x 500 grid (250 000 rows, 1.25 M entries): the fused product `y = A x, pᵀy`, the IC(0)
-//! and SSOR triangular solves in row order and level-scheduled (the levels are the grid's 999
-//! anti-diagonals), and one Jacobi-PCG and one IC(0)-PCG iteration.
+//! of a 500 x 500 grid (250 000 rows, 1.25 M entries): the fused product `y = A x, pᵀy` over the
+//! caller's CSR arrays and over the packed copy (runs of identical rows: `A` itself and Jacobi's
+//! `S A S`), the IC(0) triangular solves in row order, level-scheduled (the levels are the grid's
+//! 999 anti-diagonals) and as the unit sweeps of the scaled form, and ten Jacobi-PCG and IC(0)-PCG
+//! iterations (IC(0) unscaled and scaled).
 //!
 //! `cargo bench -p softgrad-core --bench linalg_precond`.
 
@@ -9,6 +11,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use softgrad_core::linalg::cg::{cg, CgOptions, Pre};
 use softgrad_core::linalg::ilu::{Incomplete, OnBreakdown};
 use softgrad_core::linalg::jacobi::Jacobi;
+use softgrad_core::linalg::packed::Packed;
 use softgrad_core::linalg::{Csr, LinOp};
 use softgrad_core::Par;
 
@@ -59,7 +62,24 @@ fn bench(c: &mut Criterion) {
             bch.iter(|| a.apply_dot(&x, &mut y, &x, par).unwrap())
         });
     }
+    let j = Jacobi::new(&a).unwrap();
+    let s: Vec<f64> = j.inv_diag().iter().map(|d| d.sqrt()).collect();
+    let packed = [
+        ("plain", Packed::plain(&a).unwrap()),
+        ("scaled", Packed::scaled("bench", &a, s).unwrap().unwrap()),
+    ];
+    for (form, pk) in &packed {
+        for (name, par) in pars() {
+            g.bench_function(format!("packed_spmv_dot/{form}/poisson500/{name}"), |bch| {
+                bch.iter(|| pk.apply_dot(&x, &mut y, &x, par).unwrap())
+            });
+        }
+    }
     let mut ic = Incomplete::ic0(&a, 0.0, OnBreakdown::Raise).unwrap();
+    let (_, unit) = ic.unit().unwrap();
+    g.bench_function("ic0_solve/unit_runs/1thread", |bch| {
+        bch.iter(|| unit.apply(&x, &mut y, Par::Seq).unwrap())
+    });
     for (name, par) in pars() {
         g.bench_function(format!("ic0_solve/rows/{name}"), |bch| {
             bch.iter(|| ic.apply(&x, &mut y, par).unwrap())
@@ -71,8 +91,8 @@ fn bench(c: &mut Criterion) {
             bch.iter(|| ic.apply(&x, &mut y, par).unwrap())
         });
     }
-    let j = Jacobi::new(&a).unwrap();
     let ic = Incomplete::ic0(&a, 0.0, OnBreakdown::Raise).unwrap();
+    let (s, unit) = ic.unit().unwrap();
     let opts = CgOptions {
         rtol: 0.0,
         atol: 0.0,
@@ -81,7 +101,19 @@ fn bench(c: &mut Criterion) {
     };
     g.throughput(Throughput::Elements(10));
     for (name, par) in pars() {
-        for (pname, pre) in [("jacobi", Pre::Diag(j.inv_diag())), ("ic0", Pre::Op(&ic))] {
+        let pres = [
+            ("jacobi", Pre::Diag(j.inv_diag())),
+            ("ic0", Pre::Op(&ic)),
+            (
+                "ic0_scaled",
+                Pre::Scaled {
+                    s,
+                    unit,
+                    plain: &ic,
+                },
+            ),
+        ];
+        for (pname, pre) in pres {
             g.bench_function(format!("pcg_10_iterations/{pname}/{name}"), |bch| {
                 bch.iter(|| {
                     let mut xs = vec![0.0; n];

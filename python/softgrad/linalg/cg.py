@@ -7,7 +7,11 @@ The loop is ``rust/softgrad-core/src/linalg/cg.rs`` (bound by
 pieces so the iterates do not depend on the thread count. With Jacobi on a sparse ``A``, CG runs
 on the scaled system :math:`D^{-1/2} A D^{-1/2}` (``linalg/packed.rs``): the same iterates in exact
 arithmetic, the residuals reported in the unscaled system's terms, and neither :math:`z = M^{-1} r`
-nor the diagonal read an iteration. A ``LinearOperator`` or callable ``A`` or ``M`` is called from
+nor the diagonal read an iteration. IC(0) and SSOR on a matrix whose rows repeat (a grid) run on
+:math:`S A S` too, with :math:`S` the inverse of the factor's diagonal (IC(0)) or
+:math:`D^{-1/2}` (SSOR), so that their triangular factors have a unit diagonal and are stored as
+runs of identical rows (``linalg/tri/unit.rs``); otherwise the product runs over a packed copy of
+``A`` when its rows repeat. A ``LinearOperator`` or callable ``A`` or ``M`` is called from
 the loop (re-acquiring the GIL) once per iteration.
 """
 

@@ -17,16 +17,15 @@
 //! iteration; `packed::tests::timing`).
 
 use crate::error::{Error, Result};
-use crate::interrupt;
 use crate::linalg::csr::{Csr, Index};
 use crate::linalg::op::LinOp;
 use crate::linalg::packed::Packed;
 use crate::linalg::positive;
-use crate::linalg::vec::{cg_update, dot, xpby};
+use crate::linalg::vec::dot;
 use crate::par::{scratch, Par};
 use crate::real::Real;
 
-mod scaled;
+mod iterate;
 
 const F: &str = "cg";
 
@@ -36,9 +35,14 @@ pub trait MatDot {
     fn dim(&self) -> usize;
     /// Writes `y = A x` and returns `pᵀ y`.
     fn apply_dot(&self, x: &[f64], y: &mut [f64], p: &[f64], par: Par) -> Result<f64>;
-    /// `S A S` with `S = diag(d)^{1/2}`, packed, if this matrix can give it (`None`: Jacobi-PCG
-    /// runs unscaled, with `z = d ⊙ r` fused into the update).
-    fn scaled(&self, _func: &'static str, _d: &[f64]) -> Result<Option<Packed>> {
+    /// `S A S` with `S = diag(s)`, packed, if this matrix can give it (`None`: CG runs on `A`;
+    /// Jacobi-PCG with `z = d ⊙ r` fused into the update).
+    fn scaled(&self, _func: &'static str, _s: Vec<f64>) -> Result<Option<Packed>> {
+        Ok(None)
+    }
+    /// `A` packed for the product ([`Packed::plain`]), if this matrix can give it (`None`: its
+    /// own product).
+    fn plain(&self, _func: &'static str) -> Result<Option<Packed>> {
         Ok(None)
     }
 }
@@ -50,8 +54,20 @@ impl<I: Index, T: Real> MatDot for Csr<'_, I, T> {
     fn apply_dot(&self, x: &[f64], y: &mut [f64], p: &[f64], par: Par) -> Result<f64> {
         Csr::apply_dot(self, x, y, p, par)
     }
-    fn scaled(&self, func: &'static str, d: &[f64]) -> Result<Option<Packed>> {
-        Packed::scaled(func, self, d)
+    fn scaled(&self, func: &'static str, s: Vec<f64>) -> Result<Option<Packed>> {
+        Packed::scaled(func, self, s)
+    }
+    fn plain(&self, _func: &'static str) -> Result<Option<Packed>> {
+        Ok(Packed::plain(self))
+    }
+}
+
+impl MatDot for Packed {
+    fn dim(&self) -> usize {
+        self.n()
+    }
+    fn apply_dot(&self, x: &[f64], y: &mut [f64], p: &[f64], par: Par) -> Result<f64> {
+        Packed::apply_dot(self, x, y, p, par)
     }
 }
 
@@ -78,6 +94,17 @@ pub enum Pre<'a> {
     Diag(&'a [f64]),
     /// Any operator applying `M⁻¹`.
     Op(&'a (dyn LinOp + Sync)),
+    /// A preconditioner with a scaled form (`linalg/tri/unit.rs`): CG runs on `Â = S A S`
+    /// preconditioned by `unit` (`M̂⁻¹`, `M̂ = S M S` up to a constant) when the matrix gives `Â`
+    /// packed, else on `A` preconditioned by `plain` (`M⁻¹`).
+    Scaled {
+        /// `S` (its diagonal, positive).
+        s: &'a [f64],
+        /// `M̂⁻¹`.
+        unit: &'a (dyn LinOp + Sync),
+        /// `M⁻¹`.
+        plain: &'a (dyn LinOp + Sync),
+    },
 }
 
 impl std::fmt::Debug for Pre<'_> {
@@ -86,6 +113,7 @@ impl std::fmt::Debug for Pre<'_> {
             Pre::None => f.write_str("None"),
             Pre::Diag(d) => write!(f, "Diag({})", d.len()),
             Pre::Op(o) => write!(f, "Op({})", o.dim()),
+            Pre::Scaled { s, .. } => write!(f, "Scaled({})", s.len()),
         }
     }
 }
@@ -149,7 +177,7 @@ pub fn cg(
     x: &mut [f64],
     m: Pre<'_>,
     opts: CgOptions,
-    mut callback: Option<Callback<'_>>,
+    callback: Option<Callback<'_>>,
     par: Par,
 ) -> Result<CgReport> {
     let n = a.dim();
@@ -165,6 +193,11 @@ pub fn cg(
     match m {
         Pre::Diag(d) => Error::check_len(F, "M", d.len(), n)?,
         Pre::Op(o) => Error::check_len(F, "M", o.dim(), n)?,
+        Pre::Scaled { s, unit, plain } => {
+            Error::check_len(F, "M", s.len(), n)?;
+            Error::check_len(F, "M", unit.dim(), n)?;
+            Error::check_len(F, "M", plain.dim(), n)?;
+        }
         Pre::None => {}
     }
     let mut rep = CgReport {
@@ -182,125 +215,45 @@ pub fn cg(
         rep.residuals.push(0.0);
         return Ok(rep);
     }
-    let tol = (opts.rtol * bnorm).max(opts.atol);
-    rep.tol = tol;
-    if let Pre::Diag(d) = m {
-        if let Some(pk) = a.scaled(F, d)? {
-            return scaled::cg(&pk, b, x, opts, callback, par, rep);
-        }
-    }
-    let mut r = scratch(F, n, 0.0)?;
-    let mut q = scratch(F, n, 0.0)?;
-    if opts.x0 {
-        a.apply_dot(x, &mut q, x, par)?;
-        rep.matvecs += 1;
-        for ((ri, bi), qi) in r.iter_mut().zip(b).zip(&q) {
-            *ri = bi - qi;
-        }
-    } else {
-        x.fill(0.0);
-        r.copy_from_slice(b);
-    }
-    let mut rr = dot(F, &r, &r, par)?;
-    rep.residuals.push(rr.sqrt());
-    if !rr.is_finite() {
-        rep.status = CgStatus::NonFinite;
-        return Ok(rep);
-    }
-    if rr.sqrt() <= tol {
-        return Ok(rep);
-    }
-    let mut z = match m {
-        Pre::None => Vec::new(),
-        _ => scratch(F, n, 0.0)?,
+    rep.tol = (opts.rtol * bnorm).max(opts.atol);
+    // A diagonal or scaled preconditioner: CG on the packed `S A S` when the matrix gives it.
+    let scaled = match m {
+        Pre::Diag(d) => jacobi_scale(d)?
+            .map(|s| a.scaled(F, s))
+            .transpose()?
+            .flatten()
+            .map(|pk| (pk, Pre::None)),
+        Pre::Scaled { s, unit, .. } => a.scaled(F, s.to_vec())?.map(|pk| (pk, Pre::Op(unit))),
+        _ => None,
     };
-    let mut rz = match m {
-        Pre::None => rr,
-        Pre::Diag(d) => {
-            for ((zi, ri), di) in z.iter_mut().zip(&r).zip(d) {
-                *zi = ri * di;
-            }
-            rep.psolves += 1;
-            dot(F, &r, &z, par)?
-        }
-        Pre::Op(o) => {
-            rep.psolves += 1;
-            o.apply_and_dot(F, &r, &mut z, par)?
-        }
-    };
-    if !positive(rz) {
-        rep.status = if rz.is_finite() {
-            CgStatus::PreconditionerNotPositive
-        } else {
-            CgStatus::NonFinite
-        };
-        return Ok(rep);
+    if let Some((pk, inner)) = scaled {
+        return iterate::scaled(&pk, b, x, inner, opts, callback, par, rep);
     }
-    let mut p = match m {
-        Pre::None => r.clone(),
-        _ => z.clone(),
+    let m = match m {
+        Pre::Scaled { plain, .. } => Pre::Op(plain),
+        other => other,
     };
-    rep.status = CgStatus::MaxIter;
-    for it in 1..=opts.maxiter {
-        interrupt::check(F)?;
-        let pq = a.apply_dot(&p, &mut q, &p, par)?;
-        rep.matvecs += 1;
-        if !positive(pq) {
-            rep.status = if pq.is_finite() {
-                CgStatus::NotPositiveDefinite
-            } else {
-                CgStatus::NonFinite
-            };
-            break;
-        }
-        let alpha = rz / pq;
-        let diag = match m {
-            Pre::Diag(d) => Some((d, z.as_mut_slice())),
-            _ => None,
-        };
-        let (rr_new, rz_diag) = cg_update(F, alpha, &p, &q, x, &mut r, diag, par)?;
-        rr = rr_new;
-        rep.iterations = it;
-        rep.residuals.push(rr.sqrt());
-        if let Some(cb) = callback.as_mut() {
-            if !cb(it, x)? {
-                rep.status = CgStatus::Stopped;
-                break;
-            }
-        }
-        if !rr.is_finite() {
-            rep.status = CgStatus::NonFinite;
-            break;
-        }
-        if rr.sqrt() <= tol {
-            rep.status = CgStatus::Converged;
-            break;
-        }
-        let rz_new = match m {
-            Pre::None => rr,
-            Pre::Diag(_) => {
-                rep.psolves += 1;
-                rz_diag
-            }
-            Pre::Op(o) => {
-                rep.psolves += 1;
-                o.apply_and_dot(F, &r, &mut z, par)?
-            }
-        };
-        if !positive(rz_new) {
-            rep.status = if rz_new.is_finite() {
-                CgStatus::PreconditionerNotPositive
-            } else {
-                CgStatus::NonFinite
-            };
-            break;
-        }
-        let beta = rz_new / rz;
-        rz = rz_new;
-        match m {
-            Pre::None => xpby(F, &r, beta, &mut p, par)?,
-            _ => xpby(F, &z, beta, &mut p, par)?,
-        }
-    }
+    // Any other preconditioner: the product over the packed matrix when it has one.
+    let packed = match m {
+        Pre::Diag(_) => None,
+        _ => a.plain(F)?,
+    };
+    let a: &dyn MatDot = match &packed {
+        Some(pk) => pk,
+        None => a,
+    };
+    iterate::iterate(a, b, x, m, None, opts, callback, par, &mut rep)?;
     Ok(rep)
+}
+
+/// Jacobi's `S = diag(d)^{1/2}`, or `None` if an entry of `d` is not positive and finite.
+fn jacobi_scale(d: &[f64]) -> Result<Option<Vec<f64>>> {
+    if d.iter().any(|&v| !(v > 0.0 && v.is_finite())) {
+        return Ok(None);
+    }
+    let mut s = scratch(F, d.len(), 0.0)?;
+    for (si, di) in s.iter_mut().zip(d) {
+        *si = di.sqrt();
+    }
+    Ok(Some(s))
 }

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::linalg::csr::{Csr, Index};
 use crate::linalg::op::LinOp;
 use crate::linalg::positive;
+use crate::linalg::tri::unit::UnitPair;
 use crate::linalg::tri::{Pattern, TriPair};
 use crate::par::{scratch, Par};
 use crate::real::Real;
@@ -139,6 +140,8 @@ fn values<I: Index, T: Real>(
 pub struct Incomplete {
     tri: TriPair,
     shift: f64,
+    /// IC(0)'s scaled form: `S = diag(L)⁻¹` and `L̂ = S L`, `L̂ᵀ` (`linalg/tri/unit.rs`).
+    unit: Option<(Vec<f64>, UnitPair)>,
 }
 
 impl Incomplete {
@@ -151,6 +154,7 @@ impl Incomplete {
         Ok(Incomplete {
             tri: TriPair::new(F, pat, v, true, None, 1.0)?,
             shift: 0.0,
+            unit: None,
         })
     }
 
@@ -199,10 +203,17 @@ impl Incomplete {
             }
         };
         mirror_lower(&pat, &mut v, |x| x);
-        Ok(Incomplete {
-            tri: TriPair::new(F, pat, v, false, None, 1.0)?,
-            shift,
-        })
+        let unit = unit_ic0(F, &pat, &v)?;
+        let tri = TriPair::new(F, pat, v, false, None, 1.0)?;
+        // The unit sweeps run in row order: where the level schedule would use threads, keep it.
+        let unit = unit.filter(|_| !tri.has_wide_level());
+        Ok(Incomplete { tri, shift, unit })
+    }
+
+    /// The scaled form for conjugate gradients, `(S, L̂ L̂ᵀ)`, when the factor's rows repeat
+    /// enough (`linalg/tri/unit.rs`).
+    pub fn unit(&self) -> Option<(&[f64], &UnitPair)> {
+        self.unit.as_ref().map(|(s, u)| (s.as_slice(), u))
     }
 
     /// The relative diagonal shift used (IC(0); 0 when none was needed).
@@ -220,6 +231,28 @@ impl Incomplete {
     pub fn tri_mut(&mut self) -> &mut TriPair {
         &mut self.tri
     }
+}
+
+/// IC(0)'s unit form from the mirrored factor `v` (`L` on and below the diagonal, `Lᵀ` above):
+/// `S = diag(L)⁻¹`, `l̂_ij = l_ij s_i` below, `l̂_ji = l_ji s_j` above.
+fn unit_ic0(func: &'static str, pat: &Pattern, v: &[f64]) -> Result<Option<(Vec<f64>, UnitPair)>> {
+    let n = pat.n();
+    let mut s = scratch(func, n, 0.0)?;
+    for (si, &d) in s.iter_mut().zip(&pat.diag) {
+        *si = 1.0 / v[d];
+    }
+    let mut u = scratch(func, v.len(), 0.0)?;
+    for i in 0..n {
+        let r = pat.indptr[i]..pat.indptr[i + 1];
+        for ((o, &j), x) in u[r.clone()]
+            .iter_mut()
+            .zip(&pat.indices[r.clone()])
+            .zip(&v[r])
+        {
+            *o = x * s[i.max(j as usize)];
+        }
+    }
+    Ok(UnitPair::new(pat, &u).map(|pair| (s, pair)))
 }
 
 /// Sets each strict-upper value `v[(i, c)]` to `f(v[(c, i)])`, or 0 where `(c, i)` is not stored.

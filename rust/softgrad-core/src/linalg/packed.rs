@@ -1,7 +1,8 @@
 //! A compact owned copy of `Â = S A S`, the symmetric diagonal scaling of a checked CSR matrix,
-//! for Jacobi-preconditioned conjugate gradients.
+//! for Jacobi-preconditioned conjugate gradients, or of `A` itself ([`Packed::plain`]) for the
+//! other preconditioners' products.
 //!
-//! With `S = diag(d)^{1/2}` and `d = diag(A)⁻¹`, CG on `Â x̂ = S b` (then `x = S x̂`) is Jacobi-PCG
+//! With `S = diag(d)^{1/2}` and `d = diag(A)⁻¹` (or another positive `S`: `linalg/tri/unit.rs`), CG on `Â x̂ = S b` (then `x = S x̂`) is Jacobi-PCG
 //! in exact arithmetic (Saad, *Iterative Methods for Sparse Linear Systems*, 2nd ed., §9.2), but
 //! per iteration it streams neither `z = M⁻¹ r` nor the diagonal. The copy takes one of two forms:
 //!
@@ -69,29 +70,26 @@ pub enum Unscale {
 #[derive(Debug, Clone)]
 pub struct Packed {
     n: usize,
+    /// `S` (empty for [`Packed::plain`]: `S = I`).
     s: Vec<f64>,
     unscale: Unscale,
     form: Form,
 }
 
 impl Packed {
-    /// `S A S` with `S = diag(d)^{1/2}`, or `None` when `d` has an entry that is not positive and
+    /// `S A S` with `S = diag(s)`, or `None` when `s` has an entry that is not positive and
     /// finite or `A` has more than `u32::MAX` rows (the caller then runs the unscaled loop).
     pub fn scaled<I: Index, T: Real>(
         func: &'static str,
         a: &Csr<'_, I, T>,
-        d: &[f64],
+        s: Vec<f64>,
     ) -> Result<Option<Packed>> {
         let n = a.n();
-        if d.len() != n
+        if s.len() != n
             || u32::try_from(n).is_err()
-            || d.iter().any(|&v| !(v > 0.0 && v.is_finite()))
+            || s.iter().any(|&v| !(v > 0.0 && v.is_finite()))
         {
             return Ok(None);
-        }
-        let mut s = scratch(func, n, 0.0)?;
-        for (si, di) in s.iter_mut().zip(d) {
-            *si = di.sqrt();
         }
         let unscale = match s.first() {
             Some(&s0) if s.iter().all(|&v| v.to_bits() == s0.to_bits()) => Unscale::Const(1.0 / s0),
@@ -103,14 +101,7 @@ impl Packed {
                 Unscale::Each(u)
             }
         };
-        let form = match runs(a, &s) {
-            Some(f) => f,
-            // With many entries a row the matrix's own stream dominates: the copy would cost
-            // memory and a pass for little (the logistic-regression Hessian, 60 a row).
-            None if a.nnz() > MAX_ROWS_FORM_DENSITY * n => return Ok(None),
-            None => rows(func, a, &s)?,
-        };
-        Ok(Some(Packed {
+        Ok(form(func, a, &s)?.map(|form| Packed {
             n,
             s,
             unscale,
@@ -118,12 +109,29 @@ impl Packed {
         }))
     }
 
+    /// `A` itself (`S = I`) in the runs form: the product of CG with IC(0), SSOR or another
+    /// preconditioner. `None` when `A` has more than `u32::MAX` rows or runs would be short: the
+    /// rows form is not taken (with `i32` columns it is no smaller than the caller's arrays, and
+    /// with `i64` it would make the result depend on the index dtype: the caller's product sums
+    /// a row in two accumulators).
+    pub fn plain<I: Index, T: Real>(a: &Csr<'_, I, T>) -> Option<Packed> {
+        if u32::try_from(a.n()).is_err() {
+            return None;
+        }
+        runs(a, &[]).map(|form| Packed {
+            n: a.n(),
+            s: Vec::new(),
+            unscale: Unscale::Const(1.0),
+            form,
+        })
+    }
+
     /// The number of rows (and columns).
     pub fn n(&self) -> usize {
         self.n
     }
 
-    /// The scaling `S` (its diagonal).
+    /// The scaling `S` (its diagonal; empty for [`Packed::plain`]).
     pub fn scale(&self) -> &[f64] {
         &self.s
     }
@@ -233,6 +241,31 @@ fn csr_rows(
     }
 }
 
+/// The runs form, else the rows form if rows are sparse enough, else `None` (`s` empty: `S = I`).
+fn form<I: Index, T: Real>(
+    func: &'static str,
+    a: &Csr<'_, I, T>,
+    s: &[f64],
+) -> Result<Option<Form>> {
+    Ok(match runs(a, s) {
+        Some(f) => Some(f),
+        // With many entries a row the matrix's own stream dominates: the copy would cost memory
+        // and a pass for little (the logistic-regression Hessian, 60 a row).
+        None if a.nnz() > MAX_ROWS_FORM_DENSITY * a.n() => None,
+        None => Some(rows(func, a, s)?),
+    })
+}
+
+/// `a_ij s_i s_j` (`a_ij` when `s` is empty).
+#[inline(always)]
+fn entry(v: f64, s: &[f64], i: usize, j: usize) -> f64 {
+    if s.is_empty() {
+        v
+    } else {
+        v * (s[i] * s[j])
+    }
+}
+
 /// The runs form, or `None` if runs would average fewer than [`MIN_RUN`] rows (decided as soon as
 /// the count passes its bound, so an unstructured matrix costs a sixteenth of a pass).
 fn runs<I: Index, T: Real>(a: &Csr<'_, I, T>, s: &[f64]) -> Option<Form> {
@@ -257,7 +290,7 @@ fn runs<I: Index, T: Real>(a: &Csr<'_, I, T>, s: &[f64]) -> Option<Form> {
             let j = a.indices()[k].ix();
             // Rows and columns are below u32::MAX, so the difference fits.
             ro.push(j as isize - i as isize);
-            rv.push(a.data()[k].to_f64() * (s[i] * s[j]));
+            rv.push(entry(a.data()[k].to_f64(), s, i, j));
         }
         if let Some(last) = runs.last_mut() {
             if same(last.t, &ro, &rv, &offs, &vals) {
@@ -319,7 +352,7 @@ fn rows<I: Index, T: Real>(func: &'static str, a: &Csr<'_, I, T>, s: &[f64]) -> 
             let j = a.indices()[k].ix();
             // `n <= u32::MAX` was checked by the caller.
             cols[k] = j as u32;
-            vals[k] = a.data()[k].to_f64() * (s[i] * s[j]);
+            vals[k] = entry(a.data()[k].to_f64(), s, i, j);
         }
     }
     Ok(Form::Rows { indptr, cols, vals })

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::linalg::csr::{Csr, Index};
 use crate::linalg::op::LinOp;
 use crate::linalg::positive;
+use crate::linalg::tri::unit::UnitPair;
 use crate::linalg::tri::{Pattern, TriPair};
 use crate::par::{scratch, Par};
 use crate::real::Real;
@@ -17,6 +18,8 @@ use crate::real::Real;
 #[derive(Debug, Clone)]
 pub struct Ssor {
     tri: TriPair,
+    /// The scaled form: `S = D^{-1/2}` and `I + ωL̂`, `I + ωÛ` (`linalg/tri/unit.rs`).
+    unit: Option<(Vec<f64>, UnitPair)>,
 }
 
 impl Ssor {
@@ -48,8 +51,30 @@ impl Ssor {
             v[pat.diag[i]] = a_ii;
             *di = a_ii;
         }
+        // The scaled form: `ω s_i a_ij s_j` off the diagonal, `S = D^{-1/2}`.
+        let mut s = scratch(F, pat.n(), 0.0)?;
+        for (si, di) in s.iter_mut().zip(&d) {
+            *si = 1.0 / di.sqrt();
+        }
+        let mut u = scratch(F, a.nnz(), 0.0)?;
+        for i in 0..pat.n() {
+            let r = pat.indptr[i]..pat.indptr[i + 1];
+            let (cols, vals) = (&pat.indices[r.clone()], &a.data()[r.clone()]);
+            for ((o, &j), x) in u[r].iter_mut().zip(cols).zip(vals) {
+                *o = omega * (s[i] * x.to_f64() * s[j as usize]);
+            }
+        }
+        let unit = UnitPair::new(&pat, &u).map(|p| (s, p));
         let tri = TriPair::new(F, pat, v, false, Some(d), omega * (2.0 - omega))?;
-        Ok(Ssor { tri })
+        // The unit sweeps run in row order: where the level schedule would use threads, keep it.
+        let unit = unit.filter(|_| !tri.has_wide_level());
+        Ok(Ssor { tri, unit })
+    }
+
+    /// The scaled form for conjugate gradients, `(S, (I + ωÛ)⁻¹ (I + ωL̂)⁻¹)` (the constant
+    /// `ω(2 − ω)` dropped), when `A`'s rows repeat enough (`linalg/tri/unit.rs`).
+    pub fn unit(&self) -> Option<(&[f64], &UnitPair)> {
+        self.unit.as_ref().map(|(s, u)| (s.as_slice(), u))
     }
 
     /// The triangular solver (its values: `ω A` off the diagonal, `A` on it).

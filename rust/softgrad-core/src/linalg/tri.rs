@@ -26,6 +26,8 @@
 //! (`2m − 1` levels of at most `m` rows): for `m = 500`, no level has enough work to pay for the
 //! synchronisation, and the sweep runs sequentially (measured: see `benches/linalg_precond.rs`).
 
+use std::sync::OnceLock;
+
 use crate::error::{Error, Result};
 use crate::linalg::csr::{Csr, Index};
 use crate::linalg::vec::dot_range;
@@ -34,6 +36,7 @@ use crate::real::Real;
 
 #[cfg(test)]
 mod tests;
+pub mod unit;
 
 /// An owned copy of a square matrix's pattern with the position of each diagonal entry.
 #[derive(Debug, Clone)]
@@ -245,8 +248,13 @@ pub struct TriPair {
     pat: Pattern,
     /// Values on the pattern: `L` below the diagonal, `U` above, the diagonal shared.
     vals: Vec<f64>,
-    lo: Sweep,
-    up: Sweep,
+    /// How the sweeps are made: `L`'s diagonal is 1, the middle factor `m`, the scale `s`.
+    unit_lower: bool,
+    mid: Option<Vec<f64>>,
+    scale: f64,
+    /// The lower and upper sweeps, built at the first solve (conjugate gradients through the
+    /// scaled form never needs them: `linalg/tri/unit.rs`).
+    sweeps: OnceLock<(Sweep, Sweep)>,
     lower: Schedule,
     upper: Schedule,
     min_level_work: usize,
@@ -265,8 +273,8 @@ const LEVEL_PIECE: usize = 512;
 
 impl TriPair {
     /// A solver for `pat` with values `vals` (`L` below the diagonal, `U` on and above it; the
-    /// diagonal of `L` is the stored one, or 1 with `unit_lower`); builds both sweeps and both
-    /// level schedules.
+    /// diagonal of `L` is the stored one, or 1 with `unit_lower`); builds both level schedules
+    /// (the sweeps at the first solve).
     pub fn new(
         func: &'static str,
         pat: Pattern,
@@ -282,40 +290,52 @@ impl TriPair {
         }
         let lower = Schedule::build(func, &pat, true)?;
         let upper = Schedule::build(func, &pat, false)?;
+        Ok(TriPair {
+            pat,
+            vals,
+            unit_lower,
+            mid,
+            scale,
+            sweeps: OnceLock::new(),
+            lower,
+            upper,
+            min_level_work: MIN_LEVEL_WORK,
+        })
+    }
+
+    /// The lower and upper sweeps (built once).
+    fn sweeps(&self, func: &'static str) -> Result<&(Sweep, Sweep)> {
+        if let Some(s) = self.sweeps.get() {
+            return Ok(s);
+        }
+        let (pat, vals, n) = (&self.pat, &self.vals, self.pat.n());
         let mut inv = scratch(func, n, 0.0)?;
         for (o, &d) in inv.iter_mut().zip(&pat.diag) {
             *o = 1.0 / vals[d];
         }
-        let mut rl = scratch(func, n, scale)?;
-        if !unit_lower {
+        let mut rl = scratch(func, n, self.scale)?;
+        if !self.unit_lower {
             for (o, d) in rl.iter_mut().zip(&inv) {
                 *o *= d;
             }
         }
         let mut ru = inv.clone();
-        if let Some(m) = &mid {
+        if let Some(m) = &self.mid {
             for (o, mi) in ru.iter_mut().zip(m) {
                 *o *= mi;
             }
         }
         let lo = Sweep::build(
             func,
-            &pat,
-            &vals,
-            true,
-            (!unit_lower).then_some(&inv[..]),
-            rl,
-        )?;
-        let up = Sweep::build(func, &pat, &vals, false, Some(&inv), ru)?;
-        Ok(TriPair {
             pat,
             vals,
-            lo,
-            up,
-            lower,
-            upper,
-            min_level_work: MIN_LEVEL_WORK,
-        })
+            true,
+            (!self.unit_lower).then_some(&inv[..]),
+            rl,
+        )?;
+        let up = Sweep::build(func, pat, vals, false, Some(&inv), ru)?;
+        // Two threads building at once both succeed; one keeps its copy.
+        Ok(self.sweeps.get_or_init(|| (lo, up)))
     }
 
     /// The pattern.
@@ -340,6 +360,16 @@ impl TriPair {
         self.min_level_work = work;
     }
 
+    /// Whether a level of either solve is wide enough to run in parallel (given threads).
+    pub fn has_wide_level(&self) -> bool {
+        let w = self.min_level_work.max(1);
+        self.lower
+            .work
+            .iter()
+            .chain(&self.upper.work)
+            .any(|&l| l >= w)
+    }
+
     /// Whether `sched` has a level worth running in parallel under `par`.
     fn leveled(&self, sched: &Schedule, par: Par) -> bool {
         par.threads() > 1 && sched.work.iter().any(|&w| w >= self.min_level_work.max(1))
@@ -358,10 +388,11 @@ impl TriPair {
         par: Par,
     ) -> Result<()> {
         let n = self.pat.n();
+        let (lo, up) = self.sweeps(func)?;
         let (sched, sw) = if lower {
-            (&self.lower, &self.lo)
+            (&self.lower, lo)
         } else {
-            (&self.upper, &self.up)
+            (&self.upper, up)
         };
         if !self.leveled(sched, par) {
             // The previous row's value stays in a register: the chain from row to row is one

@@ -50,35 +50,7 @@ pub fn cg_update(
     d: Option<(&[f64], &mut [f64])>,
     par: Par,
 ) -> Result<(f64, f64)> {
-    let n = x.len();
-    let (dd, z) = match d {
-        Some((dd, z)) => (Some(dd), Some(Rows::of_mut(z, 1))),
-        None => (None, None),
-    };
-    par.fold_chunks(
-        func,
-        n,
-        (Rows::of_mut(x, 1), Rows::of_mut(r, 1), z),
-        |rg, (x, r, z)| {
-            let (p, q) = (&p[rg.clone()], &q[rg.clone()]);
-            for ((xi, pi), (ri, qi)) in x.iter_mut().zip(p).zip(r.iter_mut().zip(q)) {
-                *xi += alpha * pi;
-                *ri -= alpha * qi;
-            }
-            let rr = dot_range(r, r);
-            match (dd, z) {
-                (Some(dd), Some(z)) => {
-                    for ((zi, ri), di) in z.iter_mut().zip(r.iter()).zip(&dd[rg]) {
-                        *zi = di * ri;
-                    }
-                    (rr, dot_range(r, z))
-                }
-                _ => (rr, rr),
-            }
-        },
-        |a, b| (a.0 + b.0, a.1 + b.1),
-        (0.0, 0.0),
-    )
+    update(func, alpha, p, q, x, r, d, None, par)
 }
 
 /// The update of conjugate gradients on the scaled system `Â x̂ = b̂` of
@@ -96,17 +68,42 @@ pub fn cg_update_scaled(
     unscale: &Unscale,
     par: Par,
 ) -> Result<(f64, f64)> {
-    let n = x.len();
-    let level = simd::level();
     let u = match unscale {
         Unscale::Const(_) => None,
         Unscale::Each(u) => Some(u.as_slice()),
     };
-    let (rr, ru) = par.fold_chunks(
+    let (rr, ru) = update(func, alpha, p, q, x, r, None, u, par)?;
+    Ok(match unscale {
+        Unscale::Const(c) => (rr, c * c * rr),
+        Unscale::Each(_) => (rr, ru),
+    })
+}
+
+/// `x += α p`, `r -= α q`, then per piece `rᵀr` and one of: `z = d ⊙ r` with `rᵀz`, `Σ (u r)²`,
+/// or `rᵀr` again.
+#[allow(clippy::too_many_arguments)]
+fn update(
+    func: &'static str,
+    alpha: f64,
+    p: &[f64],
+    q: &[f64],
+    x: &mut [f64],
+    r: &mut [f64],
+    d: Option<(&[f64], &mut [f64])>,
+    u: Option<&[f64]>,
+    par: Par,
+) -> Result<(f64, f64)> {
+    let n = x.len();
+    let level = simd::level();
+    let (dd, z) = match d {
+        Some((dd, z)) => (Some(dd), Some(Rows::of_mut(z, 1))),
+        None => (None, None),
+    };
+    par.fold_chunks(
         func,
         n,
-        (Rows::of_mut(x, 1), Rows::of_mut(r, 1)),
-        |rg, (x, r)| {
+        (Rows::of_mut(x, 1), Rows::of_mut(r, 1), z),
+        |rg, (x, r, z)| {
             simd::dispatch(level, || {
                 let (p, q) = (&p[rg.clone()], &q[rg.clone()]);
                 for ((xi, pi), (ri, qi)) in x.iter_mut().zip(p).zip(r.iter_mut().zip(q)) {
@@ -114,19 +111,21 @@ pub fn cg_update_scaled(
                     *ri -= alpha * qi;
                 }
                 let rr = dot_range(r, r);
-                match u {
-                    Some(u) => (rr, weighted_sq(r, &u[rg])),
-                    None => (rr, 0.0),
+                match (dd, z, u) {
+                    (Some(dd), Some(z), _) => {
+                        for ((zi, ri), di) in z.iter_mut().zip(r.iter()).zip(&dd[rg]) {
+                            *zi = di * ri;
+                        }
+                        (rr, dot_range(r, z))
+                    }
+                    (_, _, Some(u)) => (rr, weighted_sq(r, &u[rg])),
+                    _ => (rr, rr),
                 }
             })
         },
         |a, b| (a.0 + b.0, a.1 + b.1),
         (0.0, 0.0),
-    )?;
-    Ok(match unscale {
-        Unscale::Const(c) => (rr, c * c * rr),
-        Unscale::Each(_) => (rr, ru),
-    })
+    )
 }
 
 /// `Σ (u_i r_i)²` with four accumulators combined in a fixed order.

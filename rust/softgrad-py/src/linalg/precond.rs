@@ -52,6 +52,14 @@ impl Inner {
     pub fn pre(&self) -> Pre<'_> {
         match self {
             Inner::Jacobi(j) => Pre::Diag(j.inv_diag()),
+            Inner::Ssor(p) => match p.unit() {
+                Some((s, unit)) => Pre::Scaled { s, unit, plain: p },
+                None => Pre::Op(p),
+            },
+            Inner::Incomplete(p) => match p.unit() {
+                Some((s, unit)) => Pre::Scaled { s, unit, plain: p },
+                None => Pre::Op(p),
+            },
             other => Pre::Op(other.op()),
         }
     }

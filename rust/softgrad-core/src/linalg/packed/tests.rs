@@ -30,6 +30,11 @@ fn xs(n: usize) -> Vec<f64> {
         .collect()
 }
 
+/// `S = diag(d)^{1/2}` (Jacobi's).
+fn sq(d: &[f64]) -> Vec<f64> {
+    d.iter().map(|v| v.sqrt()).collect()
+}
+
 /// `S A S x` with `S = diag(d)^{1/2}`, entry by entry.
 fn reference(a: &Csr<'_, i32, f64>, d: &[f64], x: &[f64]) -> Vec<f64> {
     (0..a.n())
@@ -108,7 +113,7 @@ fn both_forms_match_the_scaled_product_for_any_thread_count() {
     for (name, (ip, ix, v), runs) in cases {
         let a = Csr::new("t", N, &ip, &ix, &v).unwrap();
         let d = Jacobi::new(&a).unwrap().inv_diag().to_vec();
-        let pk = Packed::scaled("t", &a, &d).unwrap().unwrap();
+        let pk = Packed::scaled("t", &a, sq(&d)).unwrap().unwrap();
         assert_eq!(pk.is_runs(), runs, "{name}");
         let x = xs(N);
         let p: Vec<f64> = x.iter().map(|v| v * 0.5 + 0.25).collect();
@@ -145,21 +150,23 @@ fn runs_cover_empty_and_single_entry_rows_and_refuse_bad_scalings() {
     let d = vec![1.0; 24];
     let x = xs(24);
     let mut y = vec![7.0; 24];
-    let pk = Packed::scaled("t", &a, &d).unwrap().unwrap();
+    let pk = Packed::scaled("t", &a, sq(&d)).unwrap().unwrap();
     pk.apply_dot(&x, &mut y, &x, Par::Seq).unwrap();
     close(&y, &reference(&a, &d, &x), 1e-15);
     assert_eq!((y[1], y[3]), (0.0, 0.0));
     for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
         let mut d = d.clone();
         d[5] = bad;
-        assert!(Packed::scaled("t", &a, &d).unwrap().is_none(), "{bad}");
+        assert!(Packed::scaled("t", &a, sq(&d)).unwrap().is_none(), "{bad}");
     }
-    assert!(Packed::scaled("t", &a, &d[1..]).unwrap().is_none());
+    assert!(Packed::scaled("t", &a, sq(&d[1..])).unwrap().is_none());
     // Dense rows without runs: no packed copy.
     let (ip, ix, v) = scattered(400, 40);
     let a = Csr::new("t", 400, &ip, &ix, &v).unwrap();
     assert!(a.nnz() > 16 * 400);
-    assert!(Packed::scaled("t", &a, &vec![1.0; 400]).unwrap().is_none());
+    assert!(Packed::scaled("t", &a, sq(&vec![1.0; 400]))
+        .unwrap()
+        .is_none());
 }
 
 #[test]
@@ -273,7 +280,9 @@ fn timing() {
     let t2 = std::time::Instant::now();
     let jac = Jacobi::new(&a).unwrap();
     let t3 = std::time::Instant::now();
-    let pk = Packed::scaled("t", &a, jac.inv_diag()).unwrap().unwrap();
+    let pk = Packed::scaled("t", &a, sq(jac.inv_diag()))
+        .unwrap()
+        .unwrap();
     println!(
         "check {:.3} ms, symmetric {:.3} ms, jacobi {:.3} ms, pack {:.3} ms (runs form {})",
         ms(t) - ms(t1),
@@ -341,4 +350,27 @@ fn timing() {
             }
         }
     }
+}
+
+#[test]
+fn the_plain_copy_is_a_itself_in_runs_only() {
+    let (ip, ix, v) = poisson(190, 0.3);
+    let a = Csr::new("t", N, &ip, &ix, &v).unwrap();
+    let pk = Packed::plain(&a).unwrap();
+    assert!(pk.is_runs() && pk.scale().is_empty());
+    let x = xs(N);
+    let mut want = vec![0.0; N];
+    a.apply_dot(&x, &mut want, &x, Par::Seq).unwrap();
+    let mut y1 = vec![0.0; N];
+    let d1 = pk.apply_dot(&x, &mut y1, &x, Par::Seq).unwrap();
+    close(&y1, &want, 1e-15);
+    for t in [2, 3] {
+        let mut y = vec![0.0; N];
+        let d = pk.apply_dot(&x, &mut y, &x, Par::Rayon(t)).unwrap();
+        assert_eq!((y, d.to_bits()), (y1.clone(), d1.to_bits()));
+    }
+    // No runs: no plain copy (the rows form would not be smaller than the caller's arrays).
+    let (ip, ix, v) = scattered(N, 6);
+    let a = Csr::new("t", N, &ip, &ix, &v).unwrap();
+    assert!(Packed::plain(&a).is_none());
 }
