@@ -11,12 +11,17 @@
 //! value `y` and the steps `c_1, …, c_m` applied, it takes the candidate `r₀ = round(y − Σ c_k z_i)`
 //! and the floats 1 and 2 ulp either side of it, and keeps those whose forward image (the steps
 //! replayed) is `y`. Where the steps are one-to-one at `x_i`, the original is the only one: its
-//! bits come back. Where a step entered a coarser binade (`|x_i ± c z_i|` crosses a power of two
-//! upwards) two floats may end at `y`; [`apply`] keeps the one bit that tells them apart in a
-//! bitmap (`n / 8` bytes, [`Record`]). More than two (a step crossing several binades: `|x_i|` below
-//! about `|c z_i|`) cannot be told apart by any method without a copy — `[−|d|, |d|]` holds far
-//! more floats than `[d/2, 3d/2]` — and `restore` returns one of them (`0` if it is one: exact
-//! zeros are common), within a few ulp of `|c z_i|`.
+//! bits come back. Where a step enters a coarser binade (`|x_i ± c z_i|` crosses a power of two
+//! upwards) the sum, a multiple of `x_i`'s ulp, is rounded to the coarser grid ties to even: a float
+//! of that grid with an even last bit is the image of three floats (itself and the two ties), one
+//! with an odd last bit of one. Where two floats end at `y` (a rounding tie elsewhere, for one),
+//! [`apply`] keeps the one bit that tells them apart in a bitmap (`n / 8` bytes, [`Record`]). More
+//! than two — three at a crossing onto an even float (about half the crossings, at any `|x_i|`),
+//! more where a step crosses several binades (`|x_i|` below about `|c z_i|`) — cannot be told apart
+//! by any method without a copy (one bit cannot name one of three; `[−|d|, |d|]` holds far more
+//! floats than `[d/2, 3d/2]`), and `restore` returns one of them (`0` if it is one: exact zeros are
+//! common, else `c₀` if it is one): next to `x_i` at a crossing, within a few ulp of `|c z_i|` below.
+//! So the original comes back bit for bit exactly where at most two floats end at `y`.
 //!
 //! Each pass runs to the end once started (no interrupt check between pieces), so a caller that
 //! records the steps applied always knows the state of `x`.
