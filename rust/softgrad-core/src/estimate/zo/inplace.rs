@@ -15,13 +15,14 @@
 //! upwards) the sum, a multiple of `x_i`'s ulp, is rounded to the coarser grid ties to even: a float
 //! of that grid with an even last bit is the image of three floats (itself and the two ties), one
 //! with an odd last bit of one. Where two floats end at `y` (a rounding tie elsewhere, for one),
-//! [`apply`] keeps the one bit that tells them apart in a bitmap (`n / 8` bytes, [`Record`]). More
-//! than two — three at a crossing onto an even float (about half the crossings, at any `|x_i|`),
-//! more where a step crosses several binades (`|x_i|` below about `|c z_i|`) — cannot be told apart
-//! by any method without a copy (one bit cannot name one of three; `[−|d|, |d|]` holds far more
-//! floats than `[d/2, 3d/2]`), and `restore` returns one of them (`0` if it is one: exact zeros are
-//! common, else `c₀` if it is one): next to `x_i` at a crossing, within a few ulp of `|c z_i|` below.
-//! So the original comes back bit for bit exactly where at most two floats end at `y`.
+//! [`apply`] keeps the one bit that tells them apart in a bitmap (`n / 8` bytes, [`Record`]). Three
+//! (a crossing onto an even float: about half the crossings, at any `|x_i|`) cannot all be told
+//! apart by one bit: it says whether the original was the top one, else `restore` returns the
+//! middle one, so the bottom one comes back one ulp up. More (a step across several binades:
+//! `|x_i|` below about `|c z_i|`) cannot be told apart by any method without a copy (`[−|d|, |d|]`
+//! holds far more floats than `[d/2, 3d/2]`), and `restore` returns one of them (`0` if it is one:
+//! exact zeros are common, else `c₀` if it is one), within a few ulp of `|c z_i|`. So the original
+//! comes back bit for bit where at most two floats end at `y`, and at the top and middle of three.
 //!
 //! Each pass runs to the end once started (no interrupt check between pieces), so a caller that
 //! records the steps applied always knows the state of `x`.
@@ -207,8 +208,9 @@ pub const MAX_STEPS: usize = 8;
 ///
 /// With a [`Record`], every coordinate where the steps so far (`prior` and this one) are
 /// two-to-one at the original value `x⁰_i` — exactly one neighbour of `x⁰_i` ends at the same value,
-/// through a change of binade or a rounding tie — gets bit `i` set to whether `x⁰_i` was the upper of the two: the one bit the steps lost, for
-/// [`restore`]. (`x⁰_i` is recovered from the current value, `prior` and the bit, as `restore`
+/// through a change of binade or a rounding tie — gets bit `i` set to whether `x⁰_i` was the upper
+/// of the two: the one bit the steps lost, for [`restore`]. Where `x⁰_i` is the middle of a run of
+/// three (a tie onto an even float of a coarser binade), the bit is cleared (not the top one). (`x⁰_i` is recovered from the current value, `prior` and the bit, as `restore`
 /// would.) Other bits are left as they are.
 pub fn apply<T: Float>(
     x: &mut [T],
@@ -287,8 +289,13 @@ pub(crate) fn apply_at<T: Float>(
                 if !interior_path(x0, &d[..=k]) {
                     let up = replay(x0.up(), &d[..=k], y);
                     let down = replay(x0.down(), &d[..=k], y);
-                    if up != down {
-                        bs[byte] = (bs[byte] & !(1 << bit)) | (u8::from(down) << bit);
+                    // The middle of a run of three keeps "not the top" too.
+                    let mid3 = up
+                        && down
+                        && !replay(x0.up().up(), &d[..=k], y)
+                        && !replay(x0.down().down(), &d[..=k], y);
+                    if up != down || mid3 {
+                        bs[byte] = (bs[byte] & !(1 << bit)) | (u8::from(down && !up) << bit);
                     }
                 }
                 *v = y;
@@ -328,10 +335,12 @@ fn replay<T: Float>(r: T, d: &[f64], y: T) -> bool {
 ///
 /// Candidates: `c₀ = round(y − Σ d)` and its neighbours (±1, ±2 ulp), each checked by replaying
 /// the steps. If `c₀` maps to `y` along a path that stays in one binade, away from its edges, it is
-/// the only preimage (each step is an exact shift there). Otherwise the candidates that map to `y` are gathered: one is the answer; two are told
-/// apart by `bit` (whether the original was the upper one, recorded by [`apply`]); more
-/// (information lost beyond a bit) give `0` if it maps to `y` (exact zeros are common, tiny values
-/// rare), else `c₀` if it maps, else the lowest that maps.
+/// the only preimage (each step is an exact shift there). Otherwise the candidates that map to `y`
+/// are gathered: one is the answer; two are told apart by `bit` (whether the original was the
+/// upper one, recorded by [`apply`]); a run of three around `c₀` with a bit gives the top one or
+/// else the middle one (the bottom one is lost); more (information lost beyond a bit) give `0` if
+/// it maps to `y` (exact zeros are common, tiny values rare), else `c₀` if it maps, else the lowest
+/// that maps.
 #[inline]
 pub fn undo_one<T: Float>(y: T, d: &[f64], bit: Option<bool>) -> T {
     let c0 = T::from_f64(y.to_f64() - total(d));
@@ -343,10 +352,18 @@ pub fn undo_one<T: Float>(y: T, d: &[f64], bit: Option<bool>) -> T {
     let (u1, d1) = (c0.up(), c0.down());
     // The preimages form a run of consecutive floats: [lo, hi] around c0 when c0 is one of them.
     let (pair, many) = if c0_maps {
+        let (d2, u2) = (d1.down(), u1.up());
         match (maps(d1), maps(u1)) {
             (false, false) => return c0,
-            (true, false) if !maps(d1.down()) => ((d1, c0), false),
-            (false, true) if !maps(u1.up()) => ((c0, u1), false),
+            (true, false) if !maps(d2) => ((d1, c0), false),
+            (false, true) if !maps(u2) => ((c0, u1), false),
+            // A run of three (a tie onto an even float of a coarser binade): the bit tells
+            // whether the original was the top one, else the middle one is returned.
+            (true, true) if bit.is_some() && !maps(d2) && !maps(u2) => {
+                return three(bit, u1, c0, c0)
+            }
+            (true, false) if bit.is_some() && !maps(d2.down()) => return three(bit, c0, d1, c0),
+            (false, true) if bit.is_some() && !maps(u2.up()) => return three(bit, u2, u1, c0),
             _ => ((c0, c0), true),
         }
     } else {
@@ -377,6 +394,17 @@ pub fn undo_one<T: Float>(y: T, d: &[f64], bit: Option<bool>) -> T {
         _ if maps(T::from_f64(0.0)) => T::from_f64(0.0),
         _ if c0_maps => c0,
         _ => pair.0,
+    }
+}
+
+/// A run of three preimages `[·, mid, top]`: `top` if the kept bit says the original was the top
+/// one, `mid` if it says not (the bottom one is lost), `c0` without a bit.
+#[inline(always)]
+fn three<T: Float>(bit: Option<bool>, top: T, mid: T, c0: T) -> T {
+    match bit {
+        Some(true) => top,
+        Some(false) => mid,
+        None => c0,
     }
 }
 

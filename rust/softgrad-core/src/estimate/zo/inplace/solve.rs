@@ -37,6 +37,14 @@ pub(super) fn undo<T: Float>(y: T, d: &[f64], has_bit: bool, upper: bool) -> T {
     let (d2, u2) = (d1.down(), u1.up());
     let (m2, m1, m0) = (maps(d2, d, y), maps(d1, d, y), maps(c0, d, y));
     let (p1, p2, mz) = (maps(u1, d, y), maps(u2, d, y), maps(zero, d, y));
+    let (m3, p3) = (maps(d2.down(), d, y), maps(u2.up(), d, y));
+    // A run of three around c₀: [d₂, d₁, c₀], [d₁, c₀, u₁] or [c₀, u₁, u₂].
+    let three_lo = m0 & m1 & !p1 & m2 & !m3;
+    let three_mid = m0 & m1 & p1 & !m2 & !p2;
+    let three_hi = m0 & !m1 & p1 & p2 & !p3;
+    let three = has_bit & (three_lo | three_mid | three_hi);
+    let top = pick(three_lo, c0, pick(three_mid, u1, u2));
+    let mid = pick(three_lo, d1, pick(three_mid, c0, u1));
     // c₀ maps: alone, in a pair below or above, or in a longer run.
     let alone = m0 & !m1 & !p1;
     let pair_lo = m0 & m1 & !p1 & !m2;
@@ -64,9 +72,13 @@ pub(super) fn undo<T: Float>(y: T, d: &[f64], has_bit: bool, upper: bool) -> T {
         alone,
         c0,
         pick(
-            none,
-            pick(mz, zero, c0),
-            pick(!m0 & (k == 1), first, resolved),
+            three,
+            pick(upper, top, mid),
+            pick(
+                none,
+                pick(mz, zero, c0),
+                pick(!m0 & (k == 1), first, resolved),
+            ),
         ),
     )
 }
@@ -242,8 +254,11 @@ fn apply_k<T: Float, const K: usize>(
         // Where the path is one-to-one neither neighbour ends at y (no write), as in `apply`.
         let up = maps(x0.up(), &d[..=K], y);
         let down = maps(x0.down(), &d[..=K], y);
-        *w = u8::from(up != down);
-        *b = u8::from(down);
+        // The middle of a run of three keeps "not the top" too, as in `apply`.
+        let mid3 =
+            up & down & !maps(x0.up().up(), &d[..=K], y) & !maps(x0.down().down(), &d[..=K], y);
+        *w = u8::from((up != down) | mid3);
+        *b = u8::from(down & !up);
         *v = y;
     }
 }
