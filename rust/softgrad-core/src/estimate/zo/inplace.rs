@@ -209,8 +209,9 @@ pub const MAX_STEPS: usize = 8;
 /// With a [`Record`], every coordinate where the steps so far (`prior` and this one) are
 /// two-to-one at the original value `x⁰_i` — exactly one neighbour of `x⁰_i` ends at the same value,
 /// through a change of binade or a rounding tie — gets bit `i` set to whether `x⁰_i` was the upper
-/// of the two: the one bit the steps lost, for [`restore`]. Where `x⁰_i` is the middle of a run of
-/// three (a tie onto an even float of a coarser binade), the bit is cleared (not the top one). (`x⁰_i` is recovered from the current value, `prior` and the bit, as `restore`
+/// of the two: the one bit the steps lost, for [`restore`]. Where both neighbours end there too
+/// (`x⁰_i` inside a longer run, e.g. the middle of three at a tie onto an even float of a coarser
+/// binade), the bit is cleared (not the top one). (`x⁰_i` is recovered from the current value, `prior` and the bit, as `restore`
 /// would.) Other bits are left as they are.
 pub fn apply<T: Float>(
     x: &mut [T],
@@ -289,12 +290,9 @@ pub(crate) fn apply_at<T: Float>(
                 if !interior_path(x0, &d[..=k]) {
                     let up = replay(x0.up(), &d[..=k], y);
                     let down = replay(x0.down(), &d[..=k], y);
-                    // The middle of a run of three keeps "not the top" too.
-                    let mid3 = up
-                        && down
-                        && !replay(x0.up().up(), &d[..=k], y)
-                        && !replay(x0.down().down(), &d[..=k], y);
-                    if up != down || mid3 {
+                    // Inside a longer run too ("not the top"): `restore` reads it at runs of
+                    // two and three only.
+                    if up || down {
                         bs[byte] = (bs[byte] & !(1 << bit)) | (u8::from(down && !up) << bit);
                     }
                 }

@@ -225,7 +225,7 @@ pub(super) fn apply<T: Float>(
 }
 
 /// `x ← step(x, c[K] z)` after the prior steps `c[..K]`; `bit` in: the bit kept so far, out: the
-/// one to keep, where `write` is set (the steps are two-to-one at the original value).
+/// one to keep, where `write` is set (a neighbour of the original value ends where it does).
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // several arrays, one index
 fn apply_k<T: Float, const K: usize>(
@@ -254,10 +254,8 @@ fn apply_k<T: Float, const K: usize>(
         // Where the path is one-to-one neither neighbour ends at y (no write), as in `apply`.
         let up = maps(x0.up(), &d[..=K], y);
         let down = maps(x0.down(), &d[..=K], y);
-        // The middle of a run of three keeps "not the top" too, as in `apply`.
-        let mid3 =
-            up & down & !maps(x0.up().up(), &d[..=K], y) & !maps(x0.down().down(), &d[..=K], y);
-        *w = u8::from((up != down) | mid3);
+        // Inside a longer run too ("not the top"), as in `apply`.
+        *w = u8::from(up | down);
         *b = u8::from(down & !up);
         *v = y;
     }
