@@ -17,12 +17,13 @@
 //! with an odd last bit of one. Where two floats end at `y` (a rounding tie elsewhere, for one),
 //! [`apply`] keeps the one bit that tells them apart in a bitmap (`n / 8` bytes, [`Record`]). Three
 //! (a crossing onto an even float: about half the crossings, at any `|x_i|`) cannot all be told
-//! apart by one bit: it says whether the original was the top one, else `restore` returns the
-//! middle one, so the bottom one comes back one ulp up. More (a step across several binades:
+//! apart by one bit: it says whether the original was the outer one (farther from zero, so `−x`
+//! fares as `x`), else `restore` returns the middle one, so the inner one comes back one ulp
+//! farther from zero. More (a step across several binades:
 //! `|x_i|` below about `|c z_i|`) cannot be told apart by any method without a copy (`[−|d|, |d|]`
 //! holds far more floats than `[d/2, 3d/2]`), and `restore` returns one of them (`0` if it is one:
 //! exact zeros are common, else `c₀` if it is one), within a few ulp of `|c z_i|`. So the original
-//! comes back bit for bit where at most two floats end at `y`, and at the top and middle of three.
+//! comes back bit for bit where at most two floats end at `y`, and at the outer and middle of three.
 //!
 //! Each pass runs to the end once started (no interrupt check between pieces), so a caller that
 //! records the steps applied always knows the state of `x`.
@@ -208,11 +209,12 @@ pub const MAX_STEPS: usize = 8;
 ///
 /// With a [`Record`], every coordinate where the steps so far (`prior` and this one) are
 /// two-to-one at the original value `x⁰_i` — exactly one neighbour of `x⁰_i` ends at the same value,
-/// through a change of binade or a rounding tie — gets bit `i` set to whether `x⁰_i` was the upper
-/// of the two: the one bit the steps lost, for [`restore`]. Where both neighbours end there too
-/// (`x⁰_i` inside a longer run, e.g. the middle of three at a tie onto an even float of a coarser
-/// binade), the bit is cleared (not the top one). (`x⁰_i` is recovered from the current value, `prior` and the bit, as `restore`
-/// would.) Other bits are left as they are.
+/// through a change of binade or a rounding tie — gets bit `i` set to whether `x⁰_i` was the outer
+/// of the two (farther from zero, so that `−x` with `−z` keeps the same bits as `x` with `z`): the
+/// one bit the steps lost, for [`restore`]. Where both neighbours end there too (`x⁰_i` inside a
+/// longer run, e.g. the middle of three at a tie onto an even float of a coarser binade), the bit
+/// is cleared (not the outer one). (`x⁰_i` is recovered from the current value, `prior` and the
+/// bit, as `restore` would.) Other bits are left as they are.
 pub fn apply<T: Float>(
     x: &mut [T],
     seed: u64,
@@ -292,8 +294,15 @@ pub(crate) fn apply_at<T: Float>(
                     let down = replay(x0.down(), &d[..=k], y);
                     // Inside a longer run too ("not the top"): `restore` reads it at runs of
                     // two and three only.
+                    // In magnitude ("outer": the one farther from zero), so that `-x` with `-z`
+                    // keeps the same bits as `x` with `z` (rounding to nearest-even is odd).
+                    let outer = if y.to_f64() < 0.0 {
+                        up && !down
+                    } else {
+                        down && !up
+                    };
                     if up || down {
-                        bs[byte] = (bs[byte] & !(1 << bit)) | (u8::from(down && !up) << bit);
+                        bs[byte] = (bs[byte] & !(1 << bit)) | (u8::from(outer) << bit);
                     }
                 }
                 *v = y;
@@ -335,8 +344,8 @@ fn replay<T: Float>(r: T, d: &[f64], y: T) -> bool {
 /// the steps. If `c₀` maps to `y` along a path that stays in one binade, away from its edges, it is
 /// the only preimage (each step is an exact shift there). Otherwise the candidates that map to `y`
 /// are gathered: one is the answer; two are told apart by `bit` (whether the original was the
-/// upper one, recorded by [`apply`]); a run of three around `c₀` with a bit gives the top one or
-/// else the middle one (the bottom one is lost); more (information lost beyond a bit) give `0` if
+/// outer one, farther from zero, recorded by [`apply`]); a run of three around `c₀` with a bit
+/// gives the outer one or else the middle one (the inner one is lost); more (information lost beyond a bit) give `0` if
 /// it maps to `y` (exact zeros are common, tiny values rare), else `c₀` if it maps, else the lowest
 /// that maps.
 #[inline]
@@ -348,6 +357,11 @@ pub fn undo_one<T: Float>(y: T, d: &[f64], bit: Option<bool>) -> T {
         return c0; // one binade all along, away from its edges: the steps are one-to-one here
     }
     let (u1, d1) = (c0.up(), c0.down());
+    // The bit is in magnitude (whether the original was the outer one, farther from zero): as
+    // "the upper one" in value, it is flipped below zero.
+    let neg = y.to_f64() < 0.0;
+    let bit_mag = bit;
+    let bit = bit.map(|b| b != neg);
     // The preimages form a run of consecutive floats: [lo, hi] around c0 when c0 is one of them.
     let (pair, many) = if c0_maps {
         let (d2, u2) = (d1.down(), u1.up());
@@ -358,10 +372,14 @@ pub fn undo_one<T: Float>(y: T, d: &[f64], bit: Option<bool>) -> T {
             // A run of three (a tie onto an even float of a coarser binade): the bit tells
             // whether the original was the top one, else the middle one is returned.
             (true, true) if bit.is_some() && !maps(d2) && !maps(u2) => {
-                return three(bit, u1, c0, c0)
+                return three(bit_mag, neg, [d1, c0, u1])
             }
-            (true, false) if bit.is_some() && !maps(d2.down()) => return three(bit, c0, d1, c0),
-            (false, true) if bit.is_some() && !maps(u2.up()) => return three(bit, u2, u1, c0),
+            (true, false) if bit.is_some() && !maps(d2.down()) => {
+                return three(bit_mag, neg, [d2, d1, c0])
+            }
+            (false, true) if bit.is_some() && !maps(u2.up()) => {
+                return three(bit_mag, neg, [c0, u1, u2])
+            }
             _ => ((c0, c0), true),
         }
     } else {
@@ -395,14 +413,15 @@ pub fn undo_one<T: Float>(y: T, d: &[f64], bit: Option<bool>) -> T {
     }
 }
 
-/// A run of three preimages `[·, mid, top]`: `top` if the kept bit says the original was the top
-/// one, `mid` if it says not (the bottom one is lost), `c0` without a bit.
+/// A run of three preimages `[bottom, mid, top]` (in value): the outer one (farther from zero:
+/// `top` above zero, `bottom` below, `neg`) if the kept bit says the original was the outer one,
+/// `mid` if it says not (the inner one is lost). Only called with a bit.
 #[inline(always)]
-fn three<T: Float>(bit: Option<bool>, top: T, mid: T, c0: T) -> T {
+fn three<T: Float>(bit: Option<bool>, neg: bool, [bottom, mid, top]: [T; 3]) -> T {
     match bit {
+        Some(true) if neg => bottom,
         Some(true) => top,
-        Some(false) => mid,
-        None => c0,
+        _ => mid,
     }
 }
 

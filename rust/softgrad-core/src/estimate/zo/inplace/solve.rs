@@ -43,7 +43,14 @@ pub(super) fn undo<T: Float>(y: T, d: &[f64], has_bit: bool, upper: bool) -> T {
     let three_mid = m0 & m1 & p1 & !m2 & !p2;
     let three_hi = m0 & !m1 & p1 & p2 & !p3;
     let three = has_bit & (three_lo | three_mid | three_hi);
-    let top = pick(three_lo, c0, pick(three_mid, u1, u2));
+    // The bit is in magnitude (the outer one, farther from zero): below zero the outer one of a
+    // run is its bottom in value, and "the upper of two" is flipped.
+    let neg = y.to_f64() < 0.0;
+    let top = pick(
+        neg,
+        pick(three_lo, d2, pick(three_mid, d1, c0)),
+        pick(three_lo, c0, pick(three_mid, u1, u2)),
+    );
     let mid = pick(three_lo, d1, pick(three_mid, c0, u1));
     // c₀ maps: alone, in a pair below or above, or in a longer run.
     let alone = m0 & !m1 & !p1;
@@ -64,7 +71,7 @@ pub(super) fn undo<T: Float>(y: T, d: &[f64], has_bit: bool, upper: bool) -> T {
     };
     let resolved = pick(
         has_bit & !many,
-        pick(upper, hi, lo),
+        pick(upper != neg, hi, lo),
         pick(mz, zero, pick(m0, c0, lo)),
     );
     let none = !m0 & (k == 0);
@@ -256,7 +263,7 @@ fn apply_k<T: Float, const K: usize>(
         let down = maps(x0.down(), &d[..=K], y);
         // Inside a longer run too ("not the top"), as in `apply`.
         *w = u8::from(up | down);
-        *b = u8::from(down & !up);
+        *b = u8::from(pick(y.to_f64() < 0.0, up & !down, down & !up));
         *v = y;
     }
 }
