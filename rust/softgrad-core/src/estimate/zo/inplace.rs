@@ -11,12 +11,19 @@
 //! value `y` and the steps `c_1, …, c_m` applied, it takes the candidate `r₀ = round(y − Σ c_k z_i)`
 //! and the floats 1 and 2 ulp either side of it, and keeps those whose forward image (the steps
 //! replayed) is `y`. Where the steps are one-to-one at `x_i`, the original is the only one: its
-//! bits come back. Where a step entered a coarser binade (`|x_i ± c z_i|` crosses a power of two
-//! upwards) two floats may end at `y`; [`apply`] keeps the one bit that tells them apart in a
-//! bitmap (`n / 8` bytes, [`Record`]). More than two (a step crossing several binades: `|x_i|` below
-//! about `|c z_i|`) cannot be told apart by any method without a copy — `[−|d|, |d|]` holds far
-//! more floats than `[d/2, 3d/2]` — and `restore` returns one of them (`0` if it is one: exact
-//! zeros are common), within a few ulp of `|c z_i|`.
+//! bits come back. Where a step enters a coarser binade (`|x_i ± c z_i|` crosses a power of two
+//! upwards) the sum, a multiple of `x_i`'s ulp, is rounded to the coarser grid ties to even: a float
+//! of that grid with an even last bit is the image of three floats (itself and the two ties), one
+//! with an odd last bit of one. Where two floats end at `y` (a rounding tie elsewhere, for one),
+//! [`apply`] keeps the one bit that tells them apart in a bitmap (`n / 8` bytes, [`Record`]). Three
+//! (a crossing onto an even float: about half the crossings, at any `|x_i|`) cannot all be told
+//! apart by one bit: it says whether the original was the outer one (farther from zero, so `−x`
+//! fares as `x`), else `restore` returns the middle one, so the inner one comes back one ulp
+//! farther from zero. More (a step across several binades:
+//! `|x_i|` below about `|c z_i|`) cannot be told apart by any method without a copy (`[−|d|, |d|]`
+//! holds far more floats than `[d/2, 3d/2]`), and `restore` returns one of them (`0` if it is one:
+//! exact zeros are common, else `c₀` if it is one), within a few ulp of `|c z_i|`. So the original
+//! comes back bit for bit where at most two floats end at `y`, and at the outer and middle of three.
 //!
 //! Each pass runs to the end once started (no interrupt check between pieces), so a caller that
 //! records the steps applied always knows the state of `x`.
@@ -202,9 +209,12 @@ pub const MAX_STEPS: usize = 8;
 ///
 /// With a [`Record`], every coordinate where the steps so far (`prior` and this one) are
 /// two-to-one at the original value `x⁰_i` — exactly one neighbour of `x⁰_i` ends at the same value,
-/// through a change of binade or a rounding tie — gets bit `i` set to whether `x⁰_i` was the upper of the two: the one bit the steps lost, for
-/// [`restore`]. (`x⁰_i` is recovered from the current value, `prior` and the bit, as `restore`
-/// would.) Other bits are left as they are.
+/// through a change of binade or a rounding tie — gets bit `i` set to whether `x⁰_i` was the outer
+/// of the two (farther from zero, so that `−x` with `−z` keeps the same bits as `x` with `z`): the
+/// one bit the steps lost, for [`restore`]. Where both neighbours end there too (`x⁰_i` inside a
+/// longer run, e.g. the middle of three at a tie onto an even float of a coarser binade), the bit
+/// is cleared (not the outer one). (`x⁰_i` is recovered from the current value, `prior` and the
+/// bit, as `restore` would.) Other bits are left as they are.
 pub fn apply<T: Float>(
     x: &mut [T],
     seed: u64,
@@ -282,8 +292,17 @@ pub(crate) fn apply_at<T: Float>(
                 if !interior_path(x0, &d[..=k]) {
                     let up = replay(x0.up(), &d[..=k], y);
                     let down = replay(x0.down(), &d[..=k], y);
-                    if up != down {
-                        bs[byte] = (bs[byte] & !(1 << bit)) | (u8::from(down) << bit);
+                    // Inside a longer run too ("not the top"): `restore` reads it at runs of
+                    // two and three only.
+                    // In magnitude ("outer": the one farther from zero), so that `-x` with `-z`
+                    // keeps the same bits as `x` with `z` (rounding to nearest-even is odd).
+                    let outer = if y.to_f64() < 0.0 {
+                        up && !down
+                    } else {
+                        down && !up
+                    };
+                    if up || down {
+                        bs[byte] = (bs[byte] & !(1 << bit)) | (u8::from(outer) << bit);
                     }
                 }
                 *v = y;
@@ -323,10 +342,12 @@ fn replay<T: Float>(r: T, d: &[f64], y: T) -> bool {
 ///
 /// Candidates: `c₀ = round(y − Σ d)` and its neighbours (±1, ±2 ulp), each checked by replaying
 /// the steps. If `c₀` maps to `y` along a path that stays in one binade, away from its edges, it is
-/// the only preimage (each step is an exact shift there). Otherwise the candidates that map to `y` are gathered: one is the answer; two are told
-/// apart by `bit` (whether the original was the upper one, recorded by [`apply`]); more
-/// (information lost beyond a bit) give `0` if it maps to `y` (exact zeros are common, tiny values
-/// rare), else `c₀` if it maps, else the lowest that maps.
+/// the only preimage (each step is an exact shift there). Otherwise the candidates that map to `y`
+/// are gathered: one is the answer; two are told apart by `bit` (whether the original was the
+/// outer one, farther from zero, recorded by [`apply`]); a run of three around `c₀` with a bit
+/// gives the outer one or else the middle one (the inner one is lost); more (information lost beyond a bit) give `0` if
+/// it maps to `y` (exact zeros are common, tiny values rare), else `c₀` if it maps, else the lowest
+/// that maps.
 #[inline]
 pub fn undo_one<T: Float>(y: T, d: &[f64], bit: Option<bool>) -> T {
     let c0 = T::from_f64(y.to_f64() - total(d));
@@ -336,12 +357,29 @@ pub fn undo_one<T: Float>(y: T, d: &[f64], bit: Option<bool>) -> T {
         return c0; // one binade all along, away from its edges: the steps are one-to-one here
     }
     let (u1, d1) = (c0.up(), c0.down());
+    // The bit is in magnitude (whether the original was the outer one, farther from zero): as
+    // "the upper one" in value, it is flipped below zero.
+    let neg = y.to_f64() < 0.0;
+    let bit_mag = bit;
+    let bit = bit.map(|b| b != neg);
     // The preimages form a run of consecutive floats: [lo, hi] around c0 when c0 is one of them.
     let (pair, many) = if c0_maps {
+        let (d2, u2) = (d1.down(), u1.up());
         match (maps(d1), maps(u1)) {
             (false, false) => return c0,
-            (true, false) if !maps(d1.down()) => ((d1, c0), false),
-            (false, true) if !maps(u1.up()) => ((c0, u1), false),
+            (true, false) if !maps(d2) => ((d1, c0), false),
+            (false, true) if !maps(u2) => ((c0, u1), false),
+            // A run of three (a tie onto an even float of a coarser binade): the bit tells
+            // whether the original was the top one, else the middle one is returned.
+            (true, true) if bit.is_some() && !maps(d2) && !maps(u2) => {
+                return three(bit_mag, neg, [d1, c0, u1])
+            }
+            (true, false) if bit.is_some() && !maps(d2.down()) => {
+                return three(bit_mag, neg, [d2, d1, c0])
+            }
+            (false, true) if bit.is_some() && !maps(u2.up()) => {
+                return three(bit_mag, neg, [c0, u1, u2])
+            }
             _ => ((c0, c0), true),
         }
     } else {
@@ -372,6 +410,18 @@ pub fn undo_one<T: Float>(y: T, d: &[f64], bit: Option<bool>) -> T {
         _ if maps(T::from_f64(0.0)) => T::from_f64(0.0),
         _ if c0_maps => c0,
         _ => pair.0,
+    }
+}
+
+/// A run of three preimages `[bottom, mid, top]` (in value): the outer one (farther from zero:
+/// `top` above zero, `bottom` below, `neg`) if the kept bit says the original was the outer one,
+/// `mid` if it says not (the inner one is lost). Only called with a bit.
+#[inline(always)]
+fn three<T: Float>(bit: Option<bool>, neg: bool, [bottom, mid, top]: [T; 3]) -> T {
+    match bit {
+        Some(true) if neg => bottom,
+        Some(true) => top,
+        _ => mid,
     }
 }
 

@@ -37,6 +37,21 @@ pub(super) fn undo<T: Float>(y: T, d: &[f64], has_bit: bool, upper: bool) -> T {
     let (d2, u2) = (d1.down(), u1.up());
     let (m2, m1, m0) = (maps(d2, d, y), maps(d1, d, y), maps(c0, d, y));
     let (p1, p2, mz) = (maps(u1, d, y), maps(u2, d, y), maps(zero, d, y));
+    let (m3, p3) = (maps(d2.down(), d, y), maps(u2.up(), d, y));
+    // A run of three around c₀: [d₂, d₁, c₀], [d₁, c₀, u₁] or [c₀, u₁, u₂].
+    let three_lo = m0 & m1 & !p1 & m2 & !m3;
+    let three_mid = m0 & m1 & p1 & !m2 & !p2;
+    let three_hi = m0 & !m1 & p1 & p2 & !p3;
+    let three = has_bit & (three_lo | three_mid | three_hi);
+    // The bit is in magnitude (the outer one, farther from zero): below zero the outer one of a
+    // run is its bottom in value, and "the upper of two" is flipped.
+    let neg = y.to_f64() < 0.0;
+    let top = pick(
+        neg,
+        pick(three_lo, d2, pick(three_mid, d1, c0)),
+        pick(three_lo, c0, pick(three_mid, u1, u2)),
+    );
+    let mid = pick(three_lo, d1, pick(three_mid, c0, u1));
     // c₀ maps: alone, in a pair below or above, or in a longer run.
     let alone = m0 & !m1 & !p1;
     let pair_lo = m0 & m1 & !p1 & !m2;
@@ -56,7 +71,7 @@ pub(super) fn undo<T: Float>(y: T, d: &[f64], has_bit: bool, upper: bool) -> T {
     };
     let resolved = pick(
         has_bit & !many,
-        pick(upper, hi, lo),
+        pick(upper != neg, hi, lo),
         pick(mz, zero, pick(m0, c0, lo)),
     );
     let none = !m0 & (k == 0);
@@ -64,9 +79,13 @@ pub(super) fn undo<T: Float>(y: T, d: &[f64], has_bit: bool, upper: bool) -> T {
         alone,
         c0,
         pick(
-            none,
-            pick(mz, zero, c0),
-            pick(!m0 & (k == 1), first, resolved),
+            three,
+            pick(upper, top, mid),
+            pick(
+                none,
+                pick(mz, zero, c0),
+                pick(!m0 & (k == 1), first, resolved),
+            ),
         ),
     )
 }
@@ -213,7 +232,7 @@ pub(super) fn apply<T: Float>(
 }
 
 /// `x ← step(x, c[K] z)` after the prior steps `c[..K]`; `bit` in: the bit kept so far, out: the
-/// one to keep, where `write` is set (the steps are two-to-one at the original value).
+/// one to keep, where `write` is set (a neighbour of the original value ends where it does).
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // several arrays, one index
 fn apply_k<T: Float, const K: usize>(
@@ -242,8 +261,9 @@ fn apply_k<T: Float, const K: usize>(
         // Where the path is one-to-one neither neighbour ends at y (no write), as in `apply`.
         let up = maps(x0.up(), &d[..=K], y);
         let down = maps(x0.down(), &d[..=K], y);
-        *w = u8::from(up != down);
-        *b = u8::from(down);
+        // Inside a longer run too ("not the top"), as in `apply`.
+        *w = u8::from(up | down);
+        *b = u8::from(pick(y.to_f64() < 0.0, up & !down, down & !up));
         *v = y;
     }
 }
