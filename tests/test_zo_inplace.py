@@ -367,3 +367,27 @@ def test_plus_and_minus_powers_of_two_come_back_exactly(dtype: Any, dist: str) -
                     lambda a: 0.0, x, eps=1e-3, seed=0, n_samples=3, dist=dist, n_threads=nt
                 )
                 assert np.all(x == dtype(s)), (s, nt, float(np.mean(x == s)))
+
+
+def test_a_concurrent_call_on_the_same_x_is_refused_by_name() -> None:
+    """Two threads on one array: the one that finds x borrowed is refused with the name of the
+    function it called (spsa_inplace, not the internal pass). (Sharing x between threads is the
+    caller's error: which calls are refused, and what x holds after, depends on the timing.)"""
+    w = (np.random.default_rng(0).standard_normal(2 * 10**6)).astype(np.float32)
+    errors: list[str] = []
+
+    def run() -> None:
+        try:
+            softgrad.spsa_inplace(lambda v: 0.0, w, eps=1e-3, seed=3, dist="rademacher")
+        except ValueError as e:
+            errors.append(str(e))
+
+    import threading
+
+    for _ in range(10):
+        ts = [threading.Thread(target=run) for _ in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    assert all(e.startswith("spsa_inplace: x is in use") for e in errors), set(errors)
