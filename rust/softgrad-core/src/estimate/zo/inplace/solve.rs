@@ -22,25 +22,42 @@ fn pick<T: Copy>(c: bool, a: T, b: T) -> T {
 /// [`undo_one`](super::undo_one)`(y, d, has_bit.then_some(outer))`, branch-free.
 #[inline(always)]
 pub(super) fn undo<T: Float>(y: T, d: f64, has_bit: bool, outer: bool) -> T {
-    const N: usize = 2 * REACH + 1;
+    const _: () = assert!(REACH == 3); // written out below: arrays kept LLVM from vectorizing
     let c0 = T::from_f64(y.to_f64() - d);
-    let mut cand = [c0; N];
-    for k in 0..REACH {
-        cand[REACH - 1 - k] = cand[REACH - k].down();
-        cand[REACH + 1 + k] = cand[REACH + k].up();
-    }
-    let (mut lo, mut hi, mut count) = (c0, c0, 0u32);
-    // Downwards for `lo` (the last hit seen is the lowest), upwards for `hi`.
-    for k in 0..N {
-        let (a, b) = (cand[N - 1 - k], cand[k]);
-        let (ma, mb) = (step_r(a, d) == y, step_r(b, d) == y);
-        lo = pick(ma, a, lo);
-        hi = pick(mb, b, hi);
-        count += u32::from(mb);
-    }
+    let (d1, u1) = (c0.down(), c0.up());
+    let (d2, u2) = (d1.down(), u1.up());
+    let (d3, u3) = (d2.down(), u2.up());
+    let maps = |r: T| step_r(r, d) == y;
+    let (m3, m2, m1, m0) = (maps(d3), maps(d2), maps(d1), maps(c0));
+    let (p1, p2, p3) = (maps(u1), maps(u2), maps(u3));
+    let count = u32::from(m3)
+        + u32::from(m2)
+        + u32::from(m1)
+        + u32::from(m0)
+        + u32::from(p1)
+        + u32::from(p2)
+        + u32::from(p3);
+    // The lowest and the highest candidate that map.
+    let lo = pick(
+        m3,
+        d3,
+        pick(
+            m2,
+            d2,
+            pick(m1, d1, pick(m0, c0, pick(p1, u1, pick(p2, u2, u3)))),
+        ),
+    );
+    let hi = pick(
+        p3,
+        u3,
+        pick(
+            p2,
+            u2,
+            pick(p1, u1, pick(m0, c0, pick(m1, d1, pick(m2, d2, d3)))),
+        ),
+    );
     let zero = T::from_f64(0.0);
     let mz = step_r(zero, d) == y;
-    let m0 = step_r(c0, d) == y;
     let neg = y.to_f64() < 0.0;
     let (inner, outer_one) = (pick(neg, hi, lo), pick(neg, lo, hi));
     let resolved = pick(
@@ -130,22 +147,35 @@ pub(super) fn apply<T: Float>(
     let mut cb = [0u8; REDUCE_PIECE];
     let n = gather(x, z, bits, slow, &mut idx, &mut cx, &mut cb);
     let (cx, z, cb) = (&mut cx[..n], &z[..n], &mut cb[..n]);
-    let (has_before, b) = (before.is_some(), before.unwrap_or(0.0));
-    simd::dispatch(
-        level,
-        #[inline(always)]
-        || {
-            for ((v, &zi), bit) in cx.iter_mut().zip(z).zip(cb.iter_mut()) {
-                let x0 = pick(has_before, undo(*v, b * zi, true, *bit != 0), *v);
-                let d = after * zi;
-                let y = step_r(x0, d);
-                let up = step_r(x0.up(), d) == y;
-                let down = step_r(x0.down(), d) == y;
-                *bit = u8::from(pick(y.to_f64() < 0.0, up & !down, down & !up));
-                *v = y;
-            }
-        },
-    );
+    // The step from the original `x0`, with the bit of the outer one of two.
+    #[inline(always)]
+    fn forward<T: Float>(x0: T, d: f64, v: &mut T, bit: &mut u8) {
+        let y = step_r(x0, d);
+        let up = step_r(x0.up(), d) == y;
+        let down = step_r(x0.down(), d) == y;
+        *bit = u8::from(pick(y.to_f64() < 0.0, up & !down, down & !up));
+        *v = y;
+    }
+    match before {
+        Some(b) => simd::dispatch(
+            level,
+            #[inline(always)]
+            || {
+                for ((v, &zi), bit) in cx.iter_mut().zip(z).zip(cb.iter_mut()) {
+                    forward(undo(*v, b * zi, true, *bit != 0), after * zi, v, bit);
+                }
+            },
+        ),
+        None => simd::dispatch(
+            level,
+            #[inline(always)]
+            || {
+                for ((v, &zi), bit) in cx.iter_mut().zip(z).zip(cb.iter_mut()) {
+                    forward(*v, after * zi, v, bit);
+                }
+            },
+        ),
+    }
     for j in 0..n {
         let i = usize::from(idx[j]);
         x[i] = cx[j];
