@@ -241,20 +241,25 @@ fn apply<'py>(
     bits: Option<PyReadwriteArray1<'py, u8>>,
     n_threads: Option<Threads<'py>>,
 ) -> PyResult<()> {
-    const F: &str = "apply_seeded_update";
-    let (dist, par) = (dist_of(F, dist)?, par(F, n_threads)?);
+    // A recorded step is one of `spsa_inplace`'s passes: errors name the function called.
+    let func: &'static str = if state.is_some() {
+        "spsa_inplace"
+    } else {
+        "apply_seeded_update"
+    };
+    let (dist, par) = (dist_of(func, dist)?, par(func, n_threads)?);
     if !coeff.is_finite() {
         return Err(PyValueError::new_err(format!(
-            "{F}: coeff must be finite, got {coeff}"
+            "{func}: coeff must be finite, got {coeff}"
         )));
     }
     let (mut state, mut bits) = (state, bits);
     let (st, prior): (Option<&mut [f64]>, Vec<f64>) = match state.as_mut() {
         Some(s) => {
             let s = s.as_slice_mut()?;
-            let prior = steps_of(F, s)?;
+            let prior = steps_of(func, s)?;
             if prior.len() + 1 >= s.len() {
-                return Err(PyValueError::new_err(format!("{F}: state is full")));
+                return Err(PyValueError::new_err(format!("{func}: state is full")));
             }
             (Some(s), prior)
         }
@@ -264,12 +269,12 @@ fn apply<'py>(
         Some(b) if st.is_some() => Some(b.as_slice_mut()?),
         Some(_) => {
             return Err(PyValueError::new_err(format!(
-                "{F}: bits need a state (the steps already applied)"
+                "{func}: bits need a state (the steps already applied)"
             )))
         }
         None => None,
     };
-    inplace_float!(F, x, |xs| {
+    inplace_float!(func, x, |xs| {
         let n = xs.len();
         py.enter_core(n, move || {
             let record = bs.map(|bits| Record {

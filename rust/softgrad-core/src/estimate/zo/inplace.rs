@@ -6,17 +6,47 @@
 //! then exact while it stays in `x_i`'s binade or goes below, and rounded (to nearest) only where it
 //! enters a coarser binade. (Plain `round(x_i + c z_i)` differs from it only at ties and by less
 //! than an ulp of `x_i` where the sum leaves the binade, but its ties merge neighbouring values: in
-//! `f64`, where `c z_i` has few bits below `x_i`'s ulp, they are frequent.) Adding the negated steps back still does not return the original bits in general.
-//! [`restore`] therefore does not add back: it *solves* for the original value. Given the current
-//! value `y` and the steps `c_1, …, c_m` applied, it takes the candidate `r₀ = round(y − Σ c_k z_i)`
-//! and the floats 1 and 2 ulp either side of it, and keeps those whose forward image (the steps
-//! replayed) is `y`. Where the steps are one-to-one at `x_i`, the original is the only one: its
-//! bits come back. Where a step entered a coarser binade (`|x_i ± c z_i|` crosses a power of two
-//! upwards) two floats may end at `y`; [`apply`] keeps the one bit that tells them apart in a
-//! bitmap (`n / 8` bytes, [`Record`]). More than two (a step crossing several binades: `|x_i|` below
-//! about `|c z_i|`) cannot be told apart by any method without a copy — `[−|d|, |d|]` holds far
-//! more floats than `[d/2, 3d/2]` — and `restore` returns one of them (`0` if it is one: exact
-//! zeros are common), within a few ulp of `|c z_i|`.
+//! `f64`, where `c z_i` has few bits below `x_i`'s ulp, they are frequent.) Adding the negated
+//! steps back does not return the original bits in general, so [`restore`] *solves* for the
+//! original value instead.
+//!
+//! **Recorded steps are single steps from the original.** Under a [`Record`], the value after the
+//! steps `c_1, …, c_k` is `S_C(x⁰_i)` with `C = c_1 + … + c_k` (one step of the total from the
+//! original `x⁰_i`, not a chain): a recorded pass first recovers `x⁰_i` from the current value and
+//! the bit, then steps it by the new total. `S_d(x) = round_tz(x + snap(d, ulp(x)))`, rounded to
+//! nearest with **ties toward zero** (ties occur only where the sum enters a coarser binade).
+//! `spsa_inplace`'s `+eps`, `-2 eps` make `x⁰ + eps z`, then `x⁰ − eps z` (each within half an
+//! ulp of `x⁰ ± eps z` rounded to `x⁰`'s grid), then `x⁰`.
+//!
+//! **Why one bit suffices** (for `|x⁰_i| > |d| + 4 ulp`, `d = C z_i`; `x > 0` below, `S` is odd).
+//! Write `B` for a binade `[P/2, P)` with ulp `q`, `D_B = snap(d, q)` (within `q/2` of `d`), and
+//! `s(x) = x + D_B` for `x ∈ B`: the sum before rounding.
+//! 1. `s` is non-decreasing in `x`: inside `B` it rises by `q` per float; from the top of `B`
+//!    (`P − q`) to the bottom of the next binade (`P`, ulp `2q`) it rises by
+//!    `q + D_{B'} − D_B ∈ {0, q, 2q}` (`D_{B'}` and `D_B` are within `q` of each other and
+//!    multiples of `q`). Rounding is monotone, so `S` is, and the preimages of any `y` are a run of
+//!    consecutive floats. `s` repeats a value only at such a boundary, between `P − q` and `P`
+//!    (never twice in a row: a binade holds more than one float).
+//! 2. A sum that stays in `x`'s binade or goes below is exact (a multiple of `q` is a float
+//!    there). `|d| < |x|` keeps `|x + D_B| < 2P`: at most one binade up, onto the grid `2q`,
+//!    where `s` is either on the grid or a tie; ties toward zero make that rounding `⌊s / 2q⌋ 2q`.
+//! 3. So a run of preimages of `y` holds at most two floats. Inside one binade, `y` is reached from
+//!    `{y}` (exact) or from `{y, y + q}` (floored): at most two sums, one float each. A run that
+//!    spans a boundary holds `P − q` and `P` (consecutive); `P` is not rounded (`y = s(P)`), so
+//!    `s(P − q) ≤ y` and, as it floors to `y`, `s(P − q) = y`; then `s(P − 2q) = y − q` floors to
+//!    `y − 2q` and `s(P + 2q) > y`: the run is `{P − q, P}`. (Ties to even instead would make a
+//!    grid point with an even last bit the image of `{y − q, y, y + q}`: three, which no bit names.)
+//! 4. [`apply`] keeps one bit per coordinate: whether `x⁰_i` is the outer (farther from zero) of
+//!    a run of two, so `−x` with `−z` keeps the same bits as `x` with `z`. [`restore`] finds the run:
+//!    `c₀ = round(y − d)` is within `2.5 q` of any preimage (`|D_B − d| ≤ q/2`, rounding `≤ q`,
+//!    `c₀`'s own rounding `≤ q` on a grid no finer than `q` there, which `|x| > |d| + 4 ulp`
+//!    ensures), so the run lies within 3 floats of `c₀`: the seven candidates `c₀ ± 0..3` are
+//!    replayed, and one bit names the original. The original comes back bit for bit.
+//!
+//! Where `|x⁰_i|` is below about `|d|` the sum may cross several binades or zero, and many floats
+//! end together: no method without a copy can tell them apart (`[−|d|, |d|]` holds far more floats
+//! than `[d/2, 3d/2]`); `restore` returns one of them (`0` if it is one: exact zeros are common,
+//! else `c₀` if it is one, else the inner one of the run it sees), within a few ulp of `|d|`.
 //!
 //! Each pass runs to the end once started (no interrupt check between pieces), so a caller that
 //! records the steps applied always knows the state of `x`.
@@ -86,27 +116,12 @@ pub(crate) fn step<T: Float>(x: T, d: f64) -> T {
     T::from_f64(x.to_f64() + snap(d, x.quantum(), x.inv_quantum()))
 }
 
-/// Whether the steps `d` from `r` stay in `r`'s binade, each value at least 8 ulp from its edges.
-/// Then every step is an exact shift of `r` and of its neighbours (±2 ulp) by the same snapped
-/// increment: the steps are one-to-one there and no neighbour ends where `r` does.
+/// One recorded step: `x + d` with `d` snapped to `x`'s quantum, rounded to `T` to nearest with
+/// ties toward zero (where the sum enters a coarser binade: elsewhere it is exact), so that no
+/// value is the image of more than two floats (module documentation).
 #[inline(always)]
-fn interior_path<T: Float>(r: T, d: &[f64]) -> bool {
-    let interior = |v: T| {
-        let (a, m) = (v.to_f64().abs(), 8.0 * v.quantum());
-        a - m > 0.0 && (((a - m).to_bits() ^ (a + m).to_bits()) >> 52) == 0
-    };
-    let mut v = r;
-    if !interior(v) {
-        return false;
-    }
-    for &dk in d {
-        let w = step(v, dk);
-        if ((w.to_f64().abs().to_bits() ^ v.to_f64().abs().to_bits()) >> 52) != 0 || !interior(w) {
-            return false;
-        }
-        v = w;
-    }
-    true
+pub fn step_r<T: Float>(x: T, d: f64) -> T {
+    x.add_tz(snap(d, x.quantum(), x.inv_quantum()))
 }
 
 /// Bytes of side bits for `n` elements.
@@ -182,8 +197,9 @@ fn check_bits(func: &'static str, n: usize, len: usize) -> Result<()> {
     Ok(())
 }
 
-/// Where [`apply`] records the bit its steps lose: the bitmap (at least [`bits_len`] bytes) and
-/// the steps already applied since `x` was last clean (their coefficients, in order).
+/// Where [`apply`] records the bit its step loses: the bitmap (at least [`bits_len`] bytes) and
+/// the steps already applied since `x` was last clean (their coefficients, in order: the current
+/// value is one recorded step of their total from the original).
 #[derive(Debug)]
 pub struct Record<'a> {
     /// Bit `i` of byte `i / 8`, least significant first.
@@ -200,11 +216,13 @@ pub const MAX_STEPS: usize = 8;
 /// enters a coarser binade (then rounded to nearest). Where the sum stays in `x_i`'s binade this is
 /// `round(x_i + coeff · z_i)` (ties apart); elsewhere it is within an ulp of `x_i` of it.
 ///
-/// With a [`Record`], every coordinate where the steps so far (`prior` and this one) are
-/// two-to-one at the original value `x⁰_i` — exactly one neighbour of `x⁰_i` ends at the same value,
-/// through a change of binade or a rounding tie — gets bit `i` set to whether `x⁰_i` was the upper of the two: the one bit the steps lost, for
-/// [`restore`]. (`x⁰_i` is recovered from the current value, `prior` and the bit, as `restore`
-/// would.) Other bits are left as they are.
+/// With a [`Record`], the step is a *recorded* one (module documentation): the original `x⁰_i`
+/// is recovered from the current value (one recorded step of the total of `prior` from it, and
+/// its bit), and `x_i` becomes the one step [`step_r`] of the total of `prior` and `coeff` from
+/// `x⁰_i` (ties toward zero). Where that step ends another float (a neighbour of `x⁰_i`) at the
+/// same value, bit `i` is set to whether `x⁰_i` is the outer one of the two (farther from zero, so
+/// that `−x` with `−z` keeps the same bits as `x` with `z`), for [`restore`]; elsewhere it may be
+/// cleared or left as it is (no restore reads it there).
 pub fn apply<T: Float>(
     x: &mut [T],
     seed: u64,
@@ -259,43 +277,17 @@ pub(crate) fn apply_at<T: Float>(
     };
     check_steps(prior.len() + 1)?;
     check_bits("spsa_inplace", x.len(), bits.len())?;
-    let k = prior.len();
+    // The current value is one step of the prior total from the original (none: it is the
+    // original); the new value is one step of the new total from it.
+    let before = (!prior.is_empty()).then(|| total(prior));
+    let after = total(prior) + coeff;
     passes(x, Some(bits), par, |start, xs, bs| {
         with_piece_scratch(xs.len(), |z| {
             fill_z_at(level, seed, dist, start, z);
             let mut flags = [1u8; REDUCE_PIECE];
             let slow = &mut flags[..xs.len()];
-            fast::apply_recorded(level, xs, z, prior, coeff, slow);
-            if solve::apply(level, xs, z, prior, coeff, bs, slow) {
-                return;
-            }
-            let mut d = [0.0f64; MAX_STEPS];
-            for (i, ((v, zi), _)) in xs
-                .iter_mut()
-                .zip(z.iter())
-                .zip(slow.iter())
-                .enumerate()
-                .filter(|(_, (_, s))| **s != 0)
-            {
-                for (dk, c) in d.iter_mut().zip(prior.iter().chain([&coeff])) {
-                    *dk = c * zi;
-                }
-                let (byte, bit) = (i / 8, i % 8);
-                let y = step(*v, d[k]);
-                let x0 = if k == 0 {
-                    *v
-                } else {
-                    undo_one(*v, &d[..k], Some((bs[byte] >> bit) & 1 == 1))
-                };
-                if !interior_path(x0, &d[..=k]) {
-                    let up = replay(x0.up(), &d[..=k], y);
-                    let down = replay(x0.down(), &d[..=k], y);
-                    if up != down {
-                        bs[byte] = (bs[byte] & !(1 << bit)) | (u8::from(down) << bit);
-                    }
-                }
-                *v = y;
-            }
+            fast::apply_recorded(level, xs, z, before, after, slow);
+            solve::apply(level, xs, z, before, after, bs, slow);
         })
     })
 }
@@ -321,72 +313,53 @@ fn total(d: &[f64]) -> f64 {
     t
 }
 
-/// Replays the steps `d` on `r`: whether it ends at `y`.
-#[inline(always)]
-fn replay<T: Float>(r: T, d: &[f64], y: T) -> bool {
-    d.iter().fold(r, |v, &dk| step(v, dk)) == y
-}
+/// The candidates of [`undo_one`]: `c₀` and the floats up to 3 either side.
+pub const REACH: usize = 3;
 
-/// The value whose image under the steps `d` (applied in order, as [`apply`] does) is `y`.
+/// The value `x⁰` whose recorded step `d` ([`step_r`]) is `y`, as [`restore`] finds it.
 ///
-/// Candidates: `c₀ = round(y − Σ d)` and its neighbours (±1, ±2 ulp), each checked by replaying
-/// the steps. If `c₀` maps to `y` along a path that stays in one binade, away from its edges, it is
-/// the only preimage (each step is an exact shift there). Otherwise the candidates that map to `y` are gathered: one is the answer; two are told
-/// apart by `bit` (whether the original was the upper one, recorded by [`apply`]); more
-/// (information lost beyond a bit) give `0` if it maps to `y` (exact zeros are common, tiny values
-/// rare), else `c₀` if it maps, else the lowest that maps.
+/// Candidates: `c₀ = round(y − d)` and the [`REACH`] floats either side of it, each replayed. One
+/// that maps is the answer; two (a run, consecutive) are told apart by `bit` (whether the original
+/// was the outer one, farther from zero, recorded by [`apply`]); without a bit, or with more than
+/// two (`|x⁰|` below about `|d|`: information lost beyond a bit), `0` if it maps (exact zeros are
+/// common, tiny values rare), else `c₀` if it maps, else the inner one of the run seen; none maps
+/// (not an image of `step_r`): `c₀`.
 #[inline]
-pub fn undo_one<T: Float>(y: T, d: &[f64], bit: Option<bool>) -> T {
-    let c0 = T::from_f64(y.to_f64() - total(d));
-    let maps = |r: T| replay(r, d, y);
-    let c0_maps = maps(c0);
-    if c0_maps && interior_path(c0, d) {
-        return c0; // one binade all along, away from its edges: the steps are one-to-one here
+pub fn undo_one<T: Float>(y: T, d: f64, bit: Option<bool>) -> T {
+    let c0 = T::from_f64(y.to_f64() - d);
+    let maps = |r: T| step_r(r, d) == y;
+    let mut cand = [c0; 2 * REACH + 1];
+    for k in 0..REACH {
+        cand[REACH - 1 - k] = cand[REACH - k].down();
+        cand[REACH + 1 + k] = cand[REACH + k].up();
     }
-    let (u1, d1) = (c0.up(), c0.down());
-    // The preimages form a run of consecutive floats: [lo, hi] around c0 when c0 is one of them.
-    let (pair, many) = if c0_maps {
-        match (maps(d1), maps(u1)) {
-            (false, false) => return c0,
-            (true, false) if !maps(d1.down()) => ((d1, c0), false),
-            (false, true) if !maps(u1.up()) => ((c0, u1), false),
-            _ => ((c0, c0), true),
-        }
-    } else {
-        let mut found = [c0; 5];
-        let mut k = 0;
-        for r in [d1.down(), d1, u1, u1.up()] {
-            if maps(r) {
-                found[k] = r;
-                k += 1;
-            }
-        }
-        match k {
-            0 if !maps(T::from_f64(0.0)) => return c0,
-            0 => return T::from_f64(0.0),
-            1 => return found[0],
-            2 => ((found[0], found[1]), false),
-            _ => ((found[0], found[0]), true),
-        }
+    let mut hits = cand.iter().copied().filter(|&r| maps(r));
+    let Some(lo) = hits.next() else {
+        return c0;
     };
+    let (hi, count) = hits.fold((lo, 1), |(_, n), r| (r, n + 1));
+    if count == 1 {
+        return lo;
+    }
+    let (inner, outer) = if y.to_f64() < 0.0 { (hi, lo) } else { (lo, hi) };
     match bit {
-        Some(upper) if !many => {
-            if upper {
-                pair.1
+        Some(b) if count == 2 => {
+            if b {
+                outer
             } else {
-                pair.0
+                inner
             }
         }
         _ if maps(T::from_f64(0.0)) => T::from_f64(0.0),
-        _ if c0_maps => c0,
-        _ => pair.0,
+        _ if maps(c0) => c0,
+        _ => inner,
     }
 }
 
 /// Undoes the steps `coeffs` (applied to `x` in this order by [`apply`] with this seed and
-/// distribution, with a [`Record`] into `bits` if given): every coordinate where the steps lost
-/// no information, or the one bit that `bits` kept, gets its original bits back (see the module
-/// documentation).
+/// distribution, with a [`Record`] into `bits` if given: then the current value is one recorded
+/// step of their total from the original): every coordinate with `|x⁰_i| > |C z_i| + 4 ulp` (`C`
+/// the total) gets its original bits back (see the module documentation).
 pub fn restore<T: Float>(
     x: &mut [T],
     seed: u64,
@@ -408,7 +381,6 @@ pub(crate) fn restore_at<T: Float>(
     bits: Option<&mut [u8]>,
     par: Par,
 ) -> Result<()> {
-    const MAX: usize = MAX_STEPS;
     check_steps(coeffs.len())?;
     if let Some(b) = &bits {
         check_bits("spsa_inplace", x.len(), b.len())?;
@@ -416,29 +388,14 @@ pub(crate) fn restore_at<T: Float>(
     if coeffs.is_empty() {
         return Ok(());
     }
+    let d = total(coeffs);
     passes(x, bits, par, |start, xs, bs| {
         with_piece_scratch(xs.len(), |z| {
             fill_z_at(level, seed, dist, start, z);
             let mut flags = [1u8; REDUCE_PIECE];
             let slow = &mut flags[..xs.len()];
-            fast::restore(level, xs, z, coeffs, slow);
-            if solve::restore(level, xs, z, coeffs, bs, slow) {
-                return;
-            }
-            let mut d = [0.0f64; MAX];
-            for (i, ((v, zi), _)) in xs
-                .iter_mut()
-                .zip(z.iter())
-                .zip(slow.iter())
-                .enumerate()
-                .filter(|(_, (_, s))| **s != 0)
-            {
-                for (dk, c) in d.iter_mut().zip(coeffs) {
-                    *dk = c * zi;
-                }
-                let bit = (!bs.is_empty()).then(|| (bs[i / 8] >> (i % 8)) & 1 == 1);
-                *v = undo_one(*v, &d[..coeffs.len()], bit);
-            }
+            fast::restore(level, xs, z, d, slow);
+            solve::restore(level, xs, z, d, bs, slow);
         })
     })
 }

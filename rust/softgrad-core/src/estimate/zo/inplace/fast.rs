@@ -1,6 +1,6 @@
-//! The vectorized half of the in-place passes. A coordinate whose steps keep it inside one binade,
-//! at least 8 ulp from its edges (the common case), is a chain of exact shifts by the snapped
-//! increments: nothing can merge there, the original is `round(y − Σ d)` and no bit is recorded.
+//! The vectorized half of the in-place passes. A coordinate whose recorded step keeps it inside one
+//! binade, at least 8 ulp from its edges (the common case), is an exact shift by the snapped
+//! increment: nothing can merge there, the original is `round(y − d)` and no bit is recorded.
 //! These loops decide that and do the work for every coordinate without a branch, so LLVM
 //! vectorizes them for the level `simd::dispatch` compiles them at; they flag the others (a
 //! path that leaves its binade), which `inplace` finishes with the scalar solve. Both halves use the
@@ -46,21 +46,17 @@ impl Window {
     }
 }
 
-/// `c₀ = round(y − Σ d)` and whether the path of the steps `d` from `c₀` stays in `c₀`'s window
-/// and ends at `y`: then `c₀` is the only preimage of `y` near it and
-/// [`undo_one`](super::undo_one) returns it. (Inside the window every step is `v + snap(d_k, q)`,
-/// exact; a sum outside it fails the test whatever its rounding, since the bounds are floats.)
+/// `c₀ = round(y − d)` and whether `c₀` and `y` lie in `c₀`'s window with `y = c₀ + snap(d)`:
+/// then `c₀` is the only preimage of `y` under the recorded step `d` and
+/// [`undo_one`](super::undo_one) returns it. (A float `x` of another binade `B'` that mapped to
+/// `y` would lie within `|D_B − D_B'|` plus a rounding, under two ulp of the coarser binade, of
+/// `c₀`: inside `c₀`'s binade, since `c₀` is 8 ulp from its edges.)
 #[inline(always)]
-fn undo_fast<T: Float>(y: T, d: &[f64]) -> (T, Window, bool) {
-    let c0 = T::from_f64(y.to_f64() - super::total(d));
+fn undo_fast<T: Float>(y: T, d: f64) -> (T, Window, bool) {
+    let c0 = T::from_f64(y.to_f64() - d);
     let w = Window::of(c0);
-    let mut v = c0.to_f64();
-    let mut ok = w.holds(v);
-    for &dk in d {
-        v += snap(dk, w.q, w.inv);
-        ok &= w.holds(v);
-    }
-    (c0, w, ok & (v == y.to_f64()))
+    let v = c0.to_f64() + snap(d, w.q, w.inv);
+    (c0, w, w.holds(c0.to_f64()) & w.holds(v) & (v == y.to_f64()))
 }
 
 /// `x_i ← step(x_i, coeff z_i)` for every `i` (no record).
@@ -76,101 +72,60 @@ pub(super) fn apply_plain<T: Float>(level: Level, x: &mut [T], z: &[f64], coeff:
     )
 }
 
-/// The recorded step `coeff` after the steps `prior`, where it is a chain of shifts: `x_i` stepped
-/// and `slow[i] = 0`; elsewhere `x_i` is left and `slow[i] = 1`. Returns `false` (nothing done)
-/// for more than 3 prior steps.
+/// The recorded step of total `after` from the original, the current value being the step
+/// `before` from it (`None`: the current value is the original), where both are one shift inside
+/// one window (so the original and the new value are each the only preimage: no bit is needed):
+/// `x_i` stepped and `slow[i] = 0`; elsewhere `x_i` is left and `slow[i] = 1`.
 pub(super) fn apply_recorded<T: Float>(
     level: Level,
     x: &mut [T],
     z: &[f64],
-    prior: &[f64],
-    coeff: f64,
-    slow: &mut [u8],
-) -> bool {
-    macro_rules! with_k {
-        ($k:literal) => {{
-            let mut p = [0.0; $k];
-            p.copy_from_slice(prior);
-            simd::dispatch(
-                level,
-                #[inline(always)]
-                || apply_k::<T, $k>(x, z, &p, coeff, slow),
-            )
-        }};
-    }
-    match prior.len() {
-        0 => with_k!(0),
-        1 => with_k!(1),
-        2 => with_k!(2),
-        3 => with_k!(3),
-        _ => return false,
-    }
-    true
-}
-
-#[inline(always)]
-#[allow(clippy::needless_range_loop)] // two arrays, one index
-fn apply_k<T: Float, const K: usize>(
-    x: &mut [T],
-    z: &[f64],
-    prior: &[f64; K],
-    coeff: f64,
+    before: Option<f64>,
+    after: f64,
     slow: &mut [u8],
 ) {
-    for ((v, &zi), s) in x.iter_mut().zip(z).zip(slow.iter_mut()) {
-        let mut d = [0.0; K];
-        for k in 0..K {
-            d[k] = prior[k] * zi; // plain loops: closures may stay out of line here
-        }
-        let y = *v;
-        let (_, w, ok) = undo_fast(y, &d);
-        let next = y.to_f64() + snap(coeff * zi, w.q, w.inv);
-        let ok = ok & w.holds(next);
-        *v = if ok { T::from_f64(next) } else { y };
-        *s = u8::from(!ok);
+    match before {
+        Some(b) => simd::dispatch(
+            level,
+            #[inline(always)]
+            || {
+                for ((v, &zi), s) in x.iter_mut().zip(z).zip(slow.iter_mut()) {
+                    let (x0, w, ok) = undo_fast(*v, b * zi);
+                    let next = x0.to_f64() + snap(after * zi, w.q, w.inv);
+                    let ok = ok & w.holds(next);
+                    *v = if ok { T::from_f64(next) } else { *v };
+                    *s = u8::from(!ok);
+                }
+            },
+        ),
+        None => simd::dispatch(
+            level,
+            #[inline(always)]
+            || {
+                for ((v, &zi), s) in x.iter_mut().zip(z).zip(slow.iter_mut()) {
+                    let w = Window::of(*v);
+                    let next = v.to_f64() + snap(after * zi, w.q, w.inv);
+                    let ok = w.holds(v.to_f64()) & w.holds(next);
+                    *v = if ok { T::from_f64(next) } else { *v };
+                    *s = u8::from(!ok);
+                }
+            },
+        ),
     }
 }
 
-/// Undoes the steps `coeffs` where they are a chain of shifts: `x_i ← c₀` and `slow[i] = 0`;
-/// elsewhere `x_i` is left and `slow[i] = 1`. Returns `false` (nothing done) for more than 4 steps.
-pub(super) fn restore<T: Float>(
-    level: Level,
-    x: &mut [T],
-    z: &[f64],
-    coeffs: &[f64],
-    slow: &mut [u8],
-) -> bool {
-    macro_rules! with_m {
-        ($m:literal) => {{
-            let mut c = [0.0; $m];
-            c.copy_from_slice(coeffs);
-            simd::dispatch(
-                level,
-                #[inline(always)]
-                || restore_m::<T, $m>(x, z, &c, slow),
-            )
-        }};
-    }
-    match coeffs.len() {
-        1 => with_m!(1),
-        2 => with_m!(2),
-        3 => with_m!(3),
-        4 => with_m!(4),
-        _ => return false,
-    }
-    true
-}
-
-#[inline(always)]
-#[allow(clippy::needless_range_loop)] // two arrays, one index
-fn restore_m<T: Float, const M: usize>(x: &mut [T], z: &[f64], coeffs: &[f64; M], slow: &mut [u8]) {
-    for ((v, &zi), s) in x.iter_mut().zip(z).zip(slow.iter_mut()) {
-        let mut d = [0.0; M];
-        for k in 0..M {
-            d[k] = coeffs[k] * zi;
-        }
-        let (c0, _, ok) = undo_fast(*v, &d);
-        *v = if ok { c0 } else { *v };
-        *s = u8::from(!ok);
-    }
+/// Undoes the recorded step of total `coeff` where it is one shift inside one window:
+/// `x_i ← c₀` and `slow[i] = 0`; elsewhere `x_i` is left and `slow[i] = 1`.
+pub(super) fn restore<T: Float>(level: Level, x: &mut [T], z: &[f64], coeff: f64, slow: &mut [u8]) {
+    simd::dispatch(
+        level,
+        #[inline(always)]
+        || {
+            for ((v, &zi), s) in x.iter_mut().zip(z).zip(slow.iter_mut()) {
+                let (c0, _, ok) = undo_fast(*v, coeff * zi);
+                *v = if ok { c0 } else { *v };
+                *s = u8::from(!ok);
+            }
+        },
+    )
 }

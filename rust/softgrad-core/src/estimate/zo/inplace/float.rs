@@ -15,6 +15,30 @@ pub trait Float: Real {
     fn inv_quantum(self) -> (f64, f64);
     /// The slice as `f32` if it is one (for the kernels written in `f32` lanes).
     fn as_f32s(x: &mut [Self]) -> Option<&mut [f32]>;
+    /// `self + d` rounded to nearest, **ties toward zero** (IEEE's default breaks them to even),
+    /// branch-free. The recorded steps round this way: see the proof in `inplace`.
+    fn add_tz(self, d: f64) -> Self;
+}
+
+/// `r`, the sum `s = r + e` rounded to nearest (ties to even) with its exact error `e = s - r`
+/// as it rounded away from zero, replaced by its neighbour toward zero `tz` where the sum was a tie
+/// (`|e|` half the gap from `r` to `tz`) that went away from zero (`r ≠ 0` and `e` of its sign:
+/// `|r| > |s|`). Half a gap is exact (a power of two). `r` not finite is kept.
+#[inline(always)]
+fn tie_toward_zero<T: Float>(r: T, e: f64) -> T {
+    let rf = r.to_f64();
+    let tz = if rf > 0.0 { r.down() } else { r.up() };
+    let half_gap = 0.5 * (rf - tz.to_f64()).abs();
+    let away = (e != 0.0)
+        & ((e > 0.0) == (rf > 0.0))
+        & (e.abs() == half_gap)
+        & rf.is_finite()
+        & (rf != 0.0);
+    if away {
+        tz
+    } else {
+        r
+    }
 }
 
 /// `next_up` (`$up`) or `next_down` of a float's bits `$b` (`$inf` the bits of `+inf`), the same
@@ -48,6 +72,14 @@ macro_rules! neighbour {
 impl Float for f64 {
     fn as_f32s(_: &mut [Self]) -> Option<&mut [f32]> {
         None
+    }
+    #[inline(always)]
+    fn add_tz(self, d: f64) -> Self {
+        // Knuth's two-sum: `s + err` is `self + d` exactly; `r - exact = -err`.
+        let s = self + d;
+        let bb = s - self;
+        let err = (self - (s - bb)) + (d - bb);
+        tie_toward_zero(s, -err)
     }
     #[inline(always)]
     fn up(self) -> Self {
@@ -94,6 +126,14 @@ impl Float for f64 {
 impl Float for f32 {
     fn as_f32s(x: &mut [Self]) -> Option<&mut [f32]> {
         Some(x)
+    }
+    #[inline(always)]
+    fn add_tz(self, d: f64) -> Self {
+        // The callers' sums are exact in f64 (`d` a multiple of the quantum of `self`, not far
+        // larger than it), so the error of the rounding to f32 is exact too.
+        let s = f64::from(self) + d;
+        let r = s as f32;
+        tie_toward_zero(r, f64::from(r) - s)
     }
     #[inline(always)]
     fn up(self) -> Self {
