@@ -136,28 +136,19 @@ fn vjp_in(
     };
     let (s, inv_s) = scale_of(at(0), at(n - 1), n);
     let half = s * 0.5;
+    grow(spec.name(), &mut w.d, n)?;
+    if spec.reg == Reg::L2 && spec.op != Op::Sort {
+        let de = rank_l2_blocks((perm, zx, start), g, gx, (sign, e, half), &mut w.d[..n]);
+        return Ok(rank_de(de, inv_s));
+    }
     grow(spec.name(), &mut w.z, n)?;
     grow(spec.name(), &mut w.p, n)?;
-    grow(spec.name(), &mut w.d, n)?;
     let (z, p, d) = (&mut w.z[..n], &mut w.p[..n], &mut w.d[..n]);
     let z = sorted_z(spec, perm, zx, z);
     let mut de = 0.0;
     for r in blocks(start) {
         let (pb, db) = (&mut p[r.clone()], &mut d[r.clone()]);
         match spec.op {
-            Op::Rank | Op::TopK(_) if spec.reg == Reg::L2 => {
-                // k = ḡ - mean_B ḡ, with ḡ gathered into db
-                for (di, &pi) in db.iter_mut().zip(&perm[r.clone()]) {
-                    *di = g[pi as usize];
-                }
-                let m = sum(db) / r.len() as f64;
-                let h0 = z[r.start] * half;
-                for ((&di, &pi), &zi) in db.iter().zip(&perm[r.clone()]).zip(&z[r.clone()]) {
-                    let kk = di - m;
-                    gx[pi as usize] = sign * kk / e;
-                    de += kk * (zi * half - h0);
-                }
-            }
             Op::Rank | Op::TopK(_) => {
                 weights(spec, n, z, r.clone(), pb, db);
                 let sum_rho: f64 = r.clone().map(|i| spec.w(n, i)).sum();
@@ -227,6 +218,50 @@ fn one_block_de(
             *o = sign * kk / e;
         }
         de += kk * (zi * half - h0);
+    }
+    de
+}
+
+/// The l2 rank (and top-k) pullback of a lane of several blocks: `k = ḡ - mean_B ḡ`,
+/// `gx_{perm i} = σ k_i/ε`; returns `Σ k_i (z_i s/2 - z_B s/2)` (`half = s/2`, `z_B` the block's
+/// first `z`). `σ x` is read in lane order through `perm` where a block has two or more positions
+/// (no gathered copy); a singleton gives `k = 0` and adds `k · 0` (the same bits as the general
+/// formula, NaN included, without reading `z`). `db` is scratch (`n` long).
+fn rank_l2_blocks(
+    (perm, zx, start): LaneRes<'_>,
+    g: &[f64],
+    gx: &mut [f64],
+    (sign, e, half): (f64, f64, f64),
+    db: &mut [f64],
+) -> f64 {
+    let n = perm.len();
+    let (mut de, mut lo) = (0.0, 0);
+    while lo < n {
+        let mut hi = lo + 1;
+        while hi < n && !start[hi] {
+            hi += 1;
+        }
+        if hi == lo + 1 {
+            let p = perm[lo] as usize;
+            let gi = g[p];
+            // mean_B ḡ of one value, as `sum` gives it (0 + ḡ)
+            let kk = gi - (0.0 + gi);
+            gx[p] = sign * kk / e;
+            de += kk * 0.0;
+        } else {
+            let (ps, db) = (&perm[lo..hi], &mut db[lo..hi]);
+            for (di, &pi) in db.iter_mut().zip(ps) {
+                *di = g[pi as usize];
+            }
+            let m = sum(db) / (hi - lo) as f64;
+            let h0 = zx[perm[lo] as usize] * half;
+            for (&di, &pi) in db.iter().zip(ps) {
+                let kk = di - m;
+                gx[pi as usize] = sign * kk / e;
+                de += kk * (zx[pi as usize] * half - h0);
+            }
+        }
+        lo = hi;
     }
     de
 }

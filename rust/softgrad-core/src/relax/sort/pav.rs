@@ -403,6 +403,10 @@ fn lane_body(
         // Per block, the output is an affine function of z_i (ranks) or of ρ_i (sorts).
         let (zs, ps) = (&z[lo..hi], &perm[lo..hi]);
         match (spec.op, spec.reg) {
+            (Op::Rank | Op::TopK(_), Reg::L2) if hi == lo + 1 && one.is_none() => {
+                // a singleton: (z - z)/ε + w is w, bit for bit (the formula below gives 0 + w)
+                out[perm[lo] as usize] = b;
+            }
             (Op::Rank | Op::TopK(_), Reg::L2) => {
                 // (z_i - mean z)/ε taken on z 2^-k, then scaled back: |z_i - mean z| can overflow
                 let (shift, mean_w) = (z0 * s + a / c, b / c);
