@@ -186,6 +186,26 @@ fn spread(par: Par, x: &[f64], sign: f64, s: f64, m: f64) -> Result<f64> {
     Ok(p.min(q))
 }
 
+/// `f(offset, piece)` over pieces of `v`: on `par`'s threads for a lane of at least
+/// [`PAR_SORT_MIN`] values, else once over the whole of it.
+pub(crate) fn each_piece<T: Send>(
+    par: Par,
+    v: &mut [T],
+    f: impl Fn(usize, &mut [T]) + Send + Sync,
+) -> Result<()> {
+    match par {
+        Par::Rayon(t) if t >= 2 && v.len() >= PAR_SORT_MIN => par.install(|| {
+            v.par_chunks_mut(MAP_PIECE)
+                .enumerate()
+                .for_each(|(k, c)| f(k * MAP_PIECE, c))
+        }),
+        _ => {
+            f(0, v);
+            Ok(())
+        }
+    }
+}
+
 /// `out_j = f(j, σ x_j + 0)` over `out`, in pieces on `par`'s threads for a long lane.
 fn write(
     par: Par,
@@ -194,22 +214,11 @@ fn write(
     out: &mut [f64],
     f: impl Fn(usize, f64) -> f64 + Send + Sync,
 ) -> Result<()> {
-    let piece = |at: usize, o: &mut [f64]| {
+    each_piece(par, out, |at, o| {
         for (k, (o, &v)) in o.iter_mut().zip(&x[at..]).enumerate() {
             *o = f(at + k, sign * v + 0.0);
         }
-    };
-    match par {
-        Par::Rayon(t) if t >= 2 && out.len() >= PAR_SORT_MIN => par.install(|| {
-            out.par_chunks_mut(MAP_PIECE)
-                .enumerate()
-                .for_each(|(k, o)| piece(k * MAP_PIECE, o))
-        }),
-        _ => {
-            piece(0, out);
-            Ok(())
-        }
-    }
+    })
 }
 
 /// The lane as one block, if the test of the module docs says it is (an l2 rank or sort, `sc`

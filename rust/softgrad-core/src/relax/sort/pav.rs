@@ -1,10 +1,8 @@
 //! The per-lane kernels: sort, pool-adjacent-violators, and the `O(n)` derivatives from the blocks.
 //! The maths is in the [module docs](super).
 
-use rayon::prelude::*;
-
-use super::one::{scan, tried, try_one, MAP_PIECE};
-use super::work::{grow, with_work, Work, PAR_SORT_MIN};
+use super::one::{each_piece, scan, tried, try_one};
+use super::work::{grow, with_work, Work};
 use super::{Op, Reg, Spec};
 use crate::error::{Error, Result};
 use crate::par::Par;
@@ -231,19 +229,9 @@ pub(crate) fn forward_lane(
     with_work(|w| forward_in(spec, x, out, res, par, w, true))
 }
 
-/// [`forward_lane`] through the sort and PAV always (never the one-block path of `one.rs`).
-#[cfg(test)]
-pub(crate) fn forward_lane_pav(
-    spec: &Spec,
-    x: &[f64],
-    out: &mut [f64],
-    res: Option<LaneResMut<'_>>,
-    par: Par,
-) -> Result<()> {
-    with_work(|w| forward_in(spec, x, out, res, par, w, false))
-}
-
-fn forward_in(
+/// [`forward_lane`] in the workspace `w`; without `fast`, always through the sort and PAV (never
+/// the one-block path of `one.rs`: the tests compare the two).
+pub(crate) fn forward_in(
     spec: &Spec,
     x: &[f64],
     out: &mut [f64],
@@ -306,26 +294,6 @@ fn forward_in(
     });
     (w.perm, w.z, w.start) = own;
     done
-}
-
-/// `f(offset, piece)` over pieces of `v`: on `par`'s threads for a lane of at least
-/// [`PAR_SORT_MIN`] values, else once over the whole of it.
-fn each_piece<T: Send>(
-    par: Par,
-    v: &mut [T],
-    f: impl Fn(usize, &mut [T]) + Send + Sync,
-) -> Result<()> {
-    match par {
-        Par::Rayon(t) if t >= 2 && v.len() >= PAR_SORT_MIN => par.install(|| {
-            v.par_chunks_mut(MAP_PIECE)
-                .enumerate()
-                .for_each(|(k, c)| f(k * MAP_PIECE, c))
-        }),
-        _ => {
-            f(0, v);
-            Ok(())
-        }
-    }
 }
 
 /// `out[perm_i] = f(z_i)` for the positions `ps` of a block and their `zs`; with `one = (x, σ)`

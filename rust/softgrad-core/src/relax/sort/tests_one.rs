@@ -2,8 +2,9 @@
 //! equal (values, both derivatives, the strength derivative) to the sort + PAV path and to the
 //! brute-force projection there; the same bits on 1/2/3 threads.
 
-use super::pav::{forward_lane, forward_lane_pav};
+use super::pav::{forward_in, forward_lane};
 use super::tests_values::brute_force;
+use super::work::with_work;
 use super::work::PAR_SORT_MIN;
 use super::*;
 use crate::relax::testutil::uniform;
@@ -39,7 +40,7 @@ impl Lane {
         if fast {
             forward_lane(&sp, x, &mut out, res, par).unwrap();
         } else {
-            forward_lane_pav(&sp, x, &mut out, res, par).unwrap();
+            with_work(|w| forward_in(&sp, x, &mut out, res, par, w, false)).unwrap();
         }
         Lane {
             out,
