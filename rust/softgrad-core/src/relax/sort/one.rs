@@ -78,23 +78,27 @@ fn pieces<R: Send + Copy>(
     f: impl Fn(&[f64], Option<&mut [f64]>) -> R + Send + Sync,
     join: impl Fn(R, R) -> R,
 ) -> Result<Option<R>> {
-    let parts: Vec<R> = match (par, zx) {
-        (Par::Rayon(t), zx) if t >= 2 && x.len() >= PAR_SORT_MIN => par.install(|| match zx {
-            Some(zx) => x
-                .par_chunks(MAP_PIECE)
-                .zip(zx.par_chunks_mut(MAP_PIECE))
-                .map(|(xs, zs)| f(xs, Some(zs)))
-                .collect(),
-            None => x.par_chunks(MAP_PIECE).map(|xs| f(xs, None)).collect(),
-        })?,
+    Ok(match (par, zx) {
+        // (collected in piece order, then joined as on one thread)
+        (Par::Rayon(t), zx) if t >= 2 && x.len() >= PAR_SORT_MIN => {
+            let parts: Vec<R> = par.install(|| match zx {
+                Some(zx) => x
+                    .par_chunks(MAP_PIECE)
+                    .zip(zx.par_chunks_mut(MAP_PIECE))
+                    .map(|(xs, zs)| f(xs, Some(zs)))
+                    .collect(),
+                None => x.par_chunks(MAP_PIECE).map(|xs| f(xs, None)).collect(),
+            })?;
+            parts.into_iter().reduce(join)
+        }
+        // no allocation: short lanes are many
         (_, Some(zx)) => x
             .chunks(MAP_PIECE)
             .zip(zx.chunks_mut(MAP_PIECE))
             .map(|(xs, zs)| f(xs, Some(zs)))
-            .collect(),
-        (_, None) => x.chunks(MAP_PIECE).map(|xs| f(xs, None)).collect(),
-    };
-    Ok(parts.into_iter().reduce(join))
+            .reduce(join),
+        (_, None) => x.chunks(MAP_PIECE).map(|xs| f(xs, None)).reduce(join),
+    })
 }
 
 /// One pass over `x`: [`Error::InvalidParameter`] (`x`) if a value is not finite, else the bits on
