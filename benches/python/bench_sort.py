@@ -10,7 +10,13 @@ parameterisation (strength 1, float64). ``np.argsort`` of the same array is the 
 pass is linear after the sort.
 
     PYTHONPATH=/work/venvs/bench/lib/python3.11/site-packages python benches/python/bench_sort.py \\
-        [--repeat 7] [--markdown] [--op rank|sort] [--regularization l2|kl]
+        [--repeat 7] [--markdown] [--op rank|sort] [--regularization l2|kl] [--strengths 1,1e-3]
+
+Each shape is run at each strength (default 1 and 1e-3), and each row prints the number of blocks of
+the isotonic solution (the mean over the first rows, read off softgrad's output): where it is 1 the
+result is an affine map of x and softgrad's l2 ops skip the sort when they can prove it (strength 1
+on both shapes; on (1, 1e6) standard normals down to ~1e-5); rows with many blocks measure the sort
+and PAV.
 
 Times are the best of ``--repeat`` runs (the median is printed too), every contender run once per
 repeat in turn, so that a slow phase of a shared machine hits them all. ``--cpu`` measures the CPU
@@ -141,7 +147,7 @@ def numpy_peer(x: np.ndarray, grad: np.ndarray | None = None) -> Any:
     out = np.empty_like(x)
     gx = np.empty_like(x) if grad is not None else None
     for i in range(x.shape[0]):
-        op = _SoftRankL2(x[i], 1.0)
+        op = _SoftRankL2(x[i], STRENGTH)
         out[i] = op.compute()
         if gx is not None and grad is not None:
             gx[i] = op.vjp(grad[i])
@@ -152,15 +158,18 @@ OP = "rank"  # or "sort" (--op)
 REG = "l2"  # or "kl" (--regularization)
 
 
+STRENGTH = 1.0  # the row's strength (--strengths)
+
+
 def torch_peer(x: Any, grad: Any | None = None) -> Any:
-    """torchsort's soft_rank/soft_sort on a CPU tensor (strength 1); with ``grad``, also the x
-    cotangent."""
+    """torchsort's soft_rank/soft_sort on a CPU tensor (strength ``STRENGTH``); with ``grad``,
+    also the x cotangent."""
     f = torchsort.soft_rank if OP == "rank" else torchsort.soft_sort
     if grad is None:
         with torch.no_grad():
-            return f(x, regularization=REG, regularization_strength=1.0)
+            return f(x, regularization=REG, regularization_strength=STRENGTH)
     xr = x.detach().requires_grad_(True)
-    out = f(xr, regularization=REG, regularization_strength=1.0)
+    out = f(xr, regularization=REG, regularization_strength=STRENGTH)
     out.backward(grad)
     return out, xr.grad
 
@@ -168,9 +177,29 @@ def torch_peer(x: Any, grad: Any | None = None) -> Any:
 def softgrad_rank(x: np.ndarray, grad: np.ndarray | None = None) -> Any:
     f = sg.soft_rank if OP == "rank" else sg.soft_sort
     if grad is None:
-        return f(x, regularization=REG)
-    out, pullback = sg.vjp(f, x, regularization=REG)
+        return f(x, regularization=REG, strength=STRENGTH)
+    out, pullback = sg.vjp(f, x, regularization=REG, strength=STRENGTH)
     return out, pullback(grad).x
+
+
+def blocks(x: np.ndarray, rows: int = 10) -> float:
+    """The mean number of blocks of the isotonic solution over the first ``rows`` rows, from the
+    block values ``v`` (constant on a block, strictly decreasing from one to the next) recovered
+    from softgrad's output: rank ``v = z/ε - r`` (l2) or ``z/ε - ln r`` (kl) in sorted order, sort
+    ``v = rho/ε + s`` (ascending)."""
+    counts = []
+    for row in x[:rows]:
+        n, e = row.size, STRENGTH
+        out = softgrad_rank(row[None, :])[0]
+        if OP == "rank":
+            p = np.argsort(-row, kind="stable")
+            r = out[p]
+            v = row[p] / e - (r if REG == "l2" else np.log(r))
+        else:
+            v = np.arange(n, 0, -1) / e + out
+        tol = 1e-9 * (1.0 + np.abs(v).max())
+        counts.append(1 + int(np.count_nonzero(np.abs(np.diff(v)) > tol)))
+    return float(np.mean(counts))
 
 
 CLOCK = time.perf_counter
@@ -201,12 +230,14 @@ def main() -> None:
     ap.add_argument("--shapes", default="1000x1000,1x1000000,100000x32")
     ap.add_argument("--op", choices=("rank", "sort"), default="rank")
     ap.add_argument("--regularization", choices=("l2", "kl"), default="l2")
+    ap.add_argument("--strengths", default="1,1e-3", help="comma-separated strengths, each a row")
     ap.add_argument(
         "--cpu", action="store_true", help="process CPU time, one thread each (see the module docs)"
     )
     args = ap.parse_args()
-    global OP, REG
+    global OP, REG, STRENGTH
     OP, REG = args.op, args.regularization
+    strengths = [float(v) for v in args.strengths.split(",")]
     if torchsort is None and (OP, REG) != ("rank", "l2"):
         raise SystemExit(f"soft_{OP} {REG}: the NumPy peer has soft_rank l2 only; install torchsort")
     if args.cpu:
@@ -225,44 +256,47 @@ def main() -> None:
     print(f"peer: {peer_name}")
     print(
         f"softgrad {sg.__version__}, {sg.get_num_threads()} threads, SIMD {sg.simd_level()}, "
-        f"load {os.getloadavg()[0]:.1f}; soft_{OP} {REG}, strength 1, float64; "
+        f"load {os.getloadavg()[0]:.1f}; soft_{OP} {REG}, float64; "
         f"best (median) of {args.repeat}" + ("; process CPU time, one thread each" if args.cpu else "")
     )
     rows = []
     for shape in shapes:
         x = rng.standard_normal(shape)
         g = rng.standard_normal(shape)
-        if torchsort is not None:
-            xt, gt = torch.from_numpy(x), torch.from_numpy(g)
+        for strength in strengths:
+            STRENGTH = strength
+            nb = blocks(x)
+            if torchsort is not None:
+                xt, gt = torch.from_numpy(x), torch.from_numpy(g)
 
-            def peer(grad: Any, xt: Any = xt, gt: Any = gt) -> Any:
-                return torch_peer(xt, None if grad is None else gt)
+                def peer(grad: Any, xt: Any = xt, gt: Any = gt) -> Any:
+                    return torch_peer(xt, None if grad is None else gt)
 
-            want = torch_peer(xt).numpy()
-            _, gp = torch_peer(xt, gt)
-            gp = gp.numpy()
-        else:
+                want = torch_peer(xt).numpy()
+                _, gp = torch_peer(xt, gt)
+                gp = gp.numpy()
+            else:
 
-            def peer(grad: Any, x: Any = x) -> Any:
-                return numpy_peer(x, grad)
+                def peer(grad: Any, x: Any = x) -> Any:
+                    return numpy_peer(x, grad)
 
-            want = numpy_peer(x)
-            gp = numpy_peer(x, grad=g)[1]
-        # the same values and cotangents as the peer, for the same parameterisation
-        np.testing.assert_allclose(softgrad_rank(x), want, rtol=1e-9, atol=1e-9)
-        np.testing.assert_allclose(softgrad_rank(x, g)[1], gp, rtol=1e-8, atol=1e-9)
-        for label, grad in (("fwd", None), ("fwd+bwd", g)):
-            tp: list[float] = []
-            ts: list[float] = []
-            t1: list[float] = []
-            ta: list[float] = []
-            for _ in range(args.repeat):
-                timed(lambda grad=grad, peer=peer: peer(grad), tp)
-                timed(lambda x=x, grad=grad: softgrad_rank(x, grad), ts)
-                with sg_threads(1):
-                    timed(lambda x=x, grad=grad: softgrad_rank(x, grad), t1)
-                timed(lambda x=x: np.argsort(x, axis=-1), ta)
-            rows.append((f"{shape} {label}", tp, ts, t1, ta))
+                want = numpy_peer(x)
+                gp = numpy_peer(x, grad=g)[1]
+            # the same values and cotangents as the peer, for the same parameterisation
+            np.testing.assert_allclose(softgrad_rank(x), want, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(softgrad_rank(x, g)[1], gp, rtol=1e-8, atol=1e-9)
+            for label, grad in (("fwd", None), ("fwd+bwd", g)):
+                tp: list[float] = []
+                ts: list[float] = []
+                t1: list[float] = []
+                ta: list[float] = []
+                for _ in range(args.repeat):
+                    timed(lambda grad=grad, peer=peer: peer(grad), tp)
+                    timed(lambda x=x, grad=grad: softgrad_rank(x, grad), ts)
+                    with sg_threads(1):
+                        timed(lambda x=x, grad=grad: softgrad_rank(x, grad), t1)
+                    timed(lambda x=x: np.argsort(x, axis=-1), ta)
+                rows.append((f"{shape} ε {strength:g} ({nb:.0f} blocks) {label}", tp, ts, t1, ta))
     head = [
         "case",
         "peer ms",

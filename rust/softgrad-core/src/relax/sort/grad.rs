@@ -95,47 +95,24 @@ fn vjp_in(
     if n == 0 {
         return Ok(0.0);
     }
-    // the rank's Σ k_i (z_i - z0) is summed on (z - z0) 2^-(k+1) (halves, and the lane's 2^-k):
-    // z - z0 can overflow (±1e308), and so can a block's sum of them
-    // the i-th largest σ x (the residual is sorted for sorts, in lane order for ranks)
-    let at = |i: usize| {
-        if spec.op == Op::Sort {
-            zx[i]
-        } else {
-            zx[perm[i] as usize]
-        }
-    };
-    let z0 = at(0);
-    let (s, inv_s) = scale_of(z0, at(n - 1), n);
-    let half = s * 0.5;
-    let rank_de = |de: f64| -(de / e * (2.0 * inv_s) / e);
+    let rank_de = |de: f64, inv_s: f64| -(de / e * (2.0 * inv_s) / e);
     let one = !start[1..].contains(&true);
     if one && spec.reg == Reg::L2 && spec.op != Op::Sort {
-        // one block, l2: k = ḡ - mean ḡ, in lane order (no permutation)
+        // one block, l2: k = ḡ - mean ḡ, in lane order (no permutation; the residual σ x is in
+        // lane order). Σ k_i (z_i - z_0) is summed on halves, and if that overflows (values near
+        // ±1e308) again times the lane's 2^-k.
         let m = sum(g) / n as f64;
-        let (mut acc, h0) = ([0.0; 4], z0 * half);
-        let mut gc = g.chunks_exact(4);
-        let mut oc = gx.chunks_exact_mut(4);
-        let mut zc = zx.chunks_exact(4);
-        for ((gs, os), zs) in (&mut gc).zip(&mut oc).zip(&mut zc) {
-            for l in 0..4 {
-                let kk = gs[l] - m;
-                os[l] = sign * kk / e;
-                acc[l] += kk * (zs[l] * half - h0);
-            }
+        let mut de = one_block_de(g, gx, zx, m, (sign, e), 1.0, true);
+        let mut inv_s = 1.0;
+        if !de.is_finite() {
+            let (lo, hi) = zx
+                .iter()
+                .fold((zx[0], zx[0]), |(l, h), &v| (l.min(v), h.max(v)));
+            let s;
+            (s, inv_s) = scale_of(hi, lo, n);
+            de = one_block_de(g, gx, zx, m, (sign, e), s, false);
         }
-        let mut de = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-        for ((gi, o), zi) in gc
-            .remainder()
-            .iter()
-            .zip(oc.into_remainder())
-            .zip(zc.remainder())
-        {
-            let kk = gi - m;
-            *o = sign * kk / e;
-            de += kk * (zi * half - h0);
-        }
-        return Ok(rank_de(de));
+        return Ok(rank_de(de, inv_s));
     }
     if one && spec.reg == Reg::L2 {
         // a sort that is one block, l2: x̄ = mean ḡ everywhere, in lane order
@@ -147,28 +124,31 @@ fn vjp_in(
             .fold(0.0, |a, (i, gi)| a + gi * (spec.w(n, i) - cb));
         return Ok(-sign * de / e / e);
     }
+    // the rank's Σ k_i (z_i - z0) is summed on (z - z0) 2^-(k+1) (halves, and the lane's 2^-k):
+    // z - z0 can overflow (±1e308), and so can a block's sum of them
+    // the i-th largest σ x (the residual is sorted for sorts, in lane order for ranks)
+    let at = |i: usize| {
+        if spec.op == Op::Sort {
+            zx[i]
+        } else {
+            zx[perm[i] as usize]
+        }
+    };
+    let (s, inv_s) = scale_of(at(0), at(n - 1), n);
+    let half = s * 0.5;
+    grow(spec.name(), &mut w.d, n)?;
+    if spec.reg == Reg::L2 && spec.op != Op::Sort {
+        let de = rank_l2_blocks((perm, zx, start), g, gx, (sign, e, half), &mut w.d[..n]);
+        return Ok(rank_de(de, inv_s));
+    }
     grow(spec.name(), &mut w.z, n)?;
     grow(spec.name(), &mut w.p, n)?;
-    grow(spec.name(), &mut w.d, n)?;
     let (z, p, d) = (&mut w.z[..n], &mut w.p[..n], &mut w.d[..n]);
     let z = sorted_z(spec, perm, zx, z);
     let mut de = 0.0;
     for r in blocks(start) {
         let (pb, db) = (&mut p[r.clone()], &mut d[r.clone()]);
         match spec.op {
-            Op::Rank | Op::TopK(_) if spec.reg == Reg::L2 => {
-                // k = ḡ - mean_B ḡ, with ḡ gathered into db
-                for (di, &pi) in db.iter_mut().zip(&perm[r.clone()]) {
-                    *di = g[pi as usize];
-                }
-                let m = sum(db) / r.len() as f64;
-                let h0 = z[r.start] * half;
-                for ((&di, &pi), &zi) in db.iter().zip(&perm[r.clone()]).zip(&z[r.clone()]) {
-                    let kk = di - m;
-                    gx[pi as usize] = sign * kk / e;
-                    de += kk * (zi * half - h0);
-                }
-            }
             Op::Rank | Op::TopK(_) => {
                 weights(spec, n, z, r.clone(), pb, db);
                 let sum_rho: f64 = r.clone().map(|i| spec.w(n, i)).sum();
@@ -196,9 +176,94 @@ fn vjp_in(
     }
     Ok(match spec.op {
         // scaled back before the second division, so that a subnormal result keeps its bits
-        Op::Rank | Op::TopK(_) => rank_de(de),
+        Op::Rank | Op::TopK(_) => rank_de(de, inv_s),
         Op::Sort => -sign * de / e / e,
     })
+}
+
+/// The one-block l2 rank pullback in lane order: writes `gx_i = σ k_i/ε` (`k = ḡ - m`)
+/// if `write`, and returns `Σ k_i (z_i s/2 - z_0 s/2)` in four fixed accumulators.
+fn one_block_de(
+    g: &[f64],
+    gx: &mut [f64],
+    zx: &[f64],
+    m: f64,
+    (sign, e): (f64, f64),
+    s: f64,
+    write: bool,
+) -> f64 {
+    let (half, mut acc) = (s * 0.5, [0.0; 4]);
+    let h0 = zx[0] * half;
+    let mut gc = g.chunks_exact(4);
+    let mut oc = gx.chunks_exact_mut(4);
+    let mut zc = zx.chunks_exact(4);
+    for ((gs, os), zs) in (&mut gc).zip(&mut oc).zip(&mut zc) {
+        for l in 0..4 {
+            let kk = gs[l] - m;
+            if write {
+                os[l] = sign * kk / e;
+            }
+            acc[l] += kk * (zs[l] * half - h0);
+        }
+    }
+    let mut de = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for ((gi, o), zi) in gc
+        .remainder()
+        .iter()
+        .zip(oc.into_remainder())
+        .zip(zc.remainder())
+    {
+        let kk = gi - m;
+        if write {
+            *o = sign * kk / e;
+        }
+        de += kk * (zi * half - h0);
+    }
+    de
+}
+
+/// The l2 rank (and top-k) pullback of a lane of several blocks: `k = ḡ - mean_B ḡ`,
+/// `gx_{perm i} = σ k_i/ε`; returns `Σ k_i (z_i s/2 - z_B s/2)` (`half = s/2`, `z_B` the block's
+/// first `z`). `σ x` is read in lane order through `perm` where a block has two or more positions
+/// (no gathered copy); a singleton gives `k = 0` and adds `k · 0` (the same bits as the general
+/// formula, NaN included, without reading `z`). `db` is scratch (`n` long).
+fn rank_l2_blocks(
+    (perm, zx, start): LaneRes<'_>,
+    g: &[f64],
+    gx: &mut [f64],
+    (sign, e, half): (f64, f64, f64),
+    db: &mut [f64],
+) -> f64 {
+    let n = perm.len();
+    let (mut de, mut lo) = (0.0, 0);
+    while lo < n {
+        let mut hi = lo + 1;
+        while hi < n && !start[hi] {
+            hi += 1;
+        }
+        if hi == lo + 1 {
+            let p = perm[lo] as usize;
+            let gi = g[p];
+            // mean_B ḡ of one value, as `sum` gives it (0 + ḡ)
+            let kk = gi - (0.0 + gi);
+            gx[p] = sign * kk / e;
+            de += kk * 0.0;
+        } else {
+            let (ps, db) = (&perm[lo..hi], &mut db[lo..hi]);
+            for (di, &pi) in db.iter_mut().zip(ps) {
+                *di = g[pi as usize];
+            }
+            let m = sum(db) / (hi - lo) as f64;
+            let h0 = zx[perm[lo] as usize] * half;
+            for (&di, &pi) in db.iter().zip(ps) {
+                let kk = di - m;
+                gx[pi as usize] = sign * kk / e;
+                de += kk * (zx[pi as usize] * half - h0);
+            }
+        }
+        lo = hi;
+    }
+    de
 }
 
 /// The sorted `σ x`: the residual itself for sorts; for ranks gathered from it (lane order) into
@@ -247,6 +312,28 @@ fn jvp_in(
     w: &mut Work,
 ) -> Result<()> {
     let (n, sign, e) = (zx.len(), spec.sign(), spec.strength);
+    if n > 0 && spec.reg == Reg::L2 && !start[1..].contains(&true) {
+        // one block, l2: in lane order, no permutation
+        if spec.op == Op::Sort {
+            // ds_i = mean dx - σ dε (ρ_i - mean ρ)/ε²
+            let (m, cb) = (
+                sum(u) / n as f64,
+                (0..n).map(|i| spec.w(n, i)).sum::<f64>() / n as f64,
+            );
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = m - de * sign * ((spec.w(n, i) - cb) / e) / e;
+            }
+        } else {
+            // dr = dθ - mean dθ, dθ_i = σ dx_i/ε - (z_i - z_0) dε/ε² (z in lane order)
+            let z0 = zx[0];
+            for ((o, &ui), &zi) in out.iter_mut().zip(u).zip(zx) {
+                *o = sign * ui / e - diff_over(zi, z0, e) * de / e;
+            }
+            let m = sum(out) / n as f64;
+            out.iter_mut().for_each(|o| *o -= m);
+        }
+        return Ok(());
+    }
     grow(spec.name(), &mut w.z, n)?;
     grow(spec.name(), &mut w.p, n)?;
     grow(spec.name(), &mut w.d, n)?;

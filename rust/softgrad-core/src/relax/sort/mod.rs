@@ -19,7 +19,10 @@
 //! `σ = +1` ranks ascending (1 = smallest) and sorts descending; `descending` flips each. These are
 //! the values of fast-soft-sort and torchsort for the same regularization and strength.
 //!
-//! The isotonic regressions are solved by pool-adjacent-violators (`pav.rs`) in `O(n)` after the
+//! An l2 rank or sort whose solution is provably one block (ranks: `(max x − min x)/ε ≤ n/2`;
+//! the proofs in `one.rs`) is an affine map of `x` (ranks) or of `ρ` (sorts): it is computed in
+//! `O(n)` without sorting. Otherwise
+//! the isotonic regressions are solved by pool-adjacent-violators (`pav.rs`) in `O(n)` after the
 //! `O(n log n)` sort; blocks are pooled while the earlier one's value is not larger, so adjacent
 //! blocks of the solution have strictly decreasing values. Every formula is evaluated in a form
 //! that stays finite for finite input: sums of `z` and of `ρ` are kept apart (so a singleton block
@@ -44,9 +47,12 @@
 
 mod drive;
 mod grad;
+mod one;
 mod pav;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_one;
 #[cfg(test)]
 mod tests_values;
 mod work;
@@ -148,7 +154,8 @@ impl Spec {
 /// and the block starts (in sorted order), and `σ x`.
 #[derive(Debug)]
 pub struct ResMut<'a> {
-    /// Position within the lane of the `i`-th largest `σ x`.
+    /// Position within the lane of the `i`-th largest `σ x`. Not written for an l2 lane that is
+    /// provably one block (ranks and sorts, see `one.rs`): its derivatives never read it.
     pub perm: &'a mut [u32],
     /// `σ x + 0`: sorted descending for [`Op::Sort`] (whose derivatives run in sorted order), in
     /// lane order for ranks and top-k (`z_i = zx[perm_i]`: the derivatives of a lane that is one

@@ -1,9 +1,8 @@
 //! The per-lane kernels: sort, pool-adjacent-violators, and the `O(n)` derivatives from the blocks.
 //! The maths is in the [module docs](super).
 
-use rayon::prelude::*;
-
-use super::work::{grow, with_work, Work, PAR_SORT_MIN};
+use super::one::{each_piece, scan, tried, try_one};
+use super::work::{grow, with_work, Work};
 use super::{Op, Reg, Spec};
 use crate::error::{Error, Result};
 use crate::par::Par;
@@ -73,7 +72,7 @@ pub(crate) fn scale_of(hi: f64, lo: f64, n: usize) -> (f64, f64) {
 
 /// A `u64` whose unsigned order is the descending order of the finite `z` (`-0.0` is `0.0`).
 #[inline]
-fn desc_key(z: f64) -> u64 {
+pub(crate) fn desc_key(z: f64) -> u64 {
     let u = (z + 0.0).to_bits();
     let asc = if u >> 63 == 1 { !u } else { u | (1 << 63) };
     !asc
@@ -227,16 +226,19 @@ pub(crate) fn forward_lane(
     res: Option<LaneResMut<'_>>,
     par: Par,
 ) -> Result<()> {
-    with_work(|w| forward_in(spec, x, out, res, par, w))
+    with_work(|w| forward_in(spec, x, out, res, par, w, true))
 }
 
-fn forward_in(
+/// [`forward_lane`] in the workspace `w`; without `fast`, always through the sort and PAV (never
+/// the one-block path of `one.rs`: the tests compare the two).
+pub(crate) fn forward_in(
     spec: &Spec,
     x: &[f64],
     out: &mut [f64],
     res: Option<LaneResMut<'_>>,
     par: Par,
     w: &mut Work,
+    fast: bool,
 ) -> Result<()> {
     let (func, n, sign, e) = (spec.name(), x.len(), spec.sign(), spec.strength);
     let mut own = (
@@ -244,14 +246,23 @@ fn forward_in(
         std::mem::take(&mut w.z),
         std::mem::take(&mut w.start),
     );
-    let mut diff = None;
+    let stats = fast && tried(spec);
+    let check = |zx: Option<&mut [f64]>| {
+        if stats {
+            scan::<true>(par, x, sign, zx, func)
+        } else {
+            scan::<false>(par, x, sign, zx, func)
+        }
+    };
+    let mut scanned = None;
+    let keep = res.is_some();
     let (perm, z, start) = match res {
         // sorts are pulled back in sorted order: their residual z is the sorted σ x itself
         Some((perm, z, start)) if spec.op == Op::Sort => (perm, z, start),
         Some((perm, zx, start)) => {
             // for ranks, σ x in lane order (the derivatives of a lane that is one block need no
             // permutation), written by the pass that checks x
-            diff = Some(scan(par, x, sign, Some(zx), func)?);
+            scanned = Some(check(Some(zx))?);
             grow(func, &mut own.1, n)?;
             (perm, &mut own.1[..n], start)
         }
@@ -262,11 +273,15 @@ fn forward_in(
             (&mut own.0[..n], &mut own.1[..n], &mut own.2[..n])
         }
     };
-    let done = match diff {
+    let done = match scanned {
         Some(d) => Ok(d),
-        None => scan(par, x, sign, None, func),
+        None => check(None),
     }
-    .and_then(|diff| {
+    .and_then(|sc| {
+        // an l2 lane that is provably one block needs no sort (see `one.rs`)
+        if fast && try_one(spec, x, out, keep.then_some(&mut *start), &sc, par)? {
+            return Ok(());
+        }
         lane_body(
             spec,
             x,
@@ -274,83 +289,11 @@ fn forward_in(
             (perm, z, start),
             par,
             w,
-            (func, n, sign, e, diff),
+            (func, n, sign, e, sc.diff),
         )
     });
     (w.perm, w.z, w.start) = own;
     done
-}
-
-/// One pass over `x`: [`Error::InvalidParameter`] (`x`) if a value is not finite, else the bits on
-/// which the sort keys `desc_key(σ x_i)` differ (`OR_i key_i ^ key_0`); writes `σ x + 0` to `zx`
-/// if given. On `par`'s threads for a long lane (`AND`/`OR` of pieces: the same result).
-fn scan(par: Par, x: &[f64], sign: f64, zx: Option<&mut [f64]>, func: &'static str) -> Result<u64> {
-    let Some(&x0) = x.first() else { return Ok(0) };
-    let k0 = desc_key(sign * x0);
-    let piece = |xs: &[f64], zs: Option<&mut [f64]>| {
-        let (mut fin, mut d) = (true, 0u64);
-        match zs {
-            Some(zs) => {
-                for (z, &v) in zs.iter_mut().zip(xs) {
-                    let s = sign * v + 0.0;
-                    *z = s;
-                    fin &= v.is_finite();
-                    d |= desc_key(s) ^ k0;
-                }
-            }
-            None => {
-                for &v in xs {
-                    fin &= v.is_finite();
-                    d |= desc_key(sign * v) ^ k0;
-                }
-            }
-        }
-        (fin, d)
-    };
-    let join = |a: (bool, u64), b: (bool, u64)| (a.0 && b.0, a.1 | b.1);
-    let (fin, d) = match (par, zx) {
-        (Par::Rayon(t), zx) if t >= 2 && x.len() >= PAR_SORT_MIN => par.install(|| match zx {
-            Some(zx) => x
-                .par_chunks(MAP_PIECE)
-                .zip(zx.par_chunks_mut(MAP_PIECE))
-                .map(|(xs, zs)| piece(xs, Some(zs)))
-                .reduce(|| (true, 0), join),
-            None => x
-                .par_chunks(MAP_PIECE)
-                .map(|xs| piece(xs, None))
-                .reduce(|| (true, 0), join),
-        })?,
-        (_, zx) => piece(x, zx),
-    };
-    if fin {
-        Ok(d)
-    } else {
-        Err(Error::param(func, "x", "is not finite"))
-    }
-}
-
-/// Elements per piece of a long lane's element-wise passes on several threads (pure maps, so the
-/// pieces do not change any bit).
-const MAP_PIECE: usize = 1 << 15;
-
-/// `f(offset, piece)` over pieces of `v`: on `par`'s threads for a lane of at least
-/// [`PAR_SORT_MIN`] values, else once over the whole of it.
-fn each_piece<T: Send>(
-    par: Par,
-    v: &mut [T],
-    f: impl Fn(usize, &mut [T]) + Send + Sync,
-) -> Result<()> {
-    match par {
-        Par::Rayon(t) if t >= 2 && v.len() >= PAR_SORT_MIN => par.install(|| {
-            v.par_chunks_mut(MAP_PIECE)
-                .enumerate()
-                .for_each(|(k, c)| f(k * MAP_PIECE, c))
-        }),
-        _ => {
-            f(0, v);
-            Ok(())
-        }
-    }
 }
 
 /// `out[perm_i] = f(z_i)` for the positions `ps` of a block and their `zs`; with `one = (x, σ)`
@@ -428,6 +371,10 @@ fn lane_body(
         // Per block, the output is an affine function of z_i (ranks) or of ρ_i (sorts).
         let (zs, ps) = (&z[lo..hi], &perm[lo..hi]);
         match (spec.op, spec.reg) {
+            (Op::Rank | Op::TopK(_), Reg::L2) if hi == lo + 1 && one.is_none() => {
+                // a singleton: (z - z)/ε + w is w, bit for bit (the formula below gives 0 + w)
+                out[perm[lo] as usize] = b;
+            }
             (Op::Rank | Op::TopK(_), Reg::L2) => {
                 // (z_i - mean z)/ε taken on z 2^-k, then scaled back: |z_i - mean z| can overflow
                 let (shift, mean_w) = (z0 * s + a / c, b / c);

@@ -181,7 +181,7 @@ fn lse(t: &[f64]) -> f64 {
 /// contiguous blocks. Per position, with `s = z/ε` and the target `w` (`ρ` or the top-k mask):
 /// rank-l2 `f(v) = (v - s + w)²/2`, rank-kl `e^{s - v} + w v`, sort-l2 `(v - w/ε + z)²/2`,
 /// sort-kl `e^{w/ε - v} + e^z v`.
-fn brute_force(x: &[f64], sp: Spec) -> Vec<f64> {
+pub(super) fn brute_force(x: &[f64], sp: Spec) -> Vec<f64> {
     let (n, e, sg) = (x.len(), sp.strength, sp.sign());
     let mut perm: Vec<usize> = (0..n).collect();
     perm.sort_by(|&i, &j| (sg * x[j]).total_cmp(&(sg * x[i])).then(i.cmp(&j)));

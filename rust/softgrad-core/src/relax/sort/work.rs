@@ -21,9 +21,10 @@
 //! ties (equal keys) are already in position order. Every path gives the permutation of the full
 //! `(key, position)` order. The pass that writes the permutation also writes the values in sorted
 //! order (the caller's `value(position)`), so the lane is gathered once. Given threads, a lane of
-//! at least [`PAR_SORT_MIN`] values has its two halves radix sorted side by side, merged on the
-//! radix bits (two threads again, each merging half of the result) and fixed up once (two threads,
-//! split between runs); the order being total, the permutation does not depend on the threads.
+//! at least [`PAR_SORT_MIN`] values is radix sorted on all of them (pieces of fixed length scatter
+//! their words on the top digit side by side, then each bucket is sorted on its own, see
+//! `radix_par`) and fixed up on two threads, split between runs; the order being total, the
+//! permutation does not depend on the threads.
 
 use std::cell::RefCell;
 
@@ -147,33 +148,24 @@ impl Work {
         // every bit on which keys differ is in the words unless some are among the b dropped
         let exact = (diff << lift) & low == 0;
         let sorted: &[u64] = if threads >= 2 {
-            // two halves radix sorted side by side, merged on the radix bits, and fixed up once
-            // (on two threads, split between runs): the order is total, so the permutation is the
-            // same as on one thread
-            let h = n / 2;
-            let (pa, pb) = packed.split_at_mut(h);
-            let (ta, tb) = tmp.split_at_mut(h);
-            let (top, top_b) = par.install(|| {
-                rayon::join(
-                    || radix_long(pa, ta, 0, &word),
-                    || radix_long(pb, tb, h, &word),
-                )
-            })?;
-            debug_assert_eq!(top, top_b, "halves of one digit width");
+            // a radix sort on the threads (pieces of fixed length, each scattered stably to its
+            // own slots), then the fix-up on two threads, split between runs: the order is total,
+            // so the permutation is the same as on one thread
+            let top = par.install(|| radix_par(packed, tmp, &word))?;
+            let sorted = tmp;
             let shift = 64 - top;
-            par.install(|| merge_par(pa, pb, tmp, shift))?;
             let mut m = n / 2;
-            while m < n && (tmp[m] ^ tmp[m - 1]) >> shift == 0 {
+            while m < n && (sorted[m] ^ sorted[m - 1]) >> shift == 0 {
                 m += 1;
             }
-            let (ta, tb) = tmp.split_at_mut(m);
+            let (ta, tb) = sorted.split_at_mut(m);
             par.install(|| {
                 rayon::join(
                     || fix_up(ta, &key, top, low, exact),
                     || fix_up(tb, &key, top, low, exact),
                 )
             })?;
-            tmp
+            sorted
         } else if n >= RADIX_MIN {
             let top = radix_long(packed, tmp, 0, &word);
             fix_up(packed, &key, top, low, exact);
@@ -196,7 +188,7 @@ impl Work {
 /// Sorted packed words and the mask of their position bits.
 type Sorted<'a> = (&'a [u64], u64);
 
-/// Lanes at least this long, given threads, sort two halves on two threads and merge them.
+/// Lanes at least this long, given threads, are radix sorted on the threads (`radix_par`).
 pub(crate) const PAR_SORT_MIN: usize = 1 << 16;
 
 /// The packed words (`word(position)`, positions from `offset`) of `v`'s part of a lane, radix
@@ -231,8 +223,9 @@ fn radix_piece<const BINS: usize, const P: usize>(
     } else {
         counted::<BINS, P, 1>(v, offset, word)
     };
-    radix(v, tmp, &mut counts);
-    P as u32 * BINS.trailing_zeros()
+    let top = P as u32 * BINS.trailing_zeros();
+    radix(v, tmp, &mut counts, top);
+    top
 }
 
 /// Writes the packed words `word(offset + i)` into `v` and returns their digit counts (`P` digits
@@ -274,39 +267,84 @@ fn counted<const BINS: usize, const P: usize, const S: usize>(
     all
 }
 
-/// Merges `a` and `b`, each sorted on the bits above `shift`, into `out` (sorted so, `a` first
-/// among equals), two halves of `out` at a time when rayon has threads: the split of the first
-/// half is found by a binary search (merge path).
-fn merge_par(a: &[u64], b: &[u64], out: &mut [u64], shift: u32) {
-    let k = out.len() / 2;
-    // the number of `a`'s words among the first k of the merge: a[mid] is among them iff it
-    // comes before b[k - mid - 1]
-    let (mut lo, mut hi) = (k.saturating_sub(b.len()), k.min(a.len()));
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        if a[mid] >> shift <= b[k - mid - 1] >> shift {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    let (oa, ob) = out.split_at_mut(k);
-    let ((a0, a1), (b0, b1)) = (a.split_at(lo), b.split_at(k - lo));
-    rayon::join(|| merge(a0, b0, oa, shift), || merge(a1, b1, ob, shift));
-}
+/// Pieces of a lane scattered on several threads: each counts its digits and scatters its words
+/// on a task of its own.
+const PAR_PIECE: usize = 1 << 16;
 
-/// Merges `a` and `b` (sorted on the bits above `shift`) into `out` (`a.len() + b.len()` long).
-fn merge(a: &[u64], b: &[u64], out: &mut [u64], shift: u32) {
-    let (mut i, mut j) = (0, 0);
-    for o in out.iter_mut() {
-        if j >= b.len() || (i < a.len() && a[i] >> shift <= b[j] >> shift) {
-            *o = a[i];
-            i += 1;
-        } else {
-            *o = b[j];
-            j += 1;
+/// The packed words `word(position)` of a whole lane, written into `v` and radix sorted on their
+/// top 33 bits in 11-bit digits on the threads of the pool it runs in, into `tmp` (`v` is then
+/// scratch); returns 33.
+///
+/// First a stable scatter on the top digit, in pieces of [`PAR_PIECE`] words: piece `k` writes
+/// its words of digit `b` in order to the slots after those of every smaller digit and of digit
+/// `b` in pieces before `k` (the slots of each (digit, piece) are cut out of `tmp` beforehand with
+/// `split_at_mut`, so the tasks write disjoint slices). Then each bucket of one top digit, a task
+/// each, is sorted on its own: by the two lower digits (a stable LSD radix sort, from cache for
+/// buckets that fit in it) or, under [`RADIX_MIN`] words, by the whole word (what `fix_up` would
+/// make of it). Either way the result is sorted on the 33 bits with positions ascending within
+/// equal bits, as [`radix`] gives it on one thread, whatever the threads.
+fn radix_par(v: &mut [u64], tmp: &mut [u64], word: &(impl Fn(usize) -> u64 + Sync)) -> u32 {
+    const BINS: usize = 2048;
+    const P: usize = 3;
+    let top = P as u32 * BINS.trailing_zeros();
+    let counts: Vec<[u32; BINS]> = v
+        .par_chunks_mut(PAR_PIECE)
+        .enumerate()
+        .map(|(k, c)| {
+            let mut h = [0u32; BINS];
+            for (i, w) in c.iter_mut().enumerate() {
+                *w = word(k * PAR_PIECE + i);
+                h[digit::<BINS>(*w, top, P - 1)] += 1;
+            }
+            h
+        })
+        .collect();
+    let sizes: Vec<usize> = (0..BINS)
+        .map(|b| counts.iter().map(|c| c[b] as usize).sum())
+        .collect();
+    let mut outs: Vec<Vec<std::slice::IterMut<'_, u64>>> =
+        counts.iter().map(|_| Vec::with_capacity(BINS)).collect();
+    let mut rest = &mut *tmp;
+    for b in 0..BINS {
+        for (o, c) in outs.iter_mut().zip(&counts) {
+            let (s, r) = std::mem::take(&mut rest).split_at_mut(c[b] as usize);
+            o.push(s.iter_mut());
+            rest = r;
         }
     }
+    v.par_chunks(PAR_PIECE).zip(outs).for_each(|(c, mut o)| {
+        for &w in c {
+            if let Some(slot) = o[digit::<BINS>(w, top, P - 1)].next() {
+                *slot = w;
+            }
+        }
+    });
+    // the buckets of one top digit (of two words or more), with their slots of `v` as scratch
+    let mut buckets: Vec<(&mut [u64], &mut [u64])> = Vec::with_capacity(BINS);
+    let (mut rest, mut spare) = (&mut *tmp, &mut *v);
+    for &m in &sizes {
+        let (bucket, r) = std::mem::take(&mut rest).split_at_mut(m);
+        rest = r;
+        let (sp, r) = std::mem::take(&mut spare).split_at_mut(m);
+        spare = r;
+        if m >= 2 {
+            buckets.push((bucket, sp));
+        }
+    }
+    buckets.into_par_iter().for_each(|(bucket, sp)| {
+        if bucket.len() < RADIX_MIN {
+            bucket.sort_unstable();
+            return;
+        }
+        let mut low = vec![[0u32; BINS]; P - 1];
+        for &w in bucket.iter() {
+            for (d, c) in low.iter_mut().enumerate() {
+                c[digit::<BINS>(w, top, d)] += 1;
+            }
+        }
+        radix(bucket, sp, &mut low, top);
+    });
+    top
 }
 
 /// Lanes at least this long take their radix digit counts in four sets.
@@ -318,11 +356,10 @@ fn digit<const BINS: usize>(w: u64, top: u32, d: usize) -> usize {
     ((w >> (64 - top + BINS.trailing_zeros() * d as u32)) as usize) & (BINS - 1)
 }
 
-/// Stable LSD radix sort of `v` on its top `P log2 BINS` bits, given the counts of each digit;
-/// the result ends in `v`. Digits on which all words agree are skipped.
-fn radix<const BINS: usize>(v: &mut [u64], tmp: &mut [u64], counts: &mut [[u32; BINS]]) {
+/// Stable LSD radix sort of `v` on the `counts.len()` lowest digits of its top `top` bits, given
+/// the counts of each digit; the result ends in `v`. Digits on which all words agree are skipped.
+fn radix<const BINS: usize>(v: &mut [u64], tmp: &mut [u64], counts: &mut [[u32; BINS]], top: u32) {
     let n = v.len();
-    let top = counts.len() as u32 * BINS.trailing_zeros();
     let mut in_tmp = false;
     for (d, c) in counts.iter_mut().enumerate() {
         let first = if in_tmp { tmp[0] } else { v[0] };
@@ -449,8 +486,11 @@ mod tests {
             4095,
             4096,
             40_000,
+            1 << 15,
+            PAR_SORT_MIN,
             PAR_SORT_MIN + 1,
             150_000,
+            3 * PAR_PIECE + 1,
         ] {
             let x = uniform(n, n as u64, -3.0, 3.0);
             // ties, and keys sharing high digits
