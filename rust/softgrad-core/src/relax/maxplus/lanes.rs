@@ -187,6 +187,66 @@ macro_rules! with_pack {
     };
 }
 
+/// The kernel entries of [`Tropical`], written once: `entries!(decl)` declares them in the trait,
+/// `entries!(forward)` defines them for an element type (in `tropical!`) as the generic kernels
+/// over its [`Lanes`], which the public trait cannot name.
+macro_rules! entries {
+    (decl) => {
+        entries!(@ [;] []);
+    };
+    (forward) => {
+        entries!(@ [] [kernel gemv]);
+    };
+    (@ [$($decl:tt)?] [$($kernel:ident $gemv:ident)?]) => {
+        #[doc(hidden)]
+        /// Runs the kernel for this type (see `kernel::rows`).
+        #[allow(clippy::too_many_arguments)]
+        fn rows<const MAX: bool>(
+            func: &'static str,
+            a: &Matrices<'_, Self>,
+            b: &Matrices<'_, Self>,
+            offs: (usize, usize),
+            packed_b: Option<&[Self]>,
+            shape: Shape,
+            rows: Range<usize>,
+            c: &mut [Self],
+            arg: Option<&mut [i64]>,
+            level: Level,
+        ) -> Result<()> $($decl)? $({
+            $kernel::rows::<Self, MAX>(func, a, b, offs, packed_b, shape, rows, c, arg, level)
+        })?
+        #[doc(hidden)]
+        /// Runs the matrix-vector kernel for this type (see `gemv::gemv`).
+        #[allow(clippy::too_many_arguments)]
+        fn gemv<const MAX: bool>(
+            func: &'static str,
+            a: &Matrices<'_, Self>,
+            b: &Matrices<'_, Self>,
+            offs: (usize, usize),
+            k: usize,
+            rows: Range<usize>,
+            c: &mut [Self],
+            arg: Option<&mut [i64]>,
+            level: Level,
+        ) -> Result<()> $($decl)? $({
+            $gemv::gemv::<Self, MAX>(func, a, b, offs, k, rows, c, arg, level)
+        })?
+        #[doc(hidden)]
+        /// Runs `f` with `B` packed once for every task (see `kernel::with_packed_b`).
+        fn with_packed_b<R>(
+            func: &'static str,
+            b: &Matrices<'_, Self>,
+            bo: usize,
+            shape: Shape,
+            pad: Self,
+            tiles: (bool, Level),
+            f: impl FnOnce(&[Self]) -> Result<R>,
+        ) -> Result<R> $($decl)? $({
+            $kernel::with_packed_b(func, b, bo, shape, pad, tiles, f)
+        })?
+    };
+}
+
 /// An element type of the tropical products: `f32`, `f64`, `i32` or `i64`.
 pub trait Tropical:
     Copy + Send + Sync + PartialEq + PartialOrd + std::fmt::Debug + 'static
@@ -214,46 +274,7 @@ pub trait Tropical:
     #[doc(hidden)]
     /// A lane value made by [`Tropical::index`] back to the index.
     fn to_index(self) -> i64;
-    #[doc(hidden)]
-    /// Runs the kernel for this type (see `kernel::rows`).
-    #[allow(clippy::too_many_arguments)]
-    fn rows<const MAX: bool>(
-        func: &'static str,
-        a: &Matrices<'_, Self>,
-        b: &Matrices<'_, Self>,
-        offs: (usize, usize),
-        packed_b: Option<&[Self]>,
-        shape: Shape,
-        rows: Range<usize>,
-        c: &mut [Self],
-        arg: Option<&mut [i64]>,
-        level: Level,
-    ) -> Result<()>;
-    #[doc(hidden)]
-    /// Runs the matrix-vector kernel for this type (see `gemv::gemv`).
-    #[allow(clippy::too_many_arguments)]
-    fn gemv<const MAX: bool>(
-        func: &'static str,
-        a: &Matrices<'_, Self>,
-        b: &Matrices<'_, Self>,
-        offs: (usize, usize),
-        k: usize,
-        rows: Range<usize>,
-        c: &mut [Self],
-        arg: Option<&mut [i64]>,
-        level: Level,
-    ) -> Result<()>;
-    #[doc(hidden)]
-    /// Runs `f` with `B` packed once for every task (see `kernel::with_packed_b`).
-    fn with_packed_b<R>(
-        func: &'static str,
-        b: &Matrices<'_, Self>,
-        bo: usize,
-        shape: Shape,
-        pad: Self,
-        tiles: (bool, Level),
-        f: impl FnOnce(&[Self]) -> Result<R>,
-    ) -> Result<R>;
+    entries!(decl);
 }
 
 /// [`Lanes`] and [`Tropical`] for one element type: its lanes at level `S`, its packing buffers,
@@ -294,44 +315,7 @@ macro_rules! tropical {
             fn to_index(self) -> i64 {
                 self as i64
             }
-            fn rows<const MAX: bool>(
-                func: &'static str,
-                a: &Matrices<'_, Self>,
-                b: &Matrices<'_, Self>,
-                offs: (usize, usize),
-                packed_b: Option<&[Self]>,
-                shape: Shape,
-                rows: Range<usize>,
-                c: &mut [Self],
-                arg: Option<&mut [i64]>,
-                level: Level,
-            ) -> Result<()> {
-                kernel::rows::<Self, MAX>(func, a, b, offs, packed_b, shape, rows, c, arg, level)
-            }
-            fn gemv<const MAX: bool>(
-                func: &'static str,
-                a: &Matrices<'_, Self>,
-                b: &Matrices<'_, Self>,
-                offs: (usize, usize),
-                k: usize,
-                rows: Range<usize>,
-                c: &mut [Self],
-                arg: Option<&mut [i64]>,
-                level: Level,
-            ) -> Result<()> {
-                gemv::gemv::<Self, MAX>(func, a, b, offs, k, rows, c, arg, level)
-            }
-            fn with_packed_b<R>(
-                func: &'static str,
-                b: &Matrices<'_, Self>,
-                bo: usize,
-                shape: Shape,
-                pad: Self,
-                tiles: (bool, Level),
-                f: impl FnOnce(&[Self]) -> Result<R>,
-            ) -> Result<R> {
-                kernel::with_packed_b(func, b, bo, shape, pad, tiles, f)
-            }
+            entries!(forward);
         }
     };
 }
