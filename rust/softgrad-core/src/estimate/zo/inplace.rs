@@ -402,3 +402,5 @@ pub(crate) fn restore_at<T: Float>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_exact;
