@@ -26,6 +26,8 @@ use crate::real::Real;
 use crate::simd::{self, Level};
 
 mod normal;
+#[cfg(target_arch = "x86_64")]
+mod normal_x86;
 
 pub use normal::NORMALS_PER_BLOCK;
 
@@ -248,6 +250,12 @@ impl Stream {
 
     /// [`Stream::fill_normal`] compiled for `level` (the same bits at every level).
     pub(crate) fn fill_normal_at<T: Real>(&self, level: Level, start: u64, out: &mut [T]) {
+        // The whole groups of the vector kernels (`normal_x86.rs`), the ends one group at a time.
+        #[cfg(target_arch = "x86_64")]
+        let (start, out) = match self.fill_normal_x86(level, start, out) {
+            Some(rest) => rest,
+            None => (start, out),
+        };
         simd::dispatch(
             level,
             #[inline(always)]
@@ -343,3 +351,6 @@ mod tests;
 
 #[cfg(test)]
 mod tests_values;
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests_x86;

@@ -30,11 +30,11 @@ use super::{Stream, LANES};
 use crate::real::Real;
 
 /// `√2 / 2` in `f32` (`0x3f3504f3`): mantissas are reduced into `[√2/2, √2)`.
-const HALF_SQRT2: u32 = 0x3f35_04f3;
+pub(super) const HALF_SQRT2: u32 = 0x3f35_04f3;
 /// `2 ln 2`, rounded to `f32`.
-const TWO_LN2: f32 = 1.386_294_4;
+pub(super) const TWO_LN2: f32 = 1.386_294_4;
 /// `log₂(1 + f) / f ≈ Q(f) = Q[0] + Q[1] f + … + Q[7] f^7`.
-const Q: [f32; 8] = [
+pub(super) const Q: [f32; 8] = [
     std::f32::consts::LOG2_E, // the interpolant's constant term rounds to it
     -0.721_352_93,
     0.480_916_7,
@@ -45,14 +45,14 @@ const Q: [f32; 8] = [
     -0.142_759_74,
 ];
 /// `sin(πx/4) / x ≈ S(y)`, `y = x²`.
-const SIN: [f32; 4] = [
+pub(super) const SIN: [f32; 4] = [
     std::f32::consts::FRAC_PI_4, // the interpolant's constant term rounds to it
     -0.080_745_436,
     0.002_490_006_9,
     -3.595_429e-5,
 ];
 /// `cos(πx/4) ≈ C(y)`, `y = x²`.
-const COS: [f32; 5] = [
+pub(super) const COS: [f32; 5] = [
     1.0,
     -0.308_425_13,
     0.015_854_325,

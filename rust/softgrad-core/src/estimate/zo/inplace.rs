@@ -62,6 +62,7 @@ use crate::simd::{self, Level};
 mod bits32;
 mod fast;
 mod float;
+mod gauss;
 mod solve;
 
 pub use float::Float;
@@ -249,6 +250,14 @@ pub(crate) fn apply_at<T: Float>(
             Dist::Rademacher => bits32::Shift::new(coeff),
             Dist::Gaussian => None,
         };
+        if let (Dist::Gaussian, Some(_)) = (dist, T::as_f32s(&mut [])) {
+            let stream = Stream::new(seed, 0);
+            return passes(x, None, par, |start, xs, _| {
+                if let Some(xs) = T::as_f32s(xs) {
+                    gauss::plain(level, &stream, start as u64, xs, coeff)
+                }
+            });
+        }
         if let (Some(shift), Some(_)) = (lanes, T::as_f32s(&mut [])) {
             let stream = Stream::new(seed, 0);
             return passes(x, None, par, |start, xs, _| {
