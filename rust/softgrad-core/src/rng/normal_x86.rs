@@ -2,8 +2,8 @@
 //! vector lanes: Philox with one block per lane (the 32 × 32 → 64-bit products as two
 //! `pmuludq`, even and odd lanes, recombined by shuffles), then Box–Muller with the same `f32`
 //! operations in the same order as [`pair`](super::normal::pair) (no fused operation), and a
-//! transpose into value order. A call makes the 64 values of 16 consecutive blocks (AVX-512) or
-//! the 32 values of 8 (AVX2), for a consumer that uses them in registers (the fused step of
+//! transpose into value order. A call makes `G` groups of 64 values of 16 consecutive blocks
+//! (AVX-512) or of 32 values of 8 (AVX2), interleaved, for a consumer that uses them in registers (the fused step of
 //! `estimate::zo::inplace::gauss`) or stores them ([`Stream::fill_normal`](super::Stream)).
 //!
 //! **Lane order.** After Box–Muller lane `l` holds the four values of its block in four vectors
@@ -317,8 +317,8 @@ impl Stream {
         out: &'a mut [T],
     ) -> Option<(u64, &'a mut [T])> {
         let group: u64 = match level.min(simd::level()) {
-            Level::Avx512 => 64,
-            Level::Avx2 => 32,
+            Level::Avx512 => 128,
+            Level::Avx2 => 64,
             Level::Scalar => return None,
         };
         let head = (start.next_multiple_of(group) - start).min(out.len() as u64) as usize;
@@ -333,25 +333,25 @@ impl Stream {
         let at = start + head as u64;
         match group {
             // SAFETY: the level is at most the CPU's.
-            64 => unsafe { self.fill512(at / 4, mid) },
+            128 => unsafe { self.fill512(at / 4, mid) },
             // SAFETY: as above.
             _ => unsafe { self.fill256(at / 4, mid) },
         }
         Some((at + whole as u64, tail))
     }
 
-    /// Values `4 b0..4 b0 + out.len()` (a multiple of 64; `b0` of 16) by [`Stream::normals512`].
+    /// Values `4 b0..4 b0 + out.len()` (a multiple of 128; `b0` of 32) by [`Stream::normals512`].
     ///
     /// # Safety
     /// The CPU must have AVX-512 F/DQ/BW/VL.
     #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,bmi1,bmi2")]
     unsafe fn fill512<T: Real>(&self, b0: u64, out: &mut [T]) {
         let keys = self.round_keys();
-        let mut buf = [0.0f32; 64];
-        for (k, chunk) in out.chunks_exact_mut(64).enumerate() {
+        let mut buf = [0.0f32; 128];
+        for (k, chunk) in out.chunks_exact_mut(128).enumerate() {
             // SAFETY: the caller's CPU check.
-            let [v] = unsafe { self.normals512::<1>(&keys, b0 + 16 * k as u64) };
-            for (j, vj) in v.into_iter().enumerate() {
+            let v = unsafe { self.normals512::<2>(&keys, b0 + 32 * k as u64) };
+            for (j, vj) in v.into_iter().flatten().enumerate() {
                 // SAFETY: 16 values from 16 j are inside buf.
                 unsafe { _mm512_storeu_ps(buf[16 * j..].as_mut_ptr(), vj) };
             }
@@ -361,18 +361,18 @@ impl Stream {
         }
     }
 
-    /// Values `4 b0..4 b0 + out.len()` (a multiple of 32; `b0` of 8) by [`Stream::normals256`].
+    /// Values `4 b0..4 b0 + out.len()` (a multiple of 64; `b0` of 16) by [`Stream::normals256`].
     ///
     /// # Safety
     /// The CPU must have AVX2 and FMA.
     #[target_feature(enable = "avx2,fma,bmi1,bmi2")]
     unsafe fn fill256<T: Real>(&self, b0: u64, out: &mut [T]) {
         let keys = self.round_keys();
-        let mut buf = [0.0f32; 32];
-        for (k, chunk) in out.chunks_exact_mut(32).enumerate() {
+        let mut buf = [0.0f32; 64];
+        for (k, chunk) in out.chunks_exact_mut(64).enumerate() {
             // SAFETY: the caller's CPU check.
-            let [v] = unsafe { self.normals256::<1>(&keys, b0 + 8 * k as u64) };
-            for (j, vj) in v.into_iter().enumerate() {
+            let v = unsafe { self.normals256::<2>(&keys, b0 + 16 * k as u64) };
+            for (j, vj) in v.into_iter().flatten().enumerate() {
                 // SAFETY: 8 values from 8 j are inside buf.
                 unsafe { _mm256_storeu_ps(buf[8 * j..].as_mut_ptr(), vj) };
             }
