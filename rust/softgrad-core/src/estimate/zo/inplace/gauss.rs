@@ -75,31 +75,41 @@ mod x86 {
     /// # Safety
     /// The CPU must have AVX-512 F/DQ/BW/VL.
     #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,bmi1,bmi2")]
+    #[allow(clippy::needless_range_loop)] // index loops on purpose (the comment below)
     pub(super) unsafe fn plain512(stream: &Stream, b0: u64, x: &mut [f32], c: f64) {
         let keys = stream.round_keys();
-        for (k, chunk) in x.chunks_exact_mut(CHUNK).enumerate() {
+        // Plain index loops over a raw pointer: no iterator adaptor call (with its spill of the
+        // normals and a `vzeroupper`) where a build does not inline one.
+        let p0 = x.as_mut_ptr();
+        for k in 0..x.len() / CHUNK {
             // SAFETY: the caller's CPU check.
             let z = unsafe { stream.normals512::<2>(&keys, b0 + 32 * k as u64) };
+            let chunk = p0.wrapping_add(CHUNK * k);
             // The lines 2 KiB ahead (a prefetch past the array is harmless).
-            let ahead = chunk.as_ptr().wrapping_add(512);
             for h in 0..CHUNK / 16 {
-                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(16 * h).cast());
+                _mm_prefetch::<_MM_HINT_T0>(chunk.wrapping_add(512 + 16 * h).cast());
             }
-            for (zg, group) in z.iter().zip(chunk.chunks_exact_mut(64)) {
-                let base = group.as_mut_ptr();
+            for g in 0..2 {
+                let group = chunk.wrapping_add(64 * g);
                 let mut slow = 0u64;
-                for (j, &zj) in zg.iter().enumerate() {
-                    // SAFETY: 16 values from 16 j are inside the group (16 j + 16 <= 64).
-                    let f = unsafe { step512(base.wrapping_add(16 * j), zj, c) };
+                for j in 0..4 {
+                    // SAFETY: 16 values from 64 g + 16 j are inside the chunk, inside x.
+                    let f = unsafe { step512(group.wrapping_add(16 * j), z[g][j], c) };
                     slow |= u64::from(f) << (16 * j);
                 }
                 if slow != 0 {
                     let mut zs = [0.0f32; 64];
-                    for (j, &zj) in zg.iter().enumerate() {
+                    for j in 0..4 {
                         // SAFETY: 16 values from 16 j are inside zs.
-                        unsafe { _mm512_storeu_ps(zs[16 * j..].as_mut_ptr(), zj) };
+                        unsafe { _mm512_storeu_ps(zs.as_mut_ptr().wrapping_add(16 * j), z[g][j]) };
                     }
-                    fix(group, &zs, c, slow);
+                    // SAFETY: the group's 64 values are inside x; no other reference to x lives.
+                    fix(
+                        unsafe { std::slice::from_raw_parts_mut(group, 64) },
+                        &zs,
+                        c,
+                        slow,
+                    );
                 }
             }
         }
@@ -177,28 +187,42 @@ mod x86 {
     /// # Safety
     /// The CPU must have AVX2 and FMA.
     #[target_feature(enable = "avx2,fma,bmi1,bmi2")]
+    #[allow(clippy::needless_range_loop)] // index loops on purpose (see plain512)
     pub(super) unsafe fn plain256(stream: &Stream, b0: u64, x: &mut [f32], c: f64) {
         let keys = stream.round_keys();
-        for (k, chunk) in x.chunks_exact_mut(64).enumerate() {
+        let p0 = x.as_mut_ptr();
+        for k in 0..x.len() / 64 {
             // SAFETY: the caller's CPU check.
             let z = unsafe { stream.normals256::<2>(&keys, b0 + 16 * k as u64) };
-            let base = chunk.as_mut_ptr();
+            let chunk = p0.wrapping_add(64 * k);
             for h in 0..4 {
-                _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(512 + 16 * h).cast());
+                _mm_prefetch::<_MM_HINT_T0>(chunk.wrapping_add(512 + 16 * h).cast());
             }
             let mut slow = 0u64;
-            for (j, &zj) in z.iter().flatten().enumerate() {
-                // SAFETY: 8 values from 8 j are inside the chunk (8 j + 8 <= 64).
-                let f = unsafe { step256(base.wrapping_add(8 * j), zj, c) };
-                slow |= u64::from(f) << (8 * j);
+            for g in 0..2 {
+                for j in 0..4 {
+                    let at = 32 * g + 8 * j;
+                    // SAFETY: 8 values from `at` are inside the chunk, inside x.
+                    let f = unsafe { step256(chunk.wrapping_add(at), z[g][j], c) };
+                    slow |= u64::from(f) << at;
+                }
             }
             if slow != 0 {
                 let mut zs = [0.0f32; 64];
-                for (j, &zj) in z.iter().flatten().enumerate() {
-                    // SAFETY: 8 values from 8 j are inside zs.
-                    unsafe { _mm256_storeu_ps(zs[8 * j..].as_mut_ptr(), zj) };
+                for g in 0..2 {
+                    for j in 0..4 {
+                        let at = 32 * g + 8 * j;
+                        // SAFETY: 8 values from `at` are inside zs.
+                        unsafe { _mm256_storeu_ps(zs.as_mut_ptr().wrapping_add(at), z[g][j]) };
+                    }
                 }
-                fix(chunk, &zs, c, slow);
+                // SAFETY: the chunk's 64 values are inside x; no other reference to x lives.
+                fix(
+                    unsafe { std::slice::from_raw_parts_mut(chunk, 64) },
+                    &zs,
+                    c,
+                    slow,
+                );
             }
         }
     }
