@@ -2,6 +2,7 @@
 //! bits as `pav.rs`'s PAV and scatter and the general pullback, on lanes of many blocks, of one,
 //! with ties, near the float limit, at a subnormal strength; the same bits on 1/2/3 threads.
 
+use super::tests_one::spec;
 use super::work::row::OLD;
 use super::*;
 use crate::relax::testutil::uniform;
@@ -78,15 +79,6 @@ fn check_with(x: &[f64], g: &[f64], n: usize, sp: Spec, what: &str) {
     for par in [Par::Seq, Par::Rayon(2), Par::Rayon(3)] {
         let got = run(x, g, l, sp, par, false);
         same(&got, &want, &format!("{what} {par:?}"));
-    }
-}
-
-fn spec(op: Op, strength: f64, descending: bool) -> Spec {
-    Spec {
-        op,
-        reg: Reg::L2,
-        strength,
-        descending,
     }
 }
 
