@@ -5,9 +5,15 @@
 //! [module docs](super).
 
 use super::pav::{diff_over, scale_of, LaneRes};
-use super::work::{grow, with_work, Work};
+use super::work::{grow, row_vjp, with_work, Work};
 use super::{Op, Reg, Spec};
 use crate::error::Result;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests set this to run the general pullback instead of the row kernel, and compare.
+    pub(crate) static OLD_VJP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 
 /// The blocks recorded by the forward, as ranges.
 fn blocks(start: &[bool]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
@@ -138,6 +144,12 @@ fn vjp_in(
     let half = s * 0.5;
     grow(spec.name(), &mut w.d, n)?;
     if spec.reg == Reg::L2 && spec.op != Op::Sort {
+        if row_vjp::takes(n) {
+            let lane = (perm, zx, start);
+            if let Some(de) = row_vjp::rank_l2(spec.name(), lane, g, gx, (sign, e, half), w)? {
+                return Ok(rank_de(de, inv_s));
+            }
+        }
         let de = rank_l2_blocks((perm, zx, start), g, gx, (sign, e, half), &mut w.d[..n]);
         return Ok(rank_de(de, inv_s));
     }
@@ -249,21 +261,36 @@ fn rank_l2_blocks(
             gx[p] = sign * kk / e;
             de += kk * 0.0;
         } else {
-            let (ps, db) = (&perm[lo..hi], &mut db[lo..hi]);
-            for (di, &pi) in db.iter_mut().zip(ps) {
-                *di = g[pi as usize];
-            }
-            let m = sum(db) / (hi - lo) as f64;
-            let h0 = zx[perm[lo] as usize] * half;
-            for (&di, &pi) in db.iter().zip(ps) {
-                let kk = di - m;
-                gx[pi as usize] = sign * kk / e;
-                de += kk * (zx[pi as usize] * half - h0);
-            }
+            rank_l2_block(lo..hi, (perm, zx), g, gx, db, (sign, e, half), &mut de);
         }
         lo = hi;
     }
     de
+}
+
+/// The block `r` (two or more positions) of [`rank_l2_blocks`]: writes its `x̄` and adds its terms
+/// to `de` in position order (`db` is scratch, `n` long).
+#[inline(always)]
+pub(crate) fn rank_l2_block(
+    r: std::ops::Range<usize>,
+    (perm, zx): (&[u32], &[f64]),
+    g: &[f64],
+    gx: &mut [f64],
+    db: &mut [f64],
+    (sign, e, half): (f64, f64, f64),
+    de: &mut f64,
+) {
+    let (ps, db) = (&perm[r.clone()], &mut db[r.clone()]);
+    for (di, &pi) in db.iter_mut().zip(ps) {
+        *di = g[pi as usize];
+    }
+    let m = sum(db) / r.len() as f64;
+    let h0 = zx[perm[r.start] as usize] * half;
+    for (&di, &pi) in db.iter().zip(ps) {
+        let kk = di - m;
+        gx[pi as usize] = sign * kk / e;
+        *de += kk * (zx[pi as usize] * half - h0);
+    }
 }
 
 /// The sorted `σ x`: the residual itself for sorts; for ranks gathered from it (lane order) into

@@ -45,6 +45,7 @@ use super::work::PAR_SORT_MIN;
 use super::{Op, Reg, Spec};
 use crate::error::{Error, Result};
 use crate::par::Par;
+use crate::simd;
 
 /// Elements per piece of a long lane's element-wise passes (fixed: the pieces of a sum are the
 /// same on any number of threads).
@@ -121,33 +122,18 @@ pub(crate) fn scan<const STATS: bool>(
     };
     let c = sign * x0 + 0.0;
     let k0 = desc_key(c);
+    let level = simd::level();
     let piece = |xs: &[f64], zs: Option<&mut [f64]>| -> Piece {
-        let (mut fin, mut d) = (true, 0u64);
-        let (mut lo, mut hi, mut acc) = (c, c, [0.0; 4]);
-        let mut one = |k: usize, v: f64| {
-            let s = sign * v + 0.0;
-            fin &= v.is_finite();
-            d |= desc_key(s) ^ k0;
-            if STATS {
-                lo = lo.min(s);
-                hi = hi.max(s);
-                acc[k] += s - c;
-            }
-            s
-        };
-        match zs {
-            Some(zs) => {
-                for (k, (z, &v)) in zs.iter_mut().zip(xs).enumerate() {
-                    *z = one(k & 3, v);
-                }
-            }
-            None => {
-                for (k, &v) in xs.iter().enumerate() {
-                    one(k & 3, v);
-                }
-            }
-        }
-        (fin, d, lo, hi, (acc[0] + acc[1]) + (acc[2] + acc[3]))
+        // compiled for the SIMD level (the same bits: min, max, OR and AND do not depend on the
+        // order, and each of the four sums adds its values in the same order)
+        simd::dispatch(
+            level,
+            #[inline(always)]
+            || match zs {
+                Some(zs) => scan_piece::<STATS, true>(xs, zs, sign, c, k0),
+                None => scan_piece::<STATS, false>(xs, &mut [], sign, c, k0),
+            },
+        )
     };
     let (fin, diff, lo, hi, sum) = pieces(par, x, zx, piece, join)?.unwrap_or((true, 0, c, c, 0.0));
     if fin {
@@ -155,6 +141,74 @@ pub(crate) fn scan<const STATS: bool>(
     } else {
         Err(Error::param(func, "x", "is not finite"))
     }
+}
+
+/// The [`scan`] of one piece `xs` (writing `σ x + 0` to `zs` if `WRITE`): lanes of 8, whose
+/// sums are the four accumulators `k mod 4` of the module docs, added in the same order.
+#[inline(always)]
+fn scan_piece<const STATS: bool, const WRITE: bool>(
+    xs: &[f64],
+    zs: &mut [f64],
+    sign: f64,
+    c: f64,
+    k0: u64,
+) -> Piece {
+    const L: usize = 8;
+    let (mut fin, mut d) = ([true; L], [0u64; L]);
+    let (mut lo, mut hi, mut acc) = ([c; L], [c; L], [0.0; 4]);
+    let mut one = |l: usize, v: f64| {
+        let s = sign * v + 0.0;
+        fin[l] &= v.is_finite();
+        d[l] |= desc_key(s) ^ k0;
+        if STATS {
+            // (finite s: `<` and `>` are `min` and `max`; a NaN fails the lane anyway)
+            lo[l] = if s < lo[l] { s } else { lo[l] };
+            hi[l] = if s > hi[l] { s } else { hi[l] };
+        }
+        s
+    };
+    let full = xs.len() / L * L;
+    let (head, tail) = xs.split_at(full);
+    if WRITE {
+        for (xc, zc) in head.chunks_exact(L).zip(zs.chunks_exact_mut(L)) {
+            for l in 0..L {
+                let s = one(l, xc[l]);
+                if STATS {
+                    acc[l & 3] += s - c;
+                }
+                zc[l] = s;
+            }
+        }
+    } else {
+        for xc in head.chunks_exact(L) {
+            for l in 0..L {
+                let s = one(l, xc[l]);
+                if STATS {
+                    acc[l & 3] += s - c;
+                }
+            }
+        }
+    }
+    for (k, &v) in (full..).zip(tail) {
+        let s = one(0, v);
+        if STATS {
+            acc[k & 3] += s - c;
+        }
+        if WRITE {
+            zs[k] = s;
+        }
+    }
+    let (lo, hi) = (
+        lo.iter().fold(c, |a, &b| if b < a { b } else { a }),
+        hi.iter().fold(c, |a, &b| if b > a { b } else { a }),
+    );
+    (
+        fin.iter().all(|&f| f),
+        d.iter().fold(0, |a, b| a | b),
+        lo,
+        hi,
+        (acc[0] + acc[1]) + (acc[2] + acc[3]),
+    )
 }
 
 /// Whether the l2 lanes of `spec` are tried here (ranks and sorts; not top-k, not KL).

@@ -340,6 +340,10 @@ fn lane_body(
         |p| sign * x[p] + 0.0,
         par,
     )?;
+    if super::work::row::takes(spec, n) {
+        // short l2 ranks: the same blocks and bits, in columns and without a branch per block
+        return super::work::row::rank_l2(spec, x, out, (perm, z, start), w, sign);
+    }
     let stack = &mut w.stack;
     stack.clear();
     stack.try_reserve(n).map_err(|_| Error::Alloc {

@@ -9,7 +9,7 @@ use super::work::PAR_SORT_MIN;
 use super::*;
 use crate::relax::testutil::uniform;
 
-fn spec(op: Op, strength: f64, descending: bool) -> Spec {
+pub(super) fn spec(op: Op, strength: f64, descending: bool) -> Spec {
     Spec {
         op,
         reg: Reg::L2,

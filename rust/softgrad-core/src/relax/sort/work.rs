@@ -33,8 +33,11 @@ use rayon::prelude::*;
 use super::pav::Block;
 use crate::error::{Error, Result};
 use crate::par::Par;
+use crate::simd;
 
 mod radix;
+pub(crate) mod row;
+pub(crate) mod row_vjp;
 pub(crate) use radix::PAR_SORT_MIN;
 use radix::{fix_up, radix_long, radix_par};
 
@@ -57,6 +60,8 @@ pub(crate) struct Work {
     pub(crate) p: Vec<f64>,
     pub(crate) d: Vec<f64>,
     pub(crate) stack: Vec<Block>,
+    pub(crate) row: row::Stack,
+    pub(crate) vjp: row_vjp::Scratch,
 }
 
 thread_local! {
@@ -171,9 +176,17 @@ impl Work {
             })?;
             sorted
         } else if n >= RADIX_MIN {
-            let top = radix_long(packed, tmp, 0, &word);
-            fix_up(packed, &key, top, low, exact);
-            packed
+            // one thread: the radix sort and the pass that writes the permutation compiled for
+            // the SIMD level (integer code: the same permutation, and `value` the same bits)
+            return simd::dispatch(
+                simd::level(),
+                #[inline(always)]
+                || {
+                    let top = radix_long(packed, tmp, 0, &word);
+                    fix_up(packed, &key, top, low, exact);
+                    emit_all(Some((packed, low)))
+                },
+            );
         } else {
             for (i, p) in packed.iter_mut().enumerate() {
                 *p = word(i);

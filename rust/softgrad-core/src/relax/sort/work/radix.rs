@@ -12,6 +12,7 @@ pub(crate) const PAR_SORT_MIN: usize = 1 << 16;
 /// sorted on their top bits into `v` (`tmp` the same length as scratch); returns how many top
 /// bits: 24 in 8-bit digits for fewer than 4096 words, 32 in 8-bit digits below [`WIDE_MIN`], 33
 /// in 11-bit digits above.
+#[inline(always)]
 pub(super) fn radix_long(
     v: &mut [u64],
     tmp: &mut [u64],
@@ -26,6 +27,7 @@ pub(super) fn radix_long(
 }
 
 /// [`radix_long`] with `P` passes of `BINS`-way digits (a power of two).
+#[inline(always)]
 fn radix_piece<const BINS: usize, const P: usize>(
     v: &mut [u64],
     tmp: &mut [u64],
@@ -47,6 +49,7 @@ fn radix_piece<const BINS: usize, const P: usize>(
 
 /// Writes the packed words `word(offset + i)` into `v` and returns their digit counts (`P` digits
 /// of `log2 BINS` bits from the top), taken in `S` sets by position mod `S` and added.
+#[inline(always)]
 fn counted<const BINS: usize, const P: usize, const S: usize>(
     v: &mut [u64],
     offset: usize,
@@ -179,6 +182,7 @@ fn digit<const BINS: usize>(w: u64, top: u32, d: usize) -> usize {
 
 /// Stable LSD radix sort of `v` on the `counts.len()` lowest digits of its top `top` bits, given
 /// the counts of each digit; the result ends in `v`. Digits on which all words agree are skipped.
+#[inline(always)]
 pub(super) fn radix<const BINS: usize>(
     v: &mut [u64],
     tmp: &mut [u64],
@@ -216,6 +220,7 @@ pub(super) fn radix<const BINS: usize>(
 /// sorted by the whole packed word (the key's next bits, then the position: no memory lookups);
 /// then, unless `exact` (the packed words hold every bit on which keys differ), each run of equal
 /// key bits in the words is checked, and re-sorted if need be, by the full keys.
+#[inline(always)]
 pub(super) fn fix_up(
     packed: &mut [u64],
     key: &impl Fn(usize) -> u64,
@@ -246,6 +251,7 @@ pub(super) fn fix_up(
 
 /// Calls `f` on each run (of two or more) of adjacent words equal above bit `shift`. Runs are rare:
 /// the scan is one comparison per word.
+#[inline(always)]
 fn for_runs(v: &mut [u64], shift: u32, mut f: impl FnMut(&mut [u64])) {
     let n = v.len();
     let mut i = 1;
@@ -265,6 +271,7 @@ fn for_runs(v: &mut [u64], shift: u32, mut f: impl FnMut(&mut [u64])) {
 }
 
 /// Insertion sort of a short slice.
+#[inline(always)]
 fn insertion(v: &mut [u64]) {
     for i in 1..v.len() {
         let x = v[i];
