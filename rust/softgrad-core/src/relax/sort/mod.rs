@@ -338,10 +338,15 @@ pub fn vjp<T: Real>(
         gx,
         data,
         par,
-        |gs, os, ((p, z, s), d, l), _| {
+        |gs, os, ((p, z, s), d, l), par| {
             let m = l.map_or(n, |l| l[0]);
             os[m..].fill(0.0);
-            d[0] = grad::vjp_lane(&spec, (&p[..m], &z[..m], &s[..m]), &gs[..m], &mut os[..m])?;
+            let (res, g, gx) = ((&p[..m], &z[..m], &s[..m]), &gs[..m], &mut os[..m]);
+            d[0] = if pav::long_vjp_takes(&spec, m) {
+                pav::long_vjp(&spec, res, g, gx, par)?
+            } else {
+                grad::vjp_lane(&spec, res, g, gx)?
+            };
             Ok(())
         },
     )?;
