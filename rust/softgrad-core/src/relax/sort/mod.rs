@@ -43,7 +43,9 @@
 //!   `ε̄ = −σ Σ_i ḡ_i (ρ_i − c_B)/ε²`.
 //!
 //! Rows are independent and deterministic; the strength cotangent sums per-row terms in row order,
-//! so results do not depend on the thread count.
+//! so results do not depend on the thread count. A lane of at least 2^17 values runs its PAV, its
+//! outputs and its l2 rank pullback in fixed pieces on the threads (`pav/long.rs`), so its bits do
+//! not depend on the thread count either.
 
 mod drive;
 mod grad;
