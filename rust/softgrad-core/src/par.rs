@@ -18,6 +18,7 @@
 
 pub mod lanes;
 pub mod pool;
+pub mod scatter;
 pub mod split;
 #[cfg(test)]
 mod tests;

@@ -43,7 +43,9 @@
 //!   `ε̄ = −σ Σ_i ḡ_i (ρ_i − c_B)/ε²`.
 //!
 //! Rows are independent and deterministic; the strength cotangent sums per-row terms in row order,
-//! so results do not depend on the thread count.
+//! so results do not depend on the thread count. A lane of at least 2^17 values runs its PAV, its
+//! outputs and its l2 rank pullback in fixed pieces on the threads (`pav/long.rs`), so its bits do
+//! not depend on the thread count either.
 
 mod drive;
 mod grad;
@@ -340,10 +342,15 @@ pub fn vjp<T: Real>(
         gx,
         data,
         par,
-        |gs, os, ((p, z, s), d, l), _| {
+        |gs, os, ((p, z, s), d, l), par| {
             let m = l.map_or(n, |l| l[0]);
             os[m..].fill(0.0);
-            d[0] = grad::vjp_lane(&spec, (&p[..m], &z[..m], &s[..m]), &gs[..m], &mut os[..m])?;
+            let (res, g, gx) = ((&p[..m], &z[..m], &s[..m]), &gs[..m], &mut os[..m]);
+            d[0] = if pav::long_vjp_takes(&spec, m) {
+                pav::long_vjp(&spec, res, g, gx, par)?
+            } else {
+                grad::vjp_lane(&spec, res, g, gx)?
+            };
             Ok(())
         },
     )?;

@@ -7,6 +7,9 @@ use super::{Op, Reg, Spec};
 use crate::error::{Error, Result};
 use crate::par::Par;
 
+mod long;
+pub(crate) use long::{takes as long_vjp_takes, vjp as long_vjp};
+
 /// One lane's residuals, written by the forward.
 pub(crate) type LaneResMut<'a> = (&'a mut [u32], &'a mut [f64], &'a mut [bool]);
 /// One lane's residuals, read by the derivatives.
@@ -172,31 +175,66 @@ impl Spec {
     }
 }
 
+/// The stack of blocks PAV builds: a `Vec` for a lane, a fixed slice for a piece of a long lane
+/// (`long.rs`).
+pub(crate) trait Stack {
+    fn push(&mut self, b: Block);
+    fn pop(&mut self);
+    fn last(&self) -> Option<&Block>;
+}
+
+impl Stack for Vec<Block> {
+    #[inline(always)]
+    fn push(&mut self, b: Block) {
+        Vec::push(self, b);
+    }
+    #[inline(always)]
+    fn pop(&mut self) {
+        Vec::pop(self);
+    }
+    #[inline(always)]
+    fn last(&self) -> Option<&Block> {
+        self.as_slice().last()
+    }
+}
+
 /// Pool-adjacent-violators over `z` (sorted descending): the blocks of the decreasing isotonic
 /// regression, in order. Amortised `O(n)`: each position is pushed once and merged at most once.
 /// `s` is the lane's `2^-k` ([`lane_scale`]).
 fn pav(spec: &Spec, z: &[f64], s: f64, stack: &mut Vec<Block>) {
+    stack.clear();
+    pav_at(spec, z, 0, z.len(), s, stack);
+}
+
+/// [`pav`] over the piece `z` of a lane of `n` values starting at position `at`, pushing onto
+/// `stack` (which must be empty).
+pub(crate) fn pav_at(spec: &Spec, z: &[f64], at: usize, n: usize, s: f64, stack: &mut impl Stack) {
+    let p = (at, n, s);
     match spec.kind() {
-        Kind::RankL2 => pav_of(spec, Kind::RankL2, z, s, stack),
-        Kind::RankKl => pav_of(spec, Kind::RankKl, z, s, stack),
-        Kind::SortL2 => pav_of(spec, Kind::SortL2, z, s, stack),
-        Kind::SortKl => pav_of(spec, Kind::SortKl, z, s, stack),
+        Kind::RankL2 => pav_of(spec, Kind::RankL2, z, p, stack),
+        Kind::RankKl => pav_of(spec, Kind::RankKl, z, p, stack),
+        Kind::SortL2 => pav_of(spec, Kind::SortL2, z, p, stack),
+        Kind::SortKl => pav_of(spec, Kind::SortKl, z, p, stack),
     }
 }
 
 #[inline(always)]
-fn pav_of(spec: &Spec, kind: Kind, z: &[f64], s: f64, stack: &mut Vec<Block>) {
-    let n = z.len();
+fn pav_of(
+    spec: &Spec,
+    kind: Kind,
+    z: &[f64],
+    (at, n, s): (usize, usize, f64),
+    stack: &mut impl Stack,
+) {
     let (k1, lam) = spec.scales();
     let sc = (k1, lam, s);
-    stack.clear();
     let Some((&first, rest)) = z.split_first() else {
         return;
     };
     // The last block is kept out of the stack (in registers): the common step merges into it.
-    let mut cur = spec.single(kind, 0, first, n, s);
+    let mut cur = spec.single(kind, at, first, n, s);
     cur.key = spec.key(kind, &cur, sc);
-    for (i, &zi) in (1..).zip(rest) {
+    for (i, &zi) in (at + 1..).zip(rest) {
         let mut top = spec.single(kind, i, zi, n, s);
         top.key = spec.key(kind, &top, sc);
         if cur.key > top.key {
@@ -296,27 +334,144 @@ pub(crate) fn forward_in(
     done
 }
 
-/// `out[perm_i] = f(z_i)` for the positions `ps` of a block and their `zs`; with `one = (x, σ)`
-/// (the block is the whole lane) `out_j = f(σ x_j + 0)` in lane order instead (the same values).
+/// `out_j = f(σ x_j + 0)` in lane order (the values of a lane that is one block), in pieces on
+/// the threads for a long lane.
 #[inline(always)]
 fn put(
-    one: Option<(&[f64], f64, Par)>,
+    x: &[f64],
+    sign: f64,
+    par: Par,
     out: &mut [f64],
-    zs: &[f64],
-    ps: &[u32],
     f: impl Fn(f64) -> f64 + Send + Sync,
 ) -> Result<()> {
-    match one {
-        Some((x, sign, par)) => each_piece(par, out, |at, o| {
-            for (o, &v) in o.iter_mut().zip(&x[at..]) {
-                *o = f(sign * v + 0.0);
+    each_piece(par, out, |at, o| {
+        for (o, &v) in o.iter_mut().zip(&x[at..]) {
+            *o = f(sign * v + 0.0);
+        }
+    })
+}
+
+/// What the output formulas of a lane need besides its blocks.
+pub(crate) struct Out<'a> {
+    spec: &'a Spec,
+    n: usize,
+    sign: f64,
+    e: f64,
+    inv_e: f64,
+    s: f64,
+    inv_s: f64,
+}
+
+impl<'a> Out<'a> {
+    fn new(spec: &'a Spec, n: usize, (s, inv_s): (f64, f64)) -> Self {
+        let e = spec.strength;
+        Out {
+            spec,
+            n,
+            sign: spec.sign(),
+            e,
+            inv_e: 1.0 / e,
+            s,
+            inv_s,
+        }
+    }
+
+    /// `d/ε` as a product with 1/ε, except for a subnormal ε, where 1/ε is inf and 0 · inf (a
+    /// singleton block's offset) would be NaN.
+    #[inline(always)]
+    fn over_e(&self, d: f64) -> f64 {
+        if self.inv_e.is_finite() {
+            d * self.inv_e
+        } else {
+            d / self.e
+        }
+    }
+
+    /// The outputs of the block `blk` ending before `hi` (with `z`, `perm` the lane's), written
+    /// through `set(position in the lane, value)`. Per block, the output is an affine function of
+    /// `z_i` (ranks) or of `ρ_i` (sorts).
+    #[inline(always)]
+    fn block(
+        &self,
+        blk: &Block,
+        hi: usize,
+        (z, perm): (&[f64], &[u32]),
+        set: &mut impl FnMut(usize, f64),
+    ) {
+        let (spec, n, sign, e, s, inv_s) =
+            (self.spec, self.n, self.sign, self.e, self.s, self.inv_s);
+        let Block {
+            lo,
+            z0,
+            r0,
+            c,
+            a,
+            b,
+            ..
+        } = *blk;
+        let (zs, ps) = (&z[lo..hi], &perm[lo..hi]);
+        match (spec.op, spec.reg) {
+            (Op::Rank | Op::TopK(_), Reg::L2) if hi == lo + 1 => {
+                // a singleton: (z - z)/ε + w is w, bit for bit (the formula below gives 0 + w)
+                set(perm[lo] as usize, b);
             }
-        }),
-        None => {
-            for (&zi, &p) in zs.iter().zip(ps) {
-                out[p as usize] = f(zi);
+            (Op::Rank | Op::TopK(_), Reg::L2) => {
+                // (z_i - mean z)/ε taken on z 2^-k, then scaled back: |z_i - mean z| can overflow
+                let (shift, mean_w) = (z0 * s + a / c, b / c);
+                for (&zi, &p) in zs.iter().zip(ps) {
+                    set(p as usize, self.over_e(zi * s - shift) * inv_s + mean_w);
+                }
             }
-            Ok(())
+            (Op::Rank | Op::TopK(_), Reg::Kl) => {
+                for (&zi, &p) in zs.iter().zip(ps) {
+                    set(p as usize, (diff_over(zi, z0, e) - a).exp() * b);
+                }
+            }
+            (Op::Sort, Reg::L2) => {
+                // a singleton gives its z exactly (even where z 2^-k is subnormal)
+                let mean_z = if c == 1.0 { z0 } else { a / c * inv_s };
+                let mean_w = b / c;
+                for i in lo..hi {
+                    set(
+                        i,
+                        sign * (self.over_e(spec.w(n, i) - mean_w) + mean_z) + 0.0,
+                    );
+                }
+            }
+            (Op::Sort, Reg::Kl) => {
+                for i in lo..hi {
+                    set(i, sign * (self.over_e(spec.w(n, i) - r0) - b + a) + 0.0);
+                }
+            }
+        }
+    }
+
+    /// The outputs of a lane that is one block `blk`: a rank is written in lane order from `x`
+    /// (`z_i` is `σ x_perm(i) + 0`, bit for bit) instead of scattered; a sort as [`Out::block`].
+    fn whole(
+        &self,
+        blk: &Block,
+        x: &[f64],
+        (z, perm): (&[f64], &[u32]),
+        out: &mut [f64],
+        par: Par,
+    ) -> Result<()> {
+        let (spec, sign, e, s, inv_s) = (self.spec, self.sign, self.e, self.s, self.inv_s);
+        let Block { z0, c, a, b, .. } = *blk;
+        match (spec.op, spec.reg) {
+            (Op::Rank | Op::TopK(_), Reg::L2) => {
+                let (shift, mean_w) = (z0 * s + a / c, b / c);
+                put(x, sign, par, out, |zi| {
+                    self.over_e(zi * s - shift) * inv_s + mean_w
+                })
+            }
+            (Op::Rank | Op::TopK(_), Reg::Kl) => {
+                put(x, sign, par, out, |zi| (diff_over(zi, z0, e) - a).exp() * b)
+            }
+            (Op::Sort, _) => {
+                self.block(blk, self.n, (z, perm), &mut |i, v| out[i] = v);
+                Ok(())
+            }
         }
     }
 }
@@ -329,7 +484,7 @@ fn lane_body(
     (perm, z, start): LaneResMut<'_>,
     par: Par,
     w: &mut Work,
-    (func, n, sign, e, diff): (&'static str, usize, f64, f64, u64),
+    (func, n, sign, _e, diff): (&'static str, usize, f64, f64, u64),
 ) -> Result<()> {
     // the sort writes z (σ x in sorted order) in the pass that writes perm
     w.sort(
@@ -344,65 +499,28 @@ fn lane_body(
         // short l2 ranks: the same blocks and bits, in columns and without a branch per block
         return super::work::row::rank_l2(spec, x, out, (perm, z, start), w, sign);
     }
+    let scale = lane_scale(z);
+    let o = Out::new(spec, n, scale);
+    if n >= long::LONG_MIN {
+        return long::finish(&o, x, out, (perm, z, start), par, w, func);
+    }
     let stack = &mut w.stack;
     stack.clear();
     stack.try_reserve(n).map_err(|_| Error::Alloc {
         func,
         bytes: n * std::mem::size_of::<Block>(),
     })?;
-    let (s, inv_s) = lane_scale(z);
-    pav(spec, z, s, stack);
+    pav(spec, z, scale.0, stack);
     start.fill(false);
+    if let [blk] = stack.as_slice() {
+        start[0] = true;
+        return o.whole(blk, x, (z, perm), out, par);
+    }
     let ends = stack.iter().skip(1).map(|b| b.lo).chain([n]);
-    // `d/ε` as a product with 1/ε, except for a subnormal ε, where 1/ε is inf and 0 · inf (a
-    // singleton block's offset) would be NaN.
-    let inv_e = 1.0 / e;
-    let over_e = |d: f64| if inv_e.is_finite() { d * inv_e } else { d / e };
-    // a lane that is one block (common: strength large against the gaps of the values) writes its
-    // ranks in lane order from x (z_i is σ x_perm(i) + 0, bit for bit) instead of scattering them
-    let one = (stack.len() == 1).then_some((x, sign, par));
+    let mut set = |p: usize, v: f64| out[p] = v;
     for (blk, hi) in stack.iter().zip(ends) {
         start[blk.lo] = true;
-        let Block {
-            lo,
-            z0,
-            r0,
-            c,
-            a,
-            b,
-            ..
-        } = *blk;
-        // Per block, the output is an affine function of z_i (ranks) or of ρ_i (sorts).
-        let (zs, ps) = (&z[lo..hi], &perm[lo..hi]);
-        match (spec.op, spec.reg) {
-            (Op::Rank | Op::TopK(_), Reg::L2) if hi == lo + 1 && one.is_none() => {
-                // a singleton: (z - z)/ε + w is w, bit for bit (the formula below gives 0 + w)
-                out[perm[lo] as usize] = b;
-            }
-            (Op::Rank | Op::TopK(_), Reg::L2) => {
-                // (z_i - mean z)/ε taken on z 2^-k, then scaled back: |z_i - mean z| can overflow
-                let (shift, mean_w) = (z0 * s + a / c, b / c);
-                put(one, out, zs, ps, |zi| {
-                    over_e(zi * s - shift) * inv_s + mean_w
-                })?;
-            }
-            (Op::Rank | Op::TopK(_), Reg::Kl) => {
-                put(one, out, zs, ps, |zi| (diff_over(zi, z0, e) - a).exp() * b)?;
-            }
-            (Op::Sort, Reg::L2) => {
-                // a singleton gives its z exactly (even where z 2^-k is subnormal)
-                let mean_z = if c == 1.0 { z0 } else { a / c * inv_s };
-                let mean_w = b / c;
-                for (i, o) in (lo..hi).zip(&mut out[lo..hi]) {
-                    *o = sign * (over_e(spec.w(n, i) - mean_w) + mean_z) + 0.0;
-                }
-            }
-            (Op::Sort, Reg::Kl) => {
-                for (i, o) in (lo..hi).zip(&mut out[lo..hi]) {
-                    *o = sign * (over_e(spec.w(n, i) - r0) - b + a) + 0.0;
-                }
-            }
-        }
+        o.block(blk, hi, (z, perm), &mut set);
     }
     Ok(())
 }
