@@ -120,33 +120,53 @@ pub(super) fn undo(yb: u32, d: f64, bit: u8, has_bit: bool) -> (u32, bool) {
     (x0, ok)
 }
 
-/// Unpacks bit `i` of `bits` (byte `i / 8`, least significant first) into `out[i]` (`0` or `1`).
+/// Bytes `0` or `1`, byte `j` of the result bit `j` of `b`.
 #[inline(always)]
-fn unpack(bits: &[u8], out: &mut [u8]) {
+fn spread8(b: u8) -> [u8; 8] {
     const ONES: u64 = 0x0101_0101_0101_0101;
-    for (o, &b) in out.chunks_mut(8).zip(bits) {
-        // Byte j of the spread is bit j of b, in place; adding 0x7f carries it to bit 7.
-        let spread = (u64::from(b) * ONES) & 0x8040_2010_0804_0201;
-        let v = (((spread + 0x7f7f_7f7f_7f7f_7f7f) >> 7) & ONES).to_le_bytes();
-        o.copy_from_slice(&v[..o.len()]);
-    }
+    // Byte j of the spread is bit j of b, in place; adding 0x7f carries it to bit 7.
+    let spread = (u64::from(b) * ONES) & 0x8040_2010_0804_0201;
+    (((spread + 0x7f7f_7f7f_7f7f_7f7f) >> 7) & ONES).to_le_bytes()
 }
 
 /// Bits `0..8` from the bytes of `v` (each `0` or `1`), byte `j` to bit `j`.
 #[inline(always)]
-fn gather8(v: &[u8]) -> u8 {
-    let mut w = [0u8; 8];
-    w[..v.len()].copy_from_slice(v);
-    ((u64::from_le_bytes(w).wrapping_mul(0x0102_0408_1020_4080)) >> 56) as u8
+fn gather8(v: [u8; 8]) -> u8 {
+    ((u64::from_le_bytes(v).wrapping_mul(0x0102_0408_1020_4080)) >> 56) as u8
+}
+
+/// Unpacks bit `i` of `bits` (byte `i / 8`, least significant first) into `out[i]` (`0` or `1`).
+#[inline(always)]
+fn unpack(bits: &[u8], out: &mut [u8]) {
+    let last = bits.get(out.len() / 8).copied();
+    let mut whole = out.chunks_exact_mut(8);
+    for (o, &b) in (&mut whole).zip(bits) {
+        *<&mut [u8; 8]>::try_from(o).expect("8 bytes") = spread8(b);
+    }
+    let rest = whole.into_remainder();
+    if let Some(b) = last {
+        for (j, v) in rest.iter_mut().enumerate() {
+            *v = (b >> j) & 1;
+        }
+    }
 }
 
 /// Writes `new[i]` into bit `i` of `bits` where `slow[i] == 0` (the others are left); both hold
 /// `0` or `1`.
 #[inline(always)]
 fn pack(new: &[u8], slow: &[u8], bits: &mut [u8]) {
-    for ((b, n), s) in bits.iter_mut().zip(new.chunks(8)).zip(slow.chunks(8)) {
-        let keep = gather8(s);
-        *b = (*b & keep) | (gather8(n) & !keep);
+    let (n8, s8) = (new.chunks_exact(8), slow.chunks_exact(8));
+    let (nr, sr) = (n8.remainder(), s8.remainder());
+    for ((b, n), s) in bits.iter_mut().zip(n8).zip(s8) {
+        let keep = gather8(s.try_into().expect("8 bytes"));
+        *b = (*b & keep) | (gather8(n.try_into().expect("8 bytes")) & !keep);
+    }
+    if let Some(b) = bits.get_mut(new.len() / 8) {
+        for (j, (&v, &f)) in nr.iter().zip(sr).enumerate() {
+            if f == 0 {
+                *b = (*b & !(1 << j)) | (v << j);
+            }
+        }
     }
 }
 
