@@ -37,6 +37,10 @@ fn bench_inplace(c: &mut Criterion) {
         .iter()
         .map(|v| *v as f32)
         .collect();
+    // ~ N(0, 0.02²), as bench_zo.py's weights.
+    let mut w = vec![0.0f64; n];
+    Stream::new(5, 1).fill_normal(0, &mut w);
+    let mut w: Vec<f32> = w.iter().map(|v| (0.02 * v) as f32).collect();
     g.throughput(Throughput::Elements(n as u64));
     for (name, dist) in [
         ("rademacher", Dist::Rademacher),
@@ -48,20 +52,26 @@ fn bench_inplace(c: &mut Criterion) {
             g.bench_function(BenchmarkId::new("apply", &id), |b| {
                 b.iter(|| apply(&mut x, 3, dist, 1e-3, None, par).unwrap())
             });
-            // With the side bits spsa_inplace keeps (second step: recovers x first).
+            // The three recorded passes of one spsa_inplace sample (+eps, -2 eps, restore), on
+            // weights like a layer's: x comes back to its value after each iteration.
             let mut bits = vec![0u8; bits_len(n)];
-            g.bench_function(BenchmarkId::new("apply_recorded", &id), |b| {
+            g.throughput(Throughput::Elements(3 * n as u64));
+            g.bench_function(BenchmarkId::new("sample_3_passes", &id), |b| {
                 b.iter(|| {
+                    let record = Record {
+                        bits: &mut bits,
+                        prior: &[],
+                    };
+                    apply(&mut w, 3, dist, 1e-3, Some(record), par).unwrap();
                     let record = Record {
                         bits: &mut bits,
                         prior: &[1e-3],
                     };
-                    apply(&mut x, 3, dist, -2e-3, Some(record), par).unwrap()
+                    apply(&mut w, 3, dist, -2e-3, Some(record), par).unwrap();
+                    restore(&mut w, 3, dist, &[1e-3, -2e-3], Some(&mut bits), par).unwrap()
                 })
             });
-            g.bench_function(BenchmarkId::new("restore", &id), |b| {
-                b.iter(|| restore(&mut x, 3, dist, &[1e-3, -2e-3], Some(&mut bits), par).unwrap())
-            });
+            g.throughput(Throughput::Elements(n as u64));
         }
     }
     g.finish();

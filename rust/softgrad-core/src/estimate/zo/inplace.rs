@@ -63,6 +63,7 @@ mod bits32;
 mod fast;
 mod float;
 mod gauss;
+mod lanes;
 mod solve;
 
 pub use float::Float;
@@ -295,7 +296,10 @@ pub(crate) fn apply_at<T: Float>(
             fill_z_at(level, seed, dist, start, z);
             let mut flags = [1u8; REDUCE_PIECE];
             let slow = &mut flags[..xs.len()];
-            fast::apply_recorded(level, xs, z, before, after, slow);
+            match T::as_f32s(xs) {
+                Some(v) => lanes::apply_recorded(level, v, z, before, after, bs, slow),
+                None => fast::apply_recorded(level, xs, z, before, after, slow),
+            }
             solve::apply(level, xs, z, before, after, bs, slow);
         })
     })
@@ -403,7 +407,10 @@ pub(crate) fn restore_at<T: Float>(
             fill_z_at(level, seed, dist, start, z);
             let mut flags = [1u8; REDUCE_PIECE];
             let slow = &mut flags[..xs.len()];
-            fast::restore(level, xs, z, d, slow);
+            match T::as_f32s(xs) {
+                Some(v) => lanes::restore(level, v, z, d, bs, slow),
+                None => fast::restore(level, xs, z, d, slow),
+            }
             solve::restore(level, xs, z, d, bs, slow);
         })
     })
