@@ -269,3 +269,21 @@ fn lanes_the_path_does_not_take_are_left_untouched() {
     assert_eq!(start, [true, false, false, false]);
     assert!(out.iter().all(|v| (v - 2.5).abs() < 1e-6), "{out:?}");
 }
+
+#[test]
+fn the_spread_test_bounds_d_below_at_a_rounded_mean() {
+    // x = (a, b), b = a + u one ulp up (a = 10^6, u = 2^-33, an even mantissa): the computed mean
+    // a + u/2 rounds to a, so Σ (z - m)₊ = u overstates D = u/2 and Σ (m - z)₊ = 0 understates it;
+    // the test takes the smaller (0) and leaves the lane to the sort. The truth (n = 2: one block
+    // iff ε u >= 1): at ε = 0.75 / u two blocks, the hard sort, exactly; a test that took the lane
+    // as one block would give a ∓ 2u/3 rounded, (a - u, b).
+    let (a, u) = (1e6, 2f64.powi(-33));
+    let b = a + u;
+    assert_eq!((a + u / 2.0, b - a), (a, u));
+    for par in PARS {
+        let (out, one, _) = run(&[a, b], l2(Op::Sort, 0.75 / u, true), par);
+        assert_eq!((out, one), (vec![b, a], false));
+        let (out, one, _) = run(&[b, a], l2(Op::Sort, 0.75 / u, false), par);
+        assert_eq!((out, one), (vec![a, b], false));
+    }
+}
