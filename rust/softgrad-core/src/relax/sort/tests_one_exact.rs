@@ -5,7 +5,8 @@
 //! strength, and the lanes the path must leave alone.
 
 use super::one::{scan, try_one, MAP_PIECE};
-use super::pav::{desc_key, forward_lane};
+use super::pav::{desc_key, forward_in, forward_lane};
+use super::work::with_work;
 use super::work::PAR_SORT_MIN;
 use super::*;
 use crate::relax::testutil::uniform;
@@ -144,8 +145,9 @@ fn the_range_test_takes_two_values_at_most_n_over_two_apart_less_its_margin() {
         (1.0 + 8.0 * d, false, [1.0, 2.0]),
         // at the test: one block, found by PAV (equality pools)
         (1.0, false, [1.0, 2.0]),
-        // inside the margin, then inside the test
+        // inside the margin, at its edge (taken: the test is `>`), then inside the test
         (1.0 - d, false, [1.0 + d / 2.0, 2.0 - d / 2.0]),
+        (1.0 - 2.0 * d, true, [1.0 + d, 2.0 - d]),
         (1.0 - 4.0 * d, true, [1.0 + 2.0 * d, 2.0 - 2.0 * d]),
         (0.5, true, [1.25, 1.75]),
         (0.0, true, [1.5, 1.5]),
@@ -175,7 +177,8 @@ fn the_spread_test_takes_two_values_at_most_one_over_eps_apart_less_its_margin()
     for (e, one) in [
         (1.0 - 2.0 * d, false),
         (1.0 - 64.0 * d, false),
-        // just above the margin: one block, taken here
+        // at the margin's edge (ε (1 - 18 · 2^-51) rounds to 1: taken, the test is `<`), above it
+        (1.0 + 18.0 * d, true),
         (1.0 + 25.0 * d, true),
         (2.0, true),
         (4.0, true),
@@ -285,5 +288,22 @@ fn the_spread_test_bounds_d_below_at_a_rounded_mean() {
         assert_eq!((out, one), (vec![b, a], false));
         let (out, one, _) = run(&[b, a], l2(Op::Sort, 0.75 / u, false), par);
         assert_eq!((out, one), (vec![a, b], false));
+    }
+}
+
+#[test]
+fn a_lane_near_the_float_limit_below_the_spread_test_is_left_to_the_sort() {
+    // z̄ = 2e307, D = 2.3e308: at ε = 1e-308, 2 ε D = 4.6 < (n - 1)² = 16, so the test must not
+    // take the lane (its sums are scaled by 2^-8: unscaled they overflow to inf, "larger").
+    let x = [1.7e308, -1.7e308, 0.0, 1e308, -3.0];
+    for desc in [false, true] {
+        let sp = l2(Op::Sort, 1e-308, desc);
+        let mut want = vec![0.0; 5];
+        with_work(|w| forward_in(&sp, &x, &mut want, None, Par::Seq, w, false)).unwrap();
+        for par in PARS {
+            let (out, one, _) = run(&x, sp, par);
+            assert!(!one, "{desc}");
+            assert_eq!(out, want, "{desc}");
+        }
     }
 }
