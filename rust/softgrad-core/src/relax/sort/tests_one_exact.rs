@@ -11,17 +11,15 @@ use super::work::PAR_SORT_MIN;
 use super::*;
 use crate::relax::testutil::uniform;
 
-fn spec(op: Op, reg: Reg, strength: f64, descending: bool) -> Spec {
+/// An l2 (quadratic) lane's spec.
+fn l2(op: Op, strength: f64, descending: bool) -> Spec {
+    let reg = Reg::L2;
     Spec {
         op,
         reg,
         strength,
         descending,
     }
-}
-
-fn l2(op: Op, strength: f64, descending: bool) -> Spec {
-    spec(op, Reg::L2, strength, descending)
 }
 
 const PARS: [Par; 3] = [Par::Seq, Par::Rayon(2), Par::Rayon(3)];
@@ -115,20 +113,11 @@ fn the_scan_finds_the_or_of_the_key_differences_and_writes_sigma_x_plus_zero() {
 /// + PAV path overwrites: `(out, one block by one.rs, residual z)`.
 fn run(x: &[f64], sp: Spec, par: Par) -> (Vec<f64>, bool, Vec<f64>) {
     let n = x.len();
-    let (mut out, mut perm, mut z, mut start) = (
-        vec![0.0; n],
-        vec![u32::MAX; n],
-        vec![0.0; n],
-        vec![false; n],
-    );
-    forward_lane(
-        &sp,
-        x,
-        &mut out,
-        Some((&mut perm[..], &mut z[..], &mut start[..])),
-        par,
-    )
-    .unwrap();
+    let mut out = vec![0.0; n];
+    let mut perm = vec![u32::MAX; n];
+    let (mut z, mut start) = (vec![0.0; n], vec![false; n]);
+    let res = (&mut perm[..], &mut z[..], &mut start[..]);
+    forward_lane(&sp, x, &mut out, Some(res), par).unwrap();
     (out, perm.iter().all(|&p| p == u32::MAX), z)
 }
 
@@ -244,9 +233,18 @@ fn lanes_the_path_does_not_take_are_left_untouched() {
     let x = [0.1, 0.2, 0.15, 0.12];
     let strong = 1e6; // every test above passes at this strength
     for sp in [
-        spec(Op::TopK(2), Reg::L2, strong, false),
-        spec(Op::Rank, Reg::Kl, strong, false),
-        spec(Op::Sort, Reg::Kl, strong, true),
+        Spec {
+            op: Op::TopK(2),
+            ..l2(Op::Rank, strong, false)
+        },
+        Spec {
+            reg: Reg::Kl,
+            ..l2(Op::Rank, strong, false)
+        },
+        Spec {
+            reg: Reg::Kl,
+            ..l2(Op::Sort, strong, true)
+        },
     ] {
         let sc = scan::<true>(Par::Seq, &x, sp.sign(), None, "f").unwrap();
         let mut out = [f64::NAN; 4];
