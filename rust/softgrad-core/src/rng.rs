@@ -343,3 +343,6 @@ mod tests;
 
 #[cfg(test)]
 mod tests_values;
+
+#[cfg(test)]
+mod tests_normal_end;
