@@ -298,7 +298,7 @@ impl Stream {
                     };
                 }
             }
-            i += take as u64;
+            i = i.wrapping_add(take as u64); // wraps only after the index 2^64 - 1
             rest = tail;
         }
     }
@@ -312,8 +312,9 @@ impl Stream {
         while !rest.is_empty() {
             let b0 = i / 2;
             let c = self.blocks(b0);
-            let stop = (b0 + LANES as u64) * 2;
-            let take = ((stop - i) as usize).min(rest.len());
+            // values i.. up to the end of these LANES blocks (no `(b0 + LANES) * 2`: it overflows
+            // in the last blocks of the index range)
+            let take = ((2 * LANES as u64 - (i - 2 * b0)) as usize).min(rest.len());
             let (now, tail) = rest.split_at_mut(take);
             let (mut a, mut b) = ([0.0; LANES], [0.0; LANES]);
             for l in 0..LANES {
@@ -332,7 +333,7 @@ impl Stream {
                     *o = T::from_f64(v);
                 }
             }
-            i += take as u64;
+            i = i.wrapping_add(take as u64); // wraps only after the index 2^64 - 1
             rest = tail;
         }
     }
@@ -352,5 +353,7 @@ mod tests;
 #[cfg(test)]
 mod tests_values;
 
+#[cfg(test)]
+mod tests_normal_end;
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests_x86;

@@ -162,7 +162,7 @@ impl Stream {
                     *o = T::from_f64(f64::from(v));
                 }
             }
-            i += take as u64;
+            i = i.wrapping_add(take as u64); // wraps only after the last value (index 2^64 - 1)
             rest = tail;
         }
     }

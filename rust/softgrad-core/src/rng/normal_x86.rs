@@ -321,7 +321,8 @@ impl Stream {
             Level::Avx2 => 64,
             Level::Scalar => return None,
         };
-        let head = (start.next_multiple_of(group) - start).min(out.len() as u64) as usize;
+        // (no `next_multiple_of`: it overflows for a start in the last group of the index range)
+        let head = ((group - start % group) % group).min(out.len() as u64) as usize;
         let (first, rest) = out.split_at_mut(head);
         simd::dispatch(
             level,
@@ -330,14 +331,14 @@ impl Stream {
         );
         let whole = rest.len() / group as usize * group as usize;
         let (mid, tail) = rest.split_at_mut(whole);
-        let at = start + head as u64;
+        let at = start.wrapping_add(head as u64); // wraps only at the end of the index range
         match group {
             // SAFETY: the level is at most the CPU's.
             128 => unsafe { self.fill512(at / 4, mid) },
             // SAFETY: as above.
             _ => unsafe { self.fill256(at / 4, mid) },
         }
-        Some((at + whole as u64, tail))
+        Some((at.wrapping_add(whole as u64), tail))
     }
 
     /// Values `4 b0..4 b0 + out.len()` (a multiple of 128; `b0` of 32) by [`Stream::normals512`].

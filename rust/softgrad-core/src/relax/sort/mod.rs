@@ -56,6 +56,8 @@ mod tests;
 #[cfg(test)]
 mod tests_one;
 #[cfg(test)]
+mod tests_one_exact;
+#[cfg(test)]
 mod tests_row;
 #[cfg(test)]
 mod tests_values;
