@@ -227,3 +227,19 @@ fn the_least_sample_counts_are_accepted() {
     assert!(hutchinson(&Each(&a), &pp(2), Par::Seq).is_err());
     assert!(hutchinson(&Each(&a), &opts(0), Par::Seq).is_err());
 }
+
+#[test]
+fn the_products_spent_are_reported() {
+    let a = matrix(); // 40 × 40, full rank: Hutch++ keeps the whole sketch
+    let e = hutchinson(&Each(&a), &opts(11), Par::Seq).unwrap();
+    assert_eq!(e.matvecs, 11);
+    for m in [9, 10, 11] {
+        let pp = Options {
+            diagonal: false,
+            hutchpp: true,
+            ..opts(m)
+        };
+        // ⌊m/3⌋ sketch + as many for tr(QᵀAQ) + the rest for the remainder = m.
+        assert_eq!(hutchinson(&Each(&a), &pp, Par::Seq).unwrap().matvecs, m);
+    }
+}
