@@ -3,12 +3,14 @@
 //! caller's CSR arrays and over the packed copy (runs of identical rows: `A` itself and Jacobi's
 //! `S A S`), the IC(0) triangular solves in row order, level-scheduled (the levels are the grid's
 //! 999 anti-diagonals) and as the unit sweeps of the scaled form, and ten Jacobi-PCG and IC(0)-PCG
-//! iterations (IC(0) unscaled and scaled).
+//! iterations (IC(0) unscaled and scaled). The set-up of a solve (the packing of `S A S`, or of
+//! `A`: [`prepare`]) is timed apart from the iterations (`pcg_setup`), as are the checks of the
+//! input (`csr_new`: the arrays, `check_symmetric`: `A = Aᵀ`).
 //!
 //! `cargo bench -p softgrad-core --bench linalg_precond`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use softgrad_core::linalg::cg::{cg, CgOptions, Pre};
+use softgrad_core::linalg::cg::{prepare, CgOptions, Pre, Run};
 use softgrad_core::linalg::ilu::{Incomplete, OnBreakdown};
 use softgrad_core::linalg::jacobi::Jacobi;
 use softgrad_core::linalg::packed::Packed;
@@ -57,6 +59,12 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("linalg");
     g.sample_size(20);
     g.throughput(Throughput::Elements(a.nnz() as u64));
+    g.bench_function("csr_new/poisson500", |bch| {
+        bch.iter(|| Csr::new("bench", n, &ip, &ix, &v).unwrap())
+    });
+    g.bench_function("check_symmetric/poisson500", |bch| {
+        bch.iter(|| a.check_symmetric("bench").unwrap())
+    });
     for (name, par) in pars() {
         g.bench_function(format!("spmv_dot/poisson500/{name}"), |bch| {
             bch.iter(|| a.apply_dot(&x, &mut y, &x, par).unwrap())
@@ -99,7 +107,6 @@ fn bench(c: &mut Criterion) {
         maxiter: 10,
         x0: false,
     };
-    g.throughput(Throughput::Elements(10));
     for (name, par) in pars() {
         let pres = [
             ("jacobi", Pre::Diag(j.inv_diag())),
@@ -114,10 +121,24 @@ fn bench(c: &mut Criterion) {
             ),
         ];
         for (pname, pre) in pres {
+            g.throughput(Throughput::Elements(a.nnz() as u64));
+            g.bench_function(format!("pcg_setup/{pname}/{name}"), |bch| {
+                bch.iter(|| prepare(&a, pre).unwrap())
+            });
+            let prepared = prepare(&a, pre).unwrap();
+            let mut xs = vec![0.0; n];
+            g.throughput(Throughput::Elements(10));
             g.bench_function(format!("pcg_10_iterations/{pname}/{name}"), |bch| {
                 bch.iter(|| {
-                    let mut xs = vec![0.0; n];
-                    cg(&a, &x, &mut xs, pre, opts, None, par).unwrap()
+                    prepared
+                        .solve(Run {
+                            b: &x,
+                            x: &mut xs,
+                            opts,
+                            callback: None,
+                            par,
+                        })
+                        .unwrap()
                 })
             });
         }

@@ -11,7 +11,7 @@
 //! thread count.
 //!
 //! A diagonal preconditioner on a CSR matrix runs as CG on the scaled system `S A S` instead
-//! (`cg/scaled.rs`, [`Packed`]): the same iterates in exact arithmetic, reported in the unscaled
+//! (`cg/iterate.rs`, [`Packed`]): the same iterates in exact arithmetic, reported in the unscaled
 //! system's terms, with neither `z` nor the diagonal streamed per iteration and the matrix
 //! packed (the 2-D Poisson matrix, 500², two threads on a loaded machine: 2.8 → 0.8 ms an
 //! iteration; `packed::tests::timing`).
@@ -26,6 +26,8 @@ use crate::par::{scratch, Par};
 use crate::real::Real;
 
 mod iterate;
+#[cfg(test)]
+mod tests;
 
 const F: &str = "cg";
 
@@ -170,7 +172,7 @@ pub type Callback<'a> = &'a mut dyn FnMut(usize, &[f64]) -> Result<bool>;
 
 /// Solves `A x = b` for symmetric positive definite `A` by conjugate gradients preconditioned by
 /// `m` (see the module docs). `x` holds the starting point if `opts.x0`, and the solution on
-/// return.
+/// return. The same as [`prepare`] then [`Prepared::solve`].
 pub fn cg(
     a: &dyn MatDot,
     b: &[f64],
@@ -180,16 +182,75 @@ pub fn cg(
     callback: Option<Callback<'_>>,
     par: Par,
 ) -> Result<CgReport> {
-    let n = a.dim();
-    Error::check_len(F, "b", b.len(), n)?;
-    Error::check_len(F, "x0", x.len(), n)?;
-    if opts.rtol.is_nan() || opts.atol.is_nan() || opts.rtol < 0.0 || opts.atol < 0.0 {
-        return Err(Error::param(
-            F,
-            "rtol",
-            format!("and atol must be >= 0, got {} and {}", opts.rtol, opts.atol),
-        ));
+    check_run(a.dim(), b, x, opts)?;
+    prepare(a, m)?.solve(Run {
+        b,
+        x,
+        opts,
+        callback,
+        par,
+    })
+}
+
+/// One solve's right-hand side `b`, iterate `x` (the starting point if `opts.x0`, the solution
+/// on return), stopping rule, callback and threads.
+pub struct Run<'r, 'c> {
+    /// The right-hand side.
+    pub b: &'r [f64],
+    /// The iterate.
+    pub x: &'r mut [f64],
+    /// The stopping rule.
+    pub opts: CgOptions,
+    /// Called after each iteration.
+    pub callback: Option<Callback<'c>>,
+    /// Threads.
+    pub par: Par,
+}
+
+/// A matrix and its preconditioner set up for conjugate gradients (the packed `S A S` of a
+/// scaled form, or the packed copy of `A`), so that solves ([`Prepared::solve`]) run only the
+/// iterations.
+pub struct Prepared<'a> {
+    n: usize,
+    form: Form<'a>,
+}
+
+impl std::fmt::Debug for Run<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Run(n = {}, {:?}, {:?})",
+            self.b.len(),
+            self.opts,
+            self.par
+        )
     }
+}
+
+impl std::fmt::Debug for Prepared<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (form, m) = match &self.form {
+            Form::Scaled(_, m) => ("scaled", m),
+            Form::Plain(_, Some(_), m) => ("packed", m),
+            Form::Plain(_, None, m) => ("plain", m),
+        };
+        write!(f, "Prepared(n = {}, {form}, {m:?})", self.n)
+    }
+}
+
+/// What [`Prepared::solve`] iterates on.
+enum Form<'a> {
+    /// CG on the packed `S A S`, preconditioned by `Pre::None` (Jacobi) or `Pre::Op(M̂⁻¹)`.
+    Scaled(Packed, Pre<'a>),
+    /// CG on `A`, or on its packed copy when it gives one.
+    Plain(&'a dyn MatDot, Option<Packed>, Pre<'a>),
+}
+
+/// Sets up `a` and `m` for [`Prepared::solve`]: with a diagonal or scaled preconditioner, CG runs
+/// on the packed `S A S` when the matrix gives it; with any other, the product runs over the
+/// packed matrix when it has one.
+pub fn prepare<'a>(a: &'a dyn MatDot, m: Pre<'a>) -> Result<Prepared<'a>> {
+    let n = a.dim();
     match m {
         Pre::Diag(d) => Error::check_len(F, "M", d.len(), n)?,
         Pre::Op(o) => Error::check_len(F, "M", o.dim(), n)?,
@@ -200,23 +261,6 @@ pub fn cg(
         }
         Pre::None => {}
     }
-    let mut rep = CgReport {
-        status: CgStatus::Converged,
-        iterations: 0,
-        residuals: Vec::new(),
-        matvecs: 0,
-        psolves: 0,
-        tol: 0.0,
-    };
-    let bnorm = dot(F, b, b, par)?.sqrt();
-    if bnorm == 0.0 {
-        // scipy's convention: the solution of A x = 0 is 0, whatever x0.
-        x.fill(0.0);
-        rep.residuals.push(0.0);
-        return Ok(rep);
-    }
-    rep.tol = (opts.rtol * bnorm).max(opts.atol);
-    // A diagonal or scaled preconditioner: CG on the packed `S A S` when the matrix gives it.
     let scaled = match m {
         Pre::Diag(d) => jacobi_scale(d)?
             .map(|s| a.scaled(F, s))
@@ -226,24 +270,79 @@ pub fn cg(
         Pre::Scaled { s, unit, .. } => a.scaled(F, s.to_vec())?.map(|pk| (pk, Pre::Op(unit))),
         _ => None,
     };
-    if let Some((pk, inner)) = scaled {
-        return iterate::scaled(&pk, b, x, inner, opts, callback, par, rep);
+    let form = match scaled {
+        Some((pk, inner)) => Form::Scaled(pk, inner),
+        None => {
+            let m = match m {
+                Pre::Scaled { plain, .. } => Pre::Op(plain),
+                other => other,
+            };
+            let packed = match m {
+                Pre::Diag(_) => None,
+                _ => a.plain(F)?,
+            };
+            Form::Plain(a, packed, m)
+        }
+    };
+    Ok(Prepared { n, form })
+}
+
+impl Prepared<'_> {
+    /// The number of rows (and columns).
+    pub fn dim(&self) -> usize {
+        self.n
     }
-    let m = match m {
-        Pre::Scaled { plain, .. } => Pre::Op(plain),
-        other => other,
-    };
-    // Any other preconditioner: the product over the packed matrix when it has one.
-    let packed = match m {
-        Pre::Diag(_) => None,
-        _ => a.plain(F)?,
-    };
-    let a: &dyn MatDot = match &packed {
-        Some(pk) => pk,
-        None => a,
-    };
-    iterate::iterate(a, b, x, m, None, opts, callback, par, &mut rep)?;
-    Ok(rep)
+
+    /// Whether CG runs on the packed `S A S` (else on `A`).
+    pub fn is_scaled(&self) -> bool {
+        matches!(self.form, Form::Scaled(..))
+    }
+
+    /// Solves `A x = b` (see [`cg`]).
+    pub fn solve(&self, run: Run<'_, '_>) -> Result<CgReport> {
+        check_run(self.n, run.b, run.x, run.opts)?;
+        let mut rep = CgReport {
+            status: CgStatus::Converged,
+            iterations: 0,
+            residuals: Vec::new(),
+            matvecs: 0,
+            psolves: 0,
+            tol: 0.0,
+        };
+        let bnorm = dot(F, run.b, run.b, run.par)?.sqrt();
+        if bnorm == 0.0 {
+            // scipy's convention: the solution of A x = 0 is 0, whatever x0.
+            run.x.fill(0.0);
+            rep.residuals.push(0.0);
+            return Ok(rep);
+        }
+        rep.tol = (run.opts.rtol * bnorm).max(run.opts.atol);
+        match &self.form {
+            Form::Scaled(pk, m) => iterate::scaled(pk, *m, run, &mut rep)?,
+            Form::Plain(a, packed, m) => {
+                let a: &dyn MatDot = match packed {
+                    Some(pk) => pk,
+                    None => *a,
+                };
+                iterate::iterate(a, *m, None, run, &mut rep)?;
+            }
+        }
+        Ok(rep)
+    }
+}
+
+/// The lengths of `b` and `x` against `n`, and the tolerances.
+fn check_run(n: usize, b: &[f64], x: &[f64], opts: CgOptions) -> Result<()> {
+    Error::check_len(F, "b", b.len(), n)?;
+    Error::check_len(F, "x0", x.len(), n)?;
+    if opts.rtol.is_nan() || opts.atol.is_nan() || opts.rtol < 0.0 || opts.atol < 0.0 {
+        return Err(Error::param(
+            F,
+            "rtol",
+            format!("and atol must be >= 0, got {} and {}", opts.rtol, opts.atol),
+        ));
+    }
+    Ok(())
 }
 
 /// Jacobi's `S = diag(d)^{1/2}`, or `None` if an entry of `d` is not positive and finite.

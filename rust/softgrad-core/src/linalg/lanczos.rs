@@ -28,6 +28,8 @@
 pub mod blas;
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod tests_blas;
 pub mod tridiag;
 
 use crate::linalg::hutchinson::{probe, Distribution};

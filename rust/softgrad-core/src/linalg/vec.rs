@@ -37,34 +37,38 @@ pub fn dot(func: &'static str, a: &[f64], b: &[f64], par: Par) -> Result<f64> {
     )
 }
 
-/// The conjugate-gradient update `x += α p`, `r -= α q`, and, with `d` (a diagonal
-/// preconditioner), `z = d ⊙ r`; returns `(rᵀr, rᵀz)` (`rᵀz = rᵀr` without `d`). One pass.
-#[allow(clippy::too_many_arguments)]
+/// The operands of one conjugate-gradient step, `x += α p` and `r -= α q`.
+#[derive(Debug)]
+pub struct Step<'a> {
+    /// The step length `α`.
+    pub alpha: f64,
+    /// The search direction.
+    pub p: &'a [f64],
+    /// `A p`.
+    pub q: &'a [f64],
+    /// The iterate, updated.
+    pub x: &'a mut [f64],
+    /// The residual, updated.
+    pub r: &'a mut [f64],
+}
+
+/// The conjugate-gradient update of `step` and, with `d` (a diagonal preconditioner),
+/// `z = d ⊙ r`; returns `(rᵀr, rᵀz)` (`rᵀz = rᵀr` without `d`). One pass.
 pub fn cg_update(
     func: &'static str,
-    alpha: f64,
-    p: &[f64],
-    q: &[f64],
-    x: &mut [f64],
-    r: &mut [f64],
+    step: Step<'_>,
     d: Option<(&[f64], &mut [f64])>,
     par: Par,
 ) -> Result<(f64, f64)> {
-    update(func, alpha, p, q, x, r, d, None, par)
+    update(func, step, d, None, par)
 }
 
-/// The update of conjugate gradients on the scaled system `Â x̂ = b̂` of
-/// [`Packed`](crate::linalg::packed::Packed): `x += α p`, `r -= α q`; returns `(rᵀr, ‖S⁻¹ r‖²)`,
-/// the second (the residual of the unscaled system) summed here only for `Unscale::Each` (else
-/// `c² rᵀr`). One pass.
-#[allow(clippy::too_many_arguments)]
+/// The update of `step` in conjugate gradients on the scaled system `Â x̂ = b̂` of
+/// [`Packed`](crate::linalg::packed::Packed); returns `(rᵀr, ‖S⁻¹ r‖²)`, the second (the residual
+/// of the unscaled system) summed here only for `Unscale::Each` (else `c² rᵀr`). One pass.
 pub fn cg_update_scaled(
     func: &'static str,
-    alpha: f64,
-    p: &[f64],
-    q: &[f64],
-    x: &mut [f64],
-    r: &mut [f64],
+    step: Step<'_>,
     unscale: &Unscale,
     par: Par,
 ) -> Result<(f64, f64)> {
@@ -72,7 +76,7 @@ pub fn cg_update_scaled(
         Unscale::Const(_) => None,
         Unscale::Each(u) => Some(u.as_slice()),
     };
-    let (rr, ru) = update(func, alpha, p, q, x, r, None, u, par)?;
+    let (rr, ru) = update(func, step, None, u, par)?;
     Ok(match unscale {
         Unscale::Const(c) => (rr, c * c * rr),
         Unscale::Each(_) => (rr, ru),
@@ -81,18 +85,14 @@ pub fn cg_update_scaled(
 
 /// `x += α p`, `r -= α q`, then per piece `rᵀr` and one of: `z = d ⊙ r` with `rᵀz`, `Σ (u r)²`,
 /// or `rᵀr` again.
-#[allow(clippy::too_many_arguments)]
 fn update(
     func: &'static str,
-    alpha: f64,
-    p: &[f64],
-    q: &[f64],
-    x: &mut [f64],
-    r: &mut [f64],
+    step: Step<'_>,
     d: Option<(&[f64], &mut [f64])>,
     u: Option<&[f64]>,
     par: Par,
 ) -> Result<(f64, f64)> {
+    let Step { alpha, p, q, x, r } = step;
     let n = x.len();
     let level = simd::level();
     let (dd, z) = match d {

@@ -8,11 +8,11 @@
 //! (`linalg/tri/unit.rs`). The residual reported and tested against the tolerance is that of the
 //! unscaled system, `‖S⁻¹ r̂‖`, and `x` is unscaled on every exit.
 
-use super::{positive, Callback, CgOptions, CgReport, CgStatus, MatDot, Pre, F};
+use super::{positive, CgReport, CgStatus, MatDot, Pre, Run, F};
 use crate::error::Result;
 use crate::interrupt;
 use crate::linalg::packed::{Packed, Unscale};
-use crate::linalg::vec::{cg_update, cg_update_scaled, dot, weighted_sq, xpby};
+use crate::linalg::vec::{cg_update, cg_update_scaled, dot, weighted_sq, xpby, Step};
 use crate::par::{scratch, Par};
 
 /// The scaled system's `S` and `S⁻¹`.
@@ -22,20 +22,17 @@ pub(super) struct Scaling<'a> {
     unscale: &'a Unscale,
 }
 
-/// CG on the packed `Â = S A S` preconditioned by `m` (`None` or `Op(M̂⁻¹)`); `x` holds the
-/// starting point if `opts.x0`; `rep` comes with `tol` set.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn scaled(
-    a: &Packed,
-    b: &[f64],
-    x: &mut [f64],
-    m: Pre<'_>,
-    opts: CgOptions,
-    callback: Option<Callback<'_>>,
-    par: Par,
-    mut rep: CgReport,
-) -> Result<CgReport> {
+/// CG on the packed `Â = S A S` preconditioned by `m` (`None` or `Op(M̂⁻¹)`); `rep` comes with
+/// `tol` set.
+pub(super) fn scaled(a: &Packed, m: Pre<'_>, run: Run<'_, '_>, rep: &mut CgReport) -> Result<()> {
     let s = a.scale();
+    let Run {
+        b,
+        x,
+        opts,
+        callback,
+        par,
+    } = run;
     if opts.x0 {
         for (xi, si) in x.iter_mut().zip(s) {
             *xi /= si;
@@ -45,11 +42,18 @@ pub(super) fn scaled(
         s,
         unscale: a.unscale(),
     };
-    let out = iterate(a, b, x, m, Some(sc), opts, callback, par, &mut rep);
+    let run = Run {
+        b,
+        x: &mut *x,
+        opts,
+        callback,
+        par,
+    };
+    let out = iterate(a, m, Some(sc), run, rep);
     for (xi, si) in x.iter_mut().zip(s) {
         *xi *= si;
     }
-    out.map(|()| rep)
+    out
 }
 
 /// `‖S⁻¹ r̂‖²` from `r̂ᵀr̂` or by a pass.
@@ -66,20 +70,32 @@ fn unscaled_sq(u: &Unscale, r: &[f64], rr: f64, par: Par) -> Result<f64> {
     }
 }
 
+/// Why a quantity that must be positive (a curvature, `rᵀz`) is not: `bad`, or `NonFinite` when
+/// it is not even finite.
+fn not_positive(v: f64, bad: CgStatus) -> CgStatus {
+    if v.is_finite() {
+        bad
+    } else {
+        CgStatus::NonFinite
+    }
+}
+
 /// The loop (see the module docs): on `A` (`sc = None`) or on the scaled system, where `x` holds
 /// `x̂`. `m` is `None`, `Diag` (unscaled only) or `Op`.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn iterate(
     a: &dyn MatDot,
-    b: &[f64],
-    x: &mut [f64],
     m: Pre<'_>,
     sc: Option<Scaling<'_>>,
-    opts: CgOptions,
-    mut callback: Option<Callback<'_>>,
-    par: Par,
+    run: Run<'_, '_>,
     rep: &mut CgReport,
 ) -> Result<()> {
+    let Run {
+        b,
+        x,
+        opts,
+        mut callback,
+        par,
+    } = run;
     let (n, tol) = (a.dim(), rep.tol);
     let mut r = scratch(F, n, 0.0)?;
     let mut q = scratch(F, n, 0.0)?;
@@ -131,11 +147,7 @@ pub(super) fn iterate(
     };
     rep.psolves += usize::from(counted);
     if !positive(rz) {
-        rep.status = if rz.is_finite() {
-            CgStatus::PreconditionerNotPositive
-        } else {
-            CgStatus::NonFinite
-        };
+        rep.status = not_positive(rz, CgStatus::PreconditionerNotPositive);
         return Ok(());
     }
     let mut p = match m {
@@ -153,17 +165,20 @@ pub(super) fn iterate(
         let pq = a.apply_dot(&p, &mut q, &p, par)?;
         rep.matvecs += 1;
         if !positive(pq) {
-            rep.status = if pq.is_finite() {
-                CgStatus::NotPositiveDefinite
-            } else {
-                CgStatus::NonFinite
-            };
+            rep.status = not_positive(pq, CgStatus::NotPositiveDefinite);
             break;
         }
         let alpha = rz / pq;
+        let step = Step {
+            alpha,
+            p: &p,
+            q: &q,
+            x: &mut *x,
+            r: &mut r,
+        };
         let (rh, rr, rz_diag) = match sc {
             Some(sc) => {
-                let (rh, rr) = cg_update_scaled(F, alpha, &p, &q, x, &mut r, sc.unscale, par)?;
+                let (rh, rr) = cg_update_scaled(F, step, sc.unscale, par)?;
                 (rh, rr, rh)
             }
             None => {
@@ -171,7 +186,7 @@ pub(super) fn iterate(
                     Pre::Diag(d) => Some((d, z.as_mut_slice())),
                     _ => None,
                 };
-                let (rr, rz) = cg_update(F, alpha, &p, &q, x, &mut r, diag, par)?;
+                let (rr, rz) = cg_update(F, step, diag, par)?;
                 (rr, rr, rz)
             }
         };
@@ -207,11 +222,7 @@ pub(super) fn iterate(
         };
         rep.psolves += usize::from(counted);
         if !positive(rz_new) {
-            rep.status = if rz_new.is_finite() {
-                CgStatus::PreconditionerNotPositive
-            } else {
-                CgStatus::NonFinite
-            };
+            rep.status = not_positive(rz_new, CgStatus::PreconditionerNotPositive);
             break;
         }
         let beta = rz_new / rz;

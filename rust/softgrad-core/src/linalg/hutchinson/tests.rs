@@ -150,3 +150,96 @@ fn bad_parameters_are_refused() {
         ));
     }
 }
+
+#[test]
+fn each_applies_the_operator_one_vector_and_one_block_at_a_time() {
+    let a = matrix();
+    let n = a.n;
+    let e = Each(&a);
+    assert_eq!(e.dim(), n);
+    let x: Vec<f64> = (0..3 * n).map(|k| ((k * 5 + 2) % 9) as f64 - 4.0).collect();
+    let mut want = vec![0.0; 3 * n];
+    for j in 0..3 {
+        a.apply(
+            &x[j * n..(j + 1) * n],
+            &mut want[j * n..(j + 1) * n],
+            Par::Seq,
+        )
+        .unwrap();
+    }
+    let mut one = vec![f64::NAN; n];
+    e.apply(&x[n..2 * n], &mut one, Par::Seq).unwrap();
+    assert_eq!(one, want[n..2 * n]);
+    let mut block = vec![f64::NAN; 3 * n];
+    e.apply_block(&x, &mut block, 3, Par::Rayon(2)).unwrap();
+    assert_eq!(block, want);
+}
+
+#[test]
+fn probes_longer_than_a_piece_match_the_probe_of_the_whole_row() {
+    let n = 2 * REDUCE_PIECE + 3;
+    for dist in [Distribution::Rademacher, Distribution::Gaussian] {
+        let mut got = vec![0.0; 2 * n];
+        probes(9, 1, 4, dist, n, &mut got, Par::Rayon(2)).unwrap();
+        for j in 0..2 {
+            let mut want = vec![0.0; n];
+            probe(9, 1, 4 + j as u64, dist, 0, &mut want);
+            assert_eq!(got[j * n..(j + 1) * n], want[..], "{dist:?} row {j}");
+        }
+    }
+}
+
+#[test]
+fn the_standard_error_is_the_sample_deviation_over_root_n() {
+    let mut r = Running::default();
+    for (k, x) in [1.0, 2.0, 3.0, 4.0, 10.0].into_iter().enumerate() {
+        r.push(x, k + 1);
+    }
+    // mean 4, sample variance (9 + 4 + 1 + 0 + 36) / 4 = 12.5, se = sqrt(12.5 / 5).
+    assert!((r.mean - 4.0).abs() <= 1e-15);
+    assert!((r.se(5) - 2.5f64.sqrt()).abs() <= 1e-15, "{}", r.se(5));
+    let mut two = Running::default();
+    two.push(1.0, 1);
+    assert!(two.se(1).is_nan());
+    two.push(3.0, 2);
+    assert!((two.se(2) - 1.0).abs() <= 1e-15); // sd sqrt(2), over sqrt(2)
+    assert!(Running::default().se(0).is_nan());
+}
+
+#[test]
+fn the_least_sample_counts_are_accepted() {
+    let a = matrix();
+    let one = Options {
+        diagonal: false,
+        ..opts(1)
+    };
+    let e = hutchinson(&Each(&a), &one, Par::Seq).unwrap();
+    assert!(e.trace.is_finite() && e.trace_se.is_nan());
+    let pp = |n_samples| Options {
+        diagonal: false,
+        hutchpp: true,
+        ..opts(n_samples)
+    };
+    assert!(hutchinson(&Each(&a), &pp(3), Par::Seq)
+        .unwrap()
+        .trace
+        .is_finite());
+    assert!(hutchinson(&Each(&a), &pp(2), Par::Seq).is_err());
+    assert!(hutchinson(&Each(&a), &opts(0), Par::Seq).is_err());
+}
+
+#[test]
+fn the_products_spent_are_reported() {
+    let a = matrix(); // 40 × 40, full rank: Hutch++ keeps the whole sketch
+    let e = hutchinson(&Each(&a), &opts(11), Par::Seq).unwrap();
+    assert_eq!(e.matvecs, 11);
+    for m in [9, 10, 11] {
+        let pp = Options {
+            diagonal: false,
+            hutchpp: true,
+            ..opts(m)
+        };
+        // ⌊m/3⌋ sketch + as many for tr(QᵀAQ) + the rest for the remainder = m.
+        assert_eq!(hutchinson(&Each(&a), &pp, Par::Seq).unwrap().matvecs, m);
+    }
+}

@@ -6,7 +6,7 @@ use crate::linalg::cg::{cg, CgOptions, CgStatus, MatDot, Pre};
 use crate::linalg::csr::Csr;
 use crate::linalg::jacobi::Jacobi;
 use crate::linalg::tests::poisson;
-use crate::linalg::vec::{cg_update_scaled, dot, xpby};
+use crate::linalg::vec::{cg_update_scaled, dot, xpby, Step};
 use crate::par::Par;
 
 /// The CSR matrix without its packed form: conjugate gradients runs the unscaled loop.
@@ -319,7 +319,14 @@ fn timing() {
             let mut best = [f64::MAX; 3];
             for _ in 0..20 {
                 let t = std::time::Instant::now();
-                let _ = cg_update_scaled("t", 0.0, &x, &q, &mut xx, &mut rr, pk.unscale(), par);
+                let step = Step {
+                    alpha: 0.0,
+                    p: &x,
+                    q: &q,
+                    x: &mut xx,
+                    r: &mut rr,
+                };
+                let _ = cg_update_scaled("t", step, pk.unscale(), par);
                 best[0] = best[0].min(t.elapsed().as_secs_f64());
                 let t = std::time::Instant::now();
                 xpby("t", &rr, 0.5, &mut pp, par).unwrap();
