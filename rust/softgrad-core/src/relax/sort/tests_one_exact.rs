@@ -305,3 +305,30 @@ fn a_lane_near_the_float_limit_below_the_spread_test_is_left_to_the_sort() {
         }
     }
 }
+
+#[test]
+fn a_scaled_lane_of_several_pieces_sums_every_piece() {
+    // Values near the float limit take the lane's 2^-k scaling, whose sum (`scaled_sum`) joins
+    // MAP_PIECE pieces: the ranks must be (x - mean)/ε + (n + 1)/2 with the mean of all of them.
+    let n = 3 * MAP_PIECE + 7;
+    // an uneven lane, so a piece left out or subtracted moves the mean
+    let x: Vec<f64> = uniform(n, 41, -0.4, 1.0)
+        .iter()
+        .map(|&v| v * 1.7e308)
+        .collect();
+    let e = 1e305; // range/ε <= 3.4e3, far below n/2: one block
+    let scale = 2f64.powi(-20);
+    let mean = x.iter().map(|&v| v * scale).sum::<f64>() / n as f64 / scale;
+    for desc in [false, true] {
+        let sign = if desc { -1.0 } else { 1.0 };
+        let sp = l2(Op::Rank, e, desc);
+        for par in PARS {
+            let (out, one, _) = run(&x, sp, par);
+            assert!(one, "{desc} {par:?}");
+            for (i, (&r, &v)) in out.iter().zip(&x).enumerate() {
+                let want = sign * (v - mean) / e + (n as f64 + 1.0) * 0.5;
+                assert!((r - want).abs() < 1e-6, "{desc} {par:?} {i}: {r} vs {want}");
+            }
+        }
+    }
+}
