@@ -64,6 +64,7 @@ mod fast;
 mod float;
 mod gauss;
 mod lanes;
+mod rad32;
 mod solve;
 
 pub use float::Float;
@@ -291,7 +292,16 @@ pub(crate) fn apply_at<T: Float>(
     // original); the new value is one step of the new total from it.
     let before = (!prior.is_empty()).then(|| total(prior));
     let after = total(prior) + coeff;
+    let rad = (dist == Dist::Rademacher)
+        .then(|| rad32::Pass::apply(before, after))
+        .flatten();
+    let stream = Stream::new(seed, 0);
     passes(x, Some(bits), par, |start, xs, bs| {
+        if let (Some(r), Some(v)) = (&rad, T::as_f32s(xs)) {
+            if r.group(level, &stream, start as u64, v, bs) {
+                return;
+            }
+        }
         with_piece_scratch(xs.len(), |z| {
             fill_z_at(level, seed, dist, start, z);
             let mut flags = [1u8; REDUCE_PIECE];
@@ -402,7 +412,16 @@ pub(crate) fn restore_at<T: Float>(
         return Ok(());
     }
     let d = total(coeffs);
+    let rad = (dist == Dist::Rademacher)
+        .then(|| rad32::Pass::restore(d, bits.is_some()))
+        .flatten();
+    let stream = Stream::new(seed, 0);
     passes(x, bits, par, |start, xs, bs| {
+        if let (Some(r), Some(v)) = (&rad, T::as_f32s(xs)) {
+            if r.group(level, &stream, start as u64, v, bs) {
+                return;
+            }
+        }
         with_piece_scratch(xs.len(), |z| {
             fill_z_at(level, seed, dist, start, z);
             let mut flags = [1u8; REDUCE_PIECE];

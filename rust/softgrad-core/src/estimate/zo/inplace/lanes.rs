@@ -36,23 +36,23 @@ use crate::simd::{self, Level};
 /// How far (in floats) inside its binade a value must lie for the lanes.
 pub(super) const MARGIN: i32 = 8;
 
-const HIDDEN: i32 = 1 << 23;
+pub(super) const HIDDEN: i32 = 1 << 23;
 /// `1.5 · 2⁵²`: adding it rounds `|t| < 2⁵¹` to an integer (ties to even) in the low bits.
 const MAGIC: f64 = 6_755_399_441_055_744.0;
 /// `m = round(|d| / q)` must not exceed this (so `|S| < 2²⁵`).
-const M_MAX: f64 = (1u32 << 24) as f64;
+pub(super) const M_MAX: f64 = (1u32 << 24) as f64;
 /// The least `S` the lanes take (`x⁰` farther from zero than `|d|` by a margin; `y` normal).
-const S_MIN: i32 = 16;
+pub(super) const S_MIN: i32 = 16;
 
 /// `2^(150 − e)` for a biased `f32` exponent `e`: `1 / q`, a normal `f64` for every `e`.
 #[inline(always)]
-fn inv_q(e: u32) -> f64 {
+pub(super) fn inv_q(e: u32) -> f64 {
     f64::from_bits(u64::from(1173u32.wrapping_sub(e)) << 52)
 }
 
 /// `round(t)` for `0 ≤ t < 2⁵¹`, ties to even (the snap's rounding), as an integer.
 #[inline(always)]
-fn rne(t: f64) -> i32 {
+pub(super) fn rne(t: f64) -> i32 {
     (t + MAGIC).to_bits() as u32 as i32
 }
 

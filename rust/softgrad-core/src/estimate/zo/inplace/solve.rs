@@ -68,6 +68,17 @@ pub(super) fn undo<T: Float>(y: T, d: f64, has_bit: bool, outer: bool) -> T {
     pick(count == 0, c0, pick(count == 1, lo, resolved))
 }
 
+/// The recorded step `d` from the original `x0` into `v`, with the bit of the outer one of two
+/// (farther from zero) floats whose step ends together into `bit` (cleared where it is the only one).
+#[inline(always)]
+pub(super) fn forward<T: Float>(x0: T, d: f64, v: &mut T, bit: &mut u8) {
+    let y = step_r(x0, d);
+    let up = step_r(x0.up(), d) == y;
+    let down = step_r(x0.down(), d) == y;
+    *bit = u8::from(pick(y.to_f64() < 0.0, up & !down, down & !up));
+    *v = y;
+}
+
 /// Gathers the coordinates with `slow[i] != 0` to the front: their indices into `idx`, their
 /// values into `cx`, their `z` into the front of `z` itself (`z` of the others is not needed any
 /// more) and their bits into `cb`. Returns how many.
@@ -153,15 +164,6 @@ pub(super) fn apply<T: Float>(
     let mut cb = [0u8; REDUCE_PIECE];
     let n = gather(x, z, bits, slow, &mut idx, &mut cx, &mut cb);
     let (cx, z, cb) = (&mut cx[..n], &z[..n], &mut cb[..n]);
-    // The step from the original `x0`, with the bit of the outer one of two.
-    #[inline(always)]
-    fn forward<T: Float>(x0: T, d: f64, v: &mut T, bit: &mut u8) {
-        let y = step_r(x0, d);
-        let up = step_r(x0.up(), d) == y;
-        let down = step_r(x0.down(), d) == y;
-        *bit = u8::from(pick(y.to_f64() < 0.0, up & !down, down & !up));
-        *v = y;
-    }
     match before {
         Some(b) => simd::dispatch(
             level,

@@ -1,0 +1,233 @@
+//! The 32-bit lanes against the `f64` lanes value by value, and the whole passes against the old
+//! ones (a `z` buffer, the `f64` lanes, the solve) bit for bit at every level and thread count.
+
+use super::super::{
+    apply_at, bits_len, fill_z_at, lanes, passes, restore_at, solve, Dist, Record, PIECE,
+};
+use super::{forward, undo, Table};
+use crate::par::{with_piece_scratch, Par, REDUCE_PIECE};
+use crate::rng::Stream;
+use crate::simd::{self, Level};
+
+/// `n` values `N(0, s²)` for a few `s`, with zeros, binade edges, subnormals, huge values,
+/// infinities and NaNs mixed in.
+fn data(n: usize, seed: u64) -> Vec<f32> {
+    let mut z = vec![0.0; n];
+    Stream::new(seed, 3).fill_normal(0, &mut z);
+    let scale = [0.02, 1.0, 1e-3, 3e-5, 1e30, 1e-38];
+    let mut x: Vec<f32> = z
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v * scale[(i / 1000) % scale.len()]) as f32)
+        .collect();
+    let odd = [
+        0.0f32,
+        -0.0,
+        f32::MIN_POSITIVE,
+        -1e-40,
+        1e-45,
+        f32::MAX,
+        -f32::MAX,
+        f32::INFINITY,
+        f32::NAN,
+        2f32.powi(-10),
+        -2f32.powi(-10).next_down(),
+        2f32.powi(-9).next_up(),
+        1e-3,
+        -1e-3,
+        9.99e-4,
+        2e-3,
+        -2.0001e-3,
+    ];
+    for (k, v) in x.iter_mut().enumerate().step_by(5) {
+        *v = odd[(k / 5) % odd.len()];
+    }
+    x
+}
+
+/// Coefficients of a pass: MeZO's, tiny and large ones, and ones with bits below every quantum.
+const COEFFS: [f64; 9] = [1e-3, -2e-3, -1e-3, 1e-6, 0.37, -3.1e-7, 1.0, 2.5e-20, 1e20];
+
+#[test]
+fn lanes_twins_are_the_f64_lanes() {
+    let x = data(30_000, 1);
+    for c in COEFFS {
+        let t = Table::new(c).expect("a table");
+        for &v in &x {
+            let xb = v.to_bits();
+            for zb in [0, 1] {
+                let d = if zb == 1 { -c } else { c };
+                let (y, bit, ok) = forward(&t, xb, zb);
+                let (wy, wbit, wok) = lanes::forward(xb, d);
+                assert_eq!(ok, wok, "forward x {v:e} d {d:e}");
+                if ok {
+                    assert_eq!((y, bit), (wy, u32::from(wbit)), "forward x {v:e} d {d:e}");
+                }
+                for (bit, has) in [(0, true), (1, true), (0, false)] {
+                    let (x0, ok) = undo(&t, xb, zb, bit, has);
+                    let (w0, wok) = lanes::undo(xb, d, bit as u8, has);
+                    assert_eq!(ok, wok, "undo y {v:e} d {d:e} bit {bit} {has}");
+                    if ok {
+                        assert_eq!(x0, w0, "undo y {v:e} d {d:e}");
+                    }
+                }
+            }
+        }
+    }
+    for c in [0.0, -0.0, 1e-40, 1e40, f64::NAN, f64::INFINITY] {
+        assert!(Table::new(c).is_none(), "{c}");
+    }
+}
+
+/// The old recorded step: `z` in a buffer, the `f64` lanes, then the solve.
+fn old_apply(level: Level, x: &mut [f32], before: Option<f64>, after: f64, bits: &mut [u8]) {
+    passes(x, Some(bits), Par::Seq, |start, xs, bs| {
+        with_piece_scratch(xs.len(), |z| {
+            fill_z_at(level, 7, Dist::Rademacher, start, z);
+            let mut flags = [1u8; REDUCE_PIECE];
+            let slow = &mut flags[..xs.len()];
+            lanes::apply_recorded(level, xs, z, before, after, bs, slow);
+            solve::apply(level, xs, z, before, after, bs, slow);
+        })
+    })
+    .unwrap();
+}
+
+/// The old undoing.
+fn old_restore(level: Level, x: &mut [f32], d: f64, bits: Option<&mut [u8]>) {
+    passes(x, bits, Par::Seq, |start, xs, bs| {
+        with_piece_scratch(xs.len(), |z| {
+            fill_z_at(level, 7, Dist::Rademacher, start, z);
+            let mut flags = [1u8; REDUCE_PIECE];
+            let slow = &mut flags[..xs.len()];
+            lanes::restore(level, xs, z, d, bs, slow);
+            solve::restore(level, xs, z, d, bs, slow);
+        })
+    })
+    .unwrap();
+}
+
+fn key(x: &[f32]) -> Vec<u32> {
+    x.iter().map(|v| v.to_bits()).collect()
+}
+
+/// A sample's passes (`+c`, `−2c`, restore with bits; then a restore without bits after `+c`)
+/// with the new code at `level` and `par` against the old code.
+fn check_sample(level: Level, x0: &[f32], c: f64, par: Par) {
+    let steps = [c, -2.0 * c];
+    let (mut x, mut w) = (x0.to_vec(), x0.to_vec());
+    let (mut bits, mut wbits) = (vec![0u8; bits_len(x.len())], vec![0u8; bits_len(x.len())]);
+    for k in 0..2 {
+        let rec = Record {
+            bits: &mut bits[..],
+            prior: &steps[..k],
+        };
+        apply_at(level, &mut x, 7, Dist::Rademacher, steps[k], Some(rec), par).unwrap();
+        let before = (k == 1).then_some(steps[0]);
+        old_apply(
+            level,
+            &mut w,
+            before,
+            super::super::total(&steps[..=k]),
+            &mut wbits,
+        );
+        assert!(key(&x) == key(&w), "pass {k} c {c:e} {level:?} {par:?}");
+        assert!(bits == wbits, "bits of pass {k} c {c:e} {level:?} {par:?}");
+    }
+    let d = super::super::total(&steps);
+    restore_at(
+        level,
+        &mut x,
+        7,
+        Dist::Rademacher,
+        &steps,
+        Some(&mut bits),
+        par,
+    )
+    .unwrap();
+    old_restore(level, &mut w, d, Some(&mut wbits));
+    assert!(key(&x) == key(&w), "restore c {c:e} {level:?} {par:?}");
+    let rec = Record {
+        bits: &mut bits[..],
+        prior: &[],
+    };
+    apply_at(level, &mut x, 7, Dist::Rademacher, c, Some(rec), par).unwrap();
+    old_apply(level, &mut w, None, c, &mut wbits);
+    restore_at(level, &mut x, 7, Dist::Rademacher, &[c], None, par).unwrap();
+    old_restore(level, &mut w, c, None);
+    assert!(
+        key(&x) == key(&w),
+        "restore without bits c {c:e} {level:?} {par:?}"
+    );
+}
+
+#[test]
+fn passes_are_the_old_passes_at_every_level() {
+    // Past a piece, with a short last group.
+    let x0 = data(PIECE + 3 * REDUCE_PIECE + 77, 2);
+    for c in COEFFS {
+        for level in simd::available() {
+            check_sample(level, &x0, c, Par::Seq);
+        }
+    }
+}
+
+#[test]
+fn passes_are_the_old_passes_on_threads() {
+    let x0 = data(2 * PIECE + 2 * REDUCE_PIECE + 5, 3);
+    let level = simd::level();
+    for par in [Par::Rayon(1), Par::Rayon(2), Par::Rayon(3)] {
+        check_sample(level, &x0, 1e-3, par);
+    }
+}
+
+#[test]
+fn restore_gives_back_layer_weights_exactly() {
+    // N(0, 0.02²) at MeZO's eps: every weight farther from zero than about 2 eps comes back.
+    let x0: Vec<f32> = data(3 * REDUCE_PIECE, 4)[..]
+        .iter()
+        .map(|v| {
+            if v.is_finite() {
+                v.clamp(-1.0, 1.0)
+            } else {
+                0.5
+            }
+        })
+        .collect();
+    for level in simd::available() {
+        let mut x = x0.clone();
+        let mut bits = vec![0u8; bits_len(x.len())];
+        let steps = [1e-3, -2e-3];
+        for k in 0..2 {
+            let rec = Record {
+                bits: &mut bits[..],
+                prior: &steps[..k],
+            };
+            apply_at(
+                level,
+                &mut x,
+                9,
+                Dist::Rademacher,
+                steps[k],
+                Some(rec),
+                Par::Seq,
+            )
+            .unwrap();
+        }
+        restore_at(
+            level,
+            &mut x,
+            9,
+            Dist::Rademacher,
+            &steps,
+            Some(&mut bits),
+            Par::Seq,
+        )
+        .unwrap();
+        for (&a, &b) in x.iter().zip(&x0) {
+            if b.abs() > 2.1e-3 {
+                assert_eq!(a.to_bits(), b.to_bits(), "{b:e} {level:?}");
+            }
+        }
+    }
+}

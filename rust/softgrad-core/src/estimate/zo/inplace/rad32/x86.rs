@@ -1,0 +1,397 @@
+//! [`Pass::group_scalar`](super::Pass)'s lanes in explicit vector code: the table lookup is one
+//! permute (AVX-512) or four and three blends (AVX2), the signs of `z` and the record bits come
+//! straight from the words as masks (AVX-512) or sign bits (AVX2).
+
+use super::{Pass, Table, GROUP, HIDDEN, LANES, MARGIN, S_MIN};
+use std::arch::x86_64::*;
+
+const SIG: i32 = 0x7f_ffff;
+/// The sign and exponent bits.
+const TOP: i32 = 0xff80_0000u32 as i32;
+
+/// A table's constants in 512-bit registers.
+#[derive(Clone, Copy)]
+struct T512 {
+    lo: __m512i,
+    span: __m512i,
+    tlo: __m512i,
+    thi: __m512i,
+    c: __m512d,
+    negc: __m512d,
+    neg: u16,
+}
+
+#[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,bmi1,bmi2")]
+fn t512(t: Option<&Table>) -> T512 {
+    let t = t.copied().unwrap_or(Table {
+        lo: 26,
+        m: [0; 32],
+        c: 1.0,
+    });
+    // SAFETY: 16 values from each offset are inside the table.
+    let (tlo, thi) = unsafe {
+        (
+            _mm512_loadu_si512(t.m.as_ptr().cast()),
+            _mm512_loadu_si512(t.m[16..].as_ptr().cast()),
+        )
+    };
+    T512 {
+        lo: _mm512_set1_epi32(t.lo as i32),
+        span: _mm512_set1_epi32((252 - t.lo) as i32),
+        tlo,
+        thi,
+        c: _mm512_set1_pd(t.c),
+        negc: _mm512_set1_pd(-t.c),
+        neg: if t.c < 0.0 { 0xffff } else { 0 },
+    }
+}
+
+/// `super::undo` on 16 lanes (`zb`, `bit`: the masks of `z`'s signs and the record bits):
+/// `(x⁰, ok)`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,bmi1,bmi2")]
+fn undo512(v: &T512, yb: __m512i, zb: u16, bit: u16, has: u16) -> (__m512i, u16) {
+    let (ff, sig, one) = (
+        _mm512_set1_epi32(0xff),
+        _mm512_set1_epi32(SIG),
+        _mm512_set1_epi32(1),
+    );
+    let hidden = _mm512_set1_epi32(HIDDEN);
+    let zero = _mm512_setzero_si512();
+    // c0 = round(y - d) through f64, as the lanes compute it.
+    let y = _mm512_castsi512_ps(yb);
+    let ylo = _mm512_cvtps_pd(_mm512_castps512_ps256(y));
+    let yhi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+        _mm512_castps_pd(y),
+    )));
+    let dlo = _mm512_mask_blend_pd(zb as u8, v.c, v.negc);
+    let dhi = _mm512_mask_blend_pd((zb >> 8) as u8, v.c, v.negc);
+    let clo = _mm512_cvtpd_ps(_mm512_sub_pd(ylo, dlo));
+    let chi = _mm512_cvtpd_ps(_mm512_sub_pd(yhi, dhi));
+    let cb = _mm512_castps_si512(_mm512_insertf32x8::<1>(_mm512_castps256_ps512(clo), chi));
+    let e = _mm512_and_si512(_mm512_srli_epi32::<23>(cb), ff);
+    let mant = _mm512_and_si512(cb, sig);
+    let de = _mm512_sub_epi32(e, v.lo);
+    let m = _mm512_permutex2var_epi32(v.tlo, _mm512_min_epu32(de, _mm512_set1_epi32(31)), v.thi);
+    let ok_e = _mm512_cmple_epu32_mask(de, v.span);
+    let ok_mant = _mm512_cmplt_epu32_mask(
+        _mm512_sub_epi32(mant, _mm512_set1_epi32(MARGIN)),
+        _mm512_set1_epi32(HIDDEN - 2 * MARGIN),
+    );
+    let ye = _mm512_and_si512(_mm512_srli_epi32::<23>(yb), ff);
+    let ok_ye = _mm512_cmplt_epu32_mask(_mm512_sub_epi32(ye, one), _mm512_set1_epi32(254));
+    let ybig = _mm512_ternarylogic_epi32::<0xEA>(yb, sig, hidden); // (y & sig) | hidden
+    let sh = _mm512_sub_epi32(ye, e);
+    let fits_y = _mm512_cmple_epi32_mask(sh, one);
+    let shl = _mm512_max_epi32(sh, zero);
+    let shr = _mm512_max_epi32(_mm512_sub_epi32(zero, sh), zero);
+    let yi = _mm512_srlv_epi32(_mm512_sllv_epi32(ybig, shl), shr);
+    let low = _mm512_sub_epi32(_mm512_sllv_epi32(one, shr), one);
+    let integral = _mm512_testn_epi32_mask(ybig, low);
+    let sx = _mm512_movepi32_mask(cb);
+    let sy = _mm512_movepi32_mask(yb);
+    // d of the other sign than c0: y = |x0| + m in units of q.
+    let other = sx ^ zb ^ v.neg;
+    let base = _mm512_mask_add_epi32(_mm512_sub_epi32(yi, m), other, yi, m);
+    let two = _mm512_cmpge_epi32_mask(yi, _mm512_set1_epi32(2 * HIDDEN));
+    let mm = _mm512_mask_add_epi32(base, two & bit, base, one);
+    let even = _mm512_testn_epi32_mask(yi, one);
+    let b2 = _mm512_mask_add_epi32(base, two, base, one);
+    let ok_base = _mm512_cmpge_epi32_mask(base, hidden)
+        & _mm512_cmplt_epi32_mask(b2, _mm512_set1_epi32(2 * HIDDEN));
+    let ok =
+        ok_e & ok_mant & ok_ye & fits_y & integral & !(sx ^ sy) & (!two | (even & has)) & ok_base;
+    // c0's sign and exponent, the significand mm.
+    let x0 = _mm512_ternarylogic_epi32::<0xCA>(_mm512_set1_epi32(TOP), cb, mm);
+    (x0, ok)
+}
+
+/// `super::forward` on 16 lanes: `(y, bit, ok)`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,bmi1,bmi2")]
+fn forward512(v: &T512, xb: __m512i, zb: u16) -> (__m512i, u16, u16) {
+    let (ff, sig, one) = (
+        _mm512_set1_epi32(0xff),
+        _mm512_set1_epi32(SIG),
+        _mm512_set1_epi32(1),
+    );
+    let e = _mm512_and_si512(_mm512_srli_epi32::<23>(xb), ff);
+    let mant = _mm512_and_si512(xb, sig);
+    let big = _mm512_or_si512(mant, _mm512_set1_epi32(HIDDEN));
+    let de = _mm512_sub_epi32(e, v.lo);
+    let m = _mm512_permutex2var_epi32(v.tlo, _mm512_min_epu32(de, _mm512_set1_epi32(31)), v.thi);
+    let sx = _mm512_movepi32_mask(xb);
+    let other = sx ^ zb ^ v.neg;
+    let s = _mm512_mask_sub_epi32(_mm512_add_epi32(big, m), other, big, m);
+    let up = _mm512_cmpge_epi32_mask(s, _mm512_set1_epi32(2 * HIDDEN));
+    let r = _mm512_mask_and_epi32(s, up, s, _mm512_set1_epi32(!1));
+    let q = _mm512_slli_epi32::<23>(_mm512_sub_epi32(e, _mm512_set1_epi32(23)));
+    let y = _mm512_castps_si512(_mm512_mul_ps(_mm512_cvtepi32_ps(r), _mm512_castsi512_ps(q)));
+    // y | (x & sign)
+    let y = _mm512_ternarylogic_epi32::<0xF8>(y, xb, _mm512_set1_epi32(i32::MIN));
+    let nb = up & _mm512_test_epi32_mask(s, one);
+    let ok = _mm512_cmple_epu32_mask(de, v.span)
+        & _mm512_cmplt_epu32_mask(
+            _mm512_sub_epi32(mant, _mm512_set1_epi32(MARGIN)),
+            _mm512_set1_epi32(HIDDEN - 2 * MARGIN),
+        )
+        & _mm512_cmpge_epi32_mask(s, _mm512_set1_epi32(S_MIN));
+    (y, nb, ok)
+}
+
+/// [`Pass::group_scalar`](super::Pass) on a whole group, 16 lanes at a time.
+#[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,bmi1,bmi2")]
+pub(super) fn group512(
+    pass: &Pass,
+    x: &mut [f32; GROUP],
+    words: &[[u32; LANES]; 4],
+    bits: &mut [u8],
+    slow: &mut [u32; GROUP / 32],
+) -> u32 {
+    let (tb, ta) = (t512(pass.before.as_ref()), t512(pass.after.as_ref()));
+    let (undo, fwd) = (pass.before.is_some(), pass.after.is_some());
+    let has: u16 = if pass.has_bit { 0xffff } else { 0 };
+    let mut any = 0;
+    for (k, flags) in slow.iter_mut().enumerate() {
+        let word = words[k % 4][k / 4];
+        let rb = Pass::bits_at(bits, k);
+        let (mut f, mut nb) = (0u32, 0u32);
+        // The next group's lines, a group ahead (a prefetch past the array is harmless).
+        let ahead = x.as_ptr().wrapping_add(GROUP + 32 * k);
+        _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
+        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(16).cast());
+        for h in 0..2 {
+            let p = x[32 * k + 16 * h..].as_mut_ptr();
+            // SAFETY: 16 values from p are inside x.
+            let xb = unsafe { _mm512_loadu_si512(p.cast()) };
+            let zb = (word >> (16 * h)) as u16;
+            let bit = (rb >> (16 * h)) as u16;
+            let (x0, ok0) = if undo {
+                undo512(&tb, xb, zb, bit, has)
+            } else {
+                (xb, 0xffff)
+            };
+            let (y, nbit, ok) = if fwd {
+                let (y, nbit, ok1) = forward512(&ta, x0, zb);
+                (y, nbit, ok0 & ok1)
+            } else {
+                (x0, bit, ok0)
+            };
+            let out = _mm512_mask_blend_epi32(ok, xb, y);
+            // SAFETY: as the load.
+            unsafe { _mm512_storeu_si512(p.cast(), out) };
+            nb |= u32::from((bit & !ok) | (nbit & ok)) << (16 * h);
+            f |= u32::from(!ok) << (16 * h);
+        }
+        if fwd {
+            bits[4 * k..4 * k + 4].copy_from_slice(&nb.to_le_bytes());
+        }
+        *flags = f;
+        any |= f;
+    }
+    any
+}
+
+/// A table's constants in 256-bit registers.
+#[derive(Clone, Copy)]
+struct T256 {
+    lo: __m256i,
+    t: [__m256i; 4],
+    c: __m256d,
+    neg: __m256i,
+}
+
+#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
+fn t256(t: Option<&Table>) -> T256 {
+    let t = t.copied().unwrap_or(Table {
+        lo: 26,
+        m: [0; 32],
+        c: 1.0,
+    });
+    // SAFETY: 8 values from each offset are inside the table.
+    let t4 = |i: usize| unsafe { _mm256_loadu_si256(t.m[8 * i..].as_ptr().cast()) };
+    T256 {
+        lo: _mm256_set1_epi32(t.lo as i32),
+        t: [t4(0), t4(1), t4(2), t4(3)],
+        c: _mm256_set1_pd(t.c),
+        neg: _mm256_set1_epi32(if t.c < 0.0 { -1 } else { 0 }),
+    }
+}
+
+/// `m(e)` and the lanes where `e` is outside the table's window (all ones).
+#[inline]
+#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
+fn lookup256(v: &T256, e: __m256i) -> (__m256i, __m256i) {
+    let j = _mm256_min_epu32(_mm256_sub_epi32(e, v.lo), _mm256_set1_epi32(31));
+    let (s3, s4) = (
+        _mm256_castsi256_ps(_mm256_slli_epi32::<28>(j)),
+        _mm256_castsi256_ps(_mm256_slli_epi32::<27>(j)),
+    );
+    let p = |t: __m256i| _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(t, j));
+    let a = _mm256_blendv_ps(p(v.t[0]), p(v.t[1]), s3);
+    let b = _mm256_blendv_ps(p(v.t[2]), p(v.t[3]), s3);
+    let m = _mm256_castps_si256(_mm256_blendv_ps(a, b, s4));
+    let out = _mm256_or_si256(
+        _mm256_cmpgt_epi32(v.lo, e),
+        _mm256_cmpgt_epi32(e, _mm256_set1_epi32(252)),
+    );
+    (m, out)
+}
+
+/// The lanes whose significand bits are not [`MARGIN`] floats inside the binade (all ones).
+#[inline]
+#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
+fn edge256(mant: __m256i) -> __m256i {
+    _mm256_or_si256(
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(MARGIN), mant),
+        _mm256_cmpgt_epi32(mant, _mm256_set1_epi32(HIDDEN - MARGIN - 1)),
+    )
+}
+
+/// `super::undo` on 8 lanes (`zm`, `bit`: all ones where `z = −1`, where the record bit is set;
+/// `has`: all ones with bits): `(x⁰, ok)`, `ok` all ones.
+#[inline]
+#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
+fn undo256(v: &T256, yb: __m256i, zm: __m256i, bit: __m256i, has: __m256i) -> (__m256i, __m256i) {
+    let (ff, sig, one) = (
+        _mm256_set1_epi32(0xff),
+        _mm256_set1_epi32(SIG),
+        _mm256_set1_epi32(1),
+    );
+    let hidden = _mm256_set1_epi32(HIDDEN);
+    let zero = _mm256_setzero_si256();
+    let y = _mm256_castsi256_ps(yb);
+    let sign = _mm256_set1_pd(-0.0);
+    let d = |z: __m128i| {
+        _mm256_xor_pd(
+            v.c,
+            _mm256_and_pd(_mm256_castsi256_pd(_mm256_cvtepi32_epi64(z)), sign),
+        )
+    };
+    let clo = _mm256_cvtpd_ps(_mm256_sub_pd(
+        _mm256_cvtps_pd(_mm256_castps256_ps128(y)),
+        d(_mm256_castsi256_si128(zm)),
+    ));
+    let chi = _mm256_cvtpd_ps(_mm256_sub_pd(
+        _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(y)),
+        d(_mm256_extracti128_si256::<1>(zm)),
+    ));
+    let cb = _mm256_castps_si256(_mm256_set_m128(chi, clo));
+    let e = _mm256_and_si256(_mm256_srli_epi32::<23>(cb), ff);
+    let mant = _mm256_and_si256(cb, sig);
+    let (m, out) = lookup256(v, e);
+    let ye = _mm256_and_si256(_mm256_srli_epi32::<23>(yb), ff);
+    let ybig = _mm256_or_si256(_mm256_and_si256(yb, sig), hidden);
+    let sh = _mm256_sub_epi32(ye, e);
+    let shl = _mm256_max_epi32(sh, zero);
+    let shr = _mm256_max_epi32(_mm256_sub_epi32(zero, sh), zero);
+    let yi = _mm256_srlv_epi32(_mm256_sllv_epi32(ybig, shl), shr);
+    let low = _mm256_sub_epi32(_mm256_sllv_epi32(one, shr), one);
+    let integral = _mm256_cmpeq_epi32(_mm256_and_si256(ybig, low), zero);
+    let sx = _mm256_srai_epi32::<31>(cb);
+    let other = _mm256_xor_si256(_mm256_xor_si256(sx, zm), v.neg);
+    let base = _mm256_blendv_epi8(_mm256_sub_epi32(yi, m), _mm256_add_epi32(yi, m), other);
+    let two = _mm256_cmpgt_epi32(yi, _mm256_set1_epi32(2 * HIDDEN - 1));
+    let mm = _mm256_sub_epi32(base, _mm256_and_si256(two, bit));
+    let even = _mm256_cmpeq_epi32(_mm256_and_si256(yi, one), zero);
+    let b2 = _mm256_sub_epi32(base, two);
+    let bad = [
+        out,
+        edge256(mant),
+        _mm256_cmpeq_epi32(ye, zero),
+        _mm256_cmpeq_epi32(ye, ff),
+        _mm256_cmpgt_epi32(sh, one),
+        _mm256_srai_epi32::<31>(_mm256_xor_si256(cb, yb)),
+        _mm256_andnot_si256(_mm256_and_si256(even, has), two),
+        _mm256_cmpgt_epi32(hidden, base),
+        _mm256_cmpgt_epi32(b2, _mm256_set1_epi32(2 * HIDDEN - 1)),
+    ]
+    .into_iter()
+    .fold(zero, |a, b| _mm256_or_si256(a, b));
+    let top = _mm256_set1_epi32(TOP);
+    let x0 = _mm256_or_si256(_mm256_and_si256(cb, top), _mm256_andnot_si256(top, mm));
+    (x0, _mm256_andnot_si256(bad, integral))
+}
+
+/// `super::forward` on 8 lanes: `(y, bit in the sign, ok all ones)`.
+#[inline]
+#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
+fn forward256(v: &T256, xb: __m256i, zm: __m256i) -> (__m256i, __m256i, __m256i) {
+    let (ff, sig) = (_mm256_set1_epi32(0xff), _mm256_set1_epi32(SIG));
+    let e = _mm256_and_si256(_mm256_srli_epi32::<23>(xb), ff);
+    let mant = _mm256_and_si256(xb, sig);
+    let big = _mm256_or_si256(mant, _mm256_set1_epi32(HIDDEN));
+    let (m, out) = lookup256(v, e);
+    let sx = _mm256_srai_epi32::<31>(xb);
+    let other = _mm256_xor_si256(_mm256_xor_si256(sx, zm), v.neg);
+    let s = _mm256_blendv_epi8(_mm256_add_epi32(big, m), _mm256_sub_epi32(big, m), other);
+    let up = _mm256_cmpgt_epi32(s, _mm256_set1_epi32(2 * HIDDEN - 1));
+    let r = _mm256_andnot_si256(_mm256_and_si256(up, _mm256_set1_epi32(1)), s);
+    let q = _mm256_slli_epi32::<23>(_mm256_sub_epi32(e, _mm256_set1_epi32(23)));
+    let y = _mm256_castps_si256(_mm256_mul_ps(_mm256_cvtepi32_ps(r), _mm256_castsi256_ps(q)));
+    let y = _mm256_or_si256(y, _mm256_and_si256(xb, _mm256_set1_epi32(i32::MIN)));
+    let nb = _mm256_and_si256(up, _mm256_slli_epi32::<31>(s));
+    let bad = _mm256_or_si256(
+        _mm256_or_si256(out, edge256(mant)),
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(S_MIN), s),
+    );
+    (y, nb, _mm256_xor_si256(bad, _mm256_set1_epi32(-1)))
+}
+
+/// [`Pass::group_scalar`](super::Pass) on a whole group, 8 lanes at a time.
+#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
+pub(super) fn group256(
+    pass: &Pass,
+    x: &mut [f32; GROUP],
+    words: &[[u32; LANES]; 4],
+    bits: &mut [u8],
+    slow: &mut [u32; GROUP / 32],
+) -> u32 {
+    let (tb, ta) = (t256(pass.before.as_ref()), t256(pass.after.as_ref()));
+    let (undo, fwd) = (pass.before.is_some(), pass.after.is_some());
+    let has = _mm256_set1_epi32(if pass.has_bit { -1 } else { 0 });
+    // Lane l of 8 takes bit l of its byte of a word to the sign bit.
+    let up = _mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24);
+    let spread = |w: u32| _mm256_sllv_epi32(_mm256_set1_epi32(w as i32), up);
+    let mut any = 0;
+    for (k, flags) in slow.iter_mut().enumerate() {
+        let word = words[k % 4][k / 4];
+        let rb = Pass::bits_at(bits, k);
+        let (mut f, mut nb) = (0u32, 0u32);
+        let ahead = x.as_ptr().wrapping_add(GROUP + 32 * k);
+        _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
+        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(16).cast());
+        for h in 0..4 {
+            let p = x[32 * k + 8 * h..].as_mut_ptr();
+            // SAFETY: 8 values from p are inside x.
+            let xb = unsafe { _mm256_loadu_si256(p.cast()) };
+            let zm = _mm256_srai_epi32::<31>(spread(word >> (8 * h)));
+            let bitv = spread(rb >> (8 * h)); // the record bit in the sign
+            let (x0, ok0) = if undo {
+                undo256(&tb, xb, zm, _mm256_srai_epi32::<31>(bitv), has)
+            } else {
+                (xb, _mm256_set1_epi32(-1))
+            };
+            let (y, nbit, ok) = if fwd {
+                let (y, nbit, ok1) = forward256(&ta, x0, zm);
+                (y, nbit, _mm256_and_si256(ok0, ok1))
+            } else {
+                (x0, bitv, ok0)
+            };
+            let okf = _mm256_castsi256_ps(ok);
+            let out = _mm256_blendv_ps(_mm256_castsi256_ps(xb), _mm256_castsi256_ps(y), okf);
+            // SAFETY: as the load.
+            unsafe { _mm256_storeu_ps(p, out) };
+            let newbit =
+                _mm256_blendv_ps(_mm256_castsi256_ps(bitv), _mm256_castsi256_ps(nbit), okf);
+            nb |= (_mm256_movemask_ps(newbit) as u32) << (8 * h);
+            f |= ((!_mm256_movemask_ps(okf) as u32) & 0xff) << (8 * h);
+        }
+        if fwd {
+            bits[4 * k..4 * k + 4].copy_from_slice(&nb.to_le_bytes());
+        }
+        *flags = f;
+        any |= f;
+    }
+    any
+}
