@@ -9,12 +9,33 @@
 //! the limit holds (and the lanes' `e ≥ 26`): below it the lanes flag the coordinate anyway, and
 //! from 25 binades above it `|d| / q < 1/2` rounds to `m = 0`. The sign of `d` is the sign of `C`
 //! flipped by the Philox bit. Everything else is the lanes' integer arithmetic, written in 32-bit
-//! lanes: `c₀ = round(y − d)` is computed in `f64` as the lanes do, and `Y = |y| / q(c₀)` (exact:
-//! `q` is a power of two) as the integer `Y_sig · 2^(e_y − e)` with its integrality test on the
-//! shifted-out bits. So every lane gives the lanes' value and flag, bit for bit (tested against
-//! them and against the whole old pass at every level). The flagged coordinates (about 4 % of
-//! N(0, 0.02²) weights at `eps = 1e-3`: `|x⁰|` within about `|d|` of zero) go to the
-//! [`solve`](super::solve) in batches of 64, without a per-call buffer of the piece.
+//! lanes, with `Y = |y| / q(c₀)` (exact: `q` is a power of two) as the integer `Y_sig · 2^(e_y −
+//! e)` and its integrality test on the shifted-out bits. The step ([`forward`]) gives the lanes'
+//! value and flag, bit for bit, and takes one more case, the step across zero.
+//!
+//! **The step across zero.** Where `d` has the other sign than `x⁰ = ±M q` and `m ≥ M + 16`
+//! (`|x⁰|` just below `|d|`), the sum `±(M − m) q` is a multiple of `q` below `2²⁴ q` in
+//! magnitude, so a float: `y = ∓(m − M) q` exactly, of `d`'s sign, normal. It is the image of no
+//! other float: `M ± 1` give `S ∓ 1`; a float of the binade above (quantum `2q`, `m' =
+//! round(|d| / 2q)`, so `2m' ≤ m + 1`) would need a significand `m' + (M − m)/2 < 2²³`; one of a
+//! binade below (quantum `q/2ᵏ`, `m'' ≤ 2ᵏ m + 2ᵏ⁻¹`) would need `m'' − 2ᵏ (m − M) ≥ 2ᵏ M − 2ᵏ⁻¹
+//! ≥ 2²⁴` for `M ≥ 2²³ + 8`; floats of `d`'s sign step to at least about `|d| > |y|`. So the
+//! solve's bit is `0`, and the lanes write `y` and `0`.
+//!
+//! **The undoing takes `c₀` in `f32`.** The lanes use `c₀` only for its sign, its binade `B`
+//! (quantum `q`) and the check that it lies [`MARGIN`] floats inside `B`; the answer is the
+//! significand `Y ∓ m` (or the next one, by the bit) in `B`. [`undo`] takes `c₀' = y − D` rounded
+//! in `f32`, `D = ±C` rounded to `f32`. Where the binade limit holds, `|C| ≤ 2²⁴ q`, so `|D − d|
+//! ≤ q / 2` (`C`'s own ulp is at most `q`, or `C` is a power of two and `D = d`), and `|c₀' − (y −
+//! d)| ≤ q`. The lanes' bound (a preimage lies within `q/2 + q` of `y − d`) puts every preimage
+//! within 3 floats of `c₀'`: with `c₀'` 8 floats inside `B`, inside `B`, and `c₀ = round(y − d)`
+//! in `B` too. So the lanes' argument holds with `c₀'` in place of `c₀`: one preimage (`Y < 2²⁴`)
+//! or two named by the bit, the answer of [`undo_one`](super::undo_one). Where `c₀` and `c₀'`
+//! both pass the checks the answers are the lanes'; where only one does, the other way flags the
+//! value for the solve, whose answer is `undo_one`'s. Tested against both, value by value, and the
+//! whole passes against the old ones bit for bit at every level. The flagged coordinates (about 4
+//! % of N(0, 0.02²) weights at `eps = 1e-3`: `|x⁰|` within about `|d|` of zero) go to the
+//! [`solve`](super::solve) in batches of 32, without a per-call buffer of the piece.
 
 use super::bits32::GROUP;
 use super::lanes::{inv_q, rne, HIDDEN, MARGIN, M_MAX, S_MIN};
@@ -103,16 +124,25 @@ fn forward(t: &Table, xb: u32, zbit: u32) -> (u32, u32, bool) {
     let up = s >= 2 * HIDDEN;
     let r = if up { s & !1 } else { s };
     let q = f32::from_bits(e.wrapping_sub(23) << 23);
-    let y = (r as f32 * q).to_bits() | (sx << 31);
+    // Across zero (S < 0): the sign of d (module documentation).
+    let sy = sx ^ u32::from(s < 0);
+    let y = (r.unsigned_abs() as f32 * q).to_bits() | (sy << 31);
     let bit = u32::from(up) & (s & 1) as u32;
-    (y, bit, t.window(e) & inside(mant) & (s >= S_MIN))
+    (
+        y,
+        bit,
+        t.window(e) & inside(mant) & (s.unsigned_abs() >= S_MIN as u32),
+    )
 }
 
-/// [`lanes::undo`](super::lanes::undo) of `y` (bits `yb`) by `d = C (−1)^zbit`: `(x⁰ bits, ok)`.
+/// [`lanes::undo`](super::lanes::undo) of `y` (bits `yb`) by `d = C (−1)^zbit`, with `c₀` in `f32`
+/// (module documentation): `(x⁰ bits, ok)`.
 #[inline(always)]
 fn undo(t: &Table, yb: u32, zbit: u32, bit: u32, has_bit: bool) -> (u32, bool) {
-    let d = if zbit != 0 { -t.c } else { t.c };
-    let cb = ((f64::from(f32::from_bits(yb)) - d) as f32).to_bits();
+    // c0 within a float of y - d, in f32 (module documentation).
+    let c32 = t.c as f32;
+    let d = if zbit != 0 { -c32 } else { c32 };
+    let cb = (f32::from_bits(yb) - d).to_bits();
     let e = (cb >> 23) & 0xff;
     let mant = cb & 0x7f_ffff;
     let m = t.m(e);
@@ -263,7 +293,8 @@ impl Pass {
         any
     }
 
-    /// The solve for the flagged values, in batches of 64 (the old pass's arithmetic, `z = ±1`).
+    /// The solve for the flagged values, in batches of [`BATCH`] (the old pass's arithmetic,
+    /// `z = ±1`).
     #[cold]
     #[inline(never)]
     fn fix(
@@ -274,11 +305,12 @@ impl Pass {
         x: &mut [f32; GROUP],
         bits: &mut [u8],
     ) {
-        const BATCH: usize = 64;
-        let mut idx = [0u16; BATCH];
-        let mut cx = [0f32; BATCH];
-        let mut z = [0f64; BATCH];
-        let mut cb = [0u8; BATCH];
+        let mut batch = Batch {
+            idx: [0; BATCH],
+            x: [1.0; BATCH],
+            z: [1.0; BATCH],
+            bit: [0; BATCH],
+        };
         let mut n = 0;
         for (k, &f) in slow.iter().enumerate() {
             let word = words[k % 4][k / 4];
@@ -288,45 +320,31 @@ impl Pass {
                 let b = f.trailing_zeros();
                 f &= f - 1;
                 let i = 32 * k + b as usize;
-                idx[n] = i as u16;
-                cx[n] = x[i];
-                z[n] = if (word >> b) & 1 == 1 { -1.0 } else { 1.0 };
-                cb[n] = ((rb >> b) & 1) as u8;
+                batch.idx[n] = i as u16;
+                batch.x[n] = x[i];
+                batch.z[n] = if (word >> b) & 1 == 1 { -1.0 } else { 1.0 };
+                batch.bit[n] = ((rb >> b) & 1) as u8;
                 n += 1;
                 if n == BATCH {
-                    self.solve(level, &idx, &mut cx, &z, &mut cb, x, bits);
+                    self.solve(level, &mut batch, n, x, bits);
                     n = 0;
                 }
             }
         }
         if n > 0 {
-            self.solve(
-                level,
-                &idx[..n],
-                &mut cx[..n],
-                &z[..n],
-                &mut cb[..n],
-                x,
-                bits,
-            );
+            // The rest of the batch holds a harmless value (1.0, z = 1), computed and dropped.
+            batch.x[n..].fill(1.0);
+            batch.z[n..].fill(1.0);
+            batch.bit[n..].fill(0);
+            self.solve(level, &mut batch, n, x, bits);
         }
     }
 
-    /// [`solve::apply`] / [`solve::restore`]'s loops on a gathered batch, scattered back.
-    #[allow(clippy::too_many_arguments)] // the batch's four arrays and the group's two
-    fn solve(
-        &self,
-        level: Level,
-        idx: &[u16],
-        cx: &mut [f32],
-        z: &[f64],
-        cb: &mut [u8],
-        x: &mut [f32; GROUP],
-        bits: &mut [u8],
-    ) {
-        let n = idx.len();
-        let (cx, z, cb) = (&mut cx[..n], &z[..n], &mut cb[..n]);
+    /// [`solve::apply`] / [`solve::restore`]'s loops on a whole batch (a fixed trip count: all
+    /// in vectors, no scalar remainder), its first `n` scattered back.
+    fn solve(&self, level: Level, b: &mut Batch, n: usize, x: &mut [f32; GROUP], bits: &mut [u8]) {
         let has_bit = self.has_bit;
+        let (cx, z, cb) = (&mut b.x, &b.z, &mut b.bit);
         match (self.before.map(|t| t.c), self.after.map(|t| t.c)) {
             (Some(b), Some(a)) => simd::dispatch(
                 level,
@@ -357,15 +375,26 @@ impl Pass {
             ),
             (None, None) => {}
         }
-        for (j, &i) in idx.iter().enumerate() {
-            let i = usize::from(i);
-            x[i] = cx[j];
+        for j in 0..n {
+            let i = usize::from(b.idx[j]);
+            x[i] = b.x[j];
             if self.after.is_some() {
                 let (byte, bit) = (i / 8, i % 8);
-                bits[byte] = (bits[byte] & !(1 << bit)) | (cb[j] << bit);
+                bits[byte] = (bits[byte] & !(1 << bit)) | (b.bit[j] << bit);
             }
         }
     }
+}
+
+/// Flagged values per call of the solve's loops.
+const BATCH: usize = 32;
+
+/// A batch of flagged values: their indices in the group, values, `z` and record bits.
+struct Batch {
+    idx: [u16; BATCH],
+    x: [f32; BATCH],
+    z: [f64; BATCH],
+    bit: [u8; BATCH],
 }
 
 #[cfg(test)]

@@ -16,8 +16,8 @@ struct T512 {
     span: __m512i,
     tlo: __m512i,
     thi: __m512i,
-    c: __m512d,
-    negc: __m512d,
+    c32: __m512,
+    negc32: __m512,
     neg: u16,
 }
 
@@ -40,8 +40,8 @@ fn t512(t: Option<&Table>) -> T512 {
         span: _mm512_set1_epi32((252 - t.lo) as i32),
         tlo,
         thi,
-        c: _mm512_set1_pd(t.c),
-        negc: _mm512_set1_pd(-t.c),
+        c32: _mm512_set1_ps(t.c as f32),
+        negc32: _mm512_set1_ps(-(t.c as f32)),
         neg: if t.c < 0.0 { 0xffff } else { 0 },
     }
 }
@@ -58,49 +58,42 @@ fn undo512(v: &T512, yb: __m512i, zb: u16, bit: u16, has: u16) -> (__m512i, u16)
     );
     let hidden = _mm512_set1_epi32(HIDDEN);
     let zero = _mm512_setzero_si512();
-    // c0 = round(y - d) through f64, as the lanes compute it.
-    let y = _mm512_castsi512_ps(yb);
-    let ylo = _mm512_cvtps_pd(_mm512_castps512_ps256(y));
-    let yhi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
-        _mm512_castps_pd(y),
-    )));
-    let dlo = _mm512_mask_blend_pd(zb as u8, v.c, v.negc);
-    let dhi = _mm512_mask_blend_pd((zb >> 8) as u8, v.c, v.negc);
-    let clo = _mm512_cvtpd_ps(_mm512_sub_pd(ylo, dlo));
-    let chi = _mm512_cvtpd_ps(_mm512_sub_pd(yhi, dhi));
-    let cb = _mm512_castps_si512(_mm512_insertf32x8::<1>(_mm512_castps256_ps512(clo), chi));
+    // c0 within a float of y - d (module documentation).
+    let d = _mm512_mask_blend_ps(zb, v.c32, v.negc32);
+    let cb = _mm512_castps_si512(_mm512_sub_ps(_mm512_castsi512_ps(yb), d));
     let e = _mm512_and_si512(_mm512_srli_epi32::<23>(cb), ff);
     let mant = _mm512_and_si512(cb, sig);
     let de = _mm512_sub_epi32(e, v.lo);
     let m = _mm512_permutex2var_epi32(v.tlo, _mm512_min_epu32(de, _mm512_set1_epi32(31)), v.thi);
-    let ok_e = _mm512_cmple_epu32_mask(de, v.span);
-    let ok_mant = _mm512_cmplt_epu32_mask(
+    // The checks chained through the compares' masks.
+    let ok = _mm512_cmple_epu32_mask(de, v.span);
+    let ok = _mm512_mask_cmplt_epu32_mask(
+        ok,
         _mm512_sub_epi32(mant, _mm512_set1_epi32(MARGIN)),
         _mm512_set1_epi32(HIDDEN - 2 * MARGIN),
     );
     let ye = _mm512_and_si512(_mm512_srli_epi32::<23>(yb), ff);
-    let ok_ye = _mm512_cmplt_epu32_mask(_mm512_sub_epi32(ye, one), _mm512_set1_epi32(254));
+    let ok = _mm512_mask_cmplt_epu32_mask(ok, _mm512_sub_epi32(ye, one), _mm512_set1_epi32(254));
     let ybig = _mm512_ternarylogic_epi32::<0xEA>(yb, sig, hidden); // (y & sig) | hidden
     let sh = _mm512_sub_epi32(ye, e);
-    let fits_y = _mm512_cmple_epi32_mask(sh, one);
+    let ok = _mm512_mask_cmple_epi32_mask(ok, sh, one);
     let shl = _mm512_max_epi32(sh, zero);
     let shr = _mm512_max_epi32(_mm512_sub_epi32(zero, sh), zero);
     let yi = _mm512_srlv_epi32(_mm512_sllv_epi32(ybig, shl), shr);
     let low = _mm512_sub_epi32(_mm512_sllv_epi32(one, shr), one);
-    let integral = _mm512_testn_epi32_mask(ybig, low);
-    let sx = _mm512_movepi32_mask(cb);
-    let sy = _mm512_movepi32_mask(yb);
+    let ok = _mm512_mask_testn_epi32_mask(ok, ybig, low);
+    // c0 and y of one sign.
+    let ok = _mm512_mask_cmpge_epi32_mask(ok, _mm512_xor_si512(cb, yb), zero);
     // d of the other sign than c0: y = |x0| + m in units of q.
-    let other = sx ^ zb ^ v.neg;
+    let other = _mm512_movepi32_mask(cb) ^ zb ^ v.neg;
     let base = _mm512_mask_add_epi32(_mm512_sub_epi32(yi, m), other, yi, m);
     let two = _mm512_cmpge_epi32_mask(yi, _mm512_set1_epi32(2 * HIDDEN));
     let mm = _mm512_mask_add_epi32(base, two & bit, base, one);
-    let even = _mm512_testn_epi32_mask(yi, one);
     let b2 = _mm512_mask_add_epi32(base, two, base, one);
-    let ok_base = _mm512_cmpge_epi32_mask(base, hidden)
-        & _mm512_cmplt_epi32_mask(b2, _mm512_set1_epi32(2 * HIDDEN));
-    let ok =
-        ok_e & ok_mant & ok_ye & fits_y & integral & !(sx ^ sy) & (!two | (even & has)) & ok_base;
+    let ok = _mm512_mask_cmpge_epi32_mask(ok, base, hidden);
+    let ok = _mm512_mask_cmplt_epi32_mask(ok, b2, _mm512_set1_epi32(2 * HIDDEN));
+    // Two preimages need an even Y and a recorded bit.
+    let ok = ok & !(two & !_mm512_mask_testn_epi32_mask(has, yi, one));
     // c0's sign and exponent, the significand mm.
     let x0 = _mm512_ternarylogic_epi32::<0xCA>(_mm512_set1_epi32(TOP), cb, mm);
     (x0, ok)
@@ -126,16 +119,21 @@ fn forward512(v: &T512, xb: __m512i, zb: u16) -> (__m512i, u16, u16) {
     let up = _mm512_cmpge_epi32_mask(s, _mm512_set1_epi32(2 * HIDDEN));
     let r = _mm512_mask_and_epi32(s, up, s, _mm512_set1_epi32(!1));
     let q = _mm512_slli_epi32::<23>(_mm512_sub_epi32(e, _mm512_set1_epi32(23)));
-    let y = _mm512_castps_si512(_mm512_mul_ps(_mm512_cvtepi32_ps(r), _mm512_castsi512_ps(q)));
-    // y | (x & sign)
-    let y = _mm512_ternarylogic_epi32::<0xF8>(y, xb, _mm512_set1_epi32(i32::MIN));
-    let nb = up & _mm512_test_epi32_mask(s, one);
-    let ok = _mm512_cmple_epu32_mask(de, v.span)
-        & _mm512_cmplt_epu32_mask(
-            _mm512_sub_epi32(mant, _mm512_set1_epi32(MARGIN)),
-            _mm512_set1_epi32(HIDDEN - 2 * MARGIN),
-        )
-        & _mm512_cmpge_epi32_mask(s, _mm512_set1_epi32(S_MIN));
+    let ar = _mm512_abs_epi32(r);
+    let y = _mm512_castps_si512(_mm512_mul_ps(
+        _mm512_cvtepi32_ps(ar),
+        _mm512_castsi512_ps(q),
+    ));
+    // The sign: x's, flipped across zero (S < 0): y | ((x ^ s) & sign).
+    let y =
+        _mm512_ternarylogic_epi32::<0xF8>(y, _mm512_xor_si512(xb, s), _mm512_set1_epi32(i32::MIN));
+    let nb = _mm512_mask_test_epi32_mask(up, s, one);
+    let ok = _mm512_mask_cmplt_epu32_mask(
+        _mm512_cmple_epu32_mask(de, v.span),
+        _mm512_sub_epi32(mant, _mm512_set1_epi32(MARGIN)),
+        _mm512_set1_epi32(HIDDEN - 2 * MARGIN),
+    );
+    let ok = _mm512_mask_cmpge_epi32_mask(ok, ar, _mm512_set1_epi32(S_MIN));
     (y, nb, ok)
 }
 
@@ -197,7 +195,7 @@ pub(super) fn group512(
 struct T256 {
     lo: __m256i,
     t: [__m256i; 4],
-    c: __m256d,
+    c32: __m256,
     neg: __m256i,
 }
 
@@ -213,7 +211,7 @@ fn t256(t: Option<&Table>) -> T256 {
     T256 {
         lo: _mm256_set1_epi32(t.lo as i32),
         t: [t4(0), t4(1), t4(2), t4(3)],
-        c: _mm256_set1_pd(t.c),
+        c32: _mm256_set1_ps(t.c as f32),
         neg: _mm256_set1_epi32(if t.c < 0.0 { -1 } else { 0 }),
     }
 }
@@ -227,9 +225,13 @@ fn lookup256(v: &T256, e: __m256i) -> (__m256i, __m256i) {
         _mm256_castsi256_ps(_mm256_slli_epi32::<28>(j)),
         _mm256_castsi256_ps(_mm256_slli_epi32::<27>(j)),
     );
-    let p = |t: __m256i| _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(t, j));
-    let a = _mm256_blendv_ps(p(v.t[0]), p(v.t[1]), s3);
-    let b = _mm256_blendv_ps(p(v.t[2]), p(v.t[3]), s3);
+    // (No closures here: they would not inherit the target features.)
+    let p0 = _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(v.t[0], j));
+    let p1 = _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(v.t[1], j));
+    let p2 = _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(v.t[2], j));
+    let p3 = _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(v.t[3], j));
+    let a = _mm256_blendv_ps(p0, p1, s3);
+    let b = _mm256_blendv_ps(p2, p3, s3);
     let m = _mm256_castps_si256(_mm256_blendv_ps(a, b, s4));
     let out = _mm256_or_si256(
         _mm256_cmpgt_epi32(v.lo, e),
@@ -260,23 +262,12 @@ fn undo256(v: &T256, yb: __m256i, zm: __m256i, bit: __m256i, has: __m256i) -> (_
     );
     let hidden = _mm256_set1_epi32(HIDDEN);
     let zero = _mm256_setzero_si256();
-    let y = _mm256_castsi256_ps(yb);
-    let sign = _mm256_set1_pd(-0.0);
-    let d = |z: __m128i| {
-        _mm256_xor_pd(
-            v.c,
-            _mm256_and_pd(_mm256_castsi256_pd(_mm256_cvtepi32_epi64(z)), sign),
-        )
-    };
-    let clo = _mm256_cvtpd_ps(_mm256_sub_pd(
-        _mm256_cvtps_pd(_mm256_castps256_ps128(y)),
-        d(_mm256_castsi256_si128(zm)),
-    ));
-    let chi = _mm256_cvtpd_ps(_mm256_sub_pd(
-        _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(y)),
-        d(_mm256_extracti128_si256::<1>(zm)),
-    ));
-    let cb = _mm256_castps_si256(_mm256_set_m128(chi, clo));
+    // c0 within a float of y - d (module documentation).
+    let d = _mm256_xor_ps(
+        v.c32,
+        _mm256_and_ps(_mm256_castsi256_ps(zm), _mm256_set1_ps(-0.0)),
+    );
+    let cb = _mm256_castps_si256(_mm256_sub_ps(_mm256_castsi256_ps(yb), d));
     let e = _mm256_and_si256(_mm256_srli_epi32::<23>(cb), ff);
     let mant = _mm256_and_si256(cb, sig);
     let (m, out) = lookup256(v, e);
@@ -295,19 +286,19 @@ fn undo256(v: &T256, yb: __m256i, zm: __m256i, bit: __m256i, has: __m256i) -> (_
     let mm = _mm256_sub_epi32(base, _mm256_and_si256(two, bit));
     let even = _mm256_cmpeq_epi32(_mm256_and_si256(yi, one), zero);
     let b2 = _mm256_sub_epi32(base, two);
-    let bad = [
-        out,
-        edge256(mant),
-        _mm256_cmpeq_epi32(ye, zero),
-        _mm256_cmpeq_epi32(ye, ff),
-        _mm256_cmpgt_epi32(sh, one),
-        _mm256_srai_epi32::<31>(_mm256_xor_si256(cb, yb)),
-        _mm256_andnot_si256(_mm256_and_si256(even, has), two),
-        _mm256_cmpgt_epi32(hidden, base),
+    let mut bad = zero;
+    bad = _mm256_or_si256(bad, out);
+    bad = _mm256_or_si256(bad, edge256(mant));
+    bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(ye, zero));
+    bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(ye, ff));
+    bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(sh, one));
+    bad = _mm256_or_si256(bad, _mm256_srai_epi32::<31>(_mm256_xor_si256(cb, yb)));
+    bad = _mm256_or_si256(bad, _mm256_andnot_si256(_mm256_and_si256(even, has), two));
+    bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(hidden, base));
+    bad = _mm256_or_si256(
+        bad,
         _mm256_cmpgt_epi32(b2, _mm256_set1_epi32(2 * HIDDEN - 1)),
-    ]
-    .into_iter()
-    .fold(zero, |a, b| _mm256_or_si256(a, b));
+    );
     let top = _mm256_set1_epi32(TOP);
     let x0 = _mm256_or_si256(_mm256_and_si256(cb, top), _mm256_andnot_si256(top, mm));
     (x0, _mm256_andnot_si256(bad, integral))
@@ -328,12 +319,18 @@ fn forward256(v: &T256, xb: __m256i, zm: __m256i) -> (__m256i, __m256i, __m256i)
     let up = _mm256_cmpgt_epi32(s, _mm256_set1_epi32(2 * HIDDEN - 1));
     let r = _mm256_andnot_si256(_mm256_and_si256(up, _mm256_set1_epi32(1)), s);
     let q = _mm256_slli_epi32::<23>(_mm256_sub_epi32(e, _mm256_set1_epi32(23)));
-    let y = _mm256_castps_si256(_mm256_mul_ps(_mm256_cvtepi32_ps(r), _mm256_castsi256_ps(q)));
-    let y = _mm256_or_si256(y, _mm256_and_si256(xb, _mm256_set1_epi32(i32::MIN)));
+    let ar = _mm256_abs_epi32(r);
+    let y = _mm256_castps_si256(_mm256_mul_ps(
+        _mm256_cvtepi32_ps(ar),
+        _mm256_castsi256_ps(q),
+    ));
+    // The sign: x's, flipped across zero (S < 0).
+    let sign = _mm256_and_si256(_mm256_xor_si256(xb, s), _mm256_set1_epi32(i32::MIN));
+    let y = _mm256_or_si256(y, sign);
     let nb = _mm256_and_si256(up, _mm256_slli_epi32::<31>(s));
     let bad = _mm256_or_si256(
         _mm256_or_si256(out, edge256(mant)),
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(S_MIN), s),
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(S_MIN), ar),
     );
     (y, nb, _mm256_xor_si256(bad, _mm256_set1_epi32(-1)))
 }
@@ -352,7 +349,6 @@ pub(super) fn group256(
     let has = _mm256_set1_epi32(if pass.has_bit { -1 } else { 0 });
     // Lane l of 8 takes bit l of its byte of a word to the sign bit.
     let up = _mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24);
-    let spread = |w: u32| _mm256_sllv_epi32(_mm256_set1_epi32(w as i32), up);
     let mut any = 0;
     for (k, flags) in slow.iter_mut().enumerate() {
         let word = words[k % 4][k / 4];
@@ -365,8 +361,12 @@ pub(super) fn group256(
             let p = x[32 * k + 8 * h..].as_mut_ptr();
             // SAFETY: 8 values from p are inside x.
             let xb = unsafe { _mm256_loadu_si256(p.cast()) };
-            let zm = _mm256_srai_epi32::<31>(spread(word >> (8 * h)));
-            let bitv = spread(rb >> (8 * h)); // the record bit in the sign
+            let zm = _mm256_srai_epi32::<31>(_mm256_sllv_epi32(
+                _mm256_set1_epi32((word >> (8 * h)) as i32),
+                up,
+            ));
+            // The record bit in the sign.
+            let bitv = _mm256_sllv_epi32(_mm256_set1_epi32((rb >> (8 * h)) as i32), up);
             let (x0, ok0) = if undo {
                 undo256(&tb, xb, zm, _mm256_srai_epi32::<31>(bitv), has)
             } else {
