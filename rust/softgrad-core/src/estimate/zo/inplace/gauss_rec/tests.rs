@@ -3,31 +3,19 @@ use super::{pass, Pass};
 use crate::rng::Stream;
 use crate::simd::{self, Level};
 
-/// Weights of several scales (most in the lanes, some flagged to the solve), zeros of both signs,
-/// and values past the lanes' window (tiny, subnormal, huge, infinite, NaN).
+/// `gauss`'s test values (weights, zeros of both signs, tiny, subnormal, huge, infinite, NaN)
+/// with the largest finite value, the least normal, and weights near MeZO's `eps`.
 fn mixed(n: usize, seed: u64) -> Vec<f32> {
-    let mut u = vec![0.0f64; n];
-    Stream::new(seed, 9).fill_normal(0, &mut u);
-    u.iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let w = v as f32;
-            match i % 29 {
-                0 => 0.0,
-                1 => -0.0,
-                2 => w * 1e-30,
-                3 => f32::from_bits(1 + (i as u32 % 1000)),
-                4 => w * 1e30,
-                5 => f32::INFINITY,
-                6 => f32::NAN,
-                7 => w * 1e-6,
-                8 => w * 1e-3,
-                9 => f32::MAX,
-                10 => -f32::MIN_POSITIVE,
-                _ => w * 0.02,
-            }
-        })
-        .collect()
+    let mut x = super::super::gauss::tests::mixed(n, seed);
+    for (i, v) in x.iter_mut().enumerate() {
+        match i % 29 {
+            9 => *v = f32::MAX,
+            10 => *v = -f32::MIN_POSITIVE,
+            11 => *v *= 0.05,
+            _ => {}
+        }
+    }
+    x
 }
 
 /// The buffered path (before the fused loop): the normals into an `f64` buffer, the lanes, then
