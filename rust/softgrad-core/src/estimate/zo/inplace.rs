@@ -63,6 +63,7 @@ mod bits32;
 mod fast;
 mod float;
 mod gauss;
+mod gauss_rec;
 mod lanes;
 mod rad32;
 mod solve;
@@ -292,6 +293,17 @@ pub(crate) fn apply_at<T: Float>(
     // original); the new value is one step of the new total from it.
     let before = (!prior.is_empty()).then(|| total(prior));
     let after = total(prior) + coeff;
+    if let (Dist::Gaussian, Some(_)) = (dist, T::as_f32s(&mut [])) {
+        let (stream, pass) = (
+            Stream::new(seed, 0),
+            gauss_rec::Pass::Step { before, after },
+        );
+        return passes(x, Some(bits), par, |start, xs, bs| {
+            if let Some(v) = T::as_f32s(xs) {
+                gauss_rec::pass(level, &stream, start as u64, v, pass, bs)
+            }
+        });
+    }
     let rad = (dist == Dist::Rademacher)
         .then(|| rad32::Pass::apply(before, after))
         .flatten();
@@ -412,6 +424,15 @@ pub(crate) fn restore_at<T: Float>(
         return Ok(());
     }
     let d = total(coeffs);
+    if let (Dist::Gaussian, Some(_)) = (dist, T::as_f32s(&mut [])) {
+        let (stream, has_bit) = (Stream::new(seed, 0), bits.is_some());
+        let pass = gauss_rec::Pass::Undo { d, has_bit };
+        return passes(x, bits, par, |start, xs, bs| {
+            if let Some(v) = T::as_f32s(xs) {
+                gauss_rec::pass(level, &stream, start as u64, v, pass, bs)
+            }
+        });
+    }
     let rad = (dist == Dist::Rademacher)
         .then(|| rad32::Pass::restore(d, bits.is_some()))
         .flatten();

@@ -304,4 +304,4 @@ mod x86 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

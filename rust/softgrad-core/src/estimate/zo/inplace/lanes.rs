@@ -137,7 +137,7 @@ fn gather8(v: [u8; 8]) -> u8 {
 
 /// Unpacks bit `i` of `bits` (byte `i / 8`, least significant first) into `out[i]` (`0` or `1`).
 #[inline(always)]
-fn unpack(bits: &[u8], out: &mut [u8]) {
+pub(super) fn unpack(bits: &[u8], out: &mut [u8]) {
     let last = bits.get(out.len() / 8).copied();
     let mut whole = out.chunks_exact_mut(8);
     for (o, &b) in (&mut whole).zip(bits) {
@@ -154,7 +154,7 @@ fn unpack(bits: &[u8], out: &mut [u8]) {
 /// Writes `new[i]` into bit `i` of `bits` where `slow[i] == 0` (the others are left); both hold
 /// `0` or `1`.
 #[inline(always)]
-fn pack(new: &[u8], slow: &[u8], bits: &mut [u8]) {
+pub(super) fn pack(new: &[u8], slow: &[u8], bits: &mut [u8]) {
     let (n8, s8) = (new.chunks_exact(8), slow.chunks_exact(8));
     let (nr, sr) = (n8.remainder(), s8.remainder());
     for ((b, n), s) in bits.iter_mut().zip(n8).zip(s8) {

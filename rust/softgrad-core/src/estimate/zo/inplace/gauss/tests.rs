@@ -5,7 +5,7 @@ use crate::simd::{self, Level};
 
 /// Values of every kind: weights of several scales, zeros of both signs, values past the lanes'
 /// window (tiny, subnormal, huge, infinite, NaN).
-fn mixed(n: usize, seed: u64) -> Vec<f32> {
+pub(in super::super) fn mixed(n: usize, seed: u64) -> Vec<f32> {
     let mut u = vec![0.0f64; n];
     Stream::new(seed, 9).fill_uniform(0, &mut u);
     u.iter()
