@@ -182,6 +182,12 @@ fn digit<const BINS: usize>(w: u64, top: u32, d: usize) -> usize {
 
 /// Stable LSD radix sort of `v` on the `counts.len()` lowest digits of its top `top` bits, given
 /// the counts of each digit; the result ends in `v`. Digits on which all words agree are skipped.
+///
+/// Each pass places the words from both ends at once: the front half in order from each digit's
+/// first slot up, the back half in reverse from each digit's last slot down. Both are stable and
+/// they meet exactly (a digit's front and back words fill its slots), and the two cursors are two
+/// independent chains: real data repeats its high digits, and one cursor would wait on the
+/// previous increment of the same counter for every word.
 #[inline(always)]
 pub(super) fn radix<const BINS: usize>(
     v: &mut [u64],
@@ -191,22 +197,33 @@ pub(super) fn radix<const BINS: usize>(
 ) {
     let n = v.len();
     let mut in_tmp = false;
+    let mut ends = [0u32; BINS];
     for (d, c) in counts.iter_mut().enumerate() {
         let first = if in_tmp { tmp[0] } else { v[0] };
         if c[digit::<BINS>(first, top, d)] as usize == n {
             continue;
         }
         let mut acc = 0u32;
-        for o in c.iter_mut() {
+        for (o, e) in c.iter_mut().zip(ends.iter_mut()) {
             let cnt = *o;
             *o = acc;
             acc += cnt;
+            *e = acc;
         }
         let (src, dst): (&[u64], &mut [u64]) = if in_tmp { (tmp, v) } else { (v, tmp) };
-        for &x in src.iter() {
+        let (front, back) = src.split_at(n / 2);
+        for (&x, &y) in front.iter().zip(back.iter().rev()) {
             let slot = &mut c[digit::<BINS>(x, top, d)];
             dst[*slot as usize] = x;
             *slot += 1;
+            let end = &mut ends[digit::<BINS>(y, top, d)];
+            *end -= 1;
+            dst[*end as usize] = y;
+        }
+        if n % 2 == 1 {
+            // the middle word: after the front words of its digit, before the back ones
+            let x = back[0];
+            dst[c[digit::<BINS>(x, top, d)] as usize] = x;
         }
         in_tmp = !in_tmp;
     }

@@ -140,6 +140,9 @@ fn put(
         }
         return;
     }
+    // the row written in order first (zeros, overwritten below): its lines are then in cache for
+    // the scatter through the permutation, which would otherwise miss on them in random order
+    out.fill(0.0);
     // j: the number of block starts at or before i (start[0] is one)
     let mut j = 0usize;
     for ((&zi, &p), &b) in z.iter().zip(perm).zip(start) {

@@ -60,12 +60,9 @@ pub(crate) fn rank_l2(
         simd::level(),
         #[inline(always)]
         || {
-            if !finite(g) {
+            // 1: every position as a singleton (and whether every ḡ is finite)
+            if !singletons(g, gx, sign) {
                 return None;
-            }
-            // 1: every position as a singleton
-            for (o, &gi) in gx.iter_mut().zip(g) {
-                *o = sign * (gi - (0.0 + gi)) / e;
             }
             // 2: the starts and ends of blocks of two or more (a start followed by a non-start;
             // a non-start followed by a start or the end)
@@ -119,16 +116,29 @@ fn short<const L: usize>(
     }
 }
 
-/// Whether every value is finite (lanes of 8, no early exit: vectorises).
+/// Step 1 of [`rank_l2`]: every position as a singleton, `σ (ḡ − (0 + ḡ))/ε`, and whether every
+/// `ḡ` is finite (else what is written is of no use). For a finite `ḡ`, `ḡ − (0 + ḡ)` is `±0`
+/// (`−0` for `ḡ = −0`), and `±0/ε` is the same zero for any `ε > 0`: no division. For a
+/// non-finite one it is NaN, which the OR of the magnitudes' bits catches (lanes of 8, no early
+/// exit: vectorises).
 #[inline(always)]
-fn finite(g: &[f64]) -> bool {
-    let mut ok = [true; 8];
-    let c = g.chunks_exact(8);
-    let rest = c.remainder();
-    for q in c {
+fn singletons(g: &[f64], gx: &mut [f64], sign: f64) -> bool {
+    const MAG: u64 = !(1 << 63);
+    let mut any = [0u64; 8];
+    let full = g.len() / 8 * 8;
+    let ((gh, gr), (oh, or)) = (g.split_at(full), gx.split_at_mut(full));
+    for (q, o) in gh.chunks_exact(8).zip(oh.chunks_exact_mut(8)) {
         for l in 0..8 {
-            ok[l] &= q[l].is_finite();
+            let k = q[l] - (0.0 + q[l]);
+            any[l] |= k.to_bits() & MAG;
+            o[l] = sign * k;
         }
     }
-    ok.iter().all(|&b| b) && rest.iter().all(|v| v.is_finite())
+    let mut rest = 0;
+    for (&gi, o) in gr.iter().zip(or) {
+        let k = gi - (0.0 + gi);
+        rest |= k.to_bits() & MAG;
+        *o = sign * k;
+    }
+    any.iter().fold(rest, |a, b| a | b) == 0
 }
