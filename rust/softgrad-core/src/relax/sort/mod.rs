@@ -58,6 +58,8 @@ mod tests_one;
 #[cfg(test)]
 mod tests_one_exact;
 #[cfg(test)]
+mod tests_paths;
+#[cfg(test)]
 mod tests_row;
 #[cfg(test)]
 mod tests_values;
