@@ -63,6 +63,8 @@ mod tests_paths;
 mod tests_row;
 #[cfg(test)]
 mod tests_values;
+#[cfg(test)]
+mod tests_vjp_blocks;
 mod work;
 
 use crate::error::{Error, Result};
