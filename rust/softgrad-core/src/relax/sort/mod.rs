@@ -62,6 +62,8 @@ mod tests_paths;
 #[cfg(test)]
 mod tests_row;
 #[cfg(test)]
+mod tests_tiny_strength;
+#[cfg(test)]
 mod tests_values;
 #[cfg(test)]
 mod tests_vjp_blocks;
