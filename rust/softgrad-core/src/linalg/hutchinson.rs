@@ -332,3 +332,6 @@ fn hutchpp(op: &dyn BlockOp, o: &Options, par: Par) -> Result<Estimate> {
 #[cfg(test)]
 #[path = "hutchinson/tests.rs"]
 mod tests;
+#[cfg(test)]
+#[path = "hutchinson/tests_pp.rs"]
+mod tests_pp;

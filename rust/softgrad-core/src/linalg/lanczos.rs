@@ -30,6 +30,8 @@ pub mod blas;
 pub(crate) mod tests;
 #[cfg(test)]
 mod tests_blas;
+#[cfg(test)]
+mod tests_tridiag;
 pub mod tridiag;
 
 use crate::linalg::hutchinson::{probe, Distribution};

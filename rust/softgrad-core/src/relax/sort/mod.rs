@@ -58,9 +58,15 @@ mod tests_one;
 #[cfg(test)]
 mod tests_one_exact;
 #[cfg(test)]
+mod tests_paths;
+#[cfg(test)]
 mod tests_row;
 #[cfg(test)]
+mod tests_tiny_strength;
+#[cfg(test)]
 mod tests_values;
+#[cfg(test)]
+mod tests_vjp_blocks;
 mod work;
 
 use crate::error::{Error, Result};

@@ -263,3 +263,5 @@ pub(super) fn restore(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bits;
