@@ -2,7 +2,7 @@
 //! closed form of the l2 rank pullback: `x̄_{π i} = σ (ḡ_{π i} − mean_B ḡ)/ε` for `i` in block `B`
 //! and `Σ_B Σ_{i∈B} (ḡ_{π i} − mean_B ḡ)(z_{π i} − z_{π lo(B)}) s/2` for the strength. It must
 //! answer (`Some`) for every finite cotangent and leave a non-finite one (in the lanes of eight or
-//! in the tail) to the general pullback (`None`, nothing written).
+//! in the tail) to the general pullback (`None`).
 
 use super::work::row_vjp::rank_l2;
 use super::work::Work;
@@ -106,8 +106,9 @@ fn a_cotangent_that_is_not_finite_is_left_to_the_general_pullback() {
                 &mut w,
             )
             .unwrap();
+            // `None`; what `gx` holds then is of no use (the general pullback rewrites all of it,
+            // which `tests_row` compares with the old code bit for bit on non-finite cotangents)
             assert!(got.is_none(), "{v} at {bad}");
-            assert!(gx.iter().all(|&x| x == 7.0), "{v} at {bad}: written");
         }
     }
 }

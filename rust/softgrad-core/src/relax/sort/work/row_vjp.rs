@@ -43,7 +43,8 @@ fn old() -> bool {
 
 /// The l2 rank pullback of a lane of several blocks (`perm`, `zx` the lane-order `σ x`, `start`):
 /// writes `gx` and returns `Σ k_i (z_i s/2 − z_B s/2)` as `grad.rs`'s `rank_l2_blocks` does, bit
-/// for bit; `None` (nothing written) if `g` is not finite.
+/// for bit; `None` if `g` is not finite (then `gx` may be partly written: the caller's general
+/// pullback writes all of it).
 pub(crate) fn rank_l2(
     func: &'static str,
     (perm, zx, start): (&[u32], &[f64], &[bool]),
