@@ -45,10 +45,16 @@ class Run:
         return f"exit {self.returncode}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
 
 
+# Python installs its SIGINT handler only if SIGINT is not ignored when it starts.
+SIGINT_HANDLED = "import signal as _s\n_s.signal(_s.SIGINT, _s.default_int_handler)\n"
+
+
 def run_script(code: str, timeout: float, env: dict[str, str] | None = None, setup: str = "") -> Run:
     """Runs ``code`` in a fresh interpreter (own session); past ``timeout`` s the whole process group is
-    killed and the test fails. ``setup`` runs first (e.g. resource limits)."""
-    script = textwrap.dedent(setup) + textwrap.dedent(code)
+    killed and the test fails. ``setup`` runs first (e.g. resource limits). Ctrl-C raises
+    ``KeyboardInterrupt`` in the child whatever the disposition it inherits (a job started in the
+    background by a non-interactive shell inherits SIGINT ignored)."""
+    script = SIGINT_HANDLED + textwrap.dedent(setup) + textwrap.dedent(code)
     proc = subprocess.Popen(
         [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
@@ -357,7 +363,7 @@ def arm():
 
 def test_sigint_from_outside_interrupts_a_loop_of_long_calls() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", "def arm(): pass\n" + INTERRUPT_LOOP],
+        [sys.executable, "-c", SIGINT_HANDLED + "def arm(): pass\n" + INTERRUPT_LOOP],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
