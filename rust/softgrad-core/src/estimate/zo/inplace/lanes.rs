@@ -29,8 +29,10 @@
 //! the preimages are the `M'` in `B` with `S' = Y` (`Y < 2²⁴`: the one `Y ∓ m`) or `S' ∈ {Y,
 //! Y + 1}` (`Y ≥ 2²⁴`, even: the two `Y ∓ m` and `Y ∓ m + 1`, the outer one named by the bit).
 //! That is `undo_one`'s answer for one hit or for two with a bit. Anything else (no hit, a hit
-//! outside `B`, no bit for two) is flagged.
+//! outside `B`, no bit for two) is flagged, except the small region (`y − d` in `f32` below
+//! `2^⌊log₂|d|⌋`), whose answer (`0` or that difference) the lanes compute as `undo_one` does.
 
+use super::step_r;
 use crate::simd::{self, Level};
 
 /// How far (in floats) inside its binade a value must lie for the lanes.
@@ -117,7 +119,15 @@ pub(super) fn undo(yb: u32, d: f64, bit: u8, has_bit: bool) -> (u32, bool) {
         & (base >= HIDDEN)
         & (base + i32::from(two) < 2 * HIDDEN);
     let x0 = (sx << 31) | (e << 23) | (mm as u32 & 0x7f_ffff);
-    (x0, ok)
+    // The small region (`undo_one`): `0` if it steps to `y`, else `y − d` in `f32`.
+    let c = f32::from_bits(yb) - d as f32;
+    let sm = super::small(c, d);
+    let r0 = if step_r(0.0f32, d).to_bits() == yb {
+        0
+    } else {
+        c.to_bits()
+    };
+    (if sm { r0 } else { x0 }, ok | sm)
 }
 
 /// Bytes `0` or `1`, byte `j` of the result bit `j` of `b`.

@@ -33,13 +33,18 @@
 //! or two named by the bit, the answer of [`undo_one`](super::undo_one). Where `c₀` and `c₀'`
 //! both pass the checks the answers are the lanes'; where only one does, the other way flags the
 //! value for the solve, whose answer is `undo_one`'s. Tested against both, value by value, and the
-//! whole passes against the old ones bit for bit at every level. The flagged coordinates (about 4
-//! % of N(0, 0.02²) weights at `eps = 1e-3`: `|x⁰|` within about `|d|` of zero) go to the
-//! [`solve`](super::solve) in batches of 32, without a per-call buffer of the piece.
+//! whole passes against the old ones bit for bit at every level.
+//!
+//! **The small region** of the undoing (`|c₀'| < 2^⌊log₂|C|⌋`, [`undo_one`](super::undo_one)) is
+//! the lanes' too: `0` where `y` is the step of `0` (two constants per table), else `c₀'` itself.
+//! The flagged coordinates (about 4 % of N(0, 0.02²) weights at `eps = 1e-3`: a step from `|x⁰|`
+//! below about `|d|`) go to the [`solve`](super::solve) in batches of 32, without a per-call
+//! buffer of the piece: the whole solve where the undoing failed, the step's alone where the lanes
+//! undid the value (it is left in `x` for it).
 
 use super::bits32::GROUP;
 use super::lanes::{inv_q, rne, HIDDEN, MARGIN, M_MAX, S_MIN};
-use super::solve;
+use super::{solve, step_r};
 use crate::rng::{Stream, LANES, RADEMACHER_PER_BLOCK};
 use crate::simd::{self, Level};
 
@@ -55,6 +60,11 @@ pub(super) struct Table {
     m: [i32; 32],
     /// `C`.
     c: f64,
+    /// The bits of `2^⌊log₂|C|⌋` as `f32`: an undoing whose `|c₀|` lies below is in the small
+    /// region ([`undo_one`](super::undo_one)).
+    small: u32,
+    /// The bits of the step of `0` by `C` and by `−C` (the small region's `0`).
+    y0: [u32; 2],
 }
 
 impl Table {
@@ -80,7 +90,27 @@ impl Table {
                 rne(t(e)) & 0x1ff_ffff
             }
         });
-        (m[25..].iter().all(|&v| v == 0)).then_some(Table { lo, m, c })
+        let small = (((c.to_bits() >> 52) & 0x7ff) as u32 + 127 - 1023) << 23;
+        let y0 = [step_r(0.0f32, c).to_bits(), step_r(0.0f32, -c).to_bits()];
+        (m[25..].iter().all(|&v| v == 0)).then_some(Table {
+            lo,
+            m,
+            c,
+            small,
+            y0,
+        })
+    }
+
+    /// A table whose lanes are not used (a pass without an undoing or without a step).
+    #[cfg(target_arch = "x86_64")]
+    fn unused() -> Self {
+        Table {
+            lo: 26,
+            m: [0; 32],
+            c: 1.0,
+            small: 0,
+            y0: [0; 2],
+        }
     }
 
     #[inline(always)]
@@ -175,7 +205,11 @@ fn undo(t: &Table, yb: u32, zbit: u32, bit: u32, has_bit: bool) -> (u32, bool) {
         & (!two | ((yi & 1 == 0) & has_bit))
         & (base >= HIDDEN)
         & (base.wrapping_add(i32::from(two)) < 2 * HIDDEN);
-    ((cb & 0xff80_0000) | (mm as u32 & 0x7f_ffff), ok)
+    let x0 = (cb & 0xff80_0000) | (mm as u32 & 0x7f_ffff);
+    // The small region: `0` if it steps to `y`, else `c₀` (in `f32`, as here).
+    let sm = cb & 0x7fff_ffff < t.small;
+    let r0 = if yb == t.y0[zbit as usize] { 0 } else { cb };
+    (if sm { r0 } else { x0 }, ok | sm)
 }
 
 /// One recorded Rademacher pass: the undoing of `before` (the current value one recorded step
@@ -227,19 +261,27 @@ impl Pass {
         };
         debug_assert!(bits.len() == GROUP / 8 || (bits.is_empty() && self.after.is_none()));
         let words = stream.blocks_at(level, start / RADEMACHER_PER_BLOCK as u64);
-        // Bit b of slow[k]: value 32 k + b is flagged.
+        // Bit b of slow[k]: value 32 k + b is flagged for the whole solve; of only[k]: its
+        // undoing was done in the lanes (x holds the original) and only the step is left (the
+        // AVX-512 lanes solve those themselves).
         let mut slow = [0u32; GROUP / 32];
+        let mut only = [0u32; GROUP / 32];
         let any = match level.min(simd::level()) {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the level is at most the CPU's.
             Level::Avx512 => unsafe { x86::group512(self, x, &words, bits, &mut slow) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
-            Level::Avx2 => unsafe { x86::group256(self, x, &words, bits, &mut slow) },
-            _ => self.group_scalar(x, &words, bits, &mut slow),
+            Level::Avx2 => unsafe { x86::group256(self, x, &words, bits, &mut slow, &mut only) },
+            _ => self.group_scalar(x, &words, bits, &mut slow, &mut only),
         };
         if any != 0 {
             self.fix(level, &words, &slow, x, bits);
+            let step = Pass {
+                before: None,
+                ..*self
+            };
+            step.fix(level, &words, &only, x, bits);
         }
         true
     }
@@ -251,20 +293,27 @@ impl Pass {
             .map_or(0, |b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
     }
 
-    /// [`Pass::group`]'s lanes one value at a time: the flags in `slow`, their union returned.
+    /// [`Pass::group`]'s lanes one value at a time: the flags in `slow` and `only`, their union
+    /// returned.
     fn group_scalar(
         &self,
         x: &mut [f32; GROUP],
         words: &[[u32; LANES]; 4],
         bits: &mut [u8],
         slow: &mut [u32; GROUP / 32],
+        only: &mut [u32; GROUP / 32],
     ) -> u32 {
         let mut any = 0;
-        for (k, (chunk, flags)) in x.chunks_exact_mut(32).zip(slow.iter_mut()).enumerate() {
+        for (k, ((chunk, flags), fo)) in x
+            .chunks_exact_mut(32)
+            .zip(slow.iter_mut())
+            .zip(only.iter_mut())
+            .enumerate()
+        {
             // Value 32 k + b of the group is bit b of word k % 4 of block k / 4.
             let word = words[k % 4][k / 4];
             let rb = Self::bits_at(bits, k);
-            let (mut f, mut nb) = (0u32, rb);
+            let (mut f, mut o, mut nb) = (0u32, 0u32, rb);
             for (b, v) in (0..32u32).zip(chunk.iter_mut()) {
                 let (xb, zb, bit) = (v.to_bits(), (word >> b) & 1, (rb >> b) & 1);
                 let (x0, ok0) = match &self.before {
@@ -278,17 +327,24 @@ impl Pass {
                     }
                     None => (x0, bit, ok0),
                 };
-                *v = f32::from_bits(if ok { y } else { xb });
+                *v = f32::from_bits(if ok {
+                    y
+                } else if ok0 {
+                    x0
+                } else {
+                    xb
+                });
                 if ok {
                     nb = (nb & !(1 << b)) | (nbit << b);
                 }
-                f |= u32::from(!ok) << b;
+                f |= u32::from(!ok0) << b;
+                o |= u32::from(ok0 & !ok) << b;
             }
             if self.after.is_some() {
                 bits[4 * k..4 * k + 4].copy_from_slice(&nb.to_le_bytes());
             }
-            *flags = f;
-            any |= f;
+            (*flags, *fo) = (f, o);
+            any |= f | o;
         }
         any
     }
@@ -305,6 +361,9 @@ impl Pass {
         x: &mut [f32; GROUP],
         bits: &mut [u8],
     ) {
+        if slow.iter().all(|&f| f == 0) {
+            return;
+        }
         let mut batch = Batch {
             idx: [0; BATCH],
             x: [1.0; BATCH],
@@ -338,6 +397,40 @@ impl Pass {
             batch.bit[n..].fill(0);
             self.solve(level, &mut batch, n, x, bits);
         }
+    }
+
+    /// The step's solve for values gathered by the lanes (at most [`BATCH`]): their indices in
+    /// the group and their originals' bits; `self` is a pass without an undoing.
+    #[cfg(target_arch = "x86_64")]
+    #[cold]
+    #[inline(never)]
+    fn steps(
+        &self,
+        level: Level,
+        words: &[[u32; LANES]; 4],
+        idx: &[u32],
+        vals: &[u32],
+        x: &mut [f32; GROUP],
+        bits: &mut [u8],
+    ) {
+        debug_assert!(self.before.is_none() && idx.len() <= BATCH && idx.len() == vals.len());
+        let mut batch = Batch {
+            idx: [0; BATCH],
+            x: [1.0; BATCH],
+            z: [1.0; BATCH],
+            bit: [0; BATCH],
+        };
+        for (j, (&i, &v)) in idx.iter().zip(vals).enumerate() {
+            let (k, b) = (i as usize / 32, i % 32);
+            batch.idx[j] = i as u16;
+            batch.x[j] = f32::from_bits(v);
+            batch.z[j] = if (words[k % 4][k / 4] >> b) & 1 == 1 {
+                -1.0
+            } else {
+                1.0
+            };
+        }
+        self.solve(level, &mut batch, idx.len(), x, bits);
     }
 
     /// [`solve::apply`] / [`solve::restore`]'s loops on a whole batch (a fixed trip count: all

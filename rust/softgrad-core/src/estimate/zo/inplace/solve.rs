@@ -6,7 +6,7 @@
 //! contiguous batch, vectorizes. Same arithmetic as the scalar code, so the same bits (tested
 //! against it at every level).
 
-use super::{step_r, Float, REACH};
+use super::{c0_native, small, step_r, Float, REACH};
 use crate::par::REDUCE_PIECE;
 use crate::simd::{self, Level};
 
@@ -65,7 +65,13 @@ pub(super) fn undo<T: Float>(y: T, d: f64, has_bit: bool, outer: bool) -> T {
         pick(outer, outer_one, inner),
         pick(mz, zero, pick(m0, c0, inner)),
     );
-    pick(count == 0, c0, pick(count == 1, lo, resolved))
+    // The small region: `0` or `y − d` in `T`, whatever the candidates say.
+    let c = c0_native(y, d);
+    pick(
+        small(c, d),
+        pick(mz, zero, c),
+        pick(count == 0, c0, pick(count == 1, lo, resolved)),
+    )
 }
 
 /// The recorded step `d` from the original `x0` into `v`, with the bit of the outer one of two

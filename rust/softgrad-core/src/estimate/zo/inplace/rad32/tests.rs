@@ -60,7 +60,7 @@ const COEFFS: [f64; 9] = [1e-3, -2e-3, -1e-3, 1e-6, 0.37, -3.1e-7, 1.0, 2.5e-20,
 #[test]
 fn lanes_twins_are_the_f64_lanes_and_undo_one() {
     let x = data(30_000, 1);
-    let (mut n_ok, mut n_wok, mut n_across) = (0usize, 0usize, 0usize);
+    let (mut n_ok, mut n_wok, mut n_across, mut n_small) = (0usize, 0usize, 0usize, 0usize);
     for c in COEFFS {
         let t = Table::new(c).expect("a table");
         for &v in &x {
@@ -81,6 +81,10 @@ fn lanes_twins_are_the_f64_lanes_and_undo_one() {
                 }
                 for (bit, has) in [(0, true), (1, true), (0, false)] {
                     let (x0, ok) = undo(&t, xb, zb, bit, has);
+                    // The small region is always the lanes'.
+                    let sm = super::super::small(super::super::c0_native(v, d), d);
+                    n_small += usize::from(sm);
+                    assert!(ok | !sm, "undo y {v:e} d {d:e}");
                     let (w0, wok) = lanes::undo(xb, d, bit as u8, has);
                     (n_ok, n_wok) = (n_ok + usize::from(ok), n_wok + usize::from(wok));
                     if ok & wok {
@@ -100,6 +104,7 @@ fn lanes_twins_are_the_f64_lanes_and_undo_one() {
         "{n_ok} {n_wok}"
     );
     assert!(n_across > 100, "{n_across}");
+    assert!(n_small > 10_000, "{n_small}");
     for c in [0.0, -0.0, 1e-40, 1e40, f64::NAN, f64::INFINITY] {
         assert!(Table::new(c).is_none(), "{c}");
     }

@@ -2,7 +2,8 @@
 //! permute (AVX-512) or four and three blends (AVX2), the signs of `z` and the record bits come
 //! straight from the words as masks (AVX-512) or sign bits (AVX2).
 
-use super::{Pass, Table, GROUP, HIDDEN, LANES, MARGIN, S_MIN};
+use super::{Pass, Table, BATCH, GROUP, HIDDEN, LANES, MARGIN, S_MIN};
+use crate::simd::Level;
 use std::arch::x86_64::*;
 
 const SIG: i32 = 0x7f_ffff;
@@ -19,15 +20,13 @@ struct T512 {
     c32: __m512,
     negc32: __m512,
     neg: u16,
+    small: __m512i,
+    y0: [__m512i; 2],
 }
 
 #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,bmi1,bmi2")]
 fn t512(t: Option<&Table>) -> T512 {
-    let t = t.copied().unwrap_or(Table {
-        lo: 26,
-        m: [0; 32],
-        c: 1.0,
-    });
+    let t = t.copied().unwrap_or(Table::unused());
     // SAFETY: 16 values from each offset are inside the table.
     let (tlo, thi) = unsafe {
         (
@@ -43,6 +42,11 @@ fn t512(t: Option<&Table>) -> T512 {
         c32: _mm512_set1_ps(t.c as f32),
         negc32: _mm512_set1_ps(-(t.c as f32)),
         neg: if t.c < 0.0 { 0xffff } else { 0 },
+        small: _mm512_set1_epi32(t.small as i32),
+        y0: [
+            _mm512_set1_epi32(t.y0[0] as i32),
+            _mm512_set1_epi32(t.y0[1] as i32),
+        ],
     }
 }
 
@@ -96,7 +100,11 @@ fn undo512(v: &T512, yb: __m512i, zb: u16, bit: u16, has: u16) -> (__m512i, u16)
     let ok = ok & !(two & !_mm512_mask_testn_epi32_mask(has, yi, one));
     // c0's sign and exponent, the significand mm.
     let x0 = _mm512_ternarylogic_epi32::<0xCA>(_mm512_set1_epi32(TOP), cb, mm);
-    (x0, ok)
+    // The small region: 0 where y is the step of 0, else c0.
+    let sm = _mm512_cmplt_epu32_mask(_mm512_and_si512(cb, _mm512_set1_epi32(i32::MAX)), v.small);
+    let y0 = _mm512_mask_blend_epi32(zb, v.y0[0], v.y0[1]);
+    let r0 = _mm512_mask_mov_epi32(cb, _mm512_cmpeq_epi32_mask(yb, y0), zero);
+    (_mm512_mask_blend_epi32(sm, x0, r0), ok | sm)
 }
 
 /// `super::forward` on 16 lanes: `(y, bit, ok)`.
@@ -149,6 +157,15 @@ pub(super) fn group512(
     let (tb, ta) = (t512(pass.before.as_ref()), t512(pass.after.as_ref()));
     let (undo, fwd) = (pass.before.is_some(), pass.after.is_some());
     let has: u16 = if pass.has_bit { 0xffff } else { 0 };
+    // The values whose step alone is left, gathered by compress instructions (no loop over
+    // flag bits, whose trip counts the branch predictor cannot learn) and solved 32 at a time:
+    // their indices in the group and the originals the lanes left in x.
+    let step = Pass {
+        before: None,
+        ..*pass
+    };
+    let (mut gi, mut gx, mut gn) = ([0u32; 64], [0u32; 64], 0usize);
+    let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     let mut any = 0;
     for (k, flags) in slow.iter_mut().enumerate() {
         let word = words[k % 4][k / 4];
@@ -175,17 +192,43 @@ pub(super) fn group512(
             } else {
                 (x0, bit, ok0)
             };
-            let out = _mm512_mask_blend_epi32(ok, xb, y);
+            // Undone but not stepped: the original, for the step's solve.
+            let out = _mm512_mask_blend_epi32(ok, _mm512_mask_blend_epi32(ok0, xb, x0), y);
             // SAFETY: as the load.
             unsafe { _mm512_storeu_si512(p.cast(), out) };
             nb |= u32::from((bit & !ok) | (nbit & ok)) << (16 * h);
-            f |= u32::from(!ok) << (16 * h);
+            f |= u32::from(!ok0) << (16 * h);
+            let o = ok0 & !ok;
+            let at = _mm512_add_epi32(iota, _mm512_set1_epi32((32 * k + 16 * h) as i32));
+            // SAFETY: gn <= 31 + 16 before this store (flushed below 32 after each k), so the
+            // 16 values from gn are inside the 64.
+            unsafe {
+                _mm512_storeu_si512(
+                    gi.as_mut_ptr().add(gn).cast(),
+                    _mm512_maskz_compress_epi32(o, at),
+                );
+                _mm512_storeu_si512(
+                    gx.as_mut_ptr().add(gn).cast(),
+                    _mm512_maskz_compress_epi32(o, out),
+                );
+            }
+            gn += o.count_ones() as usize;
         }
         if fwd {
             bits[4 * k..4 * k + 4].copy_from_slice(&nb.to_le_bytes());
         }
         *flags = f;
         any |= f;
+        // Bits and values up to k are written: the solve may scatter into them.
+        if gn >= BATCH {
+            step.steps(Level::Avx512, words, &gi[..BATCH], &gx[..BATCH], x, bits);
+            gi.copy_within(BATCH.., 0);
+            gx.copy_within(BATCH.., 0);
+            gn -= BATCH;
+        }
+    }
+    if gn > 0 {
+        step.steps(Level::Avx512, words, &gi[..gn], &gx[..gn], x, bits);
     }
     any
 }
@@ -197,15 +240,13 @@ struct T256 {
     t: [__m256i; 4],
     c32: __m256,
     neg: __m256i,
+    small: __m256i,
+    y0: [__m256i; 2],
 }
 
 #[target_feature(enable = "avx2,fma,bmi1,bmi2")]
 fn t256(t: Option<&Table>) -> T256 {
-    let t = t.copied().unwrap_or(Table {
-        lo: 26,
-        m: [0; 32],
-        c: 1.0,
-    });
+    let t = t.copied().unwrap_or(Table::unused());
     // SAFETY: 8 values from each offset are inside the table.
     let t4 = |i: usize| unsafe { _mm256_loadu_si256(t.m[8 * i..].as_ptr().cast()) };
     T256 {
@@ -213,6 +254,11 @@ fn t256(t: Option<&Table>) -> T256 {
         t: [t4(0), t4(1), t4(2), t4(3)],
         c32: _mm256_set1_ps(t.c as f32),
         neg: _mm256_set1_epi32(if t.c < 0.0 { -1 } else { 0 }),
+        small: _mm256_set1_epi32(t.small as i32),
+        y0: [
+            _mm256_set1_epi32(t.y0[0] as i32),
+            _mm256_set1_epi32(t.y0[1] as i32),
+        ],
     }
 }
 
@@ -301,7 +347,12 @@ fn undo256(v: &T256, yb: __m256i, zm: __m256i, bit: __m256i, has: __m256i) -> (_
     );
     let top = _mm256_set1_epi32(TOP);
     let x0 = _mm256_or_si256(_mm256_and_si256(cb, top), _mm256_andnot_si256(top, mm));
-    (x0, _mm256_andnot_si256(bad, integral))
+    // The small region: 0 where y is the step of 0, else c0.
+    let sm = _mm256_cmpgt_epi32(v.small, _mm256_and_si256(cb, _mm256_set1_epi32(i32::MAX)));
+    let y0 = _mm256_blendv_epi8(v.y0[0], v.y0[1], zm);
+    let r0 = _mm256_andnot_si256(_mm256_cmpeq_epi32(yb, y0), cb);
+    let ok = _mm256_or_si256(_mm256_andnot_si256(bad, integral), sm);
+    (_mm256_blendv_epi8(x0, r0, sm), ok)
 }
 
 /// `super::forward` on 8 lanes: `(y, bit in the sign, ok all ones)`.
@@ -343,6 +394,7 @@ pub(super) fn group256(
     words: &[[u32; LANES]; 4],
     bits: &mut [u8],
     slow: &mut [u32; GROUP / 32],
+    only: &mut [u32; GROUP / 32],
 ) -> u32 {
     let (tb, ta) = (t256(pass.before.as_ref()), t256(pass.after.as_ref()));
     let (undo, fwd) = (pass.before.is_some(), pass.after.is_some());
@@ -350,10 +402,10 @@ pub(super) fn group256(
     // Lane l of 8 takes bit l of its byte of a word to the sign bit.
     let up = _mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24);
     let mut any = 0;
-    for (k, flags) in slow.iter_mut().enumerate() {
+    for (k, (flags, fo)) in slow.iter_mut().zip(only.iter_mut()).enumerate() {
         let word = words[k % 4][k / 4];
         let rb = Pass::bits_at(bits, k);
-        let (mut f, mut nb) = (0u32, 0u32);
+        let (mut f, mut o, mut nb) = (0u32, 0u32, 0u32);
         let ahead = x.as_ptr().wrapping_add(GROUP + 32 * k);
         _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
         _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(16).cast());
@@ -378,20 +430,27 @@ pub(super) fn group256(
             } else {
                 (x0, bitv, ok0)
             };
-            let okf = _mm256_castsi256_ps(ok);
-            let out = _mm256_blendv_ps(_mm256_castsi256_ps(xb), _mm256_castsi256_ps(y), okf);
+            let (okf, ok0f) = (_mm256_castsi256_ps(ok), _mm256_castsi256_ps(ok0));
+            // Undone but not stepped: the original, for the step's solve.
+            let undone = _mm256_blendv_ps(_mm256_castsi256_ps(xb), _mm256_castsi256_ps(x0), ok0f);
+            let out = _mm256_blendv_ps(undone, _mm256_castsi256_ps(y), okf);
             // SAFETY: as the load.
             unsafe { _mm256_storeu_ps(p, out) };
             let newbit =
                 _mm256_blendv_ps(_mm256_castsi256_ps(bitv), _mm256_castsi256_ps(nbit), okf);
             nb |= (_mm256_movemask_ps(newbit) as u32) << (8 * h);
-            f |= ((!_mm256_movemask_ps(okf) as u32) & 0xff) << (8 * h);
+            let (m, m0) = (
+                _mm256_movemask_ps(okf) as u32,
+                _mm256_movemask_ps(ok0f) as u32,
+            );
+            f |= (!m0 & 0xff) << (8 * h);
+            o |= (m0 & !m & 0xff) << (8 * h);
         }
         if fwd {
             bits[4 * k..4 * k + 4].copy_from_slice(&nb.to_le_bytes());
         }
-        *flags = f;
-        any |= f;
+        (*flags, *fo) = (f, o);
+        any |= f | o;
     }
     any
 }
