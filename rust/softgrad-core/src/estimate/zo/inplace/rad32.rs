@@ -67,6 +67,9 @@ pub(super) struct Table {
     y0: [u32; 2],
 }
 
+/// The binades below `C`'s that [`Table::step_small`] takes.
+const J_MAX: usize = 24;
+
 impl Table {
     /// The table of `c`, or `None` where the pass keeps the general path (`c` zero, tiny, huge
     /// or not finite).
@@ -111,6 +114,61 @@ impl Table {
             small: 0,
             y0: [0; 2],
         }
+    }
+
+    /// The recorded step of a small `x⁰` (bits `xb`; `|x⁰| < 2^⌊log₂|C|⌋`, `j` binades below
+    /// `C`'s, `1 ≤ j ≤` [`J_MAX`]) by `d = C (−1)^zbit`, as [`step_r`] and the solve's bit make
+    /// it: `(y bits, bit, ok)`; not `ok` (another value): the solve's.
+    ///
+    /// With `x⁰ = ±M q` (`q = 2^(e − 150)`), `step_r` adds the snap `±m q`, `m = round(|C| / q)`
+    /// (an integer below `2⁵¹`, exact in `f64`), so the sum is `σ N q` with
+    /// the integer `N = m ± M` (`+` where `x⁰` has `d`'s sign), exact in `f64`, and `σ` the sign
+    /// of `d` (`N > 0`: `M q < 2^⌊log₂|C|⌋ ≤ |C|`). Its rounding to `f32` (ties toward zero)
+    /// is `N`'s, scaled by `q` (a power of two; checked to leave the result normal). The
+    /// neighbours `x⁰ ± q` (in the binade: `M` is not at its edge) sum to `N ± 1` in the order
+    /// of their values along `σ`, so the bit (`x⁰` the farther one, along `y`'s sign, of two or
+    /// more that end together with no next one) is whether `N − 1` rounds with `N` and `N + 1`
+    /// does not.
+    #[inline(always)]
+    fn step_small(&self, xb: u32, zbit: bool) -> (u32, u8, bool) {
+        let e = (xb >> 23) & 0xff;
+        let mant = xb & 0x7f_ffff;
+        let j = (self.small >> 23).wrapping_sub(e);
+        let fits = j.wrapping_sub(1) < J_MAX as u32;
+        // m = round(|C| / q) as the snap rounds it (by 2^52, ties to even), an integer below 2^51
+        // for j <= J_MAX.
+        let m = {
+            const SHIFTER: f64 = 4_503_599_627_370_496.0;
+            let t = self.c.abs() * inv_q(e);
+            (t + SHIFTER) - SHIFTER
+        };
+        let neg_d = (self.c < 0.0) != zbit;
+        let same = (xb >> 31 == 1) == neg_d;
+        let big = f64::from(mant | HIDDEN as u32);
+        let n = if same { m + big } else { m - big };
+        // Ties toward zero on a positive integer: down where RNE went up by exactly half a gap.
+        let tz = |v: f64| {
+            let r = v as f32;
+            let low = f32::from_bits(r.to_bits().wrapping_sub(1));
+            let (rf, lf) = (f64::from(r), f64::from(low));
+            let tie = (rf > v) & (rf - v == 0.5 * (rf - lf));
+            if tie {
+                low
+            } else {
+                r
+            }
+        };
+        let (r, rd, ru) = (tz(n), tz(n - 1.0), tz(n + 1.0));
+        let bit = u8::from((rd == r) & (ru != r));
+        let scale = (e as i32 - 150) << 23;
+        let y = (r.to_bits() as i32).wrapping_add(scale) as u32 | (u32::from(neg_d) << 31);
+        // The scaling by q keeps the result normal (N below 2^24: the sum is exact, finer).
+        let ok = fits
+            & (e >= 1)
+            & (mant.wrapping_sub(1) < 0x7f_fffe)
+            & (n >= 2.0)
+            & ((r.to_bits() >> 23) + e > 150);
+        (y, bit, ok)
     }
 
     #[inline(always)]
@@ -448,15 +506,31 @@ impl Pass {
                     }
                 },
             ),
-            (None, Some(a)) => simd::dispatch(
-                level,
-                #[inline(always)]
-                || {
-                    for ((v, &zi), bit) in cx.iter_mut().zip(z).zip(cb.iter_mut()) {
-                        solve::forward(*v, a * zi, v, bit);
+            (None, Some(a)) => {
+                // Most of these are small values, whose step is a table lookup and an integer's
+                // rounding (`Table::step_small`); the rest take the general solve.
+                let t = self.after.as_ref().expect("a step");
+                let mut left = [0u8; BATCH];
+                simd::dispatch(
+                    level,
+                    #[inline(always)]
+                    || {
+                        for (((v, &zi), bit), l) in
+                            cx.iter_mut().zip(z).zip(cb.iter_mut()).zip(left.iter_mut())
+                        {
+                            let (y, nb, ok) = t.step_small(v.to_bits(), zi < 0.0);
+                            *v = if ok { f32::from_bits(y) } else { *v };
+                            *bit = if ok { nb } else { *bit };
+                            *l = u8::from(!ok);
+                        }
+                    },
+                );
+                for j in 0..n {
+                    if left[j] != 0 {
+                        solve::forward(cx[j], a * z[j], &mut cx[j], &mut cb[j]);
                     }
-                },
-            ),
+                }
+            }
             (Some(d), None) => simd::dispatch(
                 level,
                 #[inline(always)]

@@ -110,6 +110,37 @@ fn lanes_twins_are_the_f64_lanes_and_undo_one() {
     }
 }
 
+#[test]
+fn the_small_step_is_step_r_with_the_solve_bit() {
+    let mut x = data(30_000, 2);
+    // Values in every binade from 30 below each coefficient's up to it, edges included.
+    for c in COEFFS {
+        let top = 2f64.powi(c.abs().log2().floor() as i32);
+        for j in 0..30 {
+            let p = (top * 0.5f64.powi(j)) as f32;
+            for v in [p, p.up(), p.down(), p * 1.37, p.down().down(), p * 1.999] {
+                x.extend([v, -v]);
+            }
+        }
+    }
+    let mut n_ok = 0usize;
+    for c in COEFFS {
+        let t = Table::new(c).expect("a table");
+        for &v in &x {
+            for zb in [false, true] {
+                let d = if zb { -c } else { c };
+                let (y, bit, ok) = t.step_small(v.to_bits(), zb);
+                if ok {
+                    n_ok += 1;
+                    assert_eq!(y, step_r(v, d).to_bits(), "x {v:e} d {d:e}");
+                    assert_eq!(u32::from(bit), solve_bit(v, d), "x {v:e} d {d:e}");
+                }
+            }
+        }
+    }
+    assert!(n_ok > 30_000, "{n_ok}");
+}
+
 /// The old recorded step: `z` in a buffer, the `f64` lanes, then the solve.
 fn old_apply(level: Level, x: &mut [f32], before: Option<f64>, after: f64, bits: &mut [u8]) {
     passes(x, Some(bits), Par::Seq, |start, xs, bs| {
