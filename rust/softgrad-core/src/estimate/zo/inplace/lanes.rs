@@ -32,7 +32,6 @@
 //! outside `B`, no bit for two) is flagged, except the small region (`y − d` in `f32` below
 //! `2^⌊log₂|d|⌋`), whose answer (`0` or that difference) the lanes compute as `undo_one` does.
 
-use super::step_r;
 use crate::simd::{self, Level};
 
 /// How far (in floats) inside its binade a value must lie for the lanes.
@@ -119,15 +118,18 @@ pub(super) fn undo(yb: u32, d: f64, bit: u8, has_bit: bool) -> (u32, bool) {
         & (base >= HIDDEN)
         & (base + i32::from(two) < 2 * HIDDEN);
     let x0 = (sx << 31) | (e << 23) | (mm as u32 & 0x7f_ffff);
-    // The small region (`undo_one`): `0` if it steps to `y`, else `y − d` in `f32`.
+    // The small region (`undo_one`): `0` if it steps to `y`, else `y − d` in `f32`. The step of
+    // `0` is `d` rounded to `f32` with ties toward zero (`d` itself is the sum where `|d| ≥
+    // 2⁻⁹⁷`): where `y` is that rounding or the float below it in magnitude, or `d` is tiny,
+    // the solve decides (cheaper than replaying the step of `0` in every lane).
+    let df = (d as f32).to_bits();
     let c = f32::from_bits(yb) - d as f32;
     let sm = super::small(c, d);
-    let r0 = if step_r(0.0f32, d).to_bits() == yb {
-        0
-    } else {
-        c.to_bits()
-    };
-    (if sm { r0 } else { x0 }, ok | sm)
+    let near0 = (yb == df) | (yb == df.wrapping_sub(1)) | (d.abs() < 1e-27);
+    (
+        if sm { c.to_bits() } else { x0 },
+        (ok & !sm) | (sm & !near0),
+    )
 }
 
 /// Bytes `0` or `1`, byte `j` of the result bit `j` of `b`.

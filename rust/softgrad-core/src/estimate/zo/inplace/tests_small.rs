@@ -116,8 +116,12 @@ fn the_f32_lanes_take_the_small_region_as_undo_one() {
             for (has, b) in [(true, bit), (true, !bit), (false, false)] {
                 let (v, ok) = lanes::undo(y.to_bits(), d, u8::from(b), has);
                 if small(c0_native(y, d), d) {
+                    // All of it but the step of 0 (d rounded to f32, or the float below it in
+                    // magnitude: a tie toward zero), which the solve decides.
+                    let df = (d as f32).to_bits();
+                    let near0 = (y.to_bits() == df) | (y.to_bits() == df.wrapping_sub(1));
                     n_small += 1;
-                    assert!(ok, "{x0:e} {d:e}");
+                    assert!(ok | near0, "{x0:e} {d:e}");
                 }
                 if ok {
                     let want = undo_one(y, d, has.then_some(b));
