@@ -31,6 +31,8 @@ pub(crate) mod tests;
 #[cfg(test)]
 mod tests_blas;
 #[cfg(test)]
+mod tests_mutants;
+#[cfg(test)]
 mod tests_tridiag;
 pub mod tridiag;
 
