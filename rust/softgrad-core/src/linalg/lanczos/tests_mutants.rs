@@ -2,7 +2,8 @@
 //! run (measured against the first run alone); a run over the whole space ends in exactly n
 //! products even at a tolerance no residual meets, and an invariant Krylov space short of it is
 //! not convergence; `Both` on A and −A with a symmetric spectrum mirror each other (the restart
-//! keeps as many Ritz vectors at each end); `tol = 1` is refused; start `i` is sample `i`.
+//! keeps as many Ritz vectors at each end); `tol = 1` is refused, `tol = 0` is 64 ε; start `i` is
+//! sample `i`; a cycle of 2k + 1 vectors is the whole space when n = 2k + 1.
 
 use super::tests::{with_spectrum, Poisson};
 use super::*;
@@ -59,24 +60,30 @@ fn the_budget_is_shared_by_the_deflated_runs() {
 
 #[test]
 fn the_whole_space_ends_a_run_even_below_roundoff() {
-    // k = n: the first cycle's basis spans the space, so β is roundoff and the run is done after
-    // exactly n products, whatever the tolerance (1e-300 is never met by a residual β |s_m|).
-    let eig = [3.0, -1.0, 2.0, 0.5, 7.0];
-    let a = with_spectrum(&eig);
-    let o = Options {
-        k: eig.len(),
-        which: Which::Largest,
-        maxiter: None,
-        tol: 1e-300,
-        seed: 0,
-    };
-    let e = lanczos(&a, &o, Par::Seq).unwrap();
-    assert!(e.converged, "{e:?}");
-    assert_eq!((e.matvecs, e.runs), (eig.len(), 1));
-    let mut want = eig.to_vec();
-    want.sort_by(f64::total_cmp);
-    for (g, w) in e.values.iter().zip(&want) {
-        assert!((g - w).abs() < 1e-12, "{g} vs {w}");
+    // k = n: the first cycle's basis spans the space, so β is roundoff (relative to max|θ|, at
+    // any scale) and the run is done after exactly n products, whatever the tolerance (1e-300
+    // is never met by a residual β |s_m|).
+    for scale in [1.0, 1e6] {
+        let eig: Vec<f64> = [3.0, -1.0, 2.0, 0.5, 7.0]
+            .iter()
+            .map(|x| x * scale)
+            .collect();
+        let a = with_spectrum(&eig);
+        let o = Options {
+            k: eig.len(),
+            which: Which::Largest,
+            maxiter: None,
+            tol: 1e-300,
+            seed: 0,
+        };
+        let e = lanczos(&a, &o, Par::Seq).unwrap();
+        assert!(e.converged, "{e:?}");
+        assert_eq!((e.matvecs, e.runs), (eig.len(), 1));
+        let mut want = eig.to_vec();
+        want.sort_by(f64::total_cmp);
+        for (g, w) in e.values.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-12 * scale, "{g} vs {w}");
+        }
     }
 }
 
@@ -127,6 +134,7 @@ fn a_symmetric_spectrum_gives_mirrored_results_at_both_ends() {
         lanczos(&neg, &o, Par::Seq).unwrap(),
     );
     assert!(e.converged && f.converged);
+    assert_eq!((e.values.len(), f.values.len()), (4, 4));
     assert!(e.matvecs > NCV_MIN, "no restart: {}", e.matvecs);
     assert_eq!((e.matvecs, e.runs), (f.matvecs, f.runs));
     for (g, h) in e.values.iter().zip(f.values.iter().rev()) {
@@ -166,5 +174,50 @@ fn each_start_draws_the_next_sample_of_the_seed() {
         let norm = blas::norm(F, &g, Par::Seq).unwrap();
         let want: Vec<f64> = g.iter().map(|x| x / norm).collect();
         assert_eq!(v, want, "start {i}");
+    }
+}
+
+#[test]
+fn a_tolerance_of_zero_means_a_few_units_of_roundoff() {
+    // tol = 0 is not "exact": residuals down to 64 ε max|θ| are accepted, so a well-separated
+    // spectrum converges, to its closed form.
+    let eig: Vec<f64> = (0..40).map(|i| (i as f64).powi(2) / 40.0).collect();
+    let a = with_spectrum(&eig);
+    let o = Options {
+        k: 2,
+        which: Which::Largest,
+        maxiter: None,
+        tol: 0.0,
+        seed: 0,
+    };
+    let e = lanczos(&a, &o, Par::Seq).unwrap();
+    assert!(e.converged, "{e:?}");
+    for (g, w) in e.values.iter().zip(&eig[38..]) {
+        assert!((g - w).abs() < 1e-12, "{g} vs {w}");
+    }
+    let bound = 64.0 * f64::EPSILON * eig[39];
+    assert!(e.residuals.iter().all(|&r| r <= bound), "{:?}", e.residuals);
+}
+
+#[test]
+fn a_cycle_of_2k_plus_1_vectors_spans_a_space_of_that_size() {
+    // k = 12 of n = 25 = 2k + 1: the first cycle is the whole space (n products), the deflated
+    // run the whole complement of the 12 found (n − k more), even at a tolerance no residual
+    // meets.
+    let (n, k) = (25, 12);
+    let eig: Vec<f64> = (0..n).map(|i| i as f64 * 0.5 - 3.0).collect();
+    let a = with_spectrum(&eig);
+    let o = Options {
+        k,
+        which: Which::Largest,
+        maxiter: None,
+        tol: 1e-300,
+        seed: 0,
+    };
+    let e = lanczos(&a, &o, Par::Seq).unwrap();
+    assert!(e.converged, "{e:?}");
+    assert_eq!((e.matvecs, e.runs), (n + (n - k), 2));
+    for (g, w) in e.values.iter().zip(&eig[n - k..]) {
+        assert!((g - w).abs() < 1e-12, "{g} vs {w}");
     }
 }
