@@ -27,6 +27,8 @@ mod kernel;
 mod lanes;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_mutants;
 
 pub use lanes::Tropical;
 

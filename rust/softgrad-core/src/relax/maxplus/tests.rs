@@ -50,7 +50,7 @@ fn same<T: Tropical>(x: &[T], y: &[T]) -> bool {
 }
 
 /// Every level and thread count, with and without the argmax, against [`naive`].
-fn check<T: Tropical>(sr: Semiring, a: Matrices<'_, T>, b: Matrices<'_, T>, s: Shape) {
+pub(super) fn check<T: Tropical>(sr: Semiring, a: Matrices<'_, T>, b: Matrices<'_, T>, s: Shape) {
     let (want, want_arg) = naive(sr, &a, &b, s);
     for level in available() {
         for par in [Par::Seq, Par::Rayon(2), Par::Rayon(3)] {
@@ -71,7 +71,7 @@ fn check<T: Tropical>(sr: Semiring, a: Matrices<'_, T>, b: Matrices<'_, T>, s: S
     }
 }
 
-fn contiguous<T>(data: &[T], offsets: &[usize], cols: usize) -> Matrices<'static, T>
+pub(super) fn contiguous<T>(data: &[T], offsets: &[usize], cols: usize) -> Matrices<'static, T>
 where
     T: Clone + 'static,
 {
@@ -83,7 +83,7 @@ where
     }
 }
 
-fn floats<T: Tropical>(n: usize, seed: u64, conv: impl Fn(f64) -> T) -> Vec<T> {
+pub(super) fn floats<T: Tropical>(n: usize, seed: u64, conv: impl Fn(f64) -> T) -> Vec<T> {
     uniform(n, seed, -4.0, 4.0).into_iter().map(conv).collect()
 }
 
