@@ -8,6 +8,17 @@
 use super::tests::{with_spectrum, Poisson};
 use super::*;
 
+/// Options with no iteration budget and seed 0.
+fn opts(k: usize, which: Which, tol: f64) -> Options {
+    Options {
+        k,
+        which,
+        maxiter: None,
+        tol,
+        seed: 0,
+    }
+}
+
 /// The matvecs the first run of `lanczos(op, o)` makes on its own (same seed, same starts).
 fn first_run_matvecs(op: &dyn LinOp, o: &Options) -> usize {
     let (hi, lo) = split(o);
@@ -31,13 +42,7 @@ fn first_run_matvecs(op: &dyn LinOp, o: &Options) -> usize {
 fn the_budget_is_shared_by_the_deflated_runs() {
     // 12 × 12 Poisson: its double eigenvalues make `lanczos` run again after the first run.
     let p = Poisson { nx: 12, ny: 12 };
-    let o = Options {
-        k: 6,
-        which: Which::Largest,
-        maxiter: None,
-        tol: 1e-10,
-        seed: 0,
-    };
+    let o = opts(6, Which::Largest, 1e-10);
     let first = first_run_matvecs(&p, &o);
     let spare = 3;
     let o = Options {
@@ -69,13 +74,7 @@ fn the_whole_space_ends_a_run_even_below_roundoff() {
             .map(|x| x * scale)
             .collect();
         let a = with_spectrum(&eig);
-        let o = Options {
-            k: eig.len(),
-            which: Which::Largest,
-            maxiter: None,
-            tol: 1e-300,
-            seed: 0,
-        };
+        let o = opts(eig.len(), Which::Largest, 1e-300);
         let e = lanczos(&a, &o, Par::Seq).unwrap();
         assert!(e.converged, "{e:?}");
         assert_eq!((e.matvecs, e.runs), (eig.len(), 1));
@@ -122,13 +121,7 @@ fn a_symmetric_spectrum_gives_mirrored_results_at_both_ends() {
         n: a.n,
         a: a.a.iter().map(|x| -x).collect(),
     };
-    let o = Options {
-        k: 4,
-        which: Which::Both,
-        maxiter: None,
-        tol: 1e-10,
-        seed: 0,
-    };
+    let o = opts(4, Which::Both, 1e-10);
     let (e, f) = (
         lanczos(&a, &o, Par::Seq).unwrap(),
         lanczos(&neg, &o, Par::Seq).unwrap(),
@@ -145,13 +138,7 @@ fn a_symmetric_spectrum_gives_mirrored_results_at_both_ends() {
 #[test]
 fn a_tolerance_of_one_is_refused() {
     let a = with_spectrum(&[1.0, 2.0]);
-    let o = Options {
-        k: 1,
-        which: Which::Largest,
-        maxiter: None,
-        tol: 1.0,
-        seed: 0,
-    };
+    let o = opts(1, Which::Largest, 1.0);
     assert!(matches!(
         lanczos(&a, &o, Par::Seq),
         Err(Error::InvalidParameter { .. })
@@ -183,13 +170,7 @@ fn a_tolerance_of_zero_means_a_few_units_of_roundoff() {
     // spectrum converges, to its closed form.
     let eig: Vec<f64> = (0..40).map(|i| (i as f64).powi(2) / 40.0).collect();
     let a = with_spectrum(&eig);
-    let o = Options {
-        k: 2,
-        which: Which::Largest,
-        maxiter: None,
-        tol: 0.0,
-        seed: 0,
-    };
+    let o = opts(2, Which::Largest, 0.0);
     let e = lanczos(&a, &o, Par::Seq).unwrap();
     assert!(e.converged, "{e:?}");
     for (g, w) in e.values.iter().zip(&eig[38..]) {
@@ -207,13 +188,7 @@ fn a_cycle_of_2k_plus_1_vectors_spans_a_space_of_that_size() {
     let (n, k) = (25, 12);
     let eig: Vec<f64> = (0..n).map(|i| i as f64 * 0.5 - 3.0).collect();
     let a = with_spectrum(&eig);
-    let o = Options {
-        k,
-        which: Which::Largest,
-        maxiter: None,
-        tol: 1e-300,
-        seed: 0,
-    };
+    let o = opts(k, Which::Largest, 1e-300);
     let e = lanczos(&a, &o, Par::Seq).unwrap();
     assert!(e.converged, "{e:?}");
     assert_eq!((e.matvecs, e.runs), (n + (n - k), 2));
