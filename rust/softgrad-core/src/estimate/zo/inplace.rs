@@ -86,6 +86,7 @@ mod rad32;
 mod solve;
 
 pub use float::Float;
+use float::{c0_native, small};
 
 /// Elements per parallel task of a pass (a multiple of the generator's blocks).
 pub const PIECE: usize = 1 << 16;
@@ -367,21 +368,6 @@ fn total(d: &[f64]) -> f64 {
 
 /// The candidates of [`undo_one`]: `c₀` and the floats up to 3 either side.
 pub const REACH: usize = 3;
-
-/// `y − d` in `T`'s own arithmetic: `d` rounded to `T`, then the difference rounded to `T`
-/// (computed in `f64`, which for `f32` operands gives the `f32` difference: `53 ≥ 2 · 24 + 2`, so
-/// the double rounding is innocuous). The small region's answer ([`undo_one`]).
-#[inline(always)]
-pub(crate) fn c0_native<T: Float>(y: T, d: f64) -> T {
-    T::from_f64(y.to_f64() - T::from_f64(d).to_f64())
-}
-
-/// The small region of [`undo_one`]: `|c|` below the largest power of two not above `|d|`
-/// (`c` in a binade below `d`'s). `false` for a NaN `c` and for a zero or subnormal `d`.
-#[inline(always)]
-pub(crate) fn small<T: Float>(c: T, d: f64) -> bool {
-    c.to_f64().abs() < f64::from_bits(d.to_bits() & 0x7ff0_0000_0000_0000)
-}
 
 /// The value `x⁰` whose recorded step `d` ([`step_r`]) is `y`, as [`restore`] finds it.
 ///

@@ -167,3 +167,18 @@ impl Float for f32 {
         (f64::from_bits((1023 + 150 - e) << 52), 1.0)
     }
 }
+
+/// `y − d` in `T`'s own arithmetic: `d` rounded to `T`, then the difference rounded to `T`
+/// (computed in `f64`, which for `f32` operands gives the `f32` difference: `53 ≥ 2 · 24 + 2`, so
+/// the double rounding is innocuous). The small region's answer ([`undo_one`](super::undo_one)).
+#[inline(always)]
+pub(crate) fn c0_native<T: Float>(y: T, d: f64) -> T {
+    T::from_f64(y.to_f64() - T::from_f64(d).to_f64())
+}
+
+/// The small region of [`undo_one`](super::undo_one): `|c|` below the largest power of two not above `|d|`
+/// (`c` in a binade below `d`'s). `false` for a NaN `c` and for a zero or subnormal `d`.
+#[inline(always)]
+pub(crate) fn small<T: Float>(c: T, d: f64) -> bool {
+    c.to_f64().abs() < f64::from_bits(d.to_bits() & 0x7ff0_0000_0000_0000)
+}
