@@ -176,7 +176,13 @@ fn key(x: &[f32]) -> Vec<u32> {
 /// A sample's passes (`+c`, `−2c`, restore with bits; then a restore without bits after `+c`)
 /// with the new code at `level` and `par` against the old code.
 fn check_sample(level: Level, x0: &[f32], c: f64, par: Par) {
-    let steps = [c, -2.0 * c];
+    check_steps(level, x0, [c, -2.0 * c], par);
+}
+
+/// [`check_sample`] with any two steps (the second pass's undoing and step then have tables of
+/// different `|C|` unless the second step is `−2c`).
+fn check_steps(level: Level, x0: &[f32], steps: [f64; 2], par: Par) {
+    let c = steps[0];
     let (mut x, mut w) = (x0.to_vec(), x0.to_vec());
     let (mut bits, mut wbits) = (vec![0u8; bits_len(x.len())], vec![0u8; bits_len(x.len())]);
     for k in 0..2 {
@@ -230,6 +236,70 @@ fn passes_are_the_old_passes_at_every_level() {
     for c in COEFFS {
         for level in simd::available() {
             check_sample(level, &x0, c, Par::Seq);
+        }
+    }
+}
+
+#[test]
+fn passes_of_two_magnitudes_are_the_old_passes_at_every_level() {
+    let x0 = data(3 * REDUCE_PIECE + 77, 5);
+    for c in COEFFS {
+        for level in simd::available() {
+            check_steps(level, &x0, [c, -1.5 * c], Par::Seq);
+            check_steps(level, &x0, [c, -3.0 * c], Par::Seq);
+        }
+    }
+}
+
+/// The undoing and the second pass on values that no step made (any float, any record bits):
+/// the lanes of every level give the scalar lanes' bits (where the vector code's tests differ
+/// from the scalar ones, as its `|y| / q` in `f32`, it must flag the same values or compute
+/// the same answer).
+#[test]
+fn passes_on_any_values_are_the_scalar_passes() {
+    let x0 = data(2 * REDUCE_PIECE + 77, 9);
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let bits0: Vec<u8> = (0..bits_len(x0.len()))
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect();
+    for c in COEFFS {
+        let run = |level: Level| {
+            let (mut x, mut bits) = (x0.clone(), bits0.clone());
+            restore_at(
+                level,
+                &mut x,
+                7,
+                Dist::Rademacher,
+                &[c],
+                Some(&mut bits),
+                Par::Seq,
+            )
+            .unwrap();
+            let (mut w, mut wbits) = (x0.clone(), bits0.clone());
+            let rec = Record {
+                bits: &mut wbits[..],
+                prior: &[c],
+            };
+            apply_at(
+                level,
+                &mut w,
+                7,
+                Dist::Rademacher,
+                -2.0 * c,
+                Some(rec),
+                Par::Seq,
+            )
+            .unwrap();
+            (key(&x), key(&w), wbits)
+        };
+        let want = run(Level::Scalar);
+        for level in simd::available() {
+            assert!(run(level) == want, "c {c:e} {level:?}");
         }
     }
 }

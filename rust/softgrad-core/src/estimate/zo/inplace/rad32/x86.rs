@@ -297,10 +297,17 @@ fn edge256(mant: __m256i) -> __m256i {
 }
 
 /// `super::undo` on 8 lanes (`zm`, `bit`: all ones where `z = −1`, where the record bit is set;
-/// `has`: all ones with bits): `(x⁰, ok)`, `ok` all ones.
+/// `has`: all ones with bits): `(x⁰, ok, lookup)`, `ok` all ones, `lookup` the table's `(m,
+/// out)` at `x⁰`'s binade (which is `c₀`'s, bit for bit: `x⁰` takes `c₀`'s top bits).
 #[inline]
 #[target_feature(enable = "avx2,fma,bmi1,bmi2")]
-fn undo256(v: &T256, yb: __m256i, zm: __m256i, bit: __m256i, has: __m256i) -> (__m256i, __m256i) {
+fn undo256(
+    v: &T256,
+    yb: __m256i,
+    zm: __m256i,
+    bit: __m256i,
+    has: __m256i,
+) -> (__m256i, __m256i, (__m256i, __m256i)) {
     let (ff, sig, one) = (
         _mm256_set1_epi32(0xff),
         _mm256_set1_epi32(SIG),
@@ -317,14 +324,23 @@ fn undo256(v: &T256, yb: __m256i, zm: __m256i, bit: __m256i, has: __m256i) -> (_
     let e = _mm256_and_si256(_mm256_srli_epi32::<23>(cb), ff);
     let mant = _mm256_and_si256(cb, sig);
     let (m, out) = lookup256(v, e);
-    let ye = _mm256_and_si256(_mm256_srli_epi32::<23>(yb), ff);
-    let ybig = _mm256_or_si256(_mm256_and_si256(yb, sig), hidden);
-    let sh = _mm256_sub_epi32(ye, e);
-    let shl = _mm256_max_epi32(sh, zero);
-    let shr = _mm256_max_epi32(_mm256_sub_epi32(zero, sh), zero);
-    let yi = _mm256_srlv_epi32(_mm256_sllv_epi32(ybig, shl), shr);
-    let low = _mm256_sub_epi32(_mm256_sllv_epi32(one, shr), one);
-    let integral = _mm256_cmpeq_epi32(_mm256_and_si256(ybig, low), zero);
+    // Y = |y| / q(e) by a power-of-two scaling in f32, exact unless it underflows to 0 (then
+    // flagged; a result that keeps any bit is exact or not integral): an integer below 2^31 is
+    // one exactly where its conversion back gives it. Anything else (y infinite or NaN, Y of
+    // 2^31 or more) converts to i32::MIN and is not integral. A Y of 2^25 or more is out of
+    // `base`'s bounds below, as the integer shift's `sh > 1` was.
+    let ye0 = _mm256_cmpeq_epi32(_mm256_and_si256(yb, _mm256_set1_epi32(0x7f80_0000)), zero);
+    let inv = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_sub_epi32(
+        _mm256_set1_epi32(277),
+        e,
+    )));
+    let yf = _mm256_mul_ps(
+        _mm256_castsi256_ps(_mm256_and_si256(yb, _mm256_set1_epi32(i32::MAX))),
+        inv,
+    );
+    let yi = _mm256_cvtps_epi32(yf);
+    let integral = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_EQ_OQ>(_mm256_cvtepi32_ps(yi), yf));
+    let under = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_EQ_OQ>(yf, _mm256_setzero_ps()));
     let sx = _mm256_srai_epi32::<31>(cb);
     let other = _mm256_xor_si256(_mm256_xor_si256(sx, zm), v.neg);
     let base = _mm256_blendv_epi8(_mm256_sub_epi32(yi, m), _mm256_add_epi32(yi, m), other);
@@ -335,9 +351,7 @@ fn undo256(v: &T256, yb: __m256i, zm: __m256i, bit: __m256i, has: __m256i) -> (_
     let mut bad = zero;
     bad = _mm256_or_si256(bad, out);
     bad = _mm256_or_si256(bad, edge256(mant));
-    bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(ye, zero));
-    bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(ye, ff));
-    bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(sh, one));
+    bad = _mm256_or_si256(bad, _mm256_or_si256(ye0, under));
     bad = _mm256_or_si256(bad, _mm256_srai_epi32::<31>(_mm256_xor_si256(cb, yb)));
     bad = _mm256_or_si256(bad, _mm256_andnot_si256(_mm256_and_si256(even, has), two));
     bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(hidden, base));
@@ -352,18 +366,31 @@ fn undo256(v: &T256, yb: __m256i, zm: __m256i, bit: __m256i, has: __m256i) -> (_
     let y0 = _mm256_blendv_epi8(v.y0[0], v.y0[1], zm);
     let r0 = _mm256_andnot_si256(_mm256_cmpeq_epi32(yb, y0), cb);
     let ok = _mm256_or_si256(_mm256_andnot_si256(bad, integral), sm);
-    (_mm256_blendv_epi8(x0, r0, sm), ok)
+    (_mm256_blendv_epi8(x0, r0, sm), ok, (m, out))
 }
 
-/// `super::forward` on 8 lanes: `(y, bit in the sign, ok all ones)`.
+/// `super::forward` on 8 lanes: `(y, bit in the sign, ok all ones)`. `known`: the lookup made
+/// already by an undoing with the same table at `c₀`'s binade, which is `xb`'s (`x⁰` takes
+/// `c₀`'s top bits) but where the undoing's small region gave `x⁰ = 0`, out of every window.
 #[inline]
 #[target_feature(enable = "avx2,fma,bmi1,bmi2")]
-fn forward256(v: &T256, xb: __m256i, zm: __m256i) -> (__m256i, __m256i, __m256i) {
+fn forward256(
+    v: &T256,
+    xb: __m256i,
+    zm: __m256i,
+    known: Option<(__m256i, __m256i)>,
+) -> (__m256i, __m256i, __m256i) {
     let (ff, sig) = (_mm256_set1_epi32(0xff), _mm256_set1_epi32(SIG));
     let e = _mm256_and_si256(_mm256_srli_epi32::<23>(xb), ff);
     let mant = _mm256_and_si256(xb, sig);
     let big = _mm256_or_si256(mant, _mm256_set1_epi32(HIDDEN));
-    let (m, out) = lookup256(v, e);
+    let (m, out) = match known {
+        Some((m, out)) => (
+            m,
+            _mm256_or_si256(out, _mm256_cmpeq_epi32(e, _mm256_setzero_si256())),
+        ),
+        None => lookup256(v, e),
+    };
     let sx = _mm256_srai_epi32::<31>(xb);
     let other = _mm256_xor_si256(_mm256_xor_si256(sx, zm), v.neg);
     let s = _mm256_blendv_epi8(_mm256_add_epi32(big, m), _mm256_sub_epi32(big, m), other);
@@ -386,7 +413,8 @@ fn forward256(v: &T256, xb: __m256i, zm: __m256i) -> (__m256i, __m256i, __m256i)
     (y, nb, _mm256_xor_si256(bad, _mm256_set1_epi32(-1)))
 }
 
-/// [`Pass::group_scalar`](super::Pass) on a whole group, 8 lanes at a time.
+/// [`Pass::group_scalar`](super::Pass) on a whole group, 8 lanes at a time: the loop is
+/// compiled for each kind of pass, so nothing about the pass is decided per vector.
 #[target_feature(enable = "avx2,fma,bmi1,bmi2")]
 pub(super) fn group256(
     pass: &Pass,
@@ -396,8 +424,33 @@ pub(super) fn group256(
     slow: &mut [u32; GROUP / 32],
     only: &mut [u32; GROUP / 32],
 ) -> u32 {
+    // Where the undoing and the step take the same |C| (SPSA's second pass: +C undone, −C
+    // applied) their tables' m are the same, and the step's lookup is the undoing's.
+    let same = matches!(
+        (&pass.before, &pass.after),
+        (Some(b), Some(a)) if b.lo == a.lo && b.m == a.m
+    );
+    match (pass.before.is_some(), pass.after.is_some(), same) {
+        (true, true, true) => lanes256::<true, true, true>(pass, x, words, bits, slow, only),
+        (true, true, false) => lanes256::<true, true, false>(pass, x, words, bits, slow, only),
+        (true, false, _) => lanes256::<true, false, false>(pass, x, words, bits, slow, only),
+        (false, true, _) => lanes256::<false, true, false>(pass, x, words, bits, slow, only),
+        (false, false, _) => lanes256::<false, false, false>(pass, x, words, bits, slow, only),
+    }
+}
+
+/// [`group256`] for one kind of pass: with an undoing (`UNDO`), a step (`FWD`), and the step's
+/// lookup taken from the undoing (`SAME`).
+#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
+fn lanes256<const UNDO: bool, const FWD: bool, const SAME: bool>(
+    pass: &Pass,
+    x: &mut [f32; GROUP],
+    words: &[[u32; LANES]; 4],
+    bits: &mut [u8],
+    slow: &mut [u32; GROUP / 32],
+    only: &mut [u32; GROUP / 32],
+) -> u32 {
     let (tb, ta) = (t256(pass.before.as_ref()), t256(pass.after.as_ref()));
-    let (undo, fwd) = (pass.before.is_some(), pass.after.is_some());
     let has = _mm256_set1_epi32(if pass.has_bit { -1 } else { 0 });
     // Lane l of 8 takes bit l of its byte of a word to the sign bit.
     let up = _mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24);
@@ -409,7 +462,10 @@ pub(super) fn group256(
         let ahead = x.as_ptr().wrapping_add(GROUP + 32 * k);
         _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
         _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(16).cast());
-        for h in 0..4 {
+        // The step alone is left as a loop (a trip count LLVM does not see): unrolled, its
+        // four quarters spill the 16 registers (measured slower on Zen 3).
+        let quarters = if UNDO { 4 } else { std::hint::black_box(4) };
+        for h in 0..quarters {
             let p = x[32 * k + 8 * h..].as_mut_ptr();
             // SAFETY: 8 values from p are inside x.
             let xb = unsafe { _mm256_loadu_si256(p.cast()) };
@@ -419,13 +475,14 @@ pub(super) fn group256(
             ));
             // The record bit in the sign.
             let bitv = _mm256_sllv_epi32(_mm256_set1_epi32((rb >> (8 * h)) as i32), up);
-            let (x0, ok0) = if undo {
-                undo256(&tb, xb, zm, _mm256_srai_epi32::<31>(bitv), has)
+            let (x0, ok0, known) = if UNDO {
+                let (x0, ok0, lookup) = undo256(&tb, xb, zm, _mm256_srai_epi32::<31>(bitv), has);
+                (x0, ok0, SAME.then_some(lookup))
             } else {
-                (xb, _mm256_set1_epi32(-1))
+                (xb, _mm256_set1_epi32(-1), None)
             };
-            let (y, nbit, ok) = if fwd {
-                let (y, nbit, ok1) = forward256(&ta, x0, zm);
+            let (y, nbit, ok) = if FWD {
+                let (y, nbit, ok1) = forward256(&ta, x0, zm, known);
                 (y, nbit, _mm256_and_si256(ok0, ok1))
             } else {
                 (x0, bitv, ok0)
@@ -446,7 +503,7 @@ pub(super) fn group256(
             f |= (!m0 & 0xff) << (8 * h);
             o |= (m0 & !m & 0xff) << (8 * h);
         }
-        if fwd {
+        if FWD {
             bits[4 * k..4 * k + 4].copy_from_slice(&nb.to_le_bytes());
         }
         (*flags, *fo) = (f, o);
