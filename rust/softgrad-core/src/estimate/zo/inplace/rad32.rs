@@ -114,7 +114,9 @@ impl Pass {
             Level::Avx512 => unsafe { x86::group512(self, x, &words, bits, &mut slow) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
-            Level::Avx2 => unsafe { x86::group256(self, x, &words, bits, &mut slow, &mut only) },
+            Level::Avx2 => unsafe {
+                x86::group256_for(self)(self, x, &words, bits, &mut slow, &mut only)
+            },
             _ => self.group_scalar(x, &words, bits, &mut slow, &mut only),
         };
         if any != 0 {

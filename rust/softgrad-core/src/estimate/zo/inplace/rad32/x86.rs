@@ -413,17 +413,18 @@ fn forward256(
     (y, nb, _mm256_xor_si256(bad, _mm256_set1_epi32(-1)))
 }
 
-/// [`Pass::group_scalar`](super::Pass) on a whole group, 8 lanes at a time: the loop is
-/// compiled for each kind of pass, so nothing about the pass is decided per vector.
-#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
-pub(super) fn group256(
-    pass: &Pass,
-    x: &mut [f32; GROUP],
-    words: &[[u32; LANES]; 4],
-    bits: &mut [u8],
-    slow: &mut [u32; GROUP / 32],
-    only: &mut [u32; GROUP / 32],
-) -> u32 {
+/// A group's AVX2 lanes (the arguments of [`group256`]).
+pub(super) type Group256 = unsafe fn(
+    &Pass,
+    &mut [f32; GROUP],
+    &[[u32; LANES]; 4],
+    &mut [u8],
+    &mut [u32; GROUP / 32],
+    &mut [u32; GROUP / 32],
+) -> u32;
+
+/// [`group256`] compiled for `pass`'s kind, so nothing about the pass is decided per vector.
+pub(super) fn group256_for(pass: &Pass) -> Group256 {
     // Where the undoing and the step take the same |C| (SPSA's second pass: +C undone, −C
     // applied) their tables' m are the same, and the step's lookup is the undoing's.
     let same = matches!(
@@ -431,18 +432,19 @@ pub(super) fn group256(
         (Some(b), Some(a)) if b.lo == a.lo && b.m == a.m
     );
     match (pass.before.is_some(), pass.after.is_some(), same) {
-        (true, true, true) => lanes256::<true, true, true>(pass, x, words, bits, slow, only),
-        (true, true, false) => lanes256::<true, true, false>(pass, x, words, bits, slow, only),
-        (true, false, _) => lanes256::<true, false, false>(pass, x, words, bits, slow, only),
-        (false, true, _) => lanes256::<false, true, false>(pass, x, words, bits, slow, only),
-        (false, false, _) => lanes256::<false, false, false>(pass, x, words, bits, slow, only),
+        (true, true, true) => group256::<true, true, true>,
+        (true, true, false) => group256::<true, true, false>,
+        (true, false, _) => group256::<true, false, false>,
+        (false, true, _) => group256::<false, true, false>,
+        (false, false, _) => group256::<false, false, false>,
     }
 }
 
-/// [`group256`] for one kind of pass: with an undoing (`UNDO`), a step (`FWD`), and the step's
-/// lookup taken from the undoing (`SAME`).
+/// [`Pass::group_scalar`](super::Pass) on a whole group, 8 lanes at a time, for one kind of
+/// pass: with an undoing (`UNDO`), a step (`FWD`), and the step's lookup taken from the
+/// undoing's (`SAME`).
 #[target_feature(enable = "avx2,fma,bmi1,bmi2")]
-fn lanes256<const UNDO: bool, const FWD: bool, const SAME: bool>(
+pub(super) fn group256<const UNDO: bool, const FWD: bool, const SAME: bool>(
     pass: &Pass,
     x: &mut [f32; GROUP],
     words: &[[u32; LANES]; 4],
