@@ -4,7 +4,8 @@ parameterisation of fast-soft-sort and torchsort: ``P(z, w)`` projects ``z`` ont
 of ``w`` (sorted descending) as ``s - v`` with ``s = sort_desc(z)`` and ``v`` the decreasing isotonic
 regression of ``s - w`` (l2) or the KL one of ``(s, w)``.
 
-Kept deliberately naive (lists of blocks, recomputed means): independent of the Rust kernel.
+Kept deliberately naive (a list of blocks, pooled one merge at a time): independent of the Rust
+kernel.
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ def _lse(v: list[float]) -> float:
 
 
 def isotonic_l2(y: np.ndarray) -> np.ndarray:
-    """``argmin_{v_1 >= ... >= v_n} ||v - y||^2``: pool adjacent violators with block means."""
-    blocks: list[list[float]] = []
+    """``argmin_{v_1 >= ... >= v_n} ||v - y||^2``: pool adjacent violators with block means, each
+    block kept as its sum and size (recomputing the mean of a list at every merge made one long
+    row of large blocks take minutes)."""
+    blocks: list[tuple[float, int]] = []
     for t in y:
-        blocks.append([float(t)])
-        while len(blocks) > 1 and np.mean(blocks[-2]) <= np.mean(blocks[-1]):
-            last = blocks.pop()
-            blocks[-1].extend(last)
-    return np.concatenate([[np.mean(b)] * len(b) for b in blocks]) if blocks else np.zeros(0)
+        blocks.append((float(t), 1))
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] <= blocks[-1][0] / blocks[-1][1]:
+            s, c = blocks.pop()
+            blocks[-1] = (blocks[-1][0] + s, blocks[-1][1] + c)
+    return np.concatenate([np.full(c, s / c) for s, c in blocks]) if blocks else np.zeros(0)
 
 
 def isotonic_kl(y: np.ndarray, w: np.ndarray) -> np.ndarray:
