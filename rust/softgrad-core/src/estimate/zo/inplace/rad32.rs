@@ -115,7 +115,7 @@ impl Pass {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
             Level::Avx2 => unsafe {
-                x86::group256_for(self)(self, x, &words, bits, &mut slow, &mut only)
+                x86::avx2::group256_for(self)(self, x, &words, bits, &mut slow, &mut only)
             },
             _ => self.group_scalar(x, &words, bits, &mut slow, &mut only),
         };
