@@ -35,6 +35,15 @@ def z_of(seed: int, n: int, dist: str = "gaussian") -> NDArray[np.float64]:
     return Z.sample(seed, 0, "normal" if dist == "gaussian" else dist, 0, n)
 
 
+def eps_used(eps: float, dist: str) -> float:
+    """The scale spsa_inplace perturbs by: with Rademacher z, eps rounded to 8 significant bits
+    (ties to even)."""
+    if dist == "gaussian":
+        return eps
+    m, e = np.frexp(eps)
+    return float(np.ldexp(np.round(m * 256.0), e - 8))
+
+
 def image(r: NDArray[Any], d: list[NDArray[np.float64]]) -> NDArray[Any]:
     """The steps ``d`` replayed on ``r`` as ``apply_seeded_update`` makes them: each increment
     rounded to a multiple of r's ulp (ties to even), added in float64, rounded once to r's dtype
@@ -103,7 +112,7 @@ def test_x_is_restored_exactly_where_information_survives(dtype: Any, dist: str)
     x0 = weights(n, dtype)
     x = x0.copy()
     g, seeds = softgrad.spsa_inplace(sumsq, x, eps=eps, seed=1, n_samples=2, dist=dist)
-    frac = check_restored(x, x0, *(eps * z_of(s, n, dist) for s in seeds))
+    frac = check_restored(x, x0, *(eps_used(eps, dist) * z_of(s, n, dist) for s in seeds))
     assert frac > 0.9, frac  # weights of std 0.02 against eps 1e-3: all but |x| < eps |z|
     # The projected gradient of sum x^2 along z is 2 x.z (+ O(eps) in float32 rounding).
     for k, s in enumerate(seeds):
@@ -124,6 +133,34 @@ def edge_plants(n: int, dtype: Any, eps: float) -> NDArray[Any]:
     return v
 
 
+@pytest.mark.parametrize(
+    ("eps", "want"),
+    [(1e-3, 131 * 2.0**-17), (0.5, 0.5), (0.3, 77 * 2.0**-8), (1.0 - 2.0**-10, 1.0), (3e-300, None)],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rademacher_eps_is_rounded_to_eight_bits(eps: float, want: float | None, dtype: Any) -> None:
+    """f sees x0 +- eps' z with eps' eps rounded to 8 significant bits, and the projected
+    gradient is the exact difference quotient of what f returned over 2 eps'."""
+    want = eps_used(eps, "rademacher") if want is None else want
+    assert want == eps_used(eps, "rademacher") and abs(want - eps) <= eps * 2.0**-8
+    # Every |x0| above 2 eps': each point is one step from x0 (module docstring), exact to undo.
+    x0 = ((weights(3000, dtype) + dtype(2)) * np.where(np.arange(3000) % 3 == 0, -1, 1)).astype(dtype)
+    x, seen, vals = x0.copy(), [], []
+
+    def f(v: NDArray[Any]) -> float:
+        seen.append(v.copy())
+        vals.append(float(np.sum(np.sin(v.astype(np.float64)))))
+        return vals[-1]
+
+    g, seeds = softgrad.spsa_inplace(f, x, eps=eps, seed=4, dist="rademacher")
+    d = want * z_of(seeds[0], x.size, "rademacher")
+    u = f"u{x.itemsize}"
+    assert np.array_equal(seen[0].view(u), step_r(x0, d).view(u))
+    assert np.array_equal(seen[1].view(u), step_r(x0, -d).view(u))
+    assert g[0] == (vals[0] - vals[1]) / (2 * want)
+    assert np.array_equal(x.view(u), x0.view(u))
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("dist", ["gaussian", "rademacher"])
 @pytest.mark.parametrize("n_samples", [1, 2, 3])
@@ -141,7 +178,7 @@ def test_x_is_restored_exactly_below_and_at_powers_of_two(dtype: Any, dist: str,
         return 0.0
 
     _, seeds = softgrad.spsa_inplace(f, x, eps=eps, seed=1, n_samples=n_samples, dist=dist)
-    samples = [eps * z_of(s, n, dist) for s in seeds]
+    samples = [eps_used(eps, dist) * z_of(s, n, dist) for s in seeds]
     frac = check_restored(x, x0, *samples)
     assert frac == 1.0, frac  # every plant is covered: |x0| >= 1/16 - 3 eps > eps |z| + 4 ulp
     for k, d in enumerate(samples):

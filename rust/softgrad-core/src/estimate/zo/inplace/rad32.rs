@@ -108,14 +108,19 @@ impl Pass {
         // AVX-512 lanes solve those themselves).
         let mut slow = [0u32; GROUP / 32];
         let mut only = [0u32; GROUP / 32];
-        let any = match level.min(simd::level()) {
+        let level = level.min(simd::level());
+        #[cfg(target_arch = "x86_64")]
+        let avx2 = (level == Level::Avx2)
+            .then(|| x86::avx2::group_for(self))
+            .flatten();
+        let any = match level {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the level is at most the CPU's.
             Level::Avx512 => unsafe { x86::group512(self, x, &words, bits, &mut slow) },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above.
-            Level::Avx2 => unsafe {
-                x86::avx2::group256_for(self)(self, x, &words, bits, &mut slow, &mut only)
+            // SAFETY: as above. (Totals that are not nested take the scalar lanes at AVX2.)
+            Level::Avx2 if avx2.is_some() => unsafe {
+                avx2.expect("checked")(self, x, &words, bits, &mut slow, &mut only)
             },
             _ => self.group_scalar(x, &words, bits, &mut slow, &mut only),
         };
@@ -277,11 +282,14 @@ impl Pass {
         self.solve(level, &mut batch, idx.len(), x, bits);
     }
 
-    /// [`solve::apply`] / [`solve::restore`]'s loops on a whole batch (a fixed trip count: all
-    /// in vectors, no scalar remainder), its first `n` scattered back.
+    /// [`solve::apply`] / [`solve::restore`]'s loops on the batch's first `n` rounded up to 8
+    /// (all in vectors, no scalar remainder; a group often flags one or two values, and the
+    /// solve of a whole batch costs several instructions per value of the group), its first
+    /// `n` scattered back.
     fn solve(&self, level: Level, b: &mut Batch, n: usize, x: &mut [f32; GROUP], bits: &mut [u8]) {
         let has_bit = self.has_bit;
-        let (cx, z, cb) = (&mut b.x, &b.z, &mut b.bit);
+        let m = n.next_multiple_of(8).min(BATCH);
+        let (cx, z, cb) = (&mut b.x[..m], &b.z[..m], &mut b.bit[..m]);
         match (self.before.map(|t| t.c), self.after.map(|t| t.c)) {
             (Some(b), Some(a)) => simd::dispatch(
                 level,

@@ -54,8 +54,23 @@ fn solve_bit(x0: f32, d: f64) -> u32 {
     u32::from(if y < 0.0 { up & !down } else { down & !up })
 }
 
-/// Coefficients of a pass: MeZO's, tiny and large ones, and ones with bits below every quantum.
-const COEFFS: [f64; 9] = [1e-3, -2e-3, -1e-3, 1e-6, 0.37, -3.1e-7, 1.0, 2.5e-20, 1e20];
+/// Coefficients of a pass: MeZO's, tiny and large ones, ones with bits below every quantum, and
+/// nested ones (few significant bits: `spsa_inplace`'s `eps` rounded to 8, the AVX2 lanes of
+/// `x86/nest.rs`).
+const COEFFS: [f64; 12] = [
+    1e-3,
+    -2e-3,
+    -1e-3,
+    1e-6,
+    0.37,
+    -3.1e-7,
+    1.0,
+    2.5e-20,
+    1e20,
+    131.0 / 131_072.0,
+    -255.0 / 1_099_511_627_776.0,
+    3.0 * 1_152_921_504_606_846_976.0,
+];
 
 #[test]
 fn lanes_twins_are_the_f64_lanes_and_undo_one() {
@@ -258,6 +273,13 @@ fn passes_of_two_magnitudes_are_the_old_passes_at_every_level() {
 #[test]
 fn passes_on_any_values_are_the_scalar_passes() {
     let x0 = data(2 * REDUCE_PIECE + 77, 9);
+    for c in COEFFS {
+        check_any(&x0, c);
+    }
+}
+
+/// [`passes_on_any_values_are_the_scalar_passes`] for one coefficient.
+fn check_any(x0: &[f32], c: f64) {
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let bits0: Vec<u8> = (0..bits_len(x0.len()))
         .map(|_| {
@@ -267,40 +289,86 @@ fn passes_on_any_values_are_the_scalar_passes() {
             seed as u8
         })
         .collect();
-    for c in COEFFS {
-        let run = |level: Level| {
-            let (mut x, mut bits) = (x0.clone(), bits0.clone());
-            restore_at(
-                level,
-                &mut x,
-                7,
-                Dist::Rademacher,
-                &[c],
-                Some(&mut bits),
-                Par::Seq,
-            )
-            .unwrap();
-            let (mut w, mut wbits) = (x0.clone(), bits0.clone());
-            let rec = Record {
-                bits: &mut wbits[..],
-                prior: &[c],
-            };
-            apply_at(
-                level,
-                &mut w,
-                7,
-                Dist::Rademacher,
-                -2.0 * c,
-                Some(rec),
-                Par::Seq,
-            )
-            .unwrap();
-            (key(&x), key(&w), wbits)
+    let run = |level: Level| {
+        let (mut x, mut bits) = (x0.to_vec(), bits0.clone());
+        restore_at(
+            level,
+            &mut x,
+            7,
+            Dist::Rademacher,
+            &[c],
+            Some(&mut bits),
+            Par::Seq,
+        )
+        .unwrap();
+        let (mut w, mut wbits) = (x0.to_vec(), bits0.clone());
+        let rec = Record {
+            bits: &mut wbits[..],
+            prior: &[c],
         };
-        let want = run(Level::Scalar);
+        apply_at(
+            level,
+            &mut w,
+            7,
+            Dist::Rademacher,
+            -2.0 * c,
+            Some(rec),
+            Par::Seq,
+        )
+        .unwrap();
+        (key(&x), key(&w), wbits)
+    };
+    let want = run(Level::Scalar);
+    for level in simd::available() {
+        assert!(run(level) == want, "c {c:e} {level:?}");
+    }
+}
+
+/// Nested totals (`x86/nest.rs`): 12 floats either side of `|C|`, of `2^⌊log₂|C|⌋` (the
+/// undoing's small region) and of the lanes' top (the binade whose quantum is `C`'s lowest bit),
+/// both signs, with layer-like values: whole passes against the old ones, and on any values and
+/// bits against the scalar lanes, at every level.
+#[test]
+fn nested_totals_at_their_windows_edges_are_the_old_passes() {
+    for c in [
+        131.0 / 131_072.0,
+        -0.75,
+        255.0 * 2f64.powi(-30),
+        1.0,
+        3.0 * 2f64.powi(60),
+    ] {
+        let b = (c.abs() as f32).to_bits();
+        let top = ((b >> 23) + ((b & 0x7f_ffff) | 0x80_0000).trailing_zeros()).min(254) << 23;
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(super::x86::window(c), Some((b + 4, top)));
+        let mut x0: Vec<f32> = [b, b & 0x7f80_0000, top]
+            .iter()
+            .flat_map(|&e| (e - 12..=e + 12).map(f32::from_bits))
+            .flat_map(|v| [v, -v])
+            .collect();
+        x0.extend(
+            data(REDUCE_PIECE, 11)
+                .iter()
+                .map(|v| v * (c.abs() * 20.0) as f32),
+        );
+        // Values up to 2|C| in every binade down to the subnormals, any significand, both signs
+        // (the nested lanes' step by the general rule, and its bit).
+        let mut w = vec![0.0f64; 2 * REDUCE_PIECE];
+        Stream::new(13, 1).fill_uniform(0, &mut w);
+        x0.extend(w.chunks_exact(2).map(|p| {
+            let e = (f64::from((b >> 23) + 1) * p[0]) as u32;
+            let v = f32::from_bits((e << 23) | ((p[1] * 8_388_608.0) as u32));
+            // The sign from low bits of the exponent's draw.
+            if (p[0] * 1_073_741_824.0) as u32 & 1 == 1 {
+                -v
+            } else {
+                v
+            }
+        }));
         for level in simd::available() {
-            assert!(run(level) == want, "c {c:e} {level:?}");
+            check_sample(level, &x0, c, Par::Seq);
         }
+        check_any(&x0, c);
     }
 }
 
@@ -342,6 +410,7 @@ fn passes_are_the_old_passes_on_threads() {
     let level = simd::level();
     for par in [Par::Rayon(1), Par::Rayon(2), Par::Rayon(3)] {
         check_sample(level, &x0, 1e-3, par);
+        check_sample(level, &x0, 131.0 / 131_072.0, par);
     }
 }
 

@@ -1,12 +1,14 @@
-//! [`Pass::group_scalar`](super::Pass)'s lanes in explicit vector code: the table lookup is one
-//! permute (AVX-512) or four and three blends (AVX2, in [`avx2`]), the signs of `z` and the record
-//! bits come straight from the words as masks (AVX-512) or sign bits (AVX2).
+//! [`Pass::group_scalar`](super::Pass)'s lanes in explicit vector code: at AVX-512 with the
+//! table lookup as one permute, the signs of `z` and the record bits straight from the words as
+//! masks; at AVX2 ([`avx2`]) for nested totals, by float arithmetic.
 
 use super::{Pass, Table, BATCH, GROUP, HIDDEN, LANES, MARGIN, S_MIN};
 use crate::simd::Level;
 use std::arch::x86_64::*;
 
 pub(super) mod avx2;
+#[cfg(test)]
+pub(super) use avx2::window;
 
 const SIG: i32 = 0x7f_ffff;
 /// The sign and exponent bits.

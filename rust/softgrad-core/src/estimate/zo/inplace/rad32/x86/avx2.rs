@@ -1,192 +1,85 @@
-//! The AVX2 lanes of [`Pass::group_scalar`](super::super::Pass): the table lookup is four
-//! permutes and three blends, the signs of `z` and the record bits come to the sign bits of the
-//! lanes; the loop is compiled once per kind of pass ([`group256_for`]).
+//! The AVX2 lanes of a recorded Rademacher pass whose totals are **nested**: `|C|` an `f32`
+//! whose lowest set bit, `2^k`, is a multiple of the quantum of every binade the lanes take.
+//! `spsa_inplace` rounds `eps` to 8 significant bits with `z = ±1` for this (its totals are then
+//! `±eps`). Then the table's lookup, margins and integrality tests (the scalar lanes of
+//! `rad32/table.rs`, and the AVX-512 ones) give way to float arithmetic, which takes the small
+//! values' step too; other totals take the scalar lanes at this level.
+//!
+//! **The window.** The step takes every `|x⁰|` below `2^(k + 150 − 127)` (bits below
+//! `min(k + 150, 254) · 2²³`: binades `e ≤ k + 149`, so that `q(e + 1) ≤ 2^k` and `e + 1` is
+//! finite); the undoing takes `|c|` (`c = y ⊖ d`) in the same range from 4 floats above `|C|`,
+//! and the small region below `2^⌊log₂|C|⌋`. Everything else is flagged for the solve, as in
+//! the scalar lanes.
+//!
+//! **The step.** Where `q(x⁰)` divides `C`, [`snap`](super::super::super::snap) keeps `d`, and
+//! the recorded step is `S = x⁰ + d` rounded to nearest with ties toward zero: `r = x⁰ ⊕ d`
+//! (ties to even), its exact error by Knuth's two-sum, and `r`'s neighbour toward zero where
+//! `S` was a tie that `r` broke away from zero.
+//!
+//! **The bit is whether `S` was a tie.** The solve's bit (`forward` in `solve.rs`) is set where
+//! `x⁰`'s inner neighbour (toward zero, taken with `y`'s sign) also steps to `y` and its outer one
+//! does not. The floats stepping to `y` are those whose sums fall in `y`'s interval, `(y −
+//! g₋/2, y + g₊/2]` in magnitude (`g₋`, `g₊` the gaps from `y` toward and away from zero; the
+//! upper end included: ties go toward zero); `x⁰`'s neighbours lie at most `q(x⁰)` from it,
+//! and their sums as far from `S`.
+//! - If `q(y) ≤ q(x⁰)`, `S` (a multiple of `q(x⁰)`) is a float: `y = S`, not a tie, and the
+//!   neighbours' sums are other floats: no run, bit `0`.
+//! - Else `q(x⁰) ≤ q(y)/2 ≤ g₊/2`: `S` and the interval's upper end are multiples of `q(x⁰)`, so
+//!   the outer neighbour's sum leaves the interval exactly where `S` is its upper end, a tie,
+//!   and the inner one's, `S − q(x⁰)` or closer, stays in it (`q(x⁰) < (g₋ + g₊)/2`).
+//!
+//! With `|x⁰| > |C|` (most values) this is the exact arithmetic of a step: `S` keeps `x⁰`'s sign
+//! and stays below `2 · 2P` (`P = 2^⌊log₂|x⁰|⌋`), exact in `x⁰`'s binade or below and on the grid
+//! `2q` or a tie in the binade above; the tie is the one bit the step loses.
+//!
+//! **The undoing.** `c = y ⊖ d`. Every float `x` with `|x| > |C|` in a binade whose quantum
+//! divides `C` steps to `x + d` exactly or to a tie on the grid twice its quantum, so a
+//! preimage of `y` is `y − d` (when that is a float) or `y − d ∓ q(x)` with `y` in the binade
+//! above `x`'s. With `|c|` 4 floats above `|C|`, the candidates of
+//! [`undo_one`](super::super::super::undo_one) (`c₀ = c`: `y − d` is exact in `f64` here) are
+//! all such floats, and none of the small region's, so:
+//! - `y − d` a float (`c` exact): `c` steps to `y`; its outer neighbour `n` steps to `y + q(c)`,
+//!   which rounds to `y` exactly where `y`'s binade is above `c`'s (`q(y) ≥ 2 q(c)`). So the
+//!   preimages are `{c}` or `{c, n}`, and with a recorded bit the answer is `n` where it is set
+//!   (`n` is `c`'s bits plus one), without one `c` (`c₀` maps);
+//! - `y − d` not a float: then it lies in a binade above `y`'s, and `y − d ± q(y)/2` is no float
+//!   either: no preimage, and `undo_one` answers `c₀ = c`, whose binade is above `y`'s.
+//!
+//! Either way: `c`'s bits, plus one where the bit is set, there is a bit, and `c`'s binade is
+//! below `y`'s. Where `|c| < 2^⌊log₂|C|⌋` (`undo_one`'s small region, with its `c` computed as
+//! here) the answer is `0` where `y = d` (the step of `0`), else `c`, as in the table's lanes; between
+//! the two regions the value is flagged. Tested against the table's lanes and the solve bit for
+//! bit, whole passes on their images and on any values and bits, in `rad32/tests.rs`.
 
-use super::super::{Pass, Table, GROUP, HIDDEN, LANES, MARGIN, S_MIN};
-use super::{SIG, TOP};
+use super::super::{Pass, Table, GROUP, LANES};
 use std::arch::x86_64::*;
 
-/// A table's constants in 256-bit registers.
+/// A nested total's lanes constants: `|C|` in `f32`, its sign, and the window.
 #[derive(Clone, Copy)]
-struct T256 {
-    lo: __m256i,
-    t: [__m256i; 4],
-    c32: __m256,
+pub(super) struct N256 {
+    d: __m256,
     neg: __m256i,
+    lo: __m256i,
+    hi: __m256i,
     small: __m256i,
-    y0: [__m256i; 2],
 }
 
-#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
-fn t256(t: Option<&Table>) -> T256 {
-    let t = t.copied().unwrap_or(Table::unused());
-    // SAFETY: 8 values from each offset are inside the table.
-    let t4 = |i: usize| unsafe { _mm256_loadu_si256(t.m[8 * i..].as_ptr().cast()) };
-    T256 {
-        lo: _mm256_set1_epi32(t.lo as i32),
-        t: [t4(0), t4(1), t4(2), t4(3)],
-        c32: _mm256_set1_ps(t.c as f32),
-        neg: _mm256_set1_epi32(if t.c < 0.0 { -1 } else { 0 }),
-        small: _mm256_set1_epi32(t.small as i32),
-        y0: [
-            _mm256_set1_epi32(t.y0[0] as i32),
-            _mm256_set1_epi32(t.y0[1] as i32),
-        ],
+/// The window `[lo, hi)` of `|v|`'s bits where `c` is nested (module documentation), or `None`
+/// (`|c|` not a normal `f32`, or too many significant bits for any binade above `|c|`).
+pub(in super::super) fn window(c: f64) -> Option<(u32, u32)> {
+    let f = c.abs() as f32;
+    if f64::from(f) != c.abs() || !f.is_normal() {
+        return None;
     }
+    let b = f.to_bits();
+    let e = b >> 23;
+    // C = sig · 2^(e − 150): its lowest set bit is 2^(e + tz − 150), the quantum of binade e + tz.
+    let tz = ((b & 0x7f_ffff) | 0x80_0000).trailing_zeros();
+    let (lo, hi) = (b + 4, (e + tz).min(254) << 23);
+    (lo < hi).then_some((lo, hi))
 }
 
-/// `m(e)` and the lanes where `e` is outside the table's window (all ones).
-#[inline]
-#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
-fn lookup256(v: &T256, e: __m256i) -> (__m256i, __m256i) {
-    let j = _mm256_min_epu32(_mm256_sub_epi32(e, v.lo), _mm256_set1_epi32(31));
-    let (s3, s4) = (
-        _mm256_castsi256_ps(_mm256_slli_epi32::<28>(j)),
-        _mm256_castsi256_ps(_mm256_slli_epi32::<27>(j)),
-    );
-    // (No closures here: they would not inherit the target features.)
-    let p0 = _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(v.t[0], j));
-    let p1 = _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(v.t[1], j));
-    let p2 = _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(v.t[2], j));
-    let p3 = _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(v.t[3], j));
-    let a = _mm256_blendv_ps(p0, p1, s3);
-    let b = _mm256_blendv_ps(p2, p3, s3);
-    let m = _mm256_castps_si256(_mm256_blendv_ps(a, b, s4));
-    let out = _mm256_or_si256(
-        _mm256_cmpgt_epi32(v.lo, e),
-        _mm256_cmpgt_epi32(e, _mm256_set1_epi32(252)),
-    );
-    (m, out)
-}
-
-/// The lanes whose significand bits are not [`MARGIN`] floats inside the binade (all ones).
-#[inline]
-#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
-fn edge256(mant: __m256i) -> __m256i {
-    _mm256_or_si256(
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(MARGIN), mant),
-        _mm256_cmpgt_epi32(mant, _mm256_set1_epi32(HIDDEN - MARGIN - 1)),
-    )
-}
-
-/// `super::undo` on 8 lanes (`zm`, `bit`: all ones where `z = −1`, where the record bit is set;
-/// `has`: all ones with bits): `(x⁰, ok, lookup)`, `ok` all ones, `lookup` the table's `(m,
-/// out)` at `x⁰`'s binade (which is `c₀`'s, bit for bit: `x⁰` takes `c₀`'s top bits).
-#[inline]
-#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
-fn undo256(
-    v: &T256,
-    yb: __m256i,
-    zm: __m256i,
-    bit: __m256i,
-    has: __m256i,
-) -> (__m256i, __m256i, (__m256i, __m256i)) {
-    let (ff, sig, one) = (
-        _mm256_set1_epi32(0xff),
-        _mm256_set1_epi32(SIG),
-        _mm256_set1_epi32(1),
-    );
-    let hidden = _mm256_set1_epi32(HIDDEN);
-    let zero = _mm256_setzero_si256();
-    // c0 within a float of y - d (module documentation).
-    let d = _mm256_xor_ps(
-        v.c32,
-        _mm256_and_ps(_mm256_castsi256_ps(zm), _mm256_set1_ps(-0.0)),
-    );
-    let cb = _mm256_castps_si256(_mm256_sub_ps(_mm256_castsi256_ps(yb), d));
-    let e = _mm256_and_si256(_mm256_srli_epi32::<23>(cb), ff);
-    let mant = _mm256_and_si256(cb, sig);
-    let (m, out) = lookup256(v, e);
-    // Y = |y| / q(e) by a power-of-two scaling in f32, exact unless it underflows to 0 (then
-    // flagged; a result that keeps any bit is exact or not integral): an integer below 2^31 is
-    // one exactly where its conversion back gives it. Anything else (y infinite or NaN, Y of
-    // 2^31 or more) converts to i32::MIN and is not integral. A Y of 2^25 or more is out of
-    // `base`'s bounds below, as the integer shift's `sh > 1` was.
-    let ye0 = _mm256_cmpeq_epi32(_mm256_and_si256(yb, _mm256_set1_epi32(0x7f80_0000)), zero);
-    let inv = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_sub_epi32(
-        _mm256_set1_epi32(277),
-        e,
-    )));
-    let yf = _mm256_mul_ps(
-        _mm256_castsi256_ps(_mm256_and_si256(yb, _mm256_set1_epi32(i32::MAX))),
-        inv,
-    );
-    let yi = _mm256_cvtps_epi32(yf);
-    let integral = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_EQ_OQ>(_mm256_cvtepi32_ps(yi), yf));
-    let under = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_EQ_OQ>(yf, _mm256_setzero_ps()));
-    let sx = _mm256_srai_epi32::<31>(cb);
-    let other = _mm256_xor_si256(_mm256_xor_si256(sx, zm), v.neg);
-    let base = _mm256_blendv_epi8(_mm256_sub_epi32(yi, m), _mm256_add_epi32(yi, m), other);
-    let two = _mm256_cmpgt_epi32(yi, _mm256_set1_epi32(2 * HIDDEN - 1));
-    let mm = _mm256_sub_epi32(base, _mm256_and_si256(two, bit));
-    let even = _mm256_cmpeq_epi32(_mm256_and_si256(yi, one), zero);
-    let b2 = _mm256_sub_epi32(base, two);
-    let mut bad = zero;
-    bad = _mm256_or_si256(bad, out);
-    bad = _mm256_or_si256(bad, edge256(mant));
-    bad = _mm256_or_si256(bad, _mm256_or_si256(ye0, under));
-    bad = _mm256_or_si256(bad, _mm256_srai_epi32::<31>(_mm256_xor_si256(cb, yb)));
-    bad = _mm256_or_si256(bad, _mm256_andnot_si256(_mm256_and_si256(even, has), two));
-    bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(hidden, base));
-    bad = _mm256_or_si256(
-        bad,
-        _mm256_cmpgt_epi32(b2, _mm256_set1_epi32(2 * HIDDEN - 1)),
-    );
-    let top = _mm256_set1_epi32(TOP);
-    let x0 = _mm256_or_si256(_mm256_and_si256(cb, top), _mm256_andnot_si256(top, mm));
-    // The small region: 0 where y is the step of 0, else c0.
-    let sm = _mm256_cmpgt_epi32(v.small, _mm256_and_si256(cb, _mm256_set1_epi32(i32::MAX)));
-    let y0 = _mm256_blendv_epi8(v.y0[0], v.y0[1], zm);
-    let r0 = _mm256_andnot_si256(_mm256_cmpeq_epi32(yb, y0), cb);
-    let ok = _mm256_or_si256(_mm256_andnot_si256(bad, integral), sm);
-    (_mm256_blendv_epi8(x0, r0, sm), ok, (m, out))
-}
-
-/// `super::forward` on 8 lanes: `(y, bit in the sign, ok all ones)`. `known`: the lookup made
-/// already by an undoing with the same table at `c₀`'s binade, which is `xb`'s (`x⁰` takes
-/// `c₀`'s top bits) but where the undoing's small region gave `x⁰ = 0`, out of every window.
-#[inline]
-#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
-fn forward256(
-    v: &T256,
-    xb: __m256i,
-    zm: __m256i,
-    known: Option<(__m256i, __m256i)>,
-) -> (__m256i, __m256i, __m256i) {
-    let (ff, sig) = (_mm256_set1_epi32(0xff), _mm256_set1_epi32(SIG));
-    let e = _mm256_and_si256(_mm256_srli_epi32::<23>(xb), ff);
-    let mant = _mm256_and_si256(xb, sig);
-    let big = _mm256_or_si256(mant, _mm256_set1_epi32(HIDDEN));
-    let (m, out) = match known {
-        Some((m, out)) => (
-            m,
-            _mm256_or_si256(out, _mm256_cmpeq_epi32(e, _mm256_setzero_si256())),
-        ),
-        None => lookup256(v, e),
-    };
-    let sx = _mm256_srai_epi32::<31>(xb);
-    let other = _mm256_xor_si256(_mm256_xor_si256(sx, zm), v.neg);
-    let s = _mm256_blendv_epi8(_mm256_add_epi32(big, m), _mm256_sub_epi32(big, m), other);
-    let up = _mm256_cmpgt_epi32(s, _mm256_set1_epi32(2 * HIDDEN - 1));
-    let r = _mm256_andnot_si256(_mm256_and_si256(up, _mm256_set1_epi32(1)), s);
-    let q = _mm256_slli_epi32::<23>(_mm256_sub_epi32(e, _mm256_set1_epi32(23)));
-    let ar = _mm256_abs_epi32(r);
-    let y = _mm256_castps_si256(_mm256_mul_ps(
-        _mm256_cvtepi32_ps(ar),
-        _mm256_castsi256_ps(q),
-    ));
-    // The sign: x's, flipped across zero (S < 0).
-    let sign = _mm256_and_si256(_mm256_xor_si256(xb, s), _mm256_set1_epi32(i32::MIN));
-    let y = _mm256_or_si256(y, sign);
-    let nb = _mm256_and_si256(up, _mm256_slli_epi32::<31>(s));
-    let bad = _mm256_or_si256(
-        _mm256_or_si256(out, edge256(mant)),
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(S_MIN), ar),
-    );
-    (y, nb, _mm256_xor_si256(bad, _mm256_set1_epi32(-1)))
-}
-
-/// A group's AVX2 lanes (the arguments of [`group256`]).
+/// A group's AVX2 lanes (the arguments of [`group`]).
 pub(in super::super) type Group256 = unsafe fn(
     &Pass,
     &mut [f32; GROUP],
@@ -196,28 +89,116 @@ pub(in super::super) type Group256 = unsafe fn(
     &mut [u32; GROUP / 32],
 ) -> u32;
 
-/// [`group256`] compiled for `pass`'s kind, so nothing about the pass is decided per vector.
-pub(in super::super) fn group256_for(pass: &Pass) -> Group256 {
-    // Where the undoing and the step take the same |C| (SPSA's second pass: +C undone, −C
-    // applied) their tables' m are the same, and the step's lookup is the undoing's.
-    let same = matches!(
-        (&pass.before, &pass.after),
-        (Some(b), Some(a)) if b.lo == a.lo && b.m == a.m
-    );
-    match (pass.before.is_some(), pass.after.is_some(), same) {
-        (true, true, true) => group256::<true, true, true>,
-        (true, true, false) => group256::<true, true, false>,
-        (true, false, _) => group256::<true, false, false>,
-        (false, true, _) => group256::<false, true, false>,
-        (false, false, _) => group256::<false, false, false>,
+/// [`group`] compiled for `pass`'s kind, where all its totals have a [`window`].
+pub(in super::super) fn group_for(pass: &Pass) -> Option<Group256> {
+    let ok = |t: &Option<Table>| t.as_ref().is_none_or(|t| window(t.c).is_some());
+    if !(ok(&pass.before) && ok(&pass.after)) {
+        return None;
+    }
+    match (pass.before.is_some(), pass.after.is_some()) {
+        (true, true) => Some(group::<true, true>),
+        (true, false) => Some(group::<true, false>),
+        (false, true) => Some(group::<false, true>),
+        (false, false) => None,
     }
 }
 
-/// [`Pass::group_scalar`](super::Pass) on a whole group, 8 lanes at a time, for one kind of
-/// pass: with an undoing (`UNDO`), a step (`FWD`), and the step's lookup taken from the
-/// undoing's (`SAME`).
 #[target_feature(enable = "avx2,fma,bmi1,bmi2")]
-pub(in super::super) fn group256<const UNDO: bool, const FWD: bool, const SAME: bool>(
+fn n256(t: Option<&Table>) -> N256 {
+    // A pass without this total never reads its constants.
+    let (c, (lo, hi)) = t
+        .and_then(|t| Some((t.c, window(t.c)?)))
+        .unwrap_or((1.0, (0, 0)));
+    N256 {
+        d: _mm256_set1_ps(c.abs() as f32),
+        neg: _mm256_set1_epi32(if c < 0.0 { -1 } else { 0 }),
+        lo: _mm256_set1_epi32(lo as i32 - 1),
+        hi: _mm256_set1_epi32(hi as i32),
+        // 2^⌊log₂|C|⌋: below it, c is in undo_one's small region.
+        small: _mm256_set1_epi32(((c.abs() as f32).to_bits() & 0x7f80_0000) as i32),
+    }
+}
+
+/// `±|C|` by lane: `C`'s sign flipped where `z = −1` (`zm` all ones).
+#[inline]
+#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
+fn signed(v: &N256, zm: __m256i) -> __m256 {
+    let flip = _mm256_and_si256(_mm256_xor_si256(zm, v.neg), _mm256_set1_epi32(i32::MIN));
+    _mm256_xor_ps(v.d, _mm256_castsi256_ps(flip))
+}
+
+/// The lanes whose bits `b` (sign cleared) lie in the window (all ones).
+#[inline]
+#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
+fn inside(v: &N256, a: __m256i) -> __m256i {
+    _mm256_and_si256(_mm256_cmpgt_epi32(a, v.lo), _mm256_cmpgt_epi32(v.hi, a))
+}
+
+/// The undoing on 8 lanes (`bit`: all ones where the record bit is set and there are bits):
+/// `(x⁰, ok)`.
+#[inline]
+#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
+fn undo(v: &N256, yb: __m256i, sd: __m256, bit: __m256i) -> (__m256i, __m256i) {
+    let (abs, exp) = (_mm256_set1_epi32(i32::MAX), _mm256_set1_epi32(0x7f80_0000));
+    let cb = _mm256_castps_si256(_mm256_sub_ps(_mm256_castsi256_ps(yb), sd));
+    let ca = _mm256_and_si256(cb, abs);
+    let below = _mm256_cmpgt_epi32(_mm256_and_si256(yb, exp), _mm256_and_si256(ca, exp));
+    // Plus one where both hold (all ones is -1).
+    let x0 = _mm256_sub_epi32(cb, _mm256_and_si256(below, bit));
+    // The small region: 0 where y is the step of 0 (that is d), else c.
+    let sm = _mm256_cmpgt_epi32(v.small, ca);
+    let r0 = _mm256_andnot_si256(_mm256_cmpeq_epi32(yb, _mm256_castps_si256(sd)), cb);
+    (
+        _mm256_blendv_epi8(x0, r0, sm),
+        _mm256_or_si256(inside(v, ca), sm),
+    )
+}
+
+/// The recorded step on 8 lanes: `(y, bit in the sign, ok)`: `x + d` rounded to nearest with
+/// ties toward zero, and the bit set where the sum was a tie (module documentation), for every
+/// `|x|` below the window's top.
+#[inline]
+#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
+fn forward(v: &N256, xb: __m256i, d: __m256) -> (__m256i, __m256i, __m256i) {
+    let (abs, one) = (
+        _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX)),
+        _mm256_set1_epi32(1),
+    );
+    let x = _mm256_castsi256_ps(xb);
+    let r = _mm256_add_ps(x, d);
+    // Knuth's two-sum: r + err is x + d exactly.
+    let bb = _mm256_sub_ps(r, x);
+    let err = _mm256_add_ps(_mm256_sub_ps(x, _mm256_sub_ps(r, bb)), _mm256_sub_ps(d, bb));
+    let rb = _mm256_castps_si256(r);
+    // r's neighbours toward zero and away from it (for r = 0 the first is a NaN: no tie).
+    let (tz, aw) = (_mm256_sub_epi32(rb, one), _mm256_add_epi32(rb, one));
+    let ra = _mm256_and_ps(r, abs);
+    let e = _mm256_and_ps(err, abs);
+    let e2 = _mm256_add_ps(e, e);
+    let inward = _mm256_sub_ps(ra, _mm256_and_ps(_mm256_castsi256_ps(tz), abs));
+    let outward = _mm256_sub_ps(_mm256_and_ps(_mm256_castsi256_ps(aw), abs), ra);
+    // The exact sum lies toward zero from r (err of the other sign) or away from it.
+    let toward = _mm256_castps_si256(_mm256_xor_ps(err, r));
+    let toward = _mm256_srai_epi32::<31>(toward);
+    let went_away = _mm256_and_si256(
+        toward,
+        _mm256_castps_si256(_mm256_cmp_ps::<_CMP_EQ_OQ>(e2, inward)),
+    );
+    let stayed = _mm256_andnot_si256(
+        toward,
+        _mm256_castps_si256(_mm256_cmp_ps::<_CMP_EQ_OQ>(e2, outward)),
+    );
+    let y = _mm256_blendv_epi8(rb, tz, went_away);
+    let ok = _mm256_cmpgt_epi32(v.hi, _mm256_castps_si256(_mm256_and_ps(x, abs)));
+    (y, _mm256_or_si256(went_away, stayed), ok)
+}
+
+/// [`Pass::group_scalar`](super::super::Pass) on a whole group of a nested pass, 8 lanes at a
+/// time, for one kind of pass: with an undoing (`UNDO`) and a step (`FWD`). Bit `b` of `slow[k]`:
+/// value `32 k + b` flagged for the whole solve; of `only[k]`: undone in the lanes (`x` holds the
+/// original), its step flagged. Returns the union of the flags.
+#[target_feature(enable = "avx2,fma,bmi1,bmi2")]
+pub(in super::super) fn group<const UNDO: bool, const FWD: bool>(
     pass: &Pass,
     x: &mut [f32; GROUP],
     words: &[[u32; LANES]; 4],
@@ -225,7 +206,7 @@ pub(in super::super) fn group256<const UNDO: bool, const FWD: bool, const SAME: 
     slow: &mut [u32; GROUP / 32],
     only: &mut [u32; GROUP / 32],
 ) -> u32 {
-    let (tb, ta) = (t256(pass.before.as_ref()), t256(pass.after.as_ref()));
+    let (nb4, na4) = (n256(pass.before.as_ref()), n256(pass.after.as_ref()));
     let has = _mm256_set1_epi32(if pass.has_bit { -1 } else { 0 });
     // Lane l of 8 takes bit l of its byte of a word to the sign bit.
     let up = _mm256_setr_epi32(31, 30, 29, 28, 27, 26, 25, 24);
@@ -237,14 +218,7 @@ pub(in super::super) fn group256<const UNDO: bool, const FWD: bool, const SAME: 
         let ahead = x.as_ptr().wrapping_add(GROUP + 32 * k);
         _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
         _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(16).cast());
-        // Passes with a step keep their quarters as a loop (a trip count LLVM does not see):
-        // unrolled, the four spill the 16 registers (measured slower on Zen 3).
-        let quarters = if UNDO && !FWD {
-            4
-        } else {
-            std::hint::black_box(4)
-        };
-        for h in 0..quarters {
+        for h in 0..4 {
             let p = x[32 * k + 8 * h..].as_mut_ptr();
             // SAFETY: 8 values from p are inside x.
             let xb = unsafe { _mm256_loadu_si256(p.cast()) };
@@ -254,14 +228,14 @@ pub(in super::super) fn group256<const UNDO: bool, const FWD: bool, const SAME: 
             ));
             // The record bit in the sign.
             let bitv = _mm256_sllv_epi32(_mm256_set1_epi32((rb >> (8 * h)) as i32), up);
-            let (x0, ok0, known) = if UNDO {
-                let (x0, ok0, lookup) = undo256(&tb, xb, zm, _mm256_srai_epi32::<31>(bitv), has);
-                (x0, ok0, SAME.then_some(lookup))
+            let (x0, ok0) = if UNDO {
+                let bit = _mm256_and_si256(_mm256_srai_epi32::<31>(bitv), has);
+                undo(&nb4, xb, signed(&nb4, zm), bit)
             } else {
-                (xb, _mm256_set1_epi32(-1), None)
+                (xb, _mm256_set1_epi32(-1))
             };
             let (y, nbit, ok) = if FWD {
-                let (y, nbit, ok1) = forward256(&ta, x0, zm, known);
+                let (y, nbit, ok1) = forward(&na4, x0, signed(&na4, zm));
                 (y, nbit, _mm256_and_si256(ok0, ok1))
             } else {
                 (x0, bitv, ok0)
@@ -272,9 +246,11 @@ pub(in super::super) fn group256<const UNDO: bool, const FWD: bool, const SAME: 
             let out = _mm256_blendv_ps(undone, _mm256_castsi256_ps(y), okf);
             // SAFETY: as the load.
             unsafe { _mm256_storeu_ps(p, out) };
-            let newbit =
-                _mm256_blendv_ps(_mm256_castsi256_ps(bitv), _mm256_castsi256_ps(nbit), okf);
-            nb |= (_mm256_movemask_ps(newbit) as u32) << (8 * h);
+            if FWD {
+                let newbit =
+                    _mm256_blendv_ps(_mm256_castsi256_ps(bitv), _mm256_castsi256_ps(nbit), okf);
+                nb |= (_mm256_movemask_ps(newbit) as u32) << (8 * h);
+            }
             let (m, m0) = (
                 _mm256_movemask_ps(okf) as u32,
                 _mm256_movemask_ps(ok0f) as u32,
