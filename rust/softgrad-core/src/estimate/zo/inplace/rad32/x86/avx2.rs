@@ -54,11 +54,11 @@
 use super::super::{Pass, Table, GROUP, LANES};
 use std::arch::x86_64::*;
 
-/// A nested total's lanes constants: `|C|` in `f32`, its sign, and the window.
+/// A nested total's lanes constants: `±C` in `f32` and the window.
 #[derive(Clone, Copy)]
 pub(super) struct N256 {
-    d: __m256,
-    neg: __m256i,
+    /// `C` and `−C`.
+    d: [__m256; 2],
     lo: __m256i,
     hi: __m256i,
     small: __m256i,
@@ -110,8 +110,7 @@ fn n256(t: Option<&Table>) -> N256 {
         .and_then(|t| Some((t.c, window(t.c)?)))
         .unwrap_or((1.0, (0, 0)));
     N256 {
-        d: _mm256_set1_ps(c.abs() as f32),
-        neg: _mm256_set1_epi32(if c < 0.0 { -1 } else { 0 }),
+        d: [_mm256_set1_ps(c as f32), _mm256_set1_ps(-c as f32)],
         lo: _mm256_set1_epi32(lo as i32 - 1),
         hi: _mm256_set1_epi32(hi as i32),
         // 2^⌊log₂|C|⌋: below it, c is in undo_one's small region.
@@ -119,12 +118,11 @@ fn n256(t: Option<&Table>) -> N256 {
     }
 }
 
-/// `±|C|` by lane: `C`'s sign flipped where `z = −1` (`zm` all ones).
+/// `±C` by lane: `C`, or `−C` where `z = −1` (`zm` all ones).
 #[inline]
 #[target_feature(enable = "avx2,fma,bmi1,bmi2")]
 fn signed(v: &N256, zm: __m256i) -> __m256 {
-    let flip = _mm256_and_si256(_mm256_xor_si256(zm, v.neg), _mm256_set1_epi32(i32::MIN));
-    _mm256_xor_ps(v.d, _mm256_castsi256_ps(flip))
+    _mm256_blendv_ps(v.d[0], v.d[1], _mm256_castsi256_ps(zm))
 }
 
 /// The lanes whose bits `b` (sign cleared) lie in the window (all ones).
@@ -160,37 +158,26 @@ fn undo(v: &N256, yb: __m256i, sd: __m256, bit: __m256i) -> (__m256i, __m256i) {
 #[inline]
 #[target_feature(enable = "avx2,fma,bmi1,bmi2")]
 fn forward(v: &N256, xb: __m256i, d: __m256) -> (__m256i, __m256i, __m256i) {
-    let (abs, one) = (
-        _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX)),
-        _mm256_set1_epi32(1),
-    );
     let x = _mm256_castsi256_ps(xb);
     let r = _mm256_add_ps(x, d);
     // Knuth's two-sum: r + err is x + d exactly.
     let bb = _mm256_sub_ps(r, x);
     let err = _mm256_add_ps(_mm256_sub_ps(x, _mm256_sub_ps(r, bb)), _mm256_sub_ps(d, bb));
-    let rb = _mm256_castps_si256(r);
-    // r's neighbours toward zero and away from it (for r = 0 the first is a NaN: no tie).
-    let (tz, aw) = (_mm256_sub_epi32(rb, one), _mm256_add_epi32(rb, one));
-    let ra = _mm256_and_ps(r, abs);
-    let e = _mm256_and_ps(err, abs);
-    let e2 = _mm256_add_ps(e, e);
-    let inward = _mm256_sub_ps(ra, _mm256_and_ps(_mm256_castsi256_ps(tz), abs));
-    let outward = _mm256_sub_ps(_mm256_and_ps(_mm256_castsi256_ps(aw), abs), ra);
-    // The exact sum lies toward zero from r (err of the other sign) or away from it.
-    let toward = _mm256_castps_si256(_mm256_xor_ps(err, r));
-    let toward = _mm256_srai_epi32::<31>(toward);
-    let went_away = _mm256_and_si256(
-        toward,
-        _mm256_castps_si256(_mm256_cmp_ps::<_CMP_EQ_OQ>(e2, inward)),
+    // A tie: r + 2 err is a float (r's neighbour), exactly: |err| is at most half a gap, so that
+    // float is r's neighbour on err's side, and the sum their midpoint.
+    let e2 = _mm256_add_ps(err, err);
+    let n = _mm256_add_ps(r, e2);
+    let tie = _mm256_and_ps(
+        _mm256_cmp_ps::<_CMP_EQ_OQ>(_mm256_sub_ps(n, r), e2),
+        _mm256_cmp_ps::<_CMP_NEQ_OQ>(err, _mm256_setzero_ps()),
     );
-    let stayed = _mm256_andnot_si256(
-        toward,
-        _mm256_castps_si256(_mm256_cmp_ps::<_CMP_EQ_OQ>(e2, outward)),
-    );
-    let y = _mm256_blendv_epi8(rb, tz, went_away);
-    let ok = _mm256_cmpgt_epi32(v.hi, _mm256_castps_si256(_mm256_and_ps(x, abs)));
-    (y, _mm256_or_si256(went_away, stayed), ok)
+    // Broken away from zero (the sum lies toward zero from r: err of the other sign): n.
+    let toward = _mm256_srai_epi32::<31>(_mm256_castps_si256(_mm256_xor_ps(err, r)));
+    let back = _mm256_and_ps(tie, _mm256_castsi256_ps(toward));
+    let y = _mm256_castps_si256(_mm256_blendv_ps(r, n, back));
+    let abs = _mm256_set1_epi32(i32::MAX);
+    let ok = _mm256_cmpgt_epi32(v.hi, _mm256_and_si256(xb, abs));
+    (y, _mm256_castps_si256(tie), ok)
 }
 
 /// [`Pass::group_scalar`](super::super::Pass) on a whole group of a nested pass, 8 lanes at a
