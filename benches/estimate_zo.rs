@@ -53,7 +53,13 @@ fn bench_inplace(c: &mut Criterion) {
                 b.iter(|| apply(&mut x, 3, dist, 1e-3, None, par).unwrap())
             });
             // The three recorded passes of one spsa_inplace sample (+eps, -2 eps, restore), on
-            // weights like a layer's: x comes back to its value after each iteration.
+            // weights like a layer's: x comes back to its value after each iteration. eps = 1e-3
+            // as spsa_inplace perturbs by it: rounded to 8 significant bits with Rademacher z.
+            let eps = if dist == Dist::Rademacher {
+                131.0 / 131_072.0
+            } else {
+                1e-3
+            };
             let mut bits = vec![0u8; bits_len(n)];
             g.throughput(Throughput::Elements(3 * n as u64));
             g.bench_function(BenchmarkId::new("sample_3_passes", &id), |b| {
@@ -62,13 +68,13 @@ fn bench_inplace(c: &mut Criterion) {
                         bits: &mut bits,
                         prior: &[],
                     };
-                    apply(&mut w, 3, dist, 1e-3, Some(record), par).unwrap();
+                    apply(&mut w, 3, dist, eps, Some(record), par).unwrap();
                     let record = Record {
                         bits: &mut bits,
-                        prior: &[1e-3],
+                        prior: &[eps],
                     };
-                    apply(&mut w, 3, dist, -2e-3, Some(record), par).unwrap();
-                    restore(&mut w, 3, dist, &[1e-3, -2e-3], Some(&mut bits), par).unwrap()
+                    apply(&mut w, 3, dist, -2.0 * eps, Some(record), par).unwrap();
+                    restore(&mut w, 3, dist, &[eps, -2.0 * eps], Some(&mut bits), par).unwrap()
                 })
             });
             g.throughput(Throughput::Elements(n as u64));
