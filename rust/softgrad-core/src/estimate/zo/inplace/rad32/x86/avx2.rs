@@ -47,9 +47,10 @@
 //!
 //! Either way: `c`'s bits, plus one where the bit is set, there is a bit, and `c`'s binade is
 //! below `y`'s. Where `|c| < 2^⌊log₂|C|⌋` (`undo_one`'s small region, with its `c` computed as
-//! here) the answer is `0` where `y = d` (the step of `0`), else `c`, as in the table's lanes; between
-//! the two regions the value is flagged. Tested against the table's lanes and the solve bit for
-//! bit, whole passes on their images and on any values and bits, in `rad32/tests.rs`.
+//! here) the answer is `0` where `y = d` (the step of `0`), else `c`: that is `c` itself, as
+//! `d ⊖ d = +0`. Between the two regions the value is flagged. Tested against the table's lanes
+//! and the solve bit for bit, whole passes on their images and on any values and bits, in
+//! `rad32/tests.rs`.
 
 use super::super::{Pass, Table, GROUP, LANES};
 use std::arch::x86_64::*;
@@ -143,11 +144,10 @@ fn undo(v: &N256, yb: __m256i, sd: __m256, bit: __m256i) -> (__m256i, __m256i) {
     let below = _mm256_cmpgt_epi32(_mm256_and_si256(yb, exp), _mm256_and_si256(ca, exp));
     // Plus one where both hold (all ones is -1).
     let x0 = _mm256_sub_epi32(cb, _mm256_and_si256(below, bit));
-    // The small region: 0 where y is the step of 0 (that is d), else c.
+    // The small region: 0 where y is the step of 0, d, else c; c is +0 there already.
     let sm = _mm256_cmpgt_epi32(v.small, ca);
-    let r0 = _mm256_andnot_si256(_mm256_cmpeq_epi32(yb, _mm256_castps_si256(sd)), cb);
     (
-        _mm256_blendv_epi8(x0, r0, sm),
+        _mm256_blendv_epi8(x0, cb, sm),
         _mm256_or_si256(inside(v, ca), sm),
     )
 }
